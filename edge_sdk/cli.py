@@ -1,0 +1,54 @@
+"""The `edge-sdk` command: a thin typer layer over the public API.
+
+Each command lives in `edge_sdk/commands/<name>.py` and imports heavy frameworks only inside its body,
+so `edge-sdk --help` and `edge-sdk profiles list` never load TensorFlow, torch or coremltools.
+Exit codes: 0 ok; 2 bad usage or input (one line, no traceback); 3 no candidate met the budgets;
+1 internal error (traceback, please report).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from edge_sdk.commands import register_all
+from edge_sdk.errors import EdgeSDKError
+
+app = typer.Typer(
+    name="edge-sdk",
+    help="Fit, compress, export, verify and benchmark models for Android, iOS, Cortex-M and Jetson.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+register_all(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit code (also used in-process by tests)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except EdgeSDKError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted; nothing half-written was left in place", err=True)
+        return 130
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

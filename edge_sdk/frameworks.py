@@ -1,0 +1,114 @@
+"""Lazy, correctly-configured imports of the heavy frameworks.
+
+TFMOT only works with tf_keras (Keras 2), so `TF_USE_LEGACY_KERAS=1` must be set before tensorflow is
+first imported; the SDK does that here so users never have to. Every module that needs TF, torch or
+coremltools calls these functions inside the function that needs them, never at import time, so that
+`edge-sdk --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+from edge_sdk.errors import MissingDependencyError
+
+_EXTRA_FOR = {
+    "tensorflow": "tf",
+    "tf_keras": "tf",
+    "tensorflow_model_optimization": "tf",
+    "ai_edge_litert": "tf",
+    "tflite_micro": "tf",
+    "keras": "tf",
+    "coremltools": "coreml",
+    "torch": "torch",
+    "executorch": "torch",
+    "torchao": "torch",
+}
+
+
+def _import(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        extra = _EXTRA_FOR.get(name.split(".")[0], "all")
+        raise MissingDependencyError(
+            f"{name} is not installed ({exc}); install it with: pip install 'edge-sdk[{extra}]'"
+        ) from None
+
+
+def tensorflow() -> ModuleType:
+    """tensorflow with tf.keras pointing at tf_keras (what TFMOT needs)."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return _import("tensorflow")
+
+
+def tf_keras() -> ModuleType:
+    tensorflow()
+    return _import("tf_keras")
+
+
+def keras3() -> ModuleType:
+    """The Keras 3 package (only used to read Keras 3 files before bridging them to tf_keras)."""
+    tensorflow()
+    return _import("keras")
+
+
+def tfmot() -> ModuleType:
+    tensorflow()
+    return _import("tensorflow_model_optimization")
+
+
+def litert_interpreter() -> type:
+    return _import("ai_edge_litert.interpreter").Interpreter
+
+
+def tflite_micro() -> ModuleType:
+    return _import("tflite_micro")
+
+
+def torch() -> ModuleType:
+    return _import("torch")
+
+
+def coremltools() -> ModuleType:
+    return _import("coremltools")
+
+
+def module(name: str) -> ModuleType:
+    """Any other optional module, with the same install hint on failure."""
+    return _import(name)
+
+
+def version_of(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+FRAMEWORK_DISTS = (
+    "tensorflow",
+    "tf-keras",
+    "keras",
+    "tensorflow-model-optimization",
+    "ai-edge-litert",
+    "tflite-micro",
+    "coremltools",
+    "torch",
+    "executorch",
+    "torchao",
+    "numpy",
+)
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of every framework the SDK may use (for report.json `versions`)."""
+    from edge_sdk import __version__
+
+    found = {d: version_of(d) for d in FRAMEWORK_DISTS}
+    return {"edge-sdk": __version__, **{d: v for d, v in found.items() if v}}

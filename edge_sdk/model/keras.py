@@ -1,0 +1,181 @@
+"""Keras frontend: tf_keras `.keras`/`.h5`, SavedModel dirs, and Keras 3 files (via the bridge).
+
+Everything downstream (TFMOT, TFLiteConverter) works on tf_keras models, so a Keras 3 model is
+translated into an equivalent tf_keras model by `keras_bridge`. Files are scanned for Lambda layers and
+custom classes *before* anything is deserialised; those run code from the file, so they are refused
+unless the user passed `--trust-model`.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from edge_sdk import frameworks
+from edge_sdk.errors import ModelLoadError
+from edge_sdk.model.types import LoadedModel, TensorSpec
+
+CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    framework: str
+    handle: Any
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    bridged_from: str | None = None
+    example_inputs: Any = None
+
+
+def keras_file_version(path: Path) -> str:
+    """The keras_version recorded in a `.keras` zip ("3.x" for Keras 3, "2.x" for tf_keras)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read("metadata.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
+        raise ModelLoadError(f"{path}: not a valid .keras archive ({exc.__class__.__name__}: {exc})") from None
+    return str(meta.get("keras_version", "3"))
+
+
+def read_keras_config(path: Path) -> dict:
+    with zipfile.ZipFile(path) as zf:
+        return json.loads(zf.read("config.json"))
+
+
+def _read_h5_config(path: Path) -> dict:
+    h5py = frameworks.module("h5py")
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: corrupt HDF5 file ({exc})") from None
+    if raw is None:
+        raise ModelLoadError(f"{path}: HDF5 file holds weights only (no model_config); save the whole model")
+    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+
+
+def iter_layer_configs(config: dict) -> Iterator[dict]:
+    """Every layer config in a model config, nested models included."""
+    inner = config.get("config", {})
+    layers = inner.get("layers", []) if isinstance(inner, dict) else []
+    for layer in layers:
+        yield layer
+        if isinstance(layer.get("config"), dict) and "layers" in layer["config"]:
+            yield from iter_layer_configs(layer)
+
+
+def untrusted_layers(config: dict, known: set[str]) -> list[tuple[str, str]]:
+    """(layer name, class) of layers that execute code from the file: Lambdas and unknown/custom classes."""
+    found = []
+    for layer in iter_layer_configs(config):
+        cls = layer.get("class_name", "")
+        name = layer.get("config", {}).get("name", layer.get("name", "?"))
+        if cls in CODE_LAYERS or cls not in known:
+            found.append((name, cls))
+    return found
+
+
+def _refuse_untrusted(path: Path, config: dict, known: set[str], trust_model: bool) -> None:
+    if trust_model:
+        return
+    bad = untrusted_layers(config, known)
+    if bad:
+        names = ", ".join(f"{n} ({c})" for n, c in bad[:5])
+        raise ModelLoadError(
+            f"{path}: layer {names} runs code stored in the model file; refused. "
+            "Replace it with built-in layers, or pass --trust-model if you trust this file"
+        )
+
+
+def _known_tf_keras_classes() -> set[str]:
+    tfk = frameworks.tf_keras()
+    return {n for n in dir(tfk.layers) if n[:1].isupper()} | {"Sequential", "Functional", "Model"}
+
+
+def _specs(tensors: list) -> tuple[TensorSpec, ...]:
+    specs = []
+    for i, t in enumerate(tensors):
+        name = getattr(t, "name", f"input_{i}").split(":")[0]
+        shape = tuple(None if d is None else int(d) for d in t.shape)
+        specs.append(TensorSpec(name=name, shape=shape, dtype=str(t.dtype.name if hasattr(t.dtype, "name") else t.dtype)))
+    return tuple(specs)
+
+
+def _input_specs(model: Any) -> tuple[TensorSpec, ...]:
+    """Input specs named by the Input layer names (what users name arrays in .npz files)."""
+    names = list(getattr(model, "input_names", None) or [])
+    specs = _specs(model.inputs)
+    if len(names) == len(specs):
+        specs = tuple(TensorSpec(n, s.shape, s.dtype) for n, s in zip(names, specs))
+    return specs
+
+
+def wrap_tf_keras(model: Any, bridged_from: str | None = None) -> _Loaded:
+    if not getattr(model, "built", True) or not model.inputs:
+        raise ModelLoadError(f"model {model.name!r} is not built; call it on an input or give it an Input layer")
+    return _Loaded("keras", model, _input_specs(model), _specs(model.outputs), bridged_from)
+
+
+def load(path: Path, fmt: str, *, trust_model: bool = False) -> _Loaded:
+    if fmt == "keras3":
+        from edge_sdk.model import keras_bridge
+
+        model = keras_bridge.load_keras3_file(path, trust_model=trust_model)
+        return wrap_tf_keras(model, bridged_from="keras3")
+    tfk = frameworks.tf_keras()
+    if fmt == "tf_keras":
+        config = read_keras_config(path)
+    elif fmt == "h5":
+        config = _read_h5_config(path)
+    else:
+        config = None
+    if config is not None:
+        _refuse_untrusted(path, config, _known_tf_keras_classes(), trust_model)
+    if fmt == "savedmodel" and not (path / "keras_metadata.pb").is_file():
+        raise ModelLoadError(
+            f"{path}: a plain TensorFlow SavedModel (no Keras metadata); compression needs the Keras model: "
+            "save it with model.save('model.keras'), or convert it to .tflite for inspect/bench"
+        )
+    try:
+        model = tfk.models.load_model(path, compile=False, safe_mode=not trust_model)
+    except TypeError:  # SavedModel / h5 loaders take no safe_mode
+        model = _load_quietly(tfk, path)
+    except (ValueError, OSError, KeyError) as exc:
+        raise ModelLoadError(f"{path}: cannot load as a {fmt} model: {_first_line(exc)}") from None
+    return wrap_tf_keras(model)
+
+
+def _load_quietly(tfk: Any, path: Path) -> Any:
+    try:
+        return tfk.models.load_model(path, compile=False)
+    except (ValueError, OSError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{path}: cannot load: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def wrap(model: Any) -> LoadedModel:
+    """An in-memory tf_keras or Keras 3 model."""
+    if type(model).__module__.startswith("keras"):
+        from edge_sdk.model import keras_bridge
+
+        loaded = wrap_tf_keras(keras_bridge.bridge_model(model), bridged_from="keras3")
+        source = "memory"
+    else:
+        loaded = wrap_tf_keras(model)
+        source = "memory"
+    return LoadedModel(
+        framework="keras",
+        handle=loaded.handle,
+        inputs=loaded.inputs,
+        outputs=loaded.outputs,
+        source_format=source,
+        bridged_from=loaded.bridged_from,
+    )

@@ -1,0 +1,90 @@
+"""Records passed forward from compress, export, verify and bench into the report."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What one compression step did, as measured (not as asked)."""
+
+    technique: str
+    params: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)  # e.g. per-layer sparsity, samples used, epochs run
+    notes: tuple[str, ...] = ()  # e.g. layers left float
+    wall_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    format: str  # tflite | tflm | coreml | pte | pte-coreml
+    path: Path  # the main file (model.tflite, model.mlpackage, model.pte)
+    bytes: int
+    gzip_bytes: int
+    sha256: str
+    files: tuple[Path, ...] = ()  # every file written (e.g. model_data.cc/.h, op_resolver.h)
+    precision: str = "float32"  # float32 | float16 | dynamic-int8 | int8 | int16x8 | palettized-4bit ...
+    tool_versions: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # format specifics, e.g. measured arena bytes
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        d["files"] = [str(p) for p in self.files]
+        return d
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    top1_agreement: float | None
+    cosine: float
+    sqnr_db: float
+    max_abs_error: float
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    reference: float  # points, 0-100
+    compressed: float
+    drop: float
+
+
+@dataclass(frozen=True)
+class Verification:
+    runtime: str  # litert | tflm | executorch | coreml
+    method: str  # executed | simulated | not_run
+    samples: int
+    fidelity: Fidelity | None
+    accuracy: Accuracy | None = None
+    measured: dict[str, Any] = field(default_factory=dict)  # e.g. arena_bytes, latency_ms on host
+    checks: dict[str, Any] = field(default_factory=dict)  # structural checks (Core ML on Linux)
+    tolerance: dict[str, float] = field(default_factory=dict)
+    passed: bool = True
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    device: str
+    runner: str
+    artifact: str
+    runs: int
+    warmup: int
+    latency_ms: dict[str, float]  # p50, p90, p99, mean, min, max
+    peak_memory_bytes: int | None = None
+    arena_bytes: int | None = None
+    complete: bool = True  # False when the device disconnected; latency from the runs that finished
+    error: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
