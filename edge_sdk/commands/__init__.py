@@ -6,7 +6,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from edge_sdk.commands import inspect, profiles
+    from edge_sdk.commands import build, inspect, plan, profiles
 
-    for module in (inspect, profiles):
+    for module in (inspect, profiles, plan, build):
         module.register(app)

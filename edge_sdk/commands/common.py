@@ -48,3 +48,20 @@ def human_count(n: Optional[float]) -> str:
         if abs(n) >= div:
             return f"{n / div:.2f}{unit}"
     return f"{n:.0f}"
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2, "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+
+
+def parse_bytes(text: Optional[str], flag: str) -> Optional[int]:
+    """'262144', '256KiB', '1.5MB' -> bytes; a bad value is a one-line BudgetError naming the flag."""
+    import re
+
+    from edge_sdk.errors import BudgetError
+
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _UNITS:
+        raise BudgetError(f"{flag} {text!r}: expected bytes like 262144, 256KiB or 1.5MB")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])

@@ -1,0 +1,88 @@
+"""`edge-sdk build`: fit the model to each target, write OUT/<profile>/ and print one line per target.
+
+Without `--model`, edge-sdk.yaml in the working directory supplies model, data, targets, budgets and
+output dir (flags still override). Exit 0 when every target is feasible, 3 when any is not (its best
+candidate is still written, marked infeasible, with the binding constraint named).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, human_bytes, parse_bytes, print_json
+
+EXIT_INFEASIBLE = 3
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("build")
+    def build_command(
+        target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Profile or family name; repeatable. Default: the project's targets."),
+        model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file; default from edge-sdk.yaml."),
+        calibration: Optional[str] = typer.Option(None, "--calibration", "-c", help="Calibration data (.npz or module:function)."),
+        train_data: Optional[str] = typer.Option(None, "--train-data", help="Fine-tuning data (default: the calibration data)."),
+        eval_data: Optional[str] = typer.Option(None, "--eval-data", help="Held-out eval data; with labels, accuracy is measured."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default: edge-sdk.yaml's, else ./out)."),
+        plan: Optional[Path] = typer.Option(None, "--plan", help="A plan.json from `edge-sdk plan --save`."),
+        search: Optional[str] = typer.Option(None, "--search", help="first-fit (default) or pareto (evaluate all, keep every Pareto artifact)."),
+        ram_budget: Optional[str] = typer.Option(None, "--ram-budget", help="RAM budget for every target (e.g. 256KiB)."),
+        flash_budget: Optional[str] = typer.Option(None, "--flash-budget", help="Flash/size budget for every target (e.g. 1MB)."),
+        latency_budget: Optional[float] = typer.Option(None, "--latency-budget", help="Latency budget in ms."),
+        max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="Max accuracy drop in points (needs labelled eval data)."),
+        min_fidelity: Optional[float] = typer.Option(None, "--min-fidelity", help="Min top-1 agreement with the original model (0-1)."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every trained step (default 0)."),
+        no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild expensive steps instead of reusing the build cache."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; only the per-target lines."),
+        json_out: bool = JsonOption,
+        profiles_dir: Optional[Path] = ProfilesDirOption,
+        trust_model: bool = TrustModelOption,
+    ) -> None:
+        from edge_sdk.build import build
+        from edge_sdk.commands.project_args import resolve_build_args
+
+        flags = {
+            "ram_bytes": parse_bytes(ram_budget, "--ram-budget"),
+            "flash_bytes": parse_bytes(flash_budget, "--flash-budget"),
+            "latency_ms": latency_budget,
+            "max_accuracy_drop": max_accuracy_drop,
+            "min_fidelity": min_fidelity,
+        }
+        args = resolve_build_args(
+            model=model, targets=target, calibration=calibration, train_data=train_data, eval_data=eval_data,
+            out=out, search=search, seed=seed, profiles_dir=profiles_dir, trust_model=trust_model,
+            budget_flags={k: v for k, v in flags.items() if v is not None}, no_cache=no_cache,
+        )
+        say = (lambda _: None) if (quiet or json_out) else (lambda msg: typer.echo(msg, err=True))
+        results = build(plan_file=plan, quiet=quiet or json_out, say=say, **args)
+        if json_out:
+            print_json([r.report for r in results] if len(results) > 1 else results[0].report)
+        else:
+            for r in results:
+                typer.echo(summary_line(r.report, r.out_dir))
+        if not all(r.feasible for r in results):
+            raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def summary_line(report: dict, out_dir: Path) -> str:
+    """`target profile: artifact, size, RAM, latency estimate, quality, ok/over`."""
+    measured, est = report.get("measured") or {}, report.get("estimates") or {}
+    artifact = (report.get("artifacts") or [{}])[0]
+    unit = est.get("best_unit")
+    latency = (est.get("latency_ms") or {}).get(unit) if unit else None
+    verification = report.get("verification") or {}
+    accuracy, fidelity = verification.get("accuracy"), verification.get("fidelity") or {}
+    quality = (
+        f"acc drop {accuracy['drop']:.2f} pt" if accuracy
+        else f"top1 agree {fidelity.get('top1_agreement', 0):.3f}" if fidelity else "quality n/a"
+    )
+    ram = measured.get("ram_bytes", est.get("ram_bytes"))
+    verdict = "ok" if report["feasible"] else f"OVER ({(report.get('binding_constraint') or {}).get('budget', '?')})"
+    plan = report["plan"]["name"] or "-"
+    return (
+        f"{report['target']:<9} {report['profile']['name']:<16} {plan:<22} "
+        f"{out_dir / artifact.get('path', '-')}  {human_bytes(artifact.get('bytes'))}  RAM {human_bytes(ram)}  "
+        f"{'-' if latency is None else f'{latency:.2f} ms ({unit})'}  {quality}  {verdict}"
+    )

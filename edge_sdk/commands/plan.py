@@ -1,0 +1,84 @@
+"""`edge-sdk plan`: the dry run. Shows each target's ladder with estimates and which rungs the budgets
+discard before any training, without training or converting anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, human_bytes, parse_bytes, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan_command(
+        model: Path = typer.Option(..., "--model", "-m", help="Model file (.keras, .h5, SavedModel dir, .pt2)."),
+        target: List[str] = typer.Option(..., "--target", "-t", help="Profile or family name; repeatable."),
+        ram_budget: Optional[str] = typer.Option(None, "--ram-budget", help="Override the RAM budget (e.g. 256KiB)."),
+        flash_budget: Optional[str] = typer.Option(None, "--flash-budget", help="Override the flash budget (e.g. 1MB)."),
+        latency_budget: Optional[float] = typer.Option(None, "--latency-budget", help="Override the latency budget (ms)."),
+        save: Optional[Path] = typer.Option(None, "--save", help="Write the ladders to a plan.json for `build --plan`."),
+        json_out: bool = JsonOption,
+        profiles_dir: Optional[Path] = ProfilesDirOption,
+        trust_model: bool = TrustModelOption,
+    ) -> None:
+        from edge_sdk.model import analyze, load_model
+        from edge_sdk.planner.budgets import Budgets
+        from edge_sdk.planner.fit import check_fit
+        from edge_sdk.planner.ladder import build_ladder
+        from edge_sdk.planner.plan_file import candidate_to_dict, write_plan
+        from edge_sdk.planner.search import HARD, candidate_estimate, evaluate_budgets
+        from edge_sdk.profiles import get_profile
+
+        overrides = {
+            "ram_bytes": parse_bytes(ram_budget, "--ram-budget"),
+            "flash_bytes": parse_bytes(flash_budget, "--flash-budget"),
+            "latency_ms": latency_budget,
+        }
+        loaded = load_model(model, trust_model=trust_model)
+        info = analyze(loaded)
+        doc, ladders = {"model": str(model), "params": info.params, "macs": info.macs, "targets": {}}, {}
+        for name in target:
+            profile = get_profile(name, profiles_dir)
+            check_fit(info, profile).raise_for_unsupported()
+            budgets = Budgets.from_profile(profile, **{k: v for k, v in overrides.items() if v is not None})
+            ladder = build_ladder(info, profile)
+            ladders[profile.name] = ladder
+            rungs = []
+            for cand in ladder:
+                est = candidate_estimate(info, profile, cand)
+                checks = evaluate_budgets(budgets, est, None, profile)
+                broken = [k for k in HARD if not checks[k]["ok"]]
+                rungs.append({**candidate_to_dict(cand), "estimates": est.to_dict(), "budgets": checks,
+                              "status": "discarded" if broken else "candidate",
+                              "reason": ", ".join(f"{k} over budget" for k in broken)})
+            doc["targets"][profile.name] = {"target": name, "budgets": budgets.to_dict(), "ladder": rungs}
+        if save:
+            write_plan(ladders, save)
+        if json_out:
+            print_json(doc)
+            return
+        _print_plan(doc)
+        if save:
+            typer.echo(f"plan saved to {save}; build it with: edge-sdk build --plan {save} ...")
+
+
+def _print_plan(doc: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for profile, entry in doc["targets"].items():
+        table = Table(title=f"{profile}: ladder (cheapest first)")
+        for col in ("#", "candidate", "format", "precision", "flash est", "RAM est", "latency est", "status"):
+            table.add_column(col)
+        for i, rung in enumerate(entry["ladder"], 1):
+            est = rung["estimates"]
+            unit = est.get("best_unit")
+            latency = est["latency_ms"].get(unit) if unit else None
+            status = rung["status"] + (f" ({rung['reason']})" if rung["reason"] else "")
+            table.add_row(str(i), rung["name"], rung["fmt"], rung["precision"], human_bytes(est["flash_bytes"]),
+                          human_bytes(est["ram_bytes"]), "-" if latency is None else f"{latency:.2f} ms ({unit})", status)
+        console.print(table)

@@ -1,0 +1,122 @@
+"""Assemble report.json: the machine-readable record of one target's build (keys per design.md).
+
+Keys are only ever added, never renamed; `schema_version` changes when a key's meaning changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edge_sdk.model.types import LoadedModel, ModelInfo
+from edge_sdk.planner.budgets import Budgets
+from edge_sdk.planner.search import Attempt, SearchResult
+from edge_sdk.profiles import Profile
+
+SCHEMA_VERSION = 1
+
+
+def _artifact_entries(attempt: Attempt | None, relative_to: str) -> list[dict]:
+    if attempt is None or attempt.artifact is None:
+        return []
+    a = attempt.artifact
+    return [
+        {
+            "format": a.format,
+            "path": a.path.name,
+            "files": sorted(p.name for p in a.files) if a.files else [a.path.name],
+            "bytes": a.bytes,
+            "gzip_bytes": a.gzip_bytes,
+            "sha256": a.sha256,
+            "precision": a.precision,
+            "details": a.details,
+        }
+    ]
+
+
+def _verification(attempt: Attempt | None) -> dict | None:
+    if attempt is None or attempt.verification is None:
+        return None
+    return attempt.verification.to_dict()
+
+
+def _layers(info: ModelInfo) -> list[dict]:
+    return [
+        {
+            "name": l.name,
+            "op": l.op,
+            "kind": l.kind,
+            "output_shapes": [list(s) for s in l.output_shapes],
+            "params": l.params,
+            "macs": l.macs,
+            "activation_bytes": {"float32": l.activation_bytes("float32"), "int8": l.activation_bytes("int8")},
+            "runtime_ops": {k: list(v) for k, v in l.runtime_ops.items()},
+        }
+        for l in info.layers
+        if l.kind != "input"
+    ]
+
+
+def build_report(
+    *,
+    target: str,
+    profile: Profile,
+    loaded: LoadedModel,
+    info: ModelInfo,
+    budgets: Budgets,
+    result: SearchResult,
+    rationale: str,
+    versions: dict[str, str],
+    timings_s: dict[str, float],
+    data_sources: dict[str, Any],
+) -> dict:
+    chosen = result.chosen
+    estimates = chosen.estimate.to_dict() if chosen is not None else {}
+    measured = chosen.measured() if chosen is not None else {}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "target": target,
+        "profile": {"name": profile.name, "family": profile.family, "description": profile.description},
+        "model": {
+            "path": str(loaded.path) if loaded.path else None,
+            "framework": loaded.framework,
+            "source_format": loaded.source_format,
+            "bridged_from": loaded.bridged_from,
+            "sha256": loaded.sha256,
+            "params": info.params,
+            "macs": info.macs,
+            "peak_activation_bytes": {"float32": info.peak_activation_bytes("float32"), "int8": info.peak_activation_bytes("int8")},
+        },
+        "data": data_sources,
+        "budgets": chosen.budgets if chosen is not None else {},
+        "budget_limits": budgets.to_dict(),
+        "plan": {
+            "name": chosen.candidate.name if chosen else None,
+            "format": chosen.candidate.fmt if chosen else None,
+            "steps": chosen.candidate.plan_steps() if chosen else [],
+            "rationale": rationale,
+        },
+        "attempts": [a.to_dict() for a in result.attempts],
+        "pareto": [a.candidate.name for a in result.pareto],
+        "artifacts": _artifact_entries(chosen, "."),
+        "verification": _verification(chosen),
+        "estimates": estimates,
+        "measured": measured,
+        "feasible": result.feasible,
+        "binding_constraint": result.binding_constraint,
+        "layers": _layers(info),
+        "versions": versions,
+        "timings_s": {k: round(v, 3) for k, v in timings_s.items()},
+    }
+
+
+def rationale_for(result: SearchResult) -> str:
+    tried = [a for a in result.attempts if a.status not in ("not_tried",)]
+    skipped = [f"{a.candidate.name} ({a.status}: {a.reason})" for a in tried if a is not result.chosen]
+    if result.chosen is None:
+        return "no candidate could be built; " + "; ".join(skipped)
+    head = (
+        f"{result.chosen.candidate.name} is the cheapest candidate that meets every budget"
+        if result.feasible
+        else f"no candidate met every budget; {result.chosen.candidate.name} missed by the least"
+    )
+    return head + (". Before it: " + "; ".join(skipped) if skipped else ".")
