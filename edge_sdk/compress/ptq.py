@@ -6,6 +6,7 @@ Modes (what `precision` names in plans, artifacts and reports):
     dynamic-int8 dynamic-range: int8 weights, float activations (no calibration data)
     int8         full-integer: int8 weights (per-channel) and activations, calibrated on user data;
                  I/O int8 (`io_dtype="int8"`, what TFLM and NPUs want) or float32
+    int8-mixed   int8 with the most quantization-sensitive ops kept float (see ptq_mixed.py)
     int16x8      int16 activations x int8 weights (more accurate, slower; calibrated)
 
 Calibration takes at most `max_samples` samples (default 200) and the record says how many it used.
@@ -25,7 +26,7 @@ from edge_sdk.data import Dataset
 from edge_sdk.errors import DataError, ExportError
 from edge_sdk.records import StepRecord
 
-MODES = ("float32", "float16", "dynamic-int8", "int8", "int16x8")
+MODES = ("float32", "float16", "dynamic-int8", "int8", "int8-mixed", "int16x8")
 CALIBRATED = ("int8", "int16x8")
 DEFAULT_CALIBRATION_SAMPLES = 200
 
@@ -58,6 +59,12 @@ def _representative(calibration: Dataset, max_samples: int):
 
 def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None = None) -> tuple[bytes, StepRecord]:
     """Convert a tf_keras model to a TFLite flatbuffer with the given quantization."""
+    if spec.mode == "int8-mixed":
+        if calibration is None:
+            raise DataError("int8-mixed quantization needs calibration data (--calibration FILE.npz)")
+        from edge_sdk.compress.ptq_mixed import convert_int8_mixed
+
+        return convert_int8_mixed(model, calibration, spec.max_samples)
     tf = frameworks.tensorflow()
     start = time.perf_counter()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)

@@ -1,0 +1,79 @@
+"""Full-int8 PTQ with the most quantization-sensitive ops kept float ("int8-mixed").
+
+Sensitivity per op is measured, not guessed: LiteRT's QuantizationDebugger runs the int8 model with
+the float reference side by side on the calibration data and reports each quantized op's output error;
+we rank ops by RMSE / quantization scale (error in units of one int8 step, the metric the LiteRT
+debugger guide recommends) and convert again with those ops denylisted, so they run in float.
+Only for targets that can run float ops (not TFLM / integer NPUs).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from typing import Any
+
+from edge_sdk import frameworks
+from edge_sdk.data import Dataset
+from edge_sdk.records import StepRecord
+
+SENSITIVE_RMSE_PER_SCALE = 0.7  # above this an op's int8 error exceeds ~0.7 quantization steps
+NON_COMPUTE_OPS = {"RESHAPE", "MAX_POOL_2D", "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "CONCATENATION", "PAD"}
+
+
+def _sensitivity(debugger: Any) -> list[tuple[str, str, float]]:
+    """(tensor name, op, rmse/scale) for every quantized compute op, most sensitive first."""
+    buf = io.StringIO()
+    debugger.layer_statistics_dump(buf)
+    rows = buf.getvalue().strip().splitlines()
+    header = rows[0].split(",")
+    col = {name: i for i, name in enumerate(header)}
+    ranked = []
+    for line in rows[1:]:
+        # tensor names may contain commas: split off the fixed leading columns only
+        parts = line.split(",", len(header) - 1)
+        op, scale, mse = parts[col["op_name"]], float(parts[col["scale"]]), float(parts[col["mean_squared_error"]])
+        if op in NON_COMPUTE_OPS or scale <= 0:
+            continue
+        ranked.append((parts[col["tensor_name"]], op, math.sqrt(mse) / scale))
+    return sorted(ranked, key=lambda r: -r[2])
+
+
+def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, keep_float: int | None = None) -> tuple[bytes, StepRecord]:
+    """keep_float: how many of the most sensitive ops stay float (default: those above the threshold, at least 1)."""
+    tf = frameworks.tensorflow()
+    start = time.perf_counter()
+    used = min(len(calibration), max_samples)
+
+    def gen():
+        for i in range(used):
+            yield [v[i : i + 1] for v in calibration.inputs.values()]
+
+    def converter():
+        conv = tf.lite.TFLiteConverter.from_keras_model(model)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = gen
+        return conv
+
+    probe = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=gen)
+    probe.run()
+    ranked = _sensitivity(probe)
+    if keep_float is None:
+        keep_float = max(1, sum(1 for r in ranked if r[2] > SENSITIVE_RMSE_PER_SCALE))
+    denylist = [name for name, _, _ in ranked[:keep_float]]
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylist)
+    final = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=gen, debug_options=options)
+    flatbuffer = bytes(final.get_nondebug_quantized_model())
+    record = StepRecord(
+        technique="ptq",
+        params={"mode": "int8-mixed", "max_samples": max_samples, "keep_float": keep_float},
+        metrics={
+            "calibration_samples": used,
+            "bytes": len(flatbuffer),
+            "sensitivity_rmse_per_scale": {name: round(s, 4) for name, _, s in ranked},
+        },
+        notes=tuple(f"kept float: {name} ({op}, rmse/scale {s:.3f})" for name, op, s in ranked[:keep_float]),
+        wall_s=time.perf_counter() - start,
+    )
+    return flatbuffer, record
