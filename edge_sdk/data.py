@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -70,6 +71,8 @@ class Dataset:
 def _from_npz(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
     if not path.is_file():
         raise DataError(f"data file {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a readable .npz (not a zip archive); save data with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -32,6 +32,11 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(scope="session")
+def digits_paths() -> dict[str, Path]:
+    return {"model": DIGITS_MODEL, "calibration": DIGITS_CALIBRATION, "train": DIGITS_TRAIN, "eval": DIGITS_EVAL}
+
+
+@pytest.fixture(scope="session")
 def digits_loaded():
     from edge_sdk import load_model
 
