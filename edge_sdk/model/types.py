@@ -73,6 +73,7 @@ class ModelInfo:
     peak_activation_elems: int  # from tensor lifetimes under sequential execution
     input_names: tuple[str, ...] = ()  # layer names that are graph inputs
     output_names: tuple[str, ...] = ()  # layer names whose outputs are graph outputs
+    dtypes: tuple[str, ...] = ()  # dtypes of the model's weights/activations as stored (e.g. float32, int8)
 
     def peak_activation_bytes(self, dtype: str = "float32") -> int:
         return self.peak_activation_elems * DTYPE_BYTES[dtype]
