@@ -1,0 +1,170 @@
+"""The base cost model: flash, RAM and latency of a model at a precision on a profile, before building it.
+
+Inputs: `ModelInfo` (params P, MACs M, other ops E, peak live activation elements A, runtime ops per
+layer), the profile, the export format and precision, and what the plan's training steps do to the
+model: `params_scale` (width w scales params by ~w^2, low-rank by its own ratio), `macs_scale`,
+`activation_scale` (width w scales activations by ~w) and `sparsity` s (fraction of zero weights).
+
+Compute dtype of a precision (what the MAC units run):
+    float32 -> float32; float16 -> float16 (units without float16 run it as float32, weights
+    dequantized at load); dynamic-int8 -> float32 (int8 weights, float activations: the cost model
+    charges float32 throughput, which is conservative for LiteRT's hybrid kernels); int8 -> int8;
+    int16x8 -> int16 (the unit's int16 rate if the profile gives one, else half its int8 rate: the
+    16x8 kernels are wider and slower than int8); palettize4/palettize6 (Core ML) -> float16.
+
+Flash (artifact bytes):
+    flash = memory.estimate_artifact_bytes(P * params_scale, fmt, precision)
+    (weights at the precision's bytes per parameter + the format's per-op overhead; palettized
+    weights are n bits each, computed as float16 weights scaled by n/16).
+    flash_gzip = overhead * g + weights * g * (1 - K_ZERO * s), g = GZIP_RATIO[precision]
+    (measured: gzip of the digits artifacts; K_ZERO = 0.8 fits gzip of randomly zeroed int8 weights:
+    s = 0.5 / 0.8 / 0.9 keep 0.72 / 0.36 / 0.21 of the dense size, the line gives 0.60 / 0.36 / 0.28).
+
+RAM:
+    Cortex-M (family cortex-m or format tflm): ram = arena = memory.estimate_arena_bytes(A *
+        activation_scale, activation dtype); weights stay in flash.
+    elsewhere: ram = flash (weights resident) + A * activation_scale * activation dtype bytes
+        + RUNTIME_OVERHEAD_BYTES[fmt] (interpreter / runtime working memory: an order-of-magnitude
+        constant per runtime, not a measurement). arena_bytes is None.
+    Activation dtype: int8 -> int8, int16x8 -> int16, Core ML float16 / palettized -> float16,
+    every other precision -> float32.
+
+Latency per compute unit that can run the compute dtype:
+    ms = 1000 * (M * macs_scale + E * activation_scale) / (rate[dtype] * efficiency)
+         + N_ops * OP_OVERHEAD_CYCLES / clock_hz * 1000 + (ACCEL_DISPATCH_MS on non-CPU units)
+    rate = the unit's sustained MAC/s for the dtype, efficiency = the unit's derate from the profile,
+    other ops (bias, activation, pooling, elementwise) cost one MAC each, N_ops = ops that run in the
+    format's runtime (folded layers cost nothing), OP_OVERHEAD_CYCLES = per-op interpreter dispatch on
+    the host CPU, ACCEL_DISPATCH_MS = one submission to a GPU / NPU / ANE per inference.
+    best_unit is the unit with the lowest estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from edge_sdk.model.types import ModelInfo
+from edge_sdk.planner.memory import estimate_arena_bytes, estimate_artifact_bytes
+from edge_sdk.profiles import OP_NAMESPACE, ComputeUnit, Profile
+
+COMPUTE_DTYPE = {
+    "float32": "float32",
+    "float16": "float16",
+    "dynamic-int8": "float32",
+    "int8": "int8",
+    "int16x8": "int16",
+    "palettize4": "float16",
+    "palettize6": "float16",
+}
+PALETTE_BITS = {"palettize4": 4, "palettize6": 6}
+GZIP_RATIO = {"float32": 0.92, "float16": 0.89, "dynamic-int8": 0.90, "int8": 0.85, "int16x8": 0.87}
+GZIP_RATIO_DEFAULT = 0.95  # palettized weights are already near their entropy
+K_ZERO = 0.8
+RUNTIME_OVERHEAD_BYTES = {"tflite": 512 * 1024, "coreml": 2 * 1024 * 1024, "pte": 256 * 1024, "pte-coreml": 2 * 1024 * 1024}
+OP_OVERHEAD_CYCLES = 2000
+ACCEL_DISPATCH_MS = 0.3
+
+
+@dataclass(frozen=True)
+class Estimate:
+    fmt: str
+    precision: str
+    compute_dtype: str
+    flash_bytes: int
+    flash_gzip_bytes: int
+    ram_bytes: int
+    arena_bytes: int | None  # Cortex-M only: the TFLM tensor arena
+    latency_ms: dict[str, float] = field(default_factory=dict)  # unit name -> ms, units that run compute_dtype
+    best_unit: str | None = None
+
+    @property
+    def best_latency_ms(self) -> float | None:
+        return self.latency_ms.get(self.best_unit) if self.best_unit else None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compute_dtype(precision: str) -> str:
+    try:
+        return COMPUTE_DTYPE[precision]
+    except KeyError:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(COMPUTE_DTYPE)}") from None
+
+
+def activation_dtype(precision: str, fmt: str) -> str:
+    if precision == "int8":
+        return "int8"
+    if precision == "int16x8":
+        return "int16"
+    if fmt == "coreml" and COMPUTE_DTYPE.get(precision) == "float16":
+        return "float16"
+    return "float32"
+
+
+def unit_rate(unit: ComputeUnit, dtype: str) -> float | None:
+    """Sustained MAC/s of a unit for a compute dtype (with the fallbacks above), None if it cannot."""
+    rates = unit.dtypes
+    if dtype == "float16":
+        return rates.get("float16") or rates.get("float32")
+    if dtype == "int16":
+        return rates.get("int16") or (rates["int8"] / 2 if "int8" in rates else None)
+    return rates.get(dtype)
+
+
+def is_mcu(profile: Profile, fmt: str) -> bool:
+    return profile.family == "cortex-m" or fmt == "tflm"
+
+
+def estimate(
+    info: ModelInfo,
+    profile: Profile,
+    *,
+    fmt: str,
+    precision: str,
+    params_scale: float = 1.0,
+    macs_scale: float = 1.0,
+    sparsity: float = 0.0,
+    activation_scale: float = 1.0,
+) -> Estimate:
+    dtype = compute_dtype(precision)
+    flash, weight_bytes = _flash(info, fmt, precision, params_scale)
+    g = GZIP_RATIO.get(precision, GZIP_RATIO_DEFAULT)
+    gzip_bytes = round((flash - weight_bytes) * g + weight_bytes * g * (1 - K_ZERO * min(max(sparsity, 0.0), 1.0)))
+    act_dtype = activation_dtype(precision, fmt)
+    scaled = replace(info, peak_activation_elems=round(info.peak_activation_elems * activation_scale))
+    arena = None
+    if is_mcu(profile, fmt):
+        arena = estimate_arena_bytes(scaled, act_dtype)
+        ram = arena
+    else:
+        ram = flash + scaled.peak_activation_bytes(act_dtype) + RUNTIME_OVERHEAD_BYTES.get(fmt, 0)
+    latency = _latency(info, profile, fmt, dtype, macs_scale, activation_scale)
+    best = min(latency, key=latency.get) if latency else None
+    return Estimate(fmt, precision, dtype, int(flash), int(gzip_bytes), int(ram), arena, latency, best)
+
+
+def _flash(info: ModelInfo, fmt: str, precision: str, params_scale: float) -> tuple[int, int]:
+    """(artifact bytes, the part of them that is weights)."""
+    as_precision, scale = precision, params_scale
+    if precision in PALETTE_BITS:
+        as_precision, scale = "float16", params_scale * PALETTE_BITS[precision] / 16
+    total = estimate_artifact_bytes(replace(info, params=round(info.params * scale)), fmt, as_precision)
+    overhead = estimate_artifact_bytes(replace(info, params=0), fmt, as_precision)
+    return total, total - overhead
+
+
+def _latency(info: ModelInfo, profile: Profile, fmt: str, dtype: str, macs_scale: float, activation_scale: float) -> dict[str, float]:
+    namespace = OP_NAMESPACE.get(fmt, "tflite")
+    ops = info.runtime_ops(namespace)
+    n_ops = sum(len(v) for v in ops.values()) if any(ops.values()) else len(ops)
+    work = info.macs * macs_scale + info.other_ops * activation_scale
+    dispatch_ms = n_ops * OP_OVERHEAD_CYCLES / profile.compute.clock_hz * 1000
+    out = {}
+    for unit in profile.compute.units:
+        rate = unit_rate(unit, dtype)
+        if not rate:
+            continue
+        accel = ACCEL_DISPATCH_MS if profile.family != "cortex-m" and "cpu" not in unit.name.lower() else 0.0
+        out[unit.name] = round(1000 * work / (rate * unit.efficiency) + dispatch_ms + accel, 4)
+    return out
