@@ -26,7 +26,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from edge_sdk.model import analyze, load_model
         from edge_sdk.planner.budgets import Budgets
-        from edge_sdk.planner.fit import check_fit
         from edge_sdk.planner.ladder import build_ladder
         from edge_sdk.planner.plan_file import candidate_to_dict, write_plan
         from edge_sdk.planner.search import HARD, candidate_estimate, evaluate_budgets
@@ -42,7 +41,6 @@ def register(app: typer.Typer) -> None:
         doc, ladders = {"model": str(model), "params": info.params, "macs": info.macs, "targets": {}}, {}
         for name in target:
             profile = get_profile(name, profiles_dir)
-            check_fit(info, profile).raise_for_unsupported()
             budgets = Budgets.from_profile(profile, **{k: v for k, v in overrides.items() if v is not None})
             ladder = build_ladder(info, profile)
             ladders[profile.name] = ladder

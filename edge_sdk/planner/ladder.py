@@ -18,12 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_sdk.errors import UnsupportedOpError
 from edge_sdk.model.types import ModelInfo
+from edge_sdk.planner.fit import check_fit
 from edge_sdk.profiles import Profile
 
-KERAS_FORMATS = ("tflite", "tflm", "coreml")
-TORCH_FORMATS = ("pte", "pte-coreml", "coreml")
 DISTILL_WIDTHS = (0.75, 0.5, 0.35)
 
 
@@ -66,18 +64,6 @@ class Candidate:
         if self.coreml_compression:
             export["params"]["coreml_compression"] = self.coreml_compression
         return steps + [export]
-
-
-def choose_format(framework: str, profile: Profile) -> str:
-    """The first format in the profile's preference order that this framework can produce."""
-    producible = KERAS_FORMATS if framework == "keras" else TORCH_FORMATS
-    for fmt in profile.runtime.formats:
-        if fmt in producible:
-            return fmt
-    raise UnsupportedOpError(
-        f"profile {profile.name} runs {', '.join(profile.runtime.formats)}; a {framework} model can be "
-        f"exported to {', '.join(producible)} only; pick another target or profile"
-    )
 
 
 def _dense_lowrank_scale(info: ModelInfo, rank_fraction: float) -> float:
@@ -163,7 +149,9 @@ def _torch_rungs(fmt: str, allows_float: bool) -> list[Candidate]:
 
 
 def build_ladder(info: ModelInfo, profile: Profile) -> list[Candidate]:
-    fmt = choose_format(info.framework, profile)
+    fit = check_fit(info, profile)
+    fit.raise_for_unsupported()  # no format, or ops the target lacks: compression cannot fix either
+    fmt = fit.fmt
     dtypes = set(profile.runtime.dtypes)
     allows_float = not profile.int8_only and fmt != "tflm"
     if info.framework == "torch":
