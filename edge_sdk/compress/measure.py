@@ -1,0 +1,79 @@
+"""Measure what compression produced on the real runtime: LiteRT accuracy, gzip size, int8 sparsity.
+
+Used by the compression tests and scripts/bench_compress.py so that sizes and accuracies are of the
+exported `.tflite`, executed in ai_edge_litert, never of the Keras model.
+"""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+import numpy as np
+
+from edge_sdk import frameworks
+from edge_sdk.data import Dataset
+
+WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+
+
+def gzip_size(blob: bytes) -> int:
+    """Bytes after gzip -9 with a fixed mtime (what a download or an OTA update costs)."""
+    return len(gzip.compress(blob, compresslevel=9, mtime=0))
+
+
+def _interpreter(flatbuffer: bytes) -> Any:
+    interpreter = frameworks.litert_interpreter()(model_content=flatbuffer)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def tflite_predict(flatbuffer: bytes, data: Dataset) -> np.ndarray:
+    """Run every sample through LiteRT one by one, (de)quantizing int8/int16 I/O; float outputs."""
+    interpreter = _interpreter(flatbuffer)
+    ins = interpreter.get_input_details()
+    out = interpreter.get_output_details()[0]
+    arrays = list(data.inputs.values())
+    results = []
+    for i in range(len(data)):
+        for detail, arr in zip(ins, arrays):
+            x = arr[i : i + 1]
+            scale, zero = detail["quantization"]
+            if np.issubdtype(detail["dtype"], np.integer) and scale:
+                info = np.iinfo(detail["dtype"])
+                x = np.clip(np.round(x / scale + zero), info.min, info.max)
+            interpreter.set_tensor(detail["index"], x.astype(detail["dtype"]))
+        interpreter.invoke()
+        y = interpreter.get_tensor(out["index"]).astype(np.float32)
+        scale, zero = out["quantization"]
+        if np.issubdtype(out["dtype"], np.integer) and scale:
+            y = (y - zero) * scale
+        results.append(y)
+    return np.concatenate(results)
+
+
+def tflite_accuracy(flatbuffer: bytes, data: Dataset) -> float:
+    """Top-1 accuracy in points (0-100) of the .tflite on a labelled set, executed in LiteRT."""
+    if data.labels is None:
+        raise ValueError(f"{data.source}: accuracy needs labels ('y')")
+    return float((tflite_predict(flatbuffer, data).argmax(-1) == data.labels).mean() * 100.0)
+
+
+def keras_accuracy(handle: Any, data: Dataset) -> float:
+    """Top-1 accuracy in points of a tf_keras model (for models before export)."""
+    out = np.asarray(handle.predict(data.as_model_input(), batch_size=256, verbose=0))
+    return float((out.argmax(-1) == data.labels).mean() * 100.0)
+
+
+def weight_sparsity(flatbuffer: bytes) -> dict[str, float]:
+    """Fraction of exact zeros in each conv/dense weight tensor as stored in the flatbuffer (e.g. int8)."""
+    interpreter = _interpreter(flatbuffer)
+    details = {d["index"]: d for d in interpreter.get_tensor_details()}
+    found: dict[str, float] = {}
+    for op in interpreter._get_ops_details():  # the public API has no op -> tensor map
+        if op["op_name"] not in WEIGHT_OPS or len(op["inputs"]) < 2:
+            continue
+        index = int(op["inputs"][1])
+        weights = interpreter.get_tensor(index)
+        found[details[index]["name"]] = float((weights == 0).mean())
+    return found

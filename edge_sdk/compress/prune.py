@@ -1,0 +1,123 @@
+"""Magnitude pruning with TFMOT: unstructured (polynomial schedule to a target sparsity) or 2:4.
+
+Pruning is what makes a model compress (gzip / OTA size) and, with sparse kernels, run faster. The
+schedule ramps sparsity from 0 to `sparsity` over `prune_epochs`, then fine-tunes (label-free against
+the original model unless `use_labels`), strips the wrappers and, with `qat: true`, runs
+sparsity-preserving QAT so the zeros survive int8 quantization. The record holds the sparsity measured
+on the final weights, per layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+
+from edge_sdk import frameworks
+from edge_sdk.compress import qat, training
+from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.errors import ConfigError
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import StepRecord
+
+DEFAULTS: dict[str, Any] = {
+    "sparsity": 0.8,  # target fraction of zero weights per pruned layer (ignored with m_by_n)
+    "m_by_n": None,  # e.g. [2, 4]: 2 zeros in every 4 consecutive weights (Conv2D/Dense only)
+    "layers": None,  # names of layers to prune; default every layer TFMOT can prune
+    "skip": [],  # names of layers never pruned
+    "prune_epochs": 4,  # epochs over which sparsity ramps up; fine-tuning continues after
+    "epochs": 8,
+    "learning_rate": 5e-4,
+    "qat": False,  # sparsity-preserving QAT afterwards (the model is then quantization-aware)
+    "qat_epochs": 4,
+    "qat_learning_rate": 1e-4,
+}
+
+
+def _prunable(layer: Any, cfg: dict) -> bool:
+    frameworks.tfmot()
+    from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
+
+    tfk = frameworks.tf_keras()
+    if layer.name in cfg["skip"] or (cfg["layers"] is not None and layer.name not in cfg["layers"]):
+        return False
+    if cfg["m_by_n"] is not None and not isinstance(layer, (tfk.layers.Conv2D, tfk.layers.Dense)):
+        return False
+    return hasattr(layer, "kernel") and PruneRegistry.supports(layer)
+
+
+def _schedule(cfg: dict, steps_per_epoch: int) -> Any:
+    """PolynomialDecay 0 -> sparsity, updating masks a few times per epoch, ending on an update step."""
+    sparsity = frameworks.tfmot().sparsity.keras
+    frequency = max(1, steps_per_epoch // 4)
+    end_step = max(frequency, (steps_per_epoch * int(cfg["prune_epochs"]) // frequency) * frequency)
+    return sparsity.PolynomialDecay(
+        initial_sparsity=0.0, final_sparsity=float(cfg["sparsity"]), begin_step=0, end_step=end_step, frequency=frequency
+    )
+
+
+def layer_sparsity(handle: Any, names: list[str]) -> dict[str, float]:
+    """Fraction of exact zeros in each named layer's kernel (as the final model holds it)."""
+    return {n: round(float((training.kernel_of(training.find_layer(handle, n)) == 0).mean()), 4) for n in names}
+
+
+def _validate(cfg: dict) -> None:
+    if cfg["m_by_n"] is None and not 0.0 < float(cfg["sparsity"]) < 1.0:
+        raise ConfigError(f"prune: sparsity must be in (0, 1); got {cfg['sparsity']}")
+    if cfg["m_by_n"] is not None and (len(cfg["m_by_n"]) != 2 or not 0 < cfg["m_by_n"][0] < cfg["m_by_n"][1]):
+        raise ConfigError(f"prune: m_by_n must be [m, n] with 0 < m < n, e.g. [2, 4]; got {cfg['m_by_n']}")
+
+
+@register_technique("prune")
+def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+    start = time.perf_counter()
+    cfg = training.step_config(config, DEFAULTS)
+    _validate(cfg)
+    data = training.validated(model, data, cfg)
+    if qat.is_quantized(model.handle):
+        raise ConfigError("prune: the model is already quantization-aware; prune before qat (or use prune qat: true)")
+    training.seed_everything(cfg["seed"])
+    sparsity = frameworks.tfmot().sparsity.keras
+    steps = -(-len(data.train) // int(cfg["batch_size"]))
+    schedule = _schedule(cfg, steps)
+    m_by_n = tuple(cfg["m_by_n"]) if cfg["m_by_n"] is not None else None
+    pruned: list[str] = []
+
+    def wrap(layer: Any) -> Any:
+        if not _prunable(layer, cfg):
+            return layer
+        pruned.append(layer.name)
+        return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule, sparsity_m_by_n=m_by_n)
+
+    wrapped = training.rewrap(model.handle, wrap)
+    if not pruned:
+        raise ConfigError("prune: no prunable layer (Conv/Dense kernels) matched `layers`/`skip`")
+    metrics = training.fit(
+        wrapped,
+        data,
+        cfg,
+        label="prune",
+        callbacks=(sparsity.UpdatePruningStep(),),
+        min_epochs=int(cfg["prune_epochs"]) + 1,
+    )
+    result = sparsity.strip_pruning(wrapped)
+    notes: list[str] = []
+    if cfg["qat"]:
+        scheme = frameworks.tfmot().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        qat_cfg = {**cfg, "epochs": cfg["qat_epochs"], "learning_rate": cfg["qat_learning_rate"]}
+        stripped = dataclasses.replace(model, handle=result)
+        result, metrics["qat"], notes = qat.quantize_and_finetune(stripped, data, qat_cfg, scheme, label="prune-qat")
+    per_layer = layer_sparsity(result, pruned)
+    metrics["layer_sparsity"] = per_layer
+    metrics["sparsity"] = _overall(result, pruned)
+    metrics["eval_top1_agreement"] = training.fidelity_on(result, data)
+    params = {k: cfg[k] for k in ("sparsity", "m_by_n", "prune_epochs", "epochs", "learning_rate", "qat", "seed")}
+    return dataclasses.replace(model, handle=result), training.record("prune", params, metrics, notes, start)
+
+
+def _overall(handle: Any, names: list[str]) -> float:
+    """Zeros over all weights of the pruned layers."""
+    kernels = [training.kernel_of(training.find_layer(handle, n)) for n in names]
+    return round(float(sum((k == 0).sum() for k in kernels) / sum(k.size for k in kernels)), 4)
