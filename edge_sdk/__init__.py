@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.model import analyze, load_model
+from edge_sdk.planner.fit import check_fit
 from edge_sdk.profiles import Profile, get_profile, list_profiles
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "EdgeSDKError",
     "Profile",
     "analyze",
+    "check_fit",
     "get_profile",
     "list_profiles",
     "load_dataset",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edge_sdk.errors import UnsupportedOpError
 from edge_sdk.model.types import ModelInfo
 from edge_sdk.planner.budgets import Budgets
 from edge_sdk.planner.estimate import Estimate, compute_dtype, estimate
@@ -95,6 +96,22 @@ class FitReport:
     def ok(self) -> bool:
         """The model runs on the target as exported at some checked precision, within every budget."""
         return self.fmt is not None and not self.unsupported_ops and any(r.ok for r in self.rows)
+
+    def raise_for_unsupported(self) -> None:
+        """UnsupportedOpError naming the layers whose ops the target lacks (no compression fixes those)."""
+        if self.fmt is None:
+            producible = ", ".join(PRODUCIBLE_FORMATS.get(self.framework, ()))
+            raise UnsupportedOpError(
+                f"target {self.target} runs no format a {self.framework} model can be exported to "
+                f"(this model: {producible}); pick another target"
+            )
+        if self.unsupported_ops:
+            listed = ", ".join(f"{o.layer} ({o.op} -> {o.runtime_op})" for o in self.unsupported_ops[:6])
+            more = f" and {len(self.unsupported_ops) - 6} more" if len(self.unsupported_ops) > 6 else ""
+            raise UnsupportedOpError(
+                f"target {self.target} ({self.fmt}) cannot run layer {listed}{more}; replace those layers "
+                "with supported ones or pick another target (see `edge-sdk inspect MODEL --target ...`)"
+            )
 
     def to_dict(self) -> dict:
         return {

@@ -1,0 +1,143 @@
+"""`edge-sdk inspect MODEL [--target T]`: what the model is made of and whether it fits a target as is.
+
+Prints the per-layer table (op, kind, output shape, params, MACs, activation bytes, TFLite ops) and
+totals; with `--target`, the fit check: ops and dtypes the target cannot run, and the cost model's
+flash / RAM / latency for float32 and int8 against the profile's budgets, each ok or over by how much.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, human_bytes, human_count, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("inspect")
+    def inspect_command(
+        model: Path = typer.Argument(..., help="Model file: .keras, .h5, SavedModel dir, .pt2 or .tflite."),
+        target: Optional[str] = typer.Option(
+            None, "--target", "-t", help="Profile or family name (android, ios, cortex-m, jetson) to check the fit against."
+        ),
+        json_out: bool = JsonOption,
+        profiles_dir: Optional[Path] = ProfilesDirOption,
+        trust_model: bool = TrustModelOption,
+    ) -> None:
+        """Per-layer ops, params, MACs and activation memory; with --target, the fit against its budgets."""
+        from edge_sdk.model import analyze, load_model
+        from edge_sdk.profiles import get_profile
+
+        profile = get_profile(target, profiles_dir) if target else None  # bad target fails before loading
+        info = analyze(load_model(model, trust_model=trust_model))
+        fit = None
+        if profile is not None:
+            from edge_sdk.planner.fit import check_fit
+
+            fit = check_fit(info, profile)
+        if json_out:
+            print_json(inspect_document(model, info, fit))
+            return
+        _print_model(model, info)
+        if fit is not None:
+            _print_fit(fit)
+
+
+def inspect_document(model: Path, info: Any, fit: Any) -> dict:
+    """The --json object: model totals and layers at the top level, `fit` when a target was given."""
+    d = info.to_dict()
+    by_dtype = d.pop("peak_activation_bytes")
+    doc = {
+        "model": str(model),
+        "framework": info.framework,
+        "params": info.params,
+        "macs": info.macs,
+        "other_ops": info.other_ops,
+        "peak_activation_bytes": by_dtype["float32"],
+        "peak_activation_bytes_by_dtype": by_dtype,
+        **{k: v for k, v in d.items() if k not in ("framework", "params", "macs", "other_ops")},
+    }
+    if fit is not None:
+        doc["fit"] = fit.to_dict()
+    return doc
+
+
+def _print_model(path: Path, info: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{path} ({info.framework})")
+    for col, right in (("layer", False), ("op", False), ("kind", False), ("output shape", False), ("params", True),
+                       ("MACs", True), ("act fp32", True), ("act int8", True), ("tflite ops", False)):
+        table.add_column(col, justify="right" if right else "left", overflow="fold")
+    for layer in info.layers:
+        shape = ", ".join("x".join(str(d) for d in s) for s in layer.output_shapes)
+        tflite = layer.runtime_ops.get("tflite")
+        ops = "-" if tflite is None else (" ".join(tflite) if tflite else "(folded)" if layer.kind != "input" else "")
+        table.add_row(layer.name, layer.op, layer.kind, shape, f"{layer.params:,}", human_count(layer.macs),
+                      human_bytes(layer.activation_bytes("float32")), human_bytes(layer.activation_bytes("int8")), ops)
+    console = _console()
+    console.print(table)
+    console.print(
+        f"params {info.params:,}   MACs {info.macs:,}   other ops {info.other_ops:,}   "
+        f"peak activations {human_bytes(info.peak_activation_bytes('float32'))} fp32 / "
+        f"{human_bytes(info.peak_activation_bytes('int8'))} int8"
+    )
+
+
+def _print_fit(fit: Any) -> None:
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"\n[bold]Fit on {fit.target}[/bold] ({fit.family}, format {fit.fmt or 'none'})")
+    if fit.fmt is None:
+        console.print(f"  [red]this {fit.framework} model cannot be exported to any format the target runs[/red]")
+        return
+    if not fit.ops_checked:
+        console.print(f"  ops not checked: the profile lists no {fit.fmt} ops")
+    elif fit.unsupported_ops:
+        table = Table(title="unsupported ops")
+        for col in ("layer", "op", "runtime op"):
+            table.add_column(col)
+        for issue in fit.unsupported_ops:
+            table.add_row(issue.layer, issue.op, issue.runtime_op)
+        console.print(table)
+    else:
+        console.print("  every op is supported")
+    for issue in fit.unsupported_dtypes:
+        console.print(f"  dtype {issue.dtype} is not run by the target: {issue.fix}")
+    table = Table(title="estimate vs budget")
+    for col, right in (("precision", False), ("budget", False), ("estimate", True), ("limit", True), ("status", False)):
+        table.add_column(col, justify="right" if right else "left")
+    for row in fit.rows:
+        if not row.runnable:
+            table.add_row(row.precision, "-", "-", "-", f"[yellow]not runnable: {row.reason}[/yellow]")
+            continue
+        for check in row.checks:
+            label = check.name if check.unit is None else f"{check.name} ({check.unit})"
+            table.add_row(row.precision, label, _value(check.name, check.estimate), _value(check.name, check.limit), _status(check))
+    console.print(table)
+    verdict = "[green]fits as is[/green]" if fit.ok else "[red]does not fit as is[/red] (edge-sdk plan shows what would)"
+    console.print(f"  {verdict}")
+
+
+def _console() -> Any:
+    """A console that does not squeeze the tables to 80 columns when the output is piped to a file."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _value(name: str, value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f} ms" if name == "latency_ms" else human_bytes(value)
+
+
+def _status(check: Any) -> str:
+    if check.ok:
+        return "[green]ok[/green]"
+    return f"[red]over by {_value(check.name, check.over_by)} ({check.over_by_pct:.0f}%)[/red]"
