@@ -1,0 +1,176 @@
+"""PyTorch frontend: `.pt2` files (torch.export.save) and in-memory modules, as ExportedPrograms.
+
+Why a safety scan first: `torch.export.load` (torch 2.13) is not a weights-only loader. It reads
+pickled weights/constants with `torch.load(..., weights_only=False)`, custom objects with
+`pickle.loads`, falls back to `weights_only=False` for the example inputs, and can load AOTInductor
+native libraries. So, unless `trust_model=True`, every pickled member of the archive must load with
+the restricted `torch.load(weights_only=True)` unpickler first, and archives holding custom/opaque
+objects, AOTInductor code or the legacy (pre-2.7) layout are refused before anything is deserialised.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from edge_sdk import frameworks
+from edge_sdk.errors import ModelLoadError
+from edge_sdk.model.types import LoadedModel, TensorSpec
+
+_TRUST_HINT = "re-save it with torch.export.save from plain tensors, or pass --trust-model if you trust this file"
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    framework: str
+    handle: Any
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    bridged_from: str | None = None
+    example_inputs: Any = None
+
+
+def _safe_unpickle_check(path: Path, name: str, blob: bytes) -> None:
+    torch = frameworks.torch()
+    try:
+        torch.load(io.BytesIO(blob), weights_only=True)
+    except Exception as exc:  # the restricted unpickler refuses anything but tensors/containers
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ModelLoadError(f"{path}: member {name} holds pickled objects beyond tensors ({first[:120]}); {_TRUST_HINT}") from None
+
+
+def scan_archive(path: Path) -> None:
+    """Refuse (ModelLoadError) anything in a .pt2 that torch.export.load would unpickle unsafely or execute."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelLoadError(f"{path}: not a torch.export .pt2 archive ({exc})") from None
+    with zf:
+        names = zf.namelist()
+        rel = {n.split("/", 1)[1] if "/" in n else n: n for n in names}
+        if "archive_format" not in rel:
+            raise ModelLoadError(f"{path}: a legacy (pre-torch-2.7) or foreign .pt2 layout, which is loaded with pickle; {_TRUST_HINT}")
+        for r, full in rel.items():
+            if r.startswith("data/aotinductor/"):
+                raise ModelLoadError(f"{path}: holds AOTInductor native code ({r}); {_TRUST_HINT}")
+            if r.startswith("data/sample_inputs/") or (r.startswith(("data/weights/", "data/constants/")) and r.endswith(".pt")):
+                _safe_unpickle_check(path, r, zf.read(full))
+        for r, full in rel.items():
+            if not (r.startswith(("data/weights/", "data/constants/")) and r.endswith("_config.json")):
+                continue
+            folder = r.rsplit("/", 1)[0]
+            for fqn, meta in json.loads(zf.read(full)).get("config", {}).items():
+                member = meta.get("path_name", "")
+                if member.startswith(("custom_obj", "opaque_obj")):
+                    raise ModelLoadError(f"{path}: constant {fqn} is a pickled custom object; {_TRUST_HINT}")
+                if meta.get("use_pickle"):
+                    _safe_unpickle_check(path, f"{folder}/{member}", zf.read(rel[f"{folder}/{member}"]))
+
+
+def _dim(d: Any) -> int | None:
+    return d if isinstance(d, int) else None
+
+
+def _spec(name: str, val: Any) -> TensorSpec:
+    dtype = str(val.dtype).replace("torch.", "")
+    return TensorSpec(name, tuple(_dim(d) for d in val.shape), dtype)
+
+
+def _specs(ep: Any) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    sig = ep.graph_signature
+    nodes = {n.name: n for n in ep.graph.nodes}
+    inputs = tuple(_spec(name, nodes[name].meta["val"]) for name in sig.user_inputs)
+    out_node = next(n for n in ep.graph.nodes if n.op == "output")
+    vals = [a.meta.get("val") if hasattr(a, "meta") else None for a in out_node.args[0]]
+    user = vals[len(vals) - len(sig.user_outputs):]
+    outputs = tuple(_spec(f"output_{i}" if len(user) > 1 else "output", v) for i, v in enumerate(user) if v is not None)
+    return inputs, outputs
+
+
+def from_program(ep: Any) -> _Loaded:
+    """Specs and example inputs of an ExportedProgram (names = the forward() argument names)."""
+    torch = frameworks.torch()
+    if not isinstance(ep, torch.export.ExportedProgram):
+        raise ModelLoadError(f"expected a torch.export.ExportedProgram, got {type(ep).__name__}")
+    inputs, outputs = _specs(ep)
+    example = ep.example_inputs[0] if ep.example_inputs else None
+    if example is None or len(example) != len(inputs):
+        example = tuple(torch.zeros([d or 1 for d in s.shape], dtype=getattr(torch, s.dtype)) for s in inputs)
+    return _Loaded("torch", ep, inputs, outputs, example_inputs=tuple(example))
+
+
+def load(path: Path, *, trust_model: bool = False) -> _Loaded:
+    torch = frameworks.torch()
+    if not trust_model:
+        scan_archive(path)
+    try:
+        ep = torch.export.load(str(path))
+    except Exception as exc:  # noqa: BLE001 - corrupt archives raise many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ModelLoadError(f"{path}: cannot load as a torch.export program: {first}") from None
+    return from_program(ep)
+
+
+def export_module(module: Any, example_inputs: Sequence[Any]) -> Any:
+    """torch.export an eval-mode nn.Module (ModelLoadError naming the cause when it cannot be traced)."""
+    torch = frameworks.torch()
+    example = tuple(torch.as_tensor(x) for x in example_inputs)
+    try:
+        return torch.export.export(module.eval(), example)
+    except Exception as exc:  # noqa: BLE001 - export raises many error types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ModelLoadError(f"torch.export cannot trace {type(module).__name__}: {first}") from None
+
+
+def wrap(model: Any, example_inputs: Any = None) -> LoadedModel:
+    """An ExportedProgram, an `(nn.Module, example_inputs)` pair, or an nn.Module plus example_inputs."""
+    torch = frameworks.torch()
+    if isinstance(model, tuple) and len(model) == 2:
+        model, example_inputs = model
+    if not isinstance(model, torch.export.ExportedProgram):
+        if not isinstance(model, torch.nn.Module):
+            raise ModelLoadError(f"cannot use an in-memory {type(model).__name__}; pass an nn.Module or an ExportedProgram")
+        if example_inputs is None:
+            raise ModelLoadError(f"{type(model).__name__}: an nn.Module needs example_inputs (a tuple of tensors) to be exported")
+        if not isinstance(example_inputs, (tuple, list)):
+            example_inputs = (example_inputs,)
+        model = export_module(model, example_inputs)
+    loaded = from_program(model)
+    return LoadedModel(
+        framework="torch", handle=loaded.handle, inputs=loaded.inputs, outputs=loaded.outputs,
+        source_format="memory", example_inputs=loaded.example_inputs,
+    )
+
+
+def example_batch(model: LoadedModel) -> int:
+    """Batch size the program was exported with; a dynamic batch dim reports 0."""
+    return 0 if model.inputs[0].shape[0] is None else int(model.inputs[0].shape[0])
+
+
+def predict(fn: Any, arrays: Sequence[np.ndarray], static_batch: int = 0, chunk: int = 64) -> list[np.ndarray]:
+    """Run `fn(*tensors)` over arrays in chunks; a static batch is filled with zeros and cut back."""
+    torch = frameworks.torch()
+    n = len(arrays[0])
+    size = static_batch or chunk
+    outs: list[list[np.ndarray]] = []
+    with torch.no_grad():
+        for start in range(0, n, size):
+            parts = [np.asarray(a[start : start + size]) for a in arrays]
+            real = len(parts[0])
+            if static_batch and real < static_batch:
+                parts = [np.concatenate([p, np.zeros((static_batch - real, *p.shape[1:]), p.dtype)]) for p in parts]
+            res = fn(*[torch.from_numpy(np.ascontiguousarray(p)) for p in parts])
+            res = res if isinstance(res, (tuple, list)) else (res,)
+            outs.append([r.detach().numpy()[:real] for r in res])
+    return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
+
+
+def run_eager(model: LoadedModel, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Outputs of the (exported) model on numpy inputs, batch by batch."""
+    return predict(model.handle.module(), arrays, example_batch(model))

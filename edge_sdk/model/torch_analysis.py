@@ -1,0 +1,267 @@
+"""`ModelInfo` for torch.export programs, with the Keras analysis' conventions.
+
+Layers are the exported graph's call_function nodes; consecutive nodes of one built-in torch.nn module
+call (e.g. conv1, bn1) form one layer named by the module path, other nodes are layers of their own.
+Shapes are per sample (symbolic dims are evaluated at 1, the batch-1 convention of model tables).
+MACs count conv / linear / matmul / bmm / addmm / attention (what torch.utils.flop_counter counts as
+2 FLOPs per MAC); params are the program's parameters, each counted once at its first user.
+Peak activation memory comes from tensor lifetimes under sequential execution; view ops alias their
+input's storage instead of allocating.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo
+
+KINDS = {
+    "conv2d": "conv", "conv1d": "conv", "convolution": "conv", "linear": "dense", "addmm": "dense",
+    "matmul": "matmul", "mm": "matmul", "bmm": "matmul", "baddbmm": "matmul",
+    "scaled_dot_product_attention": "matmul", "embedding": "embedding",
+    "max_pool2d": "pool", "avg_pool2d": "pool", "adaptive_avg_pool2d": "pool", "max_pool1d": "pool",
+    "batch_norm": "norm", "_native_batch_norm_legit_no_training": "norm", "layer_norm": "norm",
+    "group_norm": "norm", "relu": "activation", "relu_": "activation", "gelu": "activation",
+    "sigmoid": "activation", "tanh": "activation", "softmax": "activation", "_softmax": "activation",
+    "hardtanh": "activation", "silu": "activation", "hardswish": "activation", "log_softmax": "activation",
+    "add": "elementwise", "sub": "elementwise", "mul": "elementwise", "div": "elementwise",
+    "mean": "elementwise", "sum": "elementwise", "pow": "elementwise", "sqrt": "elementwise",
+    "rsqrt": "elementwise", "exp": "elementwise", "masked_fill": "elementwise", "where": "elementwise",
+    "cat": "elementwise",
+}
+VIEWS = {
+    "view", "reshape", "flatten", "permute", "transpose", "t", "unsqueeze", "squeeze", "expand",
+    "slice", "select", "alias", "detach", "dropout", "contiguous", "clone", "unflatten", "split",
+    "chunk", "getitem", "_unsafe_view", "identity",
+}
+MIL = {
+    "conv2d": "conv", "conv1d": "conv", "convolution": "conv", "linear": "linear", "addmm": "linear",
+    "matmul": "matmul", "mm": "matmul", "bmm": "matmul", "embedding": "gather",
+    "scaled_dot_product_attention": "scaled_dot_product_attention", "max_pool2d": "max_pool",
+    "avg_pool2d": "avg_pool", "adaptive_avg_pool2d": "reduce_mean", "batch_norm": "batch_norm",
+    "_native_batch_norm_legit_no_training": "batch_norm", "layer_norm": "layer_norm", "relu": "relu",
+    "gelu": "gelu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "_softmax": "softmax",
+    "hardtanh": "clip", "silu": "silu", "log_softmax": "softmax", "add": "add", "sub": "sub",
+    "mul": "mul", "div": "real_div", "mean": "reduce_mean", "sum": "reduce_sum", "pow": "pow",
+    "sqrt": "sqrt", "rsqrt": "rsqrt", "exp": "exp", "cat": "concat", "view": "reshape",
+    "reshape": "reshape", "flatten": "reshape", "permute": "transpose", "transpose": "transpose",
+    "t": "transpose", "unsqueeze": "expand_dims", "squeeze": "squeeze", "masked_fill": "select",
+    "where": "select", "slice": "slice_by_index", "select": "gather", "expand": "tile",
+}
+
+
+def op_base(target: Any) -> str:
+    """aten.conv2d.default -> conv2d; operator.getitem -> getitem."""
+    name = getattr(target, "__name__", str(target))
+    return name.split(".")[0]
+
+
+def aten_name(target: Any) -> str:
+    return str(target) if hasattr(target, "_schema") or "aten" in str(target) else op_base(target)
+
+
+def per_sample_shape(val: Any) -> tuple[int, ...]:
+    """Concrete shape with every symbolic dim (the batch) evaluated at 1."""
+    if not hasattr(val, "shape"):
+        return ()
+    dims = []
+    for d in val.shape:
+        if isinstance(d, int):
+            dims.append(d)
+        else:
+            expr = d.node.expr
+            dims.append(int(expr.subs({s: 1 for s in expr.free_symbols})))
+    return tuple(dims)
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    return math.prod(shape) if shape else 1
+
+
+def _vals(node: Any) -> list:
+    val = node.meta.get("val")
+    return list(val) if isinstance(val, (tuple, list)) else [val]
+
+
+def _in_shape(arg: Any) -> tuple[int, ...]:
+    return per_sample_shape(arg.meta.get("val")) if hasattr(arg, "meta") else ()
+
+
+def node_macs(node: Any) -> int:
+    """Multiply-accumulates of one node at batch 1 (0 for ops that are not conv/linear/matmul)."""
+    base = op_base(node.target)
+    out = per_sample_shape(_vals(node)[0])
+    args = node.args
+    if base in ("conv2d", "conv1d", "convolution"):
+        w = _in_shape(args[1])  # (out, in / groups, *kernel)
+        return _numel(out) * w[1] * _numel(w[2:]) if w else 0
+    if base == "linear":
+        return _numel(out) * _in_shape(args[1])[-1]
+    if base in ("mm", "matmul", "bmm"):
+        return _numel(out) * _in_shape(args[0])[-1]
+    if base in ("addmm", "baddbmm"):
+        return _numel(out) * _in_shape(args[1])[-1]
+    if base == "scaled_dot_product_attention":
+        q, k, v = (_in_shape(a) for a in args[:3])
+        lead = _numel(q[:-2])
+        return lead * q[-2] * k[-2] * q[-1] + lead * q[-2] * k[-2] * v[-1]
+    return 0
+
+
+def _node_elems(node: Any) -> int:
+    return sum(_numel(per_sample_shape(v)) for v in _vals(node) if hasattr(v, "shape"))
+
+
+def _other_ops(kind: str, out_elems: int, node: Any) -> int:
+    if kind == "pool":
+        k = node.args[1] if len(node.args) > 1 and isinstance(node.args[1], (list, tuple)) else (1,)
+        return out_elems * _numel(tuple(k))
+    if kind in ("elementwise", "activation", "norm"):
+        return out_elems
+    return 0
+
+
+@dataclass
+class _Group:
+    name: str
+    nodes: list = field(default_factory=list)
+
+
+def _module_key(node: Any) -> tuple[str, str] | None:
+    """(module path, class) of the innermost built-in torch.nn module that made this node, if any."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return None
+    path, cls = list(stack.values())[-1]
+    cls = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+    return (path, cls) if path and cls.startswith("torch.nn.modules.") else None
+
+
+def _groups(graph: Any) -> list[_Group]:
+    groups: list[_Group] = []
+    prev_key: Any = object()
+    used: dict[str, int] = {}
+    for node in graph.nodes:
+        if node.op != "call_function":
+            continue
+        key = _module_key(node)
+        if key is not None and key == prev_key:
+            groups[-1].nodes.append(node)
+            continue
+        base = key[0].replace(".", "_") if key else node.name
+        n = used.get(base, 0)
+        used[base] = n + 1
+        groups.append(_Group(base if n == 0 else f"{base}_{n}", [node]))
+        prev_key = key
+    return groups
+
+
+def _layer_kind(nodes: list) -> tuple[str, str]:
+    """(kind, op) of a group: its MAC op if it has one, else its first non-view op."""
+    bases = [op_base(n.target) for n in nodes]
+    for b, n in zip(bases, nodes):
+        kind = KINDS.get(b)
+        if kind in ("conv", "dense", "matmul", "embedding"):
+            groups = n.args[6] if b == "conv2d" and len(n.args) > 6 else 1
+            return ("depthwise" if isinstance(groups, int) and groups > 1 else kind), aten_name(n.target)
+    for b, n in zip(bases, nodes):
+        if b not in VIEWS and b != "getitem":
+            return KINDS.get(b, "other"), aten_name(n.target)
+    return "reshape", aten_name(nodes[0].target)
+
+
+def analyze_torch(model: LoadedModel) -> ModelInfo:
+    ep = model.handle
+    sig = ep.graph_signature
+    param_of = dict(sig.inputs_to_parameters)
+    state = ep.state_dict
+    groups = _groups(ep.graph)
+    owner: dict[str, str] = {}  # node name -> layer name whose output it is
+    for spec in model.inputs:
+        owner[spec.name] = spec.name
+    for g in groups:
+        for n in g.nodes:
+            owner[n.name] = g.name
+
+    seen_params: set[str] = set()
+    layers: list[LayerInfo] = [
+        LayerInfo(s.name, "input", "input", (), (per_sample_shape_from_spec(s),), 0, 0, 0, _numel(per_sample_shape_from_spec(s)))
+        for s in model.inputs
+    ]
+    for g in groups:
+        members = {n.name for n in g.nodes}
+        in_shapes, in_layers, weights, params = [], [], [], 0
+        for n in g.nodes:
+            for a in n.all_input_nodes:
+                if a.name in members:
+                    continue
+                if a.op == "placeholder" and a.name in param_of:
+                    fqn = param_of[a.name]
+                    weights.append(tuple(state[fqn].shape))
+                    if fqn not in seen_params:
+                        seen_params.add(fqn)
+                        params += state[fqn].numel()
+                elif a.name in owner:
+                    in_shapes.append(_in_shape(a))
+                    if owner[a.name] not in in_layers:
+                        in_layers.append(owner[a.name])
+        exits = [n for n in g.nodes if any(u.name not in members for u in n.users)] or g.nodes[-1:]
+        out_shapes = tuple(per_sample_shape(v) for n in exits for v in _vals(n) if hasattr(v, "shape"))
+        kind, op = _layer_kind(g.nodes)
+        out_elems = sum(_numel(s) for s in out_shapes)
+        macs = sum(node_macs(n) for n in g.nodes)
+        other = sum(_other_ops(KINDS.get(op_base(n.target), "other"), _node_elems(n), n) for n in g.nodes)
+        bases = [op_base(n.target) for n in g.nodes if op_base(n.target) != "getitem"]
+        runtime_ops = {
+            "aten": tuple(dict.fromkeys(aten_name(n.target) for n in g.nodes if op_base(n.target) != "getitem")),
+            "coreml": tuple(dict.fromkeys(MIL[b] for b in bases if b in MIL and b not in ("dropout", "detach", "alias"))),
+        }
+        layers.append(LayerInfo(g.name, op, kind, tuple(in_shapes), out_shapes, int(params), int(macs), int(other),
+                                int(out_elems), tuple(in_layers), runtime_ops, tuple(weights)))
+
+    out_node = next(n for n in ep.graph.nodes if n.op == "output")
+    out_names = tuple(dict.fromkeys(owner[a.name] for a in out_node.args[0] if hasattr(a, "name") and a.name in owner))
+    total_params = sum(state[fqn].numel() for fqn in sig.parameters)
+    return ModelInfo(
+        framework="torch", layers=tuple(layers), inputs=model.inputs, outputs=model.outputs,
+        params=int(total_params), macs=sum(l.macs for l in layers), other_ops=sum(l.other_ops for l in layers),
+        peak_activation_elems=peak_live_elems(ep.graph, set(param_of) | set(sig.inputs_to_buffers)),
+        input_names=tuple(s.name for s in model.inputs), output_names=out_names,
+    )
+
+
+def per_sample_shape_from_spec(spec: Any) -> tuple[int, ...]:
+    return tuple(1 if d is None else int(d) for d in spec.shape)
+
+
+def peak_live_elems(graph: Any, weights: set[str]) -> int:
+    """Peak sum of live activation storages, executing nodes in graph order (views share storage)."""
+    storage: dict[str, str] = {}
+    size: dict[str, int] = {}
+    last_use: dict[str, int] = {}
+    order = [n for n in graph.nodes if n.op in ("placeholder", "call_function", "output")]
+    for i, n in enumerate(order):
+        if n.op == "placeholder":
+            if n.name in weights:
+                continue
+            storage[n.name] = n.name
+            size[n.name] = _numel(per_sample_shape(n.meta.get("val")))
+        elif n.op == "call_function":
+            base = op_base(n.target)
+            srcs = [a for a in n.all_input_nodes if a.name in storage]
+            if base in VIEWS and srcs:
+                storage[n.name] = storage[srcs[0].name]
+            else:
+                storage[n.name] = n.name
+                size[n.name] = _node_elems(n)
+        for a in n.all_input_nodes:
+            if a.name in storage:
+                last_use[storage[a.name]] = i
+    born = {n.name: i for i, n in enumerate(order)}
+    peak = 0
+    for i in range(len(order)):
+        live = sum(s for key, s in size.items() if born[key] <= i <= last_use.get(key, born[key]))
+        peak = max(peak, live)
+    return int(peak)
