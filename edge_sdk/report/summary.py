@@ -1,0 +1,84 @@
+"""Headline numbers read out of a report.json dict, tolerant of missing optional keys.
+
+The HTML index and `edge-sdk compare` both need "the size", "the quality" and "the latency" of a
+build; defining them once here keeps the two views (and the regression gate) in agreement.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(key)
+    return d
+
+
+def artifact_bytes(report: dict) -> Optional[int]:
+    """Bytes of the shipped artifact (the first in `artifacts`), else the measured flash."""
+    artifacts = report.get("artifacts") or []
+    if artifacts and artifacts[0].get("bytes") is not None:
+        return int(artifacts[0]["bytes"])
+    value = _get(report, "measured", "flash_bytes")
+    return None if value is None else int(value)
+
+
+def ram_bytes(report: dict) -> tuple[Optional[float], str]:
+    """(RAM, "measured" | "estimate"): measured arena/working memory where known."""
+    for source, key in (("measured", "measured"), ("estimate", "estimates")):
+        value = _get(report, key, "ram_bytes")
+        if value is not None:
+            return float(value), source
+    return None, ""
+
+
+def estimated_latency_ms(estimates: dict | None) -> Optional[float]:
+    """The estimate on the profile's best compute unit (`latency_ms` is {unit: ms} or a number)."""
+    latency = (estimates or {}).get("latency_ms")
+    if isinstance(latency, (int, float)):
+        return float(latency)
+    if not isinstance(latency, dict) or not latency:
+        return None
+    unit = (estimates or {}).get("best_unit")
+    value = latency.get(unit) if unit in latency else min(v for v in latency.values() if v is not None)
+    return None if value is None else float(value)
+
+
+def latency_ms(report: dict) -> tuple[Optional[float], str]:
+    """(latency, source): on-device bench p50 > measured on the target > estimate. Host timings never count."""
+    bench_p50 = _get(report, "bench", "latency_ms", "p50")
+    if bench_p50 is not None:
+        return float(bench_p50), "measured"
+    measured = _get(report, "budgets", "latency_ms", "measured")
+    if measured is not None:
+        return float(measured), "measured"
+    value = estimated_latency_ms(report.get("estimates"))
+    return (value, "estimate") if value is not None else (None, "")
+
+
+def quality(report: dict) -> tuple[Optional[float], str]:
+    """(value, metric): top-1 agreement with the original model (0-1) if measured, else accuracy (%)."""
+    verification = report.get("verification") or {}
+    agreement = _get(verification, "fidelity", "top1_agreement")
+    if agreement is not None:
+        return float(agreement), "top1_agreement"
+    accuracy = _get(verification, "accuracy", "compressed")
+    if accuracy is not None:
+        return float(accuracy), "accuracy"
+    return None, ""
+
+
+def attempt_quality(attempt: dict, metric: str) -> Optional[float]:
+    """One attempt's `quality` entry for a metric ("accuracy" or "top1_agreement")."""
+    value = (attempt.get("quality") or {}).get(metric)
+    return None if value is None else float(value)
+
+
+def attempt_bytes(attempt: dict) -> Optional[int]:
+    value = _get(attempt, "measured", "flash_bytes")
+    if value is None:
+        value = _get(attempt, "artifact", "bytes")
+    return None if value is None else int(value)
