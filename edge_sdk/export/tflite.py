@@ -1,0 +1,60 @@
+"""TFLite exporter ("tflite"): model.tflite at float32, float16, dynamic-int8, int8 or int16x8.
+
+Conversion is `compress.ptq.convert_to_tflite` (one converter path for the whole SDK); this module adds
+the atomic write and the artifact record. Verified by `verify.py` on LiteRT.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_sdk.compress.ptq import MODES, QuantSpec, convert_to_tflite
+from edge_sdk.errors import ExportError
+from edge_sdk.export.atomic import commit, make_artifact, staging
+from edge_sdk.export.base import ExportConfig, register_exporter
+from edge_sdk.export.flatbuffer import read_graph
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.profiles import Profile
+from edge_sdk.records import Artifact, StepRecord
+
+TOOLS = ("tensorflow", "tf-keras", "ai-edge-litert")
+
+
+def require_keras(model: LoadedModel, fmt: str) -> None:
+    if model.framework != "keras":
+        raise ExportError(
+            f"the {fmt} exporter takes Keras models; this is a {model.framework} model "
+            "(PyTorch models export to pte, pte-coreml or coreml)"
+        )
+
+
+def convert(model: LoadedModel, config: ExportConfig, fmt: str) -> tuple[bytes, StepRecord]:
+    require_keras(model, fmt)
+    if config.precision not in MODES:
+        raise ExportError(f"{fmt}: unknown precision {config.precision!r}; valid: {', '.join(MODES)}")
+    spec = QuantSpec(
+        mode=config.precision,
+        io_dtype=config.io_dtype if config.precision == "int8" else "float32",
+        max_samples=config.max_calibration_samples,
+        sparsity_aware=config.sparsity_aware,
+    )
+    return convert_to_tflite(model.handle, spec, config.calibration)
+
+
+def io_dtypes(flatbuffer: bytes) -> dict[str, str]:
+    graph = read_graph(flatbuffer)
+    return {
+        "input_dtype": graph.tensors[graph.inputs[0]].dtype,
+        "output_dtype": graph.tensors[graph.outputs[0]].dtype,
+        "ops": graph.op_names(),
+    }
+
+
+@register_exporter("tflite")
+def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
+    flatbuffer, record = convert(model, config, "tflite")
+    with staging(out_dir) as stage:
+        (stage / "model.tflite").write_bytes(flatbuffer)
+        files = commit(stage, out_dir)
+    details = {**io_dtypes(flatbuffer), "calibration_samples": record.metrics["calibration_samples"]}
+    return make_artifact("tflite", out_dir / "model.tflite", files, config.precision, TOOLS, details)

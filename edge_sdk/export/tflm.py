@@ -1,0 +1,168 @@
+"""TensorFlow Lite Micro exporter ("tflm"): full-integer int8 only, for Cortex-M firmware.
+
+Writes model.tflite, model_data.cc/.h (a const, 16-byte aligned byte array for flash, its length, and
+kTensorArenaSize) and op_resolver.h (a MicroMutableOpResolver<N> registering exactly the ops used).
+
+Before anything is written, every op and every tensor dtype of the converted flatbuffer is checked
+against the profile's TFLM op list and dtypes; an unsupported one raises UnsupportedOpError naming the
+Keras layer and the op. The tensor arena is measured by loading the model in the TFLM interpreter
+(RecordingMicroAllocator); the harness arena is measured * (1 + arena_margin), rounded up to 16 bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from edge_sdk import __version__
+from edge_sdk.errors import ExportError, UnsupportedOpError
+from edge_sdk.export.atomic import commit, make_artifact, staging
+from edge_sdk.export.base import ExportConfig, register_exporter
+from edge_sdk.export.flatbuffer import Graph, layer_of, read_graph
+from edge_sdk.export.tflite import convert
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.profiles import Profile
+from edge_sdk.records import Artifact
+
+TOOLS = ("tensorflow", "tf-keras", "tflite-micro", "ai-edge-litert")
+
+# TFLite builtin -> the MicroMutableOpResolver method registering it (tflite-micro
+# tensorflow/lite/micro/micro_mutable_op_resolver.h). Ops absent here have no TFLM kernel.
+RESOLVER_METHODS = {
+    "ABS": "AddAbs", "ADD": "AddAdd", "ADD_N": "AddAddN", "ARG_MAX": "AddArgMax", "ARG_MIN": "AddArgMin",
+    "ASSIGN_VARIABLE": "AddAssignVariable", "AVERAGE_POOL_2D": "AddAveragePool2D",
+    "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd", "BROADCAST_ARGS": "AddBroadcastArgs",
+    "BROADCAST_TO": "AddBroadcastTo", "CALL_ONCE": "AddCallOnce", "CAST": "AddCast", "CEIL": "AddCeil",
+    "CONCATENATION": "AddConcatenation", "CONV_2D": "AddConv2D", "COS": "AddCos", "CUMSUM": "AddCumSum",
+    "DEPTH_TO_SPACE": "AddDepthToSpace", "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
+    "DEQUANTIZE": "AddDequantize", "DIV": "AddDiv", "ELU": "AddElu", "EQUAL": "AddEqual", "EXP": "AddExp",
+    "EXPAND_DIMS": "AddExpandDims", "FILL": "AddFill", "FLOOR": "AddFloor", "FLOOR_DIV": "AddFloorDiv",
+    "FLOOR_MOD": "AddFloorMod", "FULLY_CONNECTED": "AddFullyConnected", "GATHER": "AddGather",
+    "GATHER_ND": "AddGatherNd", "GREATER": "AddGreater", "GREATER_EQUAL": "AddGreaterEqual",
+    "HARD_SWISH": "AddHardSwish", "IF": "AddIf", "L2_NORMALIZATION": "AddL2Normalization",
+    "L2_POOL_2D": "AddL2Pool2D", "LEAKY_RELU": "AddLeakyRelu", "LESS": "AddLess", "LESS_EQUAL": "AddLessEqual",
+    "LOG": "AddLog", "LOGICAL_AND": "AddLogicalAnd", "LOGICAL_NOT": "AddLogicalNot",
+    "LOGICAL_OR": "AddLogicalOr", "LOGISTIC": "AddLogistic", "LOG_SOFTMAX": "AddLogSoftmax",
+    "MAX_POOL_2D": "AddMaxPool2D", "MAXIMUM": "AddMaximum", "MEAN": "AddMean", "MINIMUM": "AddMinimum",
+    "MIRROR_PAD": "AddMirrorPad", "MUL": "AddMul", "NEG": "AddNeg", "NOT_EQUAL": "AddNotEqual",
+    "PACK": "AddPack", "PAD": "AddPad", "PADV2": "AddPadV2", "PRELU": "AddPrelu", "QUANTIZE": "AddQuantize",
+    "READ_VARIABLE": "AddReadVariable", "REDUCE_MAX": "AddReduceMax", "RELU": "AddRelu", "RELU6": "AddRelu6",
+    "RESHAPE": "AddReshape", "RESIZE_BILINEAR": "AddResizeBilinear",
+    "RESIZE_NEAREST_NEIGHBOR": "AddResizeNearestNeighbor", "ROUND": "AddRound", "RSQRT": "AddRsqrt",
+    "SELECT_V2": "AddSelectV2", "SHAPE": "AddShape", "SIN": "AddSin", "SLICE": "AddSlice",
+    "SOFTMAX": "AddSoftmax", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd", "SPACE_TO_DEPTH": "AddSpaceToDepth",
+    "SPLIT": "AddSplit", "SPLIT_V": "AddSplitV", "SQRT": "AddSqrt", "SQUARE": "AddSquare",
+    "SQUARED_DIFFERENCE": "AddSquaredDifference", "SQUEEZE": "AddSqueeze", "STRIDED_SLICE": "AddStridedSlice",
+    "SUB": "AddSub", "SUM": "AddSum", "SVDF": "AddSvdf", "TANH": "AddTanh", "TRANSPOSE": "AddTranspose",
+    "TRANSPOSE_CONV": "AddTransposeConv", "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
+    "UNPACK": "AddUnpack", "VAR_HANDLE": "AddVarHandle", "WHILE": "AddWhile", "ZEROS_LIKE": "AddZerosLike",
+}
+INDEX_DTYPES = {"int32", "bool"}  # shape operands, argmax outputs: fine on integer-only targets
+ALIGN = 16
+
+
+def check_graph(graph: Graph, profile: Profile, layer_names: list[str]) -> None:
+    """Raise UnsupportedOpError for the first op or tensor dtype the target's TFLM build cannot run."""
+    allowed_ops = profile.ops_for("tflm") or frozenset(RESOLVER_METHODS)
+    allowed_dtypes = set(profile.runtime.dtypes) | INDEX_DTYPES
+    for op in graph.ops:
+        layer = layer_of(op, graph, layer_names) or "(unnamed)"
+        if op.name not in RESOLVER_METHODS or op.name not in allowed_ops:
+            where = "TFLite Micro has no kernel for it" if op.name not in RESOLVER_METHODS else f"not in profile {profile.name}'s TFLM op list"
+            raise UnsupportedOpError(
+                f"layer {layer!r} converts to TFLite op {op.name}, which {profile.name} cannot run ({where}); "
+                "replace the layer with a supported one or pick another target"
+            )
+        for t in op.inputs + op.outputs:
+            tensor = graph.tensors[t]
+            if tensor.dtype not in allowed_dtypes:
+                raise UnsupportedOpError(
+                    f"layer {layer!r} (op {op.name}) uses a {tensor.dtype} tensor {tensor.name!r}; "
+                    f"{profile.name} runs {', '.join(profile.runtime.dtypes)} only (export at precision int8 with int8 I/O)"
+                )
+
+
+def c_identifier(name: str) -> str:
+    ident = re.sub(r"\W", "_", name).strip("_").lower() or "model"
+    return ident if not ident[0].isdigit() else f"m_{ident}"
+
+
+def arena_for_harness(measured: int, margin: float) -> int:
+    return int(math.ceil(measured * (1 + margin) / ALIGN) * ALIGN)
+
+
+def _header(profile: Profile, model_name: str) -> str:
+    return f"// Generated by edge-sdk {__version__} for target {profile.name} (model {model_name}). Do not edit.\n"
+
+
+def model_data_files(flatbuffer: bytes, ident: str, banner: str, arena: int, measured: int, margin: float) -> dict[str, str]:
+    array, length = f"g_{ident}_model_data", f"g_{ident}_model_data_len"
+    rows = [", ".join(f"0x{b:02x}" for b in flatbuffer[i : i + 12]) for i in range(0, len(flatbuffer), 12)]
+    body = ",\n  ".join(rows)
+    cc = (
+        f"{banner}#include \"model_data.h\"\n\n"
+        f"alignas({ALIGN}) const unsigned char {array}[] = {{\n  {body}\n}};\n"
+        f"const unsigned int {length} = {len(flatbuffer)};\n"
+    )
+    h = (
+        f"{banner}#ifndef EDGE_SDK_MODEL_DATA_H_\n#define EDGE_SDK_MODEL_DATA_H_\n\n#include <cstddef>\n\n"
+        f"// The .tflite flatbuffer, const so the linker places it in flash.\n"
+        f"extern const unsigned char {array}[];\nextern const unsigned int {length};\n"
+        f"#define EDGE_SDK_MODEL_DATA {array}\n#define EDGE_SDK_MODEL_DATA_LEN {length}\n\n"
+        f"// Tensor arena: {measured} bytes measured with the TFLM RecordingMicroAllocator (64-bit host),\n"
+        f"// + {margin:.0%} margin, rounded up to {ALIGN} bytes.\n"
+        f"constexpr size_t kTensorArenaMeasuredBytes = {measured};\n"
+        f"constexpr size_t kTensorArenaSize = {arena};\n\n#endif  // EDGE_SDK_MODEL_DATA_H_\n"
+    )
+    return {"model_data.cc": cc, "model_data.h": h}
+
+
+def op_resolver_file(ops: list[str], banner: str) -> str:
+    calls = "\n".join(f"  if (resolver.{RESOLVER_METHODS[op]}() != kTfLiteOk) return kTfLiteError;" for op in ops)
+    return (
+        f"{banner}#ifndef EDGE_SDK_OP_RESOLVER_H_\n#define EDGE_SDK_OP_RESOLVER_H_\n\n"
+        f"#include \"tensorflow/lite/micro/micro_mutable_op_resolver.h\"\n\n"
+        f"// Exactly the ops the model uses: {', '.join(ops)}.\n"
+        f"constexpr unsigned int kNumOps = {len(ops)};\n"
+        f"using EdgeOpResolver = tflite::MicroMutableOpResolver<kNumOps>;\n\n"
+        f"inline TfLiteStatus RegisterOps(EdgeOpResolver& resolver) {{\n{calls}\n  return kTfLiteOk;\n}}\n\n"
+        f"#endif  // EDGE_SDK_OP_RESOLVER_H_\n"
+    )
+
+
+@register_exporter("tflm")
+def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
+    from edge_sdk.runtimes.tflm import measure_arena
+
+    if config.precision != "int8":
+        raise ExportError(
+            f"TFLite Micro export is full-integer int8 only; precision {config.precision!r} was asked (use int8)"
+        )
+    flatbuffer, record = convert(model, config, "tflm")
+    graph = read_graph(flatbuffer)
+    check_graph(graph, profile, [layer.name for layer in model.handle.layers])
+    measured = measure_arena(flatbuffer)
+    arena = arena_for_harness(measured["arena_total_bytes"], config.arena_margin)
+    ident = c_identifier(model.handle.name)
+    banner = _header(profile, model.handle.name)
+    texts = model_data_files(flatbuffer, ident, banner, arena, measured["arena_total_bytes"], config.arena_margin)
+    texts["op_resolver.h"] = op_resolver_file(graph.op_names(), banner)
+    with staging(out_dir) as stage:
+        (stage / "model.tflite").write_bytes(flatbuffer)
+        for name, text in texts.items():
+            (stage / name).write_text(text)
+        files = commit(stage, out_dir)
+    details = {
+        "arena_bytes_measured": measured["arena_total_bytes"],
+        "arena_head_bytes": measured["arena_head_bytes"],
+        "arena_tail_bytes": measured["arena_tail_bytes"],
+        "arena_bytes": arena,
+        "arena_margin": config.arena_margin,
+        "ops": graph.op_names(),
+        "c_array": f"g_{ident}_model_data",
+        "calibration_samples": record.metrics["calibration_samples"],
+        "input_dtype": graph.tensors[graph.inputs[0]].dtype,
+        "output_dtype": graph.tensors[graph.outputs[0]].dtype,
+    }
+    return make_artifact("tflm", out_dir / "model.tflite", files, "int8", TOOLS, details)

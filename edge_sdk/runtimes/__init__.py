@@ -1,0 +1,50 @@
+"""Runtime runners: execute an exported artifact on its real runtime (or simulate it, and say so).
+
+One module per runtime, each registering the artifact format it runs:
+
+    @register_runtime("tflite", runtime="litert")
+    def run(artifact_or_bytes, inputs, reference=None) -> list[np.ndarray]   # float outputs, model order
+
+`inputs` maps input name -> (N, ...) arrays in the model's input order. Quantized I/O is (de)quantized
+inside the runner with the tensor's scale and zero point, so callers always see floats.
+`verify.py` looks the runner up by `artifact.format`; adding a runtime is one module + one import here.
+Reference (original model) outputs come from `REFERENCES`, keyed by `LoadedModel.framework`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from edge_sdk.registry import Registry
+
+RunFn = Callable[..., list]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    runtime: str  # litert | tflm | coreml | executorch: what report.json `verification.runtime` says
+    method: str  # executed | simulated
+    run: RunFn
+    checks: Callable[[Any], dict] | None = None  # structural checks of the artifact (Core ML on Linux)
+    measure: Callable[[Any], dict] | None = None  # measured host numbers, e.g. the TFLM arena
+    cross_check: str | None = None  # another format whose runner must agree with this one (TFLM vs LiteRT)
+
+
+RUNTIMES: Registry[Runtime] = Registry("runtime")
+REFERENCES: Registry[RunFn] = Registry("reference framework")
+
+
+def register_runtime(fmt: str, *, runtime: str, method: str = "executed", checks=None, measure=None, cross_check=None):
+    def decorator(run: RunFn) -> RunFn:
+        RUNTIMES.register(fmt)(Runtime(runtime, method, run, checks, measure, cross_check))
+        return run
+
+    return decorator
+
+
+def register_reference(framework: str):
+    return REFERENCES.register(framework)
+
+
+from edge_sdk.runtimes import coreml, keras_reference, litert, tflm  # noqa: E402,F401  (fill the registries)

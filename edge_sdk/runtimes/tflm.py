@@ -1,0 +1,111 @@
+"""TensorFlow Lite Micro runner: the `tflite_micro` Python interpreter (TFLM's reference kernels, the
+same C++ interpreter and memory planner firmware links), one sample per invoke as on a device.
+
+The arena is measured with TFLM's RecordingMicroAllocator (`print_allocations`), which reports the
+bytes the planner really placed (head: activations and scratch) plus persistent allocations (tail).
+The host build is 64-bit, so pointer-sized structs are larger than on a 32-bit Cortex-M: the measured
+number is an upper bound for the device (not counting optimized-kernel scratch, e.g. CMSIS-NN im2col,
+which the arena margin covers).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+
+from edge_sdk import frameworks
+from edge_sdk.errors import UnsupportedOpError
+from edge_sdk.runtimes import register_runtime
+from edge_sdk.export.flatbuffer import read_graph
+from edge_sdk.runtimes.litert import input_order, model_bytes
+from edge_sdk.runtimes.quant import from_output, to_input
+
+_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
+_HEAD = re.compile(r"Arena allocation head (\d+) bytes")
+_TAIL = re.compile(r"Arena allocation tail (\d+) bytes")
+MAX_PROBE_ARENA = 256 << 20
+
+
+@contextmanager
+def _captured_stderr() -> Iterator[list[str]]:
+    """Capture what C++ code writes to fd 2 (TFLM's MicroPrintf) into box[0]."""
+    box: list[str] = [""]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield box
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            box[0] = tmp.read().decode(errors="replace")
+
+
+def interpreter(flatbuffer: bytes, arena_size: int | None = None):
+    """A TFLM interpreter for `flatbuffer`; grows a probe arena until allocation succeeds."""
+    runtime = frameworks.tflite_micro().runtime
+    size = arena_size or max(64 << 10, 4 * len(flatbuffer))
+    while True:
+        with _captured_stderr() as log:
+            try:
+                interp = runtime.Interpreter.from_bytes(flatbuffer, arena_size=size)
+            except RuntimeError:
+                interp = None
+        if interp is not None:
+            return interp
+        missing = [line.strip() for line in log[0].splitlines() if "Didn't find op" in line]
+        if missing:
+            raise UnsupportedOpError(f"TFLite Micro cannot run this model: {missing[0]}")
+        if arena_size is not None or size >= MAX_PROBE_ARENA:
+            detail = log[0].strip().splitlines()[-1] if log[0].strip() else "allocation failed"
+            raise UnsupportedOpError(f"TFLite Micro could not allocate the model ({detail})")
+        size *= 4
+
+
+def measure_arena(artifact_or_bytes) -> dict[str, int]:
+    """Arena bytes used after allocation and one invoke: total, head (planned), tail (persistent)."""
+    flatbuffer = model_bytes(artifact_or_bytes)
+    interp = interpreter(flatbuffer)
+    for i in range(len(read_graph(flatbuffer).inputs)):
+        d = interp.get_input_details(i)
+        interp.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), i)
+    interp.invoke()
+    with _captured_stderr() as log:
+        interp.print_allocations()
+    found = {k: rx.search(log[0]) for k, rx in (("total", _TOTAL), ("head", _HEAD), ("tail", _TAIL))}
+    if not all(found.values()):
+        raise RuntimeError(f"TFLM did not report its arena allocations: {log[0][:200]!r}")
+    return {f"arena_{k}_bytes": int(m.group(1)) for k, m in found.items()}  # type: ignore[union-attr]
+
+
+def _measure(artifact) -> dict:
+    arena = measure_arena(artifact)
+    return {"arena_bytes": arena["arena_total_bytes"], **arena}
+
+
+@register_runtime("tflm", runtime="tflm", measure=_measure, cross_check="tflite")
+def run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
+    flatbuffer = model_bytes(artifact_or_bytes)
+    interp = interpreter(flatbuffer)
+    graph = read_graph(flatbuffer)
+    order = input_order([{"name": graph.tensors[t].name} for t in graph.inputs], list(inputs))
+    arrays = list(inputs.values())
+    in_details = [interp.get_input_details(i) for i in range(len(graph.inputs))]
+    out_details = [interp.get_output_details(i) for i in range(len(graph.outputs))]
+    results: list[list[np.ndarray]] = [[] for _ in out_details]
+    for s in range(len(arrays[0])):
+        for arr, i in zip(arrays, order):
+            d = in_details[i]
+            interp.set_input(to_input(arr[s : s + 1], d).reshape(tuple(d["shape"])), i)
+        interp.invoke()
+        for j, d in enumerate(out_details):
+            results[j].append(from_output(interp.get_output(j), d))
+    return [np.concatenate(r) for r in results]

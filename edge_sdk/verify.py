@@ -1,0 +1,140 @@
+"""Verify an exported artifact on its runtime against the original model.
+
+    verify(artifact, reference, data, tolerance=None) -> Verification   # passed / reason filled in
+    check(verification)                                                # raises VerificationError on a miss
+
+The artifact runs on the runner registered for its format (`edge_sdk.runtimes`: LiteRT, TFLM, Core ML,
+...); the reference outputs come from the original model. Fidelity: top-1 agreement (classification
+outputs: 2-D with >= 2 classes), cosine similarity, SQNR in dB and max abs error over all outputs; with
+labels, accuracy (points, 0-100) of both and the drop. TFLM is also compared with LiteRT on the same
+flatbuffer (`measured["vs_litert"]`).
+
+Tolerances (TOLERANCES below, documented in docs/export.md) are per format and precision (Core ML: per
+weight compression). They catch a broken export (wrong I/O quantization, wrong layout, a bad kernel),
+not the expected loss of a compression: budgets such as max_accuracy_drop judge that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_sdk.data import Dataset
+from edge_sdk.errors import VerificationError
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import Accuracy, Artifact, Fidelity, Verification
+from edge_sdk.runtimes import REFERENCES, RUNTIMES
+
+SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
+
+_FLOAT32 = {"top1_agreement": 0.999, "cosine": 0.9999}
+_FLOAT16 = {"top1_agreement": 0.99, "cosine": 0.999}
+_INT8 = {"top1_agreement": 0.97, "cosine": 0.98}
+TOLERANCES: dict[tuple[str, str], dict[str, float]] = {
+    ("tflite", "float32"): _FLOAT32,
+    ("tflite", "float16"): _FLOAT16,
+    ("tflite", "dynamic-int8"): {"top1_agreement": 0.97, "cosine": 0.99},
+    ("tflite", "int8"): _INT8,
+    ("tflite", "int16x8"): {"top1_agreement": 0.98, "cosine": 0.995},
+    # TFLM: int8 vs the float model, and vs LiteRT running the same flatbuffer (kernels may differ by
+    # rounding, e.g. softmax LUTs, so not bit-exact).
+    ("tflm", "int8"): {**_INT8, "vs_litert_top1_agreement": 0.99, "vs_litert_cosine": 0.999},
+    ("coreml", "float32"): {"top1_agreement": 0.999, "cosine": 0.9999},
+    ("coreml", "float16"): _FLOAT16,
+    ("coreml", "linear8"): {"top1_agreement": 0.97, "cosine": 0.99},
+    ("coreml", "palettize8"): {"top1_agreement": 0.97, "cosine": 0.99},
+    ("coreml", "palettize6"): {"top1_agreement": 0.95, "cosine": 0.98},
+    ("coreml", "palettize4"): {"top1_agreement": 0.85, "cosine": 0.93},
+    ("coreml", "sparse"): {"top1_agreement": 0.80, "cosine": 0.90},
+    ("coreml", "sparse-palettize4"): {"top1_agreement": 0.80, "cosine": 0.90},
+}
+DEFAULT_TOLERANCE = _INT8
+
+
+def tolerance_for(artifact: Artifact) -> dict[str, float]:
+    key = artifact.details.get("compression") or artifact.precision
+    return dict(TOLERANCES.get((artifact.format, key), DEFAULT_TOLERANCE))
+
+
+def _is_classification(arr: np.ndarray) -> bool:
+    return arr.ndim == 2 and arr.shape[1] >= 2
+
+
+def fidelity(reference: list[np.ndarray], got: list[np.ndarray]) -> Fidelity:
+    """Top-1 (first output, when a classifier), cosine/SQNR/max-abs over all outputs flattened."""
+    if len(reference) != len(got):
+        raise ValueError(f"{len(got)} outputs, the reference model has {len(reference)}")
+    for r, g in zip(reference, got):
+        if r.size != g.size:
+            raise ValueError(f"output of {g.shape} does not match the reference {r.shape}")
+    ref = np.concatenate([r.reshape(len(r), -1) for r in reference], axis=1).astype(np.float64)
+    out = np.concatenate([g.reshape(len(g), -1) for g in got], axis=1).astype(np.float64)
+    top1 = None
+    if _is_classification(reference[0]):
+        top1 = float((reference[0].argmax(1) == got[0].reshape(reference[0].shape).argmax(1)).mean())
+    denom = np.linalg.norm(ref) * np.linalg.norm(out)
+    cosine = float((ref * out).sum() / denom) if denom else float(np.array_equal(ref, out))
+    noise = float(((ref - out) ** 2).sum())
+    signal = float((ref**2).sum())
+    sqnr = SQNR_CAP_DB if noise == 0 else min(SQNR_CAP_DB, 10 * np.log10(signal / noise)) if signal else -SQNR_CAP_DB
+    return Fidelity(top1, cosine, float(sqnr), float(np.abs(ref - out).max()))
+
+
+def _accuracy(reference: list[np.ndarray], got: list[np.ndarray], labels: np.ndarray | None) -> Accuracy | None:
+    if labels is None or not _is_classification(reference[0]):
+        return None
+    ref_acc = float((reference[0].argmax(1) == labels).mean() * 100)
+    acc = float((got[0].reshape(reference[0].shape).argmax(1) == labels).mean() * 100)
+    return Accuracy(reference=ref_acc, compressed=acc, drop=ref_acc - acc)
+
+
+def _misses(values: dict[str, float | None], tolerance: dict[str, float]) -> list[str]:
+    return [
+        f"{metric} {values[metric]:.4f} < tolerance {limit}"
+        for metric, limit in tolerance.items()
+        if values.get(metric) is not None and values[metric] < limit  # type: ignore[operator]
+    ]
+
+
+def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance: dict[str, float] | None = None) -> Verification:
+    """Run `artifact` on its runtime over `data` and compare with `reference`; never raises on a miss."""
+    runner = RUNTIMES.get(artifact.format)
+    limits = {**tolerance_for(artifact), **(tolerance or {})}
+    ref_out = REFERENCES.get(reference.framework)(reference, data.inputs)
+    checks = runner.checks(artifact) if runner.checks else {}
+    problems = list(checks.get("problems", []))
+    try:
+        got = runner.run(artifact, data.inputs, reference=reference)
+    except NotImplementedError as exc:  # e.g. Core ML of a torch model on Linux: nothing can predict it
+        return Verification(runner.runtime, "not_run", len(data), None, checks=checks, tolerance=limits,
+                            passed=not problems, reason="; ".join(problems + [str(exc)]))
+    fid = fidelity(ref_out, got)
+    measured = runner.measure(artifact) if runner.measure else {}
+    values: dict[str, float | None] = {"top1_agreement": fid.top1_agreement, "cosine": fid.cosine}
+    if runner.cross_check:
+        cross = fidelity(RUNTIMES.get(runner.cross_check).run(artifact, data.inputs, reference=reference), got)
+        name = RUNTIMES.get(runner.cross_check).runtime
+        measured[f"vs_{name}"] = {"top1_agreement": cross.top1_agreement, "cosine": cross.cosine,
+                                  "max_abs_error": cross.max_abs_error}
+        values.update({f"vs_{name}_top1_agreement": cross.top1_agreement, f"vs_{name}_cosine": cross.cosine})
+    problems += _misses(values, limits)
+    return Verification(
+        runtime=runner.runtime,
+        method=runner.method,
+        samples=len(data),
+        fidelity=fid,
+        accuracy=_accuracy(ref_out, got, data.labels),
+        measured=measured,
+        checks=checks,
+        tolerance=limits,
+        passed=not problems,
+        reason="; ".join(problems),
+    )
+
+
+def check(verification: Verification) -> Verification:
+    """Raise VerificationError naming the metric, its value and the tolerance when verification failed."""
+    if not verification.passed:
+        raise VerificationError(
+            f"{verification.runtime} verification ({verification.method}) failed: {verification.reason}"
+        )
+    return verification
