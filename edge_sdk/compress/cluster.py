@@ -1,0 +1,89 @@
+"""Weight clustering with TFMOT: each layer's weights share `clusters` values (k-means++ init).
+
+Clustered weights compress well (gzip / OTA size) and are what palettized formats store. The flow is
+cluster_weights -> label-free fine-tune -> strip_clustering, then with `qat: true` cluster-preserving
+QAT (Default8BitClusterPreserveQuantizeScheme) so int8 export keeps the shared values. The record
+holds the number of distinct weight values measured per layer on the final weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+
+from edge_sdk import frameworks
+from edge_sdk.compress import qat, training
+from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.errors import ConfigError
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import StepRecord
+
+DEFAULTS: dict[str, Any] = {
+    "clusters": 16,  # distinct weight values per layer
+    "layers": None,  # names of layers to cluster; default every Conv/Dense kernel TFMOT can cluster
+    "skip": [],
+    "epochs": 4,
+    "learning_rate": 1e-4,
+    "qat": False,  # cluster-preserving QAT afterwards
+    "preserve_sparsity": False,  # with qat: also keep zeros (after prune -> cluster)
+    "qat_epochs": 3,
+    "qat_learning_rate": 1e-4,
+}
+
+
+def _clusterable(layer: Any, cfg: dict) -> bool:
+    frameworks.tfmot()
+    from tensorflow_model_optimization.python.core.clustering.keras.clustering_registry import ClusteringRegistry
+
+    if layer.name in cfg["skip"] or (cfg["layers"] is not None and layer.name not in cfg["layers"]):
+        return False
+    kernel = getattr(layer, "kernel", None)
+    return kernel is not None and int(np.prod(kernel.shape)) > int(cfg["clusters"]) and ClusteringRegistry.supports(layer)
+
+
+def distinct_values(handle: Any, names: list[str]) -> dict[str, int]:
+    return {n: int(np.unique(training.kernel_of(training.find_layer(handle, n))).size) for n in names}
+
+
+@register_technique("cluster")
+def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+    start = time.perf_counter()
+    cfg = training.step_config(config, DEFAULTS)
+    if int(cfg["clusters"]) < 2:
+        raise ConfigError(f"cluster: clusters must be >= 2; got {cfg['clusters']}")
+    data = training.validated(model, data, cfg)
+    if qat.is_quantized(model.handle):
+        raise ConfigError("cluster: the model is already quantization-aware; cluster before qat (or use qat: true)")
+    training.seed_everything(cfg["seed"])
+    clustering = frameworks.tfmot().clustering.keras
+    clustered: list[str] = []
+
+    def wrap(layer: Any) -> Any:
+        if not _clusterable(layer, cfg):
+            return layer
+        clustered.append(layer.name)
+        return clustering.cluster_weights(
+            layer,
+            number_of_clusters=int(cfg["clusters"]),
+            cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
+        )
+
+    wrapped = training.rewrap(model.handle, wrap)
+    if not clustered:
+        raise ConfigError("cluster: no clusterable layer (Conv/Dense kernels larger than `clusters`) matched")
+    metrics = training.fit(wrapped, data, cfg, label="cluster")
+    result = clustering.strip_clustering(wrapped)
+    notes: list[str] = []
+    if cfg["qat"]:
+        combine = frameworks.tfmot().experimental.combine
+        scheme = combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=bool(cfg["preserve_sparsity"]))
+        qat_cfg = {**cfg, "epochs": cfg["qat_epochs"], "learning_rate": cfg["qat_learning_rate"]}
+        stripped = dataclasses.replace(model, handle=result)
+        result, metrics["qat"], notes = qat.quantize_and_finetune(stripped, data, qat_cfg, scheme, label="cluster-qat")
+    metrics["layer_distinct_values"] = distinct_values(result, clustered)
+    metrics["eval_top1_agreement"] = training.fidelity_on(result, data)
+    params = {k: cfg[k] for k in ("clusters", "epochs", "learning_rate", "qat", "preserve_sparsity", "seed")}
+    return dataclasses.replace(model, handle=result), training.record("cluster", params, metrics, notes, start)
