@@ -29,7 +29,8 @@ RAM:
     Activation dtype: int8 -> int8, int16x8 -> int16, Core ML float16 / palettized -> float16,
     every other precision -> float32.
 
-Latency per compute unit that can run the compute dtype:
+Latency per compute unit that can run the compute dtype (among the units the format's runtime can use,
+`Profile.units_for(fmt)`):
     ms = 1000 * (M * macs_scale + E * activation_scale) / (rate[dtype] * efficiency)
          + N_ops * OP_OVERHEAD_CYCLES / clock_hz * 1000 + (ACCEL_DISPATCH_MS on non-CPU units)
     rate = the unit's sustained MAC/s for the dtype, efficiency = the unit's derate from the profile,
@@ -161,7 +162,7 @@ def _latency(info: ModelInfo, profile: Profile, fmt: str, dtype: str, macs_scale
     work = info.macs * macs_scale + info.other_ops * activation_scale
     dispatch_ms = n_ops * OP_OVERHEAD_CYCLES / profile.compute.clock_hz * 1000
     out = {}
-    for unit in profile.compute.units:
+    for unit in profile.units_for(fmt):
         rate = unit_rate(unit, dtype)
         if not rate:
             continue

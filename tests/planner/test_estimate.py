@@ -1,0 +1,102 @@
+"""The base cost model against hand-computed values on a tiny hand-built ModelInfo and the digits model."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_sdk import analyze
+from edge_sdk.model.types import LayerInfo, ModelInfo
+from edge_sdk.planner import estimate as cost
+from edge_sdk.planner.estimate import estimate
+from edge_sdk.planner.memory import estimate_arena_bytes, estimate_artifact_bytes
+from tests.planner.profile_factory import make_profile
+
+CONV = LayerInfo("conv", "Conv2D", "conv", ((1, 10, 10, 1),), ((1, 10, 10, 10),), 1000, 1_000_000, 0, 1000,
+                 inputs=("x",), runtime_ops={"tflite": ("CONV_2D",)})
+INPUT = LayerInfo("x", "InputLayer", "input", (), ((1, 10, 10, 1),), 0, 0, 0, 100)
+TINY = ModelInfo("keras", (INPUT, CONV), (), (), params=1000, macs=1_000_000, other_ops=0, peak_activation_elems=1100,
+                 input_names=("x",), output_names=("conv",))
+
+
+@pytest.fixture(scope="module")
+def digits_info(digits_loaded):
+    return analyze(digits_loaded)
+
+
+def test_latency_is_macs_over_rate_plus_op_overhead():
+    est = estimate(TINY, make_profile("cortex-m"), fmt="tflm", precision="int8")
+    # 1e6 MACs / (4e8 MAC/s * 0.5) = 5 ms; one op * 2000 cycles / 100 MHz = 0.02 ms
+    assert est.latency_ms == {"cpu": pytest.approx(5.02)}
+    assert est.best_unit == "cpu" and est.compute_dtype == "int8"
+    half = estimate(TINY, make_profile("cortex-m"), fmt="tflm", precision="int8", macs_scale=0.5)
+    assert half.latency_ms["cpu"] == pytest.approx(2.52)
+
+
+def test_float16_falls_back_to_float32_and_picks_the_fastest_unit():
+    est = estimate(TINY, make_profile("android"), fmt="tflite", precision="float16")
+    # cpu has no float16: runs at its float32 rate 1e8 * 0.5 -> 20 ms; gpu float16 1e10 * 0.1 -> 1 ms + dispatch
+    assert est.latency_ms["cpu"] == pytest.approx(20.02)
+    assert est.latency_ms["gpu"] == pytest.approx(1.0 + 0.02 + cost.ACCEL_DISPATCH_MS)
+    assert est.best_unit == "gpu"
+    int8 = estimate(TINY, make_profile("android"), fmt="tflite", precision="int8")
+    assert set(int8.latency_ms) == {"cpu"}  # the gpu unit has no int8 rate
+
+
+def test_cortex_m_ram_is_the_arena(digits_info):
+    profile = make_profile("cortex-m")
+    est = estimate(digits_info, profile, fmt="tflm", precision="int8")
+    assert est.arena_bytes == estimate_arena_bytes(digits_info, "int8") == est.ram_bytes
+    assert est.flash_bytes == estimate_artifact_bytes(digits_info, "tflm", "int8")
+    narrow = estimate(digits_info, profile, fmt="tflm", precision="int8", activation_scale=0.5)
+    assert narrow.arena_bytes < est.arena_bytes
+
+
+def test_phone_ram_is_weights_plus_activations_plus_runtime(digits_info):
+    est = estimate(digits_info, make_profile("android"), fmt="tflite", precision="float32")
+    assert est.arena_bytes is None
+    expected = est.flash_bytes + digits_info.peak_activation_elems * 4 + cost.RUNTIME_OVERHEAD_BYTES["tflite"]
+    assert est.ram_bytes == expected
+    int8 = estimate(digits_info, make_profile("android"), fmt="tflite", precision="int8")
+    assert int8.ram_bytes == int8.flash_bytes + digits_info.peak_activation_elems + cost.RUNTIME_OVERHEAD_BYTES["tflite"]
+
+
+def test_precision_and_width_scale_flash(digits_info):
+    profile = make_profile("android")
+    f32 = estimate(digits_info, profile, fmt="tflite", precision="float32")
+    i8 = estimate(digits_info, profile, fmt="tflite", precision="int8")
+    overhead = estimate_artifact_bytes(digits_info, "tflite", "int8") - digits_info.params
+    assert f32.flash_bytes - i8.flash_bytes == pytest.approx(3 * digits_info.params, abs=2)
+    half_width = estimate(digits_info, profile, fmt="tflite", precision="int8", params_scale=0.25)
+    assert half_width.flash_bytes - overhead == pytest.approx(digits_info.params / 4, abs=1)
+    pal4 = estimate(digits_info, make_profile("ios", formats=["coreml"]), fmt="coreml", precision="palettize4")
+    f16 = estimate(digits_info, make_profile("ios", formats=["coreml"]), fmt="coreml", precision="float16")
+    assert f16.flash_bytes - pal4.flash_bytes == pytest.approx(digits_info.params * (2 - 0.5), abs=2)
+
+
+def test_sparsity_shrinks_gzip_not_flash(digits_info):
+    profile = make_profile("cortex-m")
+    dense = estimate(digits_info, profile, fmt="tflm", precision="int8")
+    sparse = estimate(digits_info, profile, fmt="tflm", precision="int8", sparsity=0.8)
+    assert sparse.flash_bytes == dense.flash_bytes  # a flatbuffer stores zeros as bytes
+    weights = digits_info.params  # int8: one byte each
+    saved = weights * cost.GZIP_RATIO["int8"] * cost.K_ZERO * 0.8
+    assert dense.flash_gzip_bytes - sparse.flash_gzip_bytes == pytest.approx(saved, rel=0.01)
+    assert dense.flash_gzip_bytes < dense.flash_bytes
+
+
+def test_int16x8_runs_at_half_the_int8_rate_without_an_int16_rate():
+    est = estimate(TINY, make_profile("cortex-m"), fmt="tflm", precision="int16x8")
+    assert est.compute_dtype == "int16"
+    assert est.latency_ms["cpu"] == pytest.approx(1e6 / (2e8 * 0.5) * 1000 + 0.02)
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="unknown precision"):
+        estimate(TINY, make_profile("android"), fmt="tflite", precision="int4")
+
+
+def test_to_dict_is_plain_json():
+    import json
+
+    d = estimate(TINY, make_profile("android"), fmt="tflite", precision="float32").to_dict()
+    assert json.loads(json.dumps(d))["latency_ms"]["cpu"] == pytest.approx(20.02)
