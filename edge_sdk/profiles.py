@@ -62,6 +62,11 @@ class ComputeUnit(_Frozen):
     efficiency: float = Field(
         default=1.0, gt=0, le=1.0, description="fraction of peak reached on small conv nets (derate)"
     )
+    formats: tuple[Format, ...] | None = Field(
+        default=None,
+        description="formats whose runtime can schedule work on this unit; None = every format of the profile, "
+        "() = none of ours (e.g. a Jetson GPU needs TensorRT)",
+    )
     source: str
 
 
@@ -107,6 +112,10 @@ class Profile(_Frozen):
 
     def ops_for(self, fmt: str) -> frozenset[str]:
         return frozenset(self.runtime.ops.get(OP_NAMESPACE[fmt], ()))
+
+    def units_for(self, fmt: str) -> tuple[ComputeUnit, ...]:
+        """The compute units an artifact of this format can run on (a .pte with XNNPACK never reaches the ANE)."""
+        return tuple(u for u in self.compute.units if u.formats is None or fmt in u.formats)
 
 
 def _deep_merge(base: dict, override: dict) -> dict:
