@@ -46,3 +46,7 @@ class DeviceError(EdgeSDKError):
 
 class MissingDependencyError(EdgeSDKError):
     """An optional framework (extra) is not installed."""
+
+
+class ReportError(EdgeSDKError):
+    """A report.json (or a build output dir given to `edge-sdk compare`) is missing or malformed."""
