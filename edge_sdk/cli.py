@@ -28,7 +28,7 @@ register_all(app)
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code (also used in-process by tests)."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # click returns (not raises) a typer.Exit's code here
     except EdgeSDKError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return 2
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
