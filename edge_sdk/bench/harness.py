@@ -1,0 +1,116 @@
+"""Emit the on-device benchmark harness: render `targets/<family>/` into `OUT/<profile>/harness/`.
+
+Files ending in `.tmpl` are rendered (`{{ name }}` placeholders, every one must be known) and lose the
+suffix; other files are copied as they are, so the Python runner and the Android script in the harness
+are byte-for-byte the files `edge-sdk bench` itself runs (one implementation, not two copies).
+`config.json` carries the profile's settings (threads, delegate, arena) for the scripts to read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from edge_sdk.errors import EdgeSDKError
+from edge_sdk.profiles import Profile
+from edge_sdk.records import Artifact
+
+TARGETS_DIR = Path(__file__).resolve().parent.parent.parent / "targets"
+FAMILY_DIRS = {"android": "android", "ios": "ios", "cortex-m": "cortex_m", "jetson": "jetson"}
+PYTHON_RUNNER = TARGETS_DIR / "jetson" / "bench_runner.py"
+ANDROID_SCRIPT = TARGETS_DIR / "android" / "run_benchmark.py"
+DEFAULT_RUNS, DEFAULT_WARMUP = 50, 5
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_CORTEX_M = re.compile(r"cortex-(m\d+)(\+|plus)?", re.IGNORECASE)
+
+
+def device_settings(profile: Profile, unit: str | None = None) -> dict:
+    """Threads, delegate and Core ML compute units to run with, from the profile.
+
+    `runtime.constraints.threads` wins; else Jetson boards use every core ("4-core ..." in compute.cpu)
+    and phones one thread (what their latency estimates assume). The delegate follows the compute unit
+    the planner picked (gpu -> GPU delegate, npu -> NNAPI, cpu -> XNNPACK).
+    """
+    constraints = profile.runtime.constraints
+    unit = unit or profile.compute.units[0].name
+    cores = re.search(r"(\d+)-core", profile.compute.cpu)
+    threads = int(constraints.get("threads") or (int(cores.group(1)) if profile.family == "jetson" and cores else 1))
+    delegate = {"gpu": "gpu", "npu": "nnapi", "nnapi": "nnapi"}.get(unit, "xnnpack")
+    return {"threads": threads, "delegate": delegate, "unit": unit,
+            "compute_units": str(constraints.get("compute_units", "ALL"))}
+
+
+def arm_flags(profile: Profile) -> list[str]:
+    """arm-none-eabi-gcc CPU/FPU flags for a Cortex-M profile (from compute.cpu)."""
+    m = _CORTEX_M.search(profile.compute.cpu)
+    if not m:
+        raise EdgeSDKError(f"profile {profile.name}: compute.cpu {profile.compute.cpu!r} names no Cortex-M core")
+    core = m.group(1).lower() + ("plus" if m.group(2) else "")
+    cpu = profile.compute.cpu.lower()
+    fpu = None
+    if "fpu" in cpu or core == "m4" and "m4f" in cpu:
+        fpu = {"m4": "fpv4-sp-d16", "m7": "fpv5-d16" if "double" in cpu else "fpv5-sp-d16",
+               "m33": "fpv5-sp-d16", "m55": "fpv5-d16"}.get(core)
+    flags = [f"-mcpu=cortex-{core}", "-mthumb"]
+    return flags + ([f"-mfpu={fpu}", "-mfloat-abi=hard"] if fpu else ["-mfloat-abi=soft"])
+
+
+def _values(profile: Profile, artifact: Artifact, unit: str | None) -> dict[str, str]:
+    settings = device_settings(profile, unit)
+    values = {
+        "profile": profile.name,
+        "family": profile.family,
+        "description": " ".join(profile.description.split()),
+        "artifact": artifact.path.name,
+        "format": artifact.format,
+        "precision": artifact.precision,
+        "threads": str(settings["threads"]),
+        "delegate": settings["delegate"],
+        "compute_units": settings["compute_units"],
+        "runs": str(DEFAULT_RUNS),
+        "warmup": str(DEFAULT_WARMUP),
+        "arena_bytes": str(artifact.details.get("arena_bytes", "")),
+        "clock_hz": str(profile.compute.clock_hz),
+    }
+    if profile.family == "cortex-m":
+        values["arm_flags"] = " ".join(arm_flags(profile))
+    return values
+
+
+def _config(profile: Profile, artifact: Artifact, unit: str | None) -> dict:
+    s = device_settings(profile, unit)
+    kind = {"tflite": "tflite", "tflm": "tflm", "pte": "pte"}.get(artifact.format)
+    return {"profile": profile.name, "family": profile.family, "format": artifact.format, "kind": kind,
+            "model": f"../{artifact.path.name}", "threads": s["threads"], "delegate": s["delegate"],
+            "compute_units": s["compute_units"], "runs": DEFAULT_RUNS, "warmup": DEFAULT_WARMUP,
+            "arena_bytes": artifact.details.get("arena_bytes")}
+
+
+def render(text: str, values: dict[str, str], name: str) -> str:
+    def sub(m: re.Match) -> str:
+        if m.group(1) not in values:
+            raise KeyError(f"{name}: unknown placeholder {m.group(1)!r}")
+        return values[m.group(1)]
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def emit(profile: Profile, artifact: Artifact, out_dir: Path, unit: str | None = None) -> Path:
+    """Write out_dir/harness/ for the profile's family; returns the harness dir."""
+    src = TARGETS_DIR / FAMILY_DIRS[profile.family]
+    dest = Path(out_dir) / "harness"
+    if dest.exists():
+        shutil.rmtree(dest)
+    values = _values(profile, artifact, unit)
+    for path in sorted(p for p in src.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        rel = path.relative_to(src)
+        target = dest / (str(rel)[: -len(".tmpl")] if path.name.endswith(".tmpl") else rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.name.endswith(".tmpl"):
+            target.write_text(render(path.read_text(), values, str(rel)))
+        else:
+            shutil.copy2(path, target)
+    (dest / "config.json").write_text(json.dumps(_config(profile, artifact, unit), indent=2) + "\n")
+    return dest

@@ -1,0 +1,47 @@
+"""`host`: benchmark on this machine with the real runtime (LiteRT, TFLite Micro, ExecuTorch).
+
+Runs the same Python runner that the Jetson/Linux harness ships (targets/jetson/bench_runner.py) in a
+child process, so peak RSS is the runner's own and a hang is bounded by the timeouts.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from edge_sdk.bench.address import Address
+from edge_sdk.bench.base import BenchConfig, register_runner
+from edge_sdk.bench.harness import PYTHON_RUNNER
+from edge_sdk.bench.process import run_and_collect
+from edge_sdk.bench.protocol import RunCollector
+from edge_sdk.errors import DeviceError
+from edge_sdk.records import Artifact, BenchResult
+
+RUNNER_KIND = {"tflite": "tflite", "tflm": "tflm", "pte": "pte"}
+
+
+def runner_kind(artifact: Artifact, where: str) -> str:
+    kind = RUNNER_KIND.get(artifact.format)
+    if kind is None:
+        hint = "use --device ios[:UDID] on a Mac" if artifact.format.endswith("coreml") else "rebuild for another format"
+        raise DeviceError(f"{artifact.path.name}: {where} cannot run {artifact.format} artifacts; {hint}")
+    return kind
+
+
+def runner_args(artifact: Artifact, config: BenchConfig, model: str) -> list[str]:
+    """Arguments of bench_runner.py for this artifact and config (host and ssh share them)."""
+    kind = runner_kind(artifact, "the Python runner")
+    args = [model, "--kind", kind, "--runs", str(config.runs), "--warmup", str(config.warmup),
+            "--threads", str(config.threads)]
+    arena = config.arena_bytes or artifact.details.get("arena_bytes")
+    if kind == "tflm" and arena:
+        args += ["--arena-bytes", str(int(arena))]
+    if config.run_delay_s:
+        args += ["--run-delay-s", str(config.run_delay_s)]
+    return args
+
+
+@register_runner("host")
+def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResult:
+    collector = RunCollector("host", "host", artifact.path.name, config)
+    cmd = [sys.executable, str(PYTHON_RUNNER), *runner_args(artifact, config, str(artifact.path))]
+    return run_and_collect(cmd, collector, config, "host runner")

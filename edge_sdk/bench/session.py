@@ -1,0 +1,103 @@
+"""One `edge-sdk bench` call: resolve the artifact, run the device's runner, save bench.json, and
+compare the measured latency with the planner's estimate in report.json.
+
+bench.json is written even when the device disconnects mid-run (`complete: false`, the runs that
+finished), before the DeviceError reaches the user. Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from edge_sdk.bench.address import parse_address
+from edge_sdk.bench.artifact import BenchTarget, resolve_target
+from edge_sdk.bench.base import RUNNERS, BenchConfig, BenchInterrupted
+from edge_sdk.records import BenchResult
+
+
+def write_json(path: Path, obj: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(obj, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def estimate_comparison(report: dict | None, result: BenchResult) -> dict | None:
+    """Measured vs the planner's latency estimate for the profile's best unit (ratio = measured/estimate)."""
+    estimates = (report or {}).get("estimates") or {}
+    per_unit = {k: v for k, v in (estimates.get("latency_ms") or {}).items() if v}
+    if not per_unit or not result.latency_ms:
+        return None
+    unit = estimates.get("best_unit") if estimates.get("best_unit") in per_unit else min(per_unit, key=per_unit.get)
+    measured = result.latency_ms.get("p50", result.latency_ms.get("mean"))
+    return {
+        "unit": unit,
+        "estimated_ms": per_unit[unit],
+        "measured_ms": measured,
+        "measured_stat": "p50" if "p50" in result.latency_ms else "mean",
+        "ratio": round(measured / per_unit[unit], 4) if measured is not None else None,
+    }
+
+
+def _record(target: BenchTarget, result: BenchResult) -> dict:
+    doc = {"bench": result.to_dict(), "artifact": target.artifact.to_dict()}
+    comparison = estimate_comparison(target.report, result)
+    if target.report is not None:
+        doc["profile"] = (target.report.get("profile") or {}).get("name")
+        doc["latency_vs_estimate"] = comparison
+    return doc
+
+
+def _save(target: BenchTarget, result: BenchResult) -> dict:
+    doc = _record(target, result)
+    write_json(target.out_dir / "bench.json", doc)
+    if target.report is not None:
+        report = json.loads(target.report_path.read_text())
+        report["bench"] = {**result.to_dict(), "latency_vs_estimate": doc.get("latency_vs_estimate")}
+        report["bench"].pop("raw", None)
+        write_json(target.report_path, report)
+    return doc
+
+
+def default_config(target: BenchTarget, **overrides: Any) -> BenchConfig:
+    """Threads/delegate from the profile that built the artifact (report.json), then the user's flags."""
+    settings: dict[str, Any] = {}
+    if target.report is not None:
+        from edge_sdk.bench.harness import device_settings
+        from edge_sdk.errors import ProfileError
+        from edge_sdk.profiles import get_profile
+
+        try:
+            profile = get_profile((target.report.get("profile") or {}).get("name", ""))
+        except ProfileError:
+            profile = None  # a user profile not on this machine: keep the defaults
+        if profile is not None:
+            unit = (target.report.get("estimates") or {}).get("best_unit")
+            s = device_settings(profile, unit)
+            settings = {"threads": s["threads"], "delegate": s["delegate"]}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return BenchConfig(**settings)
+
+
+def bench(
+    path: str | Path | BenchTarget, device: str, config: BenchConfig | None = None, **overrides: Any
+) -> tuple[BenchResult, dict]:
+    """Benchmark `path` (OUT/<profile> or an artifact) on `device`; returns (result, bench.json doc)."""
+    target = path if isinstance(path, BenchTarget) else resolve_target(path)
+    address = parse_address(device)
+    runner = RUNNERS.get(address.transport)
+    config = config or default_config(target, **overrides)
+    try:
+        result = runner(target.artifact, address, config)
+    except BenchInterrupted as exc:
+        _save(target, replace(exc.partial, complete=False))
+        raise BenchInterrupted(
+            f"{exc}; the {exc.partial.runs} finished runs were saved to {target.out_dir / 'bench.json'} (complete: false)",
+            exc.partial,
+        ) from None
+    return result, _save(target, result)

@@ -1,0 +1,59 @@
+"""`edge-sdk bench OUT/<profile>|ARTIFACT --device ADDR`: measure an artifact on a device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from edge_sdk.commands.common import JsonOption, human_bytes, print_json
+
+
+def summary(doc: dict) -> str:
+    b = doc["bench"]
+    lat = b["latency_ms"]
+    stats = "  ".join(f"{k} {lat[k]:.3f} ms" for k in ("p50", "p90", "p99", "mean") if k in lat) or "no finished runs"
+    line = f"{b['device']:<14} {b['artifact']:<14} {b['runs']} runs  {stats}  peak RSS {human_bytes(b['peak_memory_bytes'])}"
+    if b.get("arena_bytes"):
+        line += f"  arena {human_bytes(b['arena_bytes'])}"
+    cmp = doc.get("latency_vs_estimate")
+    if cmp:
+        line += f"  (estimate {cmp['estimated_ms']:.3f} ms on {cmp['unit']}: measured x{cmp['ratio']:.2f})"
+    return line
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("bench")
+    def bench_command(
+        path: Path = typer.Argument(..., help="Build output dir (OUT/<profile>) or an artifact file."),
+        device: str = typer.Option(
+            "host", "--device", "-d",
+            help="host | ssh:USER@HOST[:PORT] | adb[:SERIAL] | serial:/dev/ttyX[@BAUD] | ios[:UDID]",
+        ),
+        runs: int = typer.Option(50, "--runs", help="Timed runs."),
+        warmup: int = typer.Option(5, "--warmup", help="Untimed warm-up runs first."),
+        threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default: the profile's)."),
+        delegate: Optional[str] = typer.Option(None, "--delegate", help="adb: xnnpack | gpu | nnapi | cpu (default: the profile's unit)."),
+        timeout: float = typer.Option(300.0, "--timeout", help="Seconds the whole benchmark may take."),
+        idle_timeout: float = typer.Option(60.0, "--idle-timeout", help="Seconds the device may stay silent."),
+        binary: Optional[Path] = typer.Option(None, "--binary", help="adb: benchmark_model / executor_runner to push (else env BENCHMARK_MODEL / EXECUTOR_RUNNER)."),
+        remote_python: str = typer.Option("python3", "--remote-python", help="ssh: the board's Python."),
+        identity: Optional[Path] = typer.Option(None, "--identity", "-i", help="ssh: private key file."),
+        ssh_option: List[str] = typer.Option([], "--ssh-option", "-o", help="ssh: extra OpenSSH option KEY=VALUE; repeatable."),
+        json_out: bool = JsonOption,
+    ) -> None:
+        from edge_sdk.bench.artifact import resolve_target
+        from edge_sdk.bench.session import bench, default_config
+
+        target = resolve_target(path)
+        config = default_config(
+            target, runs=runs, warmup=warmup, threads=threads, delegate=delegate, timeout_s=timeout,
+            idle_timeout_s=idle_timeout, binary=binary, remote_python=remote_python, identity=identity,
+            ssh_options=tuple(ssh_option),
+        )
+        _, doc = bench(target, device, config)
+        if json_out:
+            print_json(doc)
+        else:
+            typer.echo(summary(doc))

@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""edge-sdk benchmark runner for Linux boards (Jetson, Raspberry Pi, the host itself).
+
+One self-contained file (stdlib + numpy + the runtime already installed on the board), so it can be
+copied next to the model and run with the board's own Python:
+
+    python3 bench_runner.py model.tflite --runs 50 --warmup 5 --threads 4
+    python3 bench_runner.py model.tflite --kind tflm          # TFLite Micro interpreter (pip tflite-micro)
+    python3 bench_runner.py model.pte                         # ExecuTorch runtime (pip executorch)
+
+Runtimes: LiteRT (`ai_edge_litert`, falling back to `tflite_runtime`) for .tflite, `tflite_micro` for
+TFLM, `executorch.runtime` for .pte. Inputs are seeded random data of each input's shape and dtype.
+
+Output: one JSON object per line on stdout, flushed as it happens, so a reader keeps every finished run
+if the connection drops (the protocol every edge-sdk harness speaks, also over UART):
+
+    {"event": "start", "kind": "tflite", "runtime": "litert", "runs": 50, "warmup": 5, "threads": 4}
+    {"event": "run", "i": 0, "us": 812.4}            one line per timed run (warm-up runs are not printed)
+    {"event": "done", "runs": 50, "peak_rss_bytes": 61234176, "arena_bytes": null, ...}
+    {"event": "error", "message": "..."}             then exit status 1
+
+Defaults come from `config.json` beside this file when the harness was emitted by `edge-sdk build`
+(the profile's threads and the artifact name); command-line flags override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROTOCOL_VERSION = 1
+KINDS = ("tflite", "tflm", "pte")
+
+
+def emit(event: str, **fields) -> None:
+    sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def infer_kind(model: Path) -> str:
+    if model.suffix == ".pte":
+        return "pte"
+    if model.suffix == ".tflite":
+        return "tflm" if (model.parent / "model_data.cc").exists() else "tflite"
+    raise SystemExit(f"bench_runner: cannot tell the runtime of {model.name}; pass --kind {'|'.join(KINDS)}")
+
+
+def random_input(rng, shape, dtype):
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return rng.random(tuple(int(s) for s in shape), dtype=np.float32).astype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, size=tuple(int(s) for s in shape)).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -128), min(info.max, 127) + 1, size=tuple(int(s) for s in shape)).astype(dtype)
+
+
+class LiteRT:
+    runtime = "litert"
+
+    def __init__(self, model: Path, threads: int, rng) -> None:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            from tflite_runtime.interpreter import Interpreter  # older boards
+        self.interp = Interpreter(model_path=str(model), num_threads=threads)
+        self.interp.allocate_tensors()
+        for d in self.interp.get_input_details():
+            self.interp.set_tensor(d["index"], random_input(rng, d["shape"], d["dtype"]))
+
+    def invoke(self) -> None:
+        self.interp.invoke()
+
+    def arena_bytes(self):
+        return None
+
+
+class TFLiteMicro:
+    """The TFLM interpreter; the arena is what TFLM's recording allocator reports after allocation."""
+
+    runtime = "tflm"
+    _TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
+
+    def __init__(self, model: Path, threads: int, rng, arena_size=None) -> None:
+        from tflite_micro.python.tflite_micro import runtime
+
+        self.interp = runtime.Interpreter.from_file(str(model), arena_size=arena_size)
+        for i in range(64):  # TFLM's Python API has no input count: index until out of range
+            try:
+                d = self.interp.get_input_details(i)
+            except IndexError:
+                break
+            self.interp.set_input(random_input(rng, d["shape"], d["dtype"]), i)
+
+    def invoke(self) -> None:
+        self.interp.invoke()
+
+    def arena_bytes(self):
+        """TFLM prints its allocations to fd 2 from C++: capture that fd around the call."""
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile(mode="w+b") as tmp:
+            os.dup2(tmp.fileno(), 2)
+            try:
+                self.interp.print_allocations()
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode(errors="replace")
+        found = self._TOTAL.search(text)
+        return int(found.group(1)) if found else None
+
+
+class ExecuTorch:
+    runtime = "executorch"
+
+    def __init__(self, model: Path, threads: int, rng) -> None:
+        import torch
+        from executorch.runtime import Runtime
+
+        if threads > 0:
+            try:
+                from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool
+
+                _unsafe_reset_threadpool(threads)
+            except ImportError:
+                pass
+        program = Runtime.get().load_program(str(model))
+        self.method = program.load_method("forward")
+        meta = program.metadata("forward")
+        torch.manual_seed(int(rng.integers(0, 2**31)))
+        self.inputs = [self._tensor(torch, meta.input_tensor_meta(i)) for i in range(meta.num_inputs())]
+
+    @staticmethod
+    def _tensor(torch, info):
+        """info.dtype() is c10's ScalarType code (0 uint8, 1 int8, 3 int32, 4 int64, 5 half, 6 float, ...)."""
+        dtype = {0: torch.uint8, 1: torch.int8, 2: torch.int16, 3: torch.int32, 4: torch.int64, 5: torch.float16,
+                 6: torch.float32, 7: torch.float64, 11: torch.bool, 15: torch.bfloat16}[int(info.dtype())]
+        sizes = list(info.sizes())
+        return torch.rand(sizes).to(dtype) if dtype.is_floating_point else torch.zeros(sizes, dtype=dtype)
+
+    def invoke(self) -> None:
+        self.method.execute(self.inputs)
+
+    def arena_bytes(self):
+        return None
+
+
+def load(kind: str, model: Path, threads: int, seed: int, arena_size=None):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if kind == "tflite":
+        return LiteRT(model, threads, rng)
+    if kind == "tflm":
+        return TFLiteMicro(model, threads, rng, arena_size)
+    return ExecuTorch(model, threads, rng)
+
+
+def defaults() -> dict:
+    config = Path(__file__).resolve().parent / "config.json"
+    return json.loads(config.read_text()) if config.is_file() else {}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    d = defaults()
+    p = argparse.ArgumentParser(description="Benchmark a .tflite / TFLM / .pte model; prints JSON lines.")
+    p.add_argument("model", nargs="?", default=d.get("model"), help="model file (default: config.json 'model')")
+    p.add_argument("--kind", choices=KINDS, default=d.get("kind"), help="runtime (default: from the file)")
+    p.add_argument("--runs", type=int, default=d.get("runs", 50))
+    p.add_argument("--warmup", type=int, default=d.get("warmup", 5))
+    p.add_argument("--threads", type=int, default=d.get("threads", 1))
+    p.add_argument("--arena-bytes", type=int, default=d.get("arena_bytes"), help="TFLM arena size to allocate")
+    p.add_argument("--run-delay-s", type=float, default=0.0, help="pause between timed runs")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if not args.model:
+        p.error("no model given and no config.json beside this script")
+    if args.runs < 1 or args.warmup < 0:
+        p.error("--runs must be >= 1 and --warmup >= 0")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    model = Path(args.model)
+    if not model.is_absolute() and not model.exists():
+        model = Path(__file__).resolve().parent / model
+    try:
+        kind = args.kind or infer_kind(model)
+        if not model.exists():
+            raise FileNotFoundError(f"model file {model} does not exist")
+        rss_start = peak_rss_bytes()
+        t0 = time.perf_counter()
+        engine = load(kind, model, args.threads, args.seed, args.arena_bytes)
+        load_ms = (time.perf_counter() - t0) * 1e3
+        emit("start", protocol=PROTOCOL_VERSION, kind=kind, runtime=engine.runtime, model=model.name,
+             runs=args.runs, warmup=args.warmup, threads=args.threads, load_ms=round(load_ms, 3))
+        for _ in range(args.warmup):
+            engine.invoke()
+        for i in range(args.runs):
+            start = time.perf_counter_ns()
+            engine.invoke()
+            emit("run", i=i, us=round((time.perf_counter_ns() - start) / 1e3, 3))
+            if args.run_delay_s:
+                time.sleep(args.run_delay_s)
+        emit("done", runs=args.runs, peak_rss_bytes=peak_rss_bytes(), rss_before_load_bytes=rss_start,
+             arena_bytes=engine.arena_bytes())
+    except Exception as exc:  # the reader turns this into a DeviceError naming the board
+        emit("error", message=f"{type(exc).__name__}: {exc}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
