@@ -1,0 +1,444 @@
+"""Keras 3 -> tf_keras bridge: TFMOT and the TFLite converter path work on tf_keras models only.
+
+A Keras 3 model is translated config-first: its serialized config is rewritten into the equivalent
+tf_keras config (class names, renamed/removed arguments, dtype policies, initializer/regularizer/
+constraint dicts, functional `inbound_nodes`, Sequential InputLayers, nested models), tf_keras builds
+the model from it, and the weights are copied layer by layer. Layer names stay identical. The result
+is checked against the original on a random input, so a silent semantic change cannot slip through.
+"""
+
+from __future__ import annotations
+
+import inspect
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from edge_sdk import frameworks
+from edge_sdk.errors import ModelLoadError
+from edge_sdk.model.keras import CODE_LAYERS, iter_layer_configs, read_keras_config
+
+MODEL_CLASSES = {"Functional", "Sequential", "Model"}
+# Arguments Keras 3 writes that tf_keras lacks, with the values that mean "feature not used".
+DROPPABLE = {
+    "optional": (False,),
+    "lora_rank": (None,),
+    "lora_alpha": (None,),
+    "quantization_config": (None,),
+    "rms_scaling": (False,),
+    "sparse": (False,),
+    "ragged": (False,),
+}
+RENAMED = {("LeakyReLU", "negative_slope"): "alpha", ("InputLayer", "batch_shape"): "batch_input_shape"}
+BASE_LAYER_ARGS = {
+    "name", "trainable", "dtype", "dynamic", "input_dim", "input_shape", "batch_input_shape",
+    "batch_size", "weights", "activity_regularizer", "autocast", "implementation",
+}  # fmt: skip
+# Activations whose name means the same function in both Keras versions (tf_keras resolves them).
+SAME_ACTIVATIONS = {
+    "linear", "relu", "relu6", "sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign",
+    "elu", "selu", "exponential", "swish", "mish", "gelu", "leaky_relu",
+}  # fmt: skip
+RENAMED_ACTIVATIONS = {"silu": "swish"}
+# Keras 3 op nodes (x + 3.0, x * y in a functional graph) and the tf_keras merge layer for two tensors.
+MERGE_OPS = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply", "Maximum": "Maximum", "Minimum": "Minimum"}
+SCALAR_OPS = {"Add", "Subtract", "Multiply", "Divide", "TrueDivide"}
+SELF_CHECK_ATOL = 1e-4
+
+
+def _bridge_error(layer: str, cls: str, what: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"Keras 3 layer {layer!r} ({cls}): {what}; the tf_keras bridge cannot translate it. Replace it with "
+        "a supported layer (see docs/models.md), or save the model with tf_keras (TF_USE_LEGACY_KERAS=1)"
+    )
+
+
+# ----------------------------------------------------------------------------------------- trust scan
+
+
+def untrusted_keras3_layers(config: dict) -> list[tuple[str, str]]:
+    """(layer, class) of layers that would run code from the file: Lambdas, python lambdas anywhere in a
+    layer's config (e.g. as an activation), and classes defined outside the keras package."""
+    found: list[tuple[str, str]] = []
+    for layer in iter_layer_configs(config):
+        name = layer.get("name") or layer.get("config", {}).get("name", "?")
+        cls = layer.get("class_name", "?")
+        if cls in CODE_LAYERS or not str(layer.get("module") or "keras").startswith("keras"):
+            found.append((name, cls))
+        elif any(_is_code_object(obj) for obj in _walk(layer.get("config", {}), skip_layers=True)):
+            found.append((name, cls))
+    return found
+
+
+def _walk(value: Any, skip_layers: bool = False) -> Iterator[dict]:
+    if isinstance(value, dict):
+        yield value
+        for key, item in value.items():
+            if not (skip_layers and key == "layers"):
+                yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+
+
+def _is_code_object(obj: dict) -> bool:
+    if obj.get("class_name") == "__lambda__":
+        return True
+    module = obj.get("module")
+    return "class_name" in obj and isinstance(module, str) and not module.startswith("keras")
+
+
+# ------------------------------------------------------------------------------------------- loading
+
+
+def load_keras3_file(path: Path, trust_model: bool = False) -> Any:
+    """Load a Keras 3 `.keras` file (refusing code-carrying layers unless trusted) as a tf_keras model."""
+    path = Path(path)
+    config = read_keras_config(path)
+    if not trust_model:
+        bad = untrusted_keras3_layers(config)
+        if bad:
+            names = ", ".join(f"{n} ({c})" for n, c in bad[:5])
+            raise ModelLoadError(
+                f"{path}: layer {names} runs code stored in the model file; refused. "
+                "Replace it with built-in layers, or pass --trust-model if you trust this file"
+            )
+    keras = frameworks.keras3()
+    try:
+        model = keras.saving.load_model(path, safe_mode=not trust_model, compile=False)
+    except Exception as exc:  # Keras raises many types for bad files; all mean "cannot load this file"
+        raise ModelLoadError(f"{path}: cannot load the Keras 3 model: {_one_line(exc)}") from None
+    return bridge_model(model, trust_model=trust_model)
+
+
+def bridge_model(keras3_model: Any, trust_model: bool = True) -> Any:
+    """An equivalent tf_keras model (same layer names, same weights, same outputs) for a Keras 3 model."""
+    keras = frameworks.keras3()
+    tfk = frameworks.tf_keras()
+    if not getattr(keras3_model, "built", False) or not getattr(keras3_model, "inputs", None):
+        raise ModelLoadError(
+            f"Keras 3 model {keras3_model.name!r} is not built; give it an Input layer or call it on data first"
+        )
+    serialized = keras.saving.serialize_keras_object(keras3_model)
+    translator = _Translator(tfk, trust_model)
+    tf_config = translator.model(serialized, keras3_model)
+    try:
+        with tfk.saving.custom_object_scope({**_custom_activations(), **translator.custom_objects}):
+            target = tfk.Sequential if tf_config["class_name"] == "Sequential" else tfk.Model
+            tf_model = target.from_config(tf_config["config"])
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ModelLoadError(
+            f"Keras 3 model {keras3_model.name!r}: tf_keras cannot rebuild it: {_one_line(exc)}"
+        ) from None
+    _copy_weights(keras3_model, tf_model)
+    _self_check(keras3_model, tf_model)
+    return tf_model
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
+    return lines[0] if lines else exc.__class__.__name__
+
+
+# ------------------------------------------------------------------------------- config translation
+
+
+class _Translator:
+    """Rewrites one Keras 3 serialized model (with its live object, for Lambda functions) for tf_keras."""
+
+    def __init__(self, tfk: Any, trust_model: bool) -> None:
+        self.tfk = tfk
+        self.trust_model = trust_model
+        self.custom_objects: dict[str, Callable] = {}
+
+    def model(self, cfg: dict, live: Any) -> dict:
+        cls, conf = cfg.get("class_name"), cfg.get("config", {})
+        if cls not in MODEL_CLASSES or "layers" not in conf:
+            raise _bridge_error(
+                getattr(live, "name", "?"), str(cls), "subclassed models have no config to translate; "
+                "rebuild it as a Functional or Sequential model"
+            )
+        if cls == "Sequential":
+            layers = [self.layer(layer, live) for layer in conf["layers"]]
+            out = {"name": conf["name"], "layers": layers}
+            if conf.get("build_input_shape") is not None:
+                out["build_input_shape"] = conf["build_input_shape"]
+            return {"class_name": "Sequential", "config": out}
+        layers = [self.graph_layer(layer, live) for layer in conf["layers"]]
+        return {
+            "class_name": "Functional",
+            "config": {
+                "name": conf["name"],
+                "trainable": conf.get("trainable", True),
+                "layers": layers,
+                "input_layers": _history_list(conf["input_layers"]),
+                "output_layers": _history_list(conf["output_layers"]),
+            },
+        }
+
+    def graph_layer(self, cfg: dict, live: Any) -> dict:
+        """A Functional layer entry: the layer plus its inbound nodes in tf_keras's list format."""
+        name = cfg["name"]
+        if str(cfg.get("module", "")).startswith("keras.src.ops"):
+            return self.op_node(cfg)
+        out = self.layer(cfg, live)
+        out["name"] = name
+        out["inbound_nodes"] = [_node(node, name, cfg["class_name"]) for node in cfg["inbound_nodes"]]
+        return out
+
+    def layer(self, cfg: dict, live: Any) -> dict:
+        cls, conf = cfg["class_name"], dict(cfg.get("config", {}))
+        name = conf.get("name", cfg.get("name", "?"))
+        if cls in MODEL_CLASSES and "layers" in conf:
+            return self.model(cfg, live.get_layer(name))
+        if cls == "Lambda":
+            return {"class_name": "Lambda", "config": self.lambda_config(name, conf, live)}
+        tf_cls = getattr(self.tfk.layers, cls, None) if cfg.get("module") == "keras.layers" else None
+        if tf_cls is None:
+            raise _bridge_error(name, cls, "no tf_keras equivalent")
+        return {"class_name": cls, "config": self.arguments(name, cls, conf, tf_cls)}
+
+    def arguments(self, name: str, cls: str, conf: dict, tf_cls: type) -> dict:
+        accepted = _init_args(tf_cls)
+        out = {}
+        for key, value in conf.items():
+            key = RENAMED.get((cls, key), key)
+            if key not in accepted:
+                if value in DROPPABLE.get(key, ()):
+                    continue
+                raise _bridge_error(name, cls, f"argument {key}={value!r} has no tf_keras equivalent")
+            out[key] = self.value(name, cls, key, value)
+        return out
+
+    def value(self, name: str, cls: str, key: str, value: Any) -> Any:
+        if key == "dtype":
+            return _dtype(name, cls, value)
+        if key.endswith("activation"):
+            return _activation(name, cls, value)
+        for suffix, module in (("initializer", "initializers"), ("regularizer", "regularizers"), ("constraint", "constraints")):
+            if key.endswith(suffix):
+                return self.keras_object(name, cls, key, value, getattr(self.tfk, module), optional=suffix == "initializer")
+        return value
+
+    def keras_object(self, name: str, cls: str, key: str, value: Any, module: Any, optional: bool) -> Any:
+        """A Keras 3 {module, class_name, config, registered_name} dict as a tf_keras one. Initializers
+        tf_keras lacks fall back to its default: the weights are copied, so they never run."""
+        if not isinstance(value, dict):
+            return value
+        obj_cls = getattr(module, value.get("class_name", ""), None)
+        if obj_cls is None:
+            if optional:
+                return None
+            raise _bridge_error(name, cls, f"{key} {value.get('class_name')} has no tf_keras equivalent")
+        accepted = _init_args(obj_cls)
+        conf = value.get("config") or {}
+        return {"class_name": value["class_name"], "config": {k: v for k, v in conf.items() if k in accepted}}
+
+    def lambda_config(self, name: str, conf: dict, live: Any) -> dict:
+        """A tf_keras Lambda calling the live Keras 3 function (keras.ops run on TF tensors under the TF
+        backend). Only reached with trust: the untrusted scan refuses Lambdas before loading."""
+        if not self.trust_model:
+            raise ModelLoadError(
+                f"Keras 3 layer {name!r} (Lambda) runs Python code; refused. Pass --trust-model if you trust it"
+            )
+        layer = live.get_layer(name)
+        key = f"edge_sdk_bridged_lambda_{len(self.custom_objects)}"
+        self.custom_objects[key] = layer.function
+        out = {
+            "name": name,
+            "trainable": conf.get("trainable", True),
+            "dtype": _dtype(name, "Lambda", conf.get("dtype")),
+            "function": key,
+            "function_type": "function",
+            "module": None,
+            "output_shape": None,
+            "output_shape_type": "raw",
+            "output_shape_module": None,
+            "arguments": dict(getattr(layer, "arguments", None) or {}),
+        }
+        shape = getattr(layer, "_output_shape", None)
+        if callable(shape):
+            shape_key = f"{key}_output_shape"
+            self.custom_objects[shape_key] = shape
+            out.update(output_shape=shape_key, output_shape_type="function")
+        elif shape is not None:
+            out["output_shape"] = list(shape)
+        return out
+
+    def op_node(self, cfg: dict) -> dict:
+        """A keras.ops call recorded in a functional graph (e.g. `x + 3.0`): two tensors become a tf_keras
+        merge layer, tensor-and-scalar arithmetic becomes a Rescaling layer (scale * x + offset)."""
+        name, op = cfg["name"], cfg["class_name"]
+        nodes = cfg.get("inbound_nodes", [])
+        if len(nodes) != 1 or nodes[0].get("kwargs"):
+            raise _bridge_error(name, f"keras.ops.{op}", "op called with keyword arguments or shared")
+        args = nodes[0]["args"]
+        tensors = [a for a in args if _is_tensor(a)]
+        if len(args) == 2 and len(tensors) == 2 and op in MERGE_OPS:
+            inbound = [[_history(t, {}) for t in tensors]]
+            return {"class_name": MERGE_OPS[op], "config": {"name": name}, "name": name, "inbound_nodes": inbound}
+        if len(args) == 2 and len(tensors) == 1 and op in SCALAR_OPS:
+            const = args[1] if _is_tensor(args[0]) else args[0]
+            if isinstance(const, (int, float)) and not isinstance(const, bool):
+                scale, offset = _affine(op, float(const), tensor_first=_is_tensor(args[0]))
+                if scale is not None:
+                    return {
+                        "class_name": "Rescaling",
+                        "config": {"name": name, "scale": scale, "offset": offset},
+                        "name": name,
+                        "inbound_nodes": [[_history(tensors[0], {})]],
+                    }
+        raise _bridge_error(name, f"keras.ops.{op}", "this op call in a functional graph is not supported; "
+                            "use the equivalent Keras layer")
+
+
+def _affine(op: str, c: float, tensor_first: bool) -> tuple[float | None, float]:
+    """(scale, offset) with op(x, c) (or op(c, x)) == scale * x + offset; scale None if not affine."""
+    if op == "Add":
+        return 1.0, c
+    if op == "Multiply":
+        return c, 0.0
+    if op == "Subtract":
+        return (1.0, -c) if tensor_first else (-1.0, c)
+    if tensor_first and c != 0.0:  # Divide / TrueDivide: x / c
+        return 1.0 / c, 0.0
+    return None, 0.0
+
+
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
+
+
+def _history(tensor: dict, kwargs: dict) -> list:
+    layer, node, index = tensor["config"]["keras_history"]
+    return [layer, node, index, kwargs]
+
+
+def _history_list(value: list) -> list:
+    """Keras 3 writes one model input/output as a flat [layer, node, tensor]; tf_keras wants a list."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if len(value) == 3 and isinstance(value[0], str):
+        return [list(value)]
+    return [list(v) for v in value]
+
+
+def _node(node: dict, name: str, cls: str) -> list:
+    """Keras 3 {"args": [...], "kwargs": {...}} -> tf_keras [[layer, node, tensor, kwargs], ...]."""
+    args, kwargs = node.get("args", []), node.get("kwargs", {})
+    if not args or len(args) > 1:
+        raise _bridge_error(name, cls, "the layer is called with extra positional arguments")
+    if any(_is_tensor(obj) for obj in _walk(kwargs)):
+        raise _bridge_error(name, cls, "the layer is called with tensors as keyword arguments (e.g. mask=)")
+    first = args[0]
+    tensors = first if isinstance(first, list) else [first]
+    if not all(_is_tensor(t) for t in tensors):
+        raise _bridge_error(name, cls, "the layer is called on a nested structure or on constants")
+    return [_history(t, dict(kwargs)) for t in tensors]
+
+
+def _dtype(name: str, cls: str, value: Any) -> Any:
+    """Keras 3 DTypePolicy dicts -> the policy name tf_keras accepts ("float32", "mixed_float16")."""
+    if not isinstance(value, dict):
+        return value
+    policy = value.get("config", {}).get("name")
+    if value.get("class_name") not in ("DTypePolicy", "FloatDTypePolicy") or not isinstance(policy, str):
+        raise _bridge_error(name, cls, f"dtype policy {value.get('class_name')} (quantized Keras 3 layer)")
+    return policy
+
+
+def _activation(name: str, cls: str, value: Any) -> Any:
+    if isinstance(value, dict):  # {"module": "keras.activations", "class_name": "function", "config": "relu"}
+        value = value.get("config") if value.get("class_name") == "function" else None
+    if value is None or not isinstance(value, str):
+        raise _bridge_error(name, cls, "its activation is not a built-in Keras activation")
+    value = RENAMED_ACTIVATIONS.get(value, value)
+    if value in SAME_ACTIVATIONS:
+        return value
+    if value in _custom_activations():
+        return value
+    raise _bridge_error(name, cls, f"activation {value!r} has no tf_keras equivalent")
+
+
+@lru_cache(maxsize=None)
+def _custom_activations() -> dict[str, Callable]:
+    """Keras 3 activations tf_keras lacks or defines differently (its hard_sigmoid is 0.2x+0.5), written
+    with TF ops so TFLite converts them (hard_swish fuses into HARD_SWISH)."""
+    tf = frameworks.tensorflow()
+
+    def hard_sigmoid(x):
+        return tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
+
+    def hard_silu(x):
+        return x * hard_sigmoid(x)
+
+    return {"hard_sigmoid": hard_sigmoid, "hard_silu": hard_silu, "hard_swish": hard_silu}
+
+
+@lru_cache(maxsize=None)
+def _init_args(cls: type) -> frozenset[str]:
+    """Constructor argument names of a tf_keras class, its bases' included."""
+    names: set[str] = set(BASE_LAYER_ARGS)
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        names |= {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"}
+    return frozenset(names)
+
+
+# ------------------------------------------------------------------------------------------ weights
+
+
+def _copy_weights(source: Any, target: Any) -> None:
+    """Copy weights layer by layer (matched by name, recursing into nested models), checking shapes."""
+    for layer in source.layers:
+        try:
+            twin = target.get_layer(layer.name)
+        except ValueError:
+            if layer.weights:
+                raise _bridge_error(layer.name, type(layer).__name__, "no tf_keras twin to receive its weights") from None
+            continue
+        if hasattr(layer, "layers") and hasattr(twin, "layers"):
+            _copy_weights(layer, twin)
+            continue
+        values = layer.get_weights()
+        expected = [tuple(w.shape) for w in twin.weights]
+        got = [tuple(v.shape) for v in values]
+        if got != expected:
+            raise _bridge_error(layer.name, type(layer).__name__, f"weight shapes {got} do not match tf_keras {expected}")
+        if values:
+            twin.set_weights(values)
+
+
+def _self_check(source: Any, target: Any) -> None:
+    """Both models on one random input must agree; a translation that changed semantics fails here."""
+    np = frameworks.module("numpy")
+    rng = np.random.default_rng(0)
+    feeds = []
+    for tensor in source.inputs:
+        shape = tuple(tensor.shape)
+        if any(d is None for d in shape[1:]):
+            return  # dynamic spatial dims: no single probe input; the weight copy is still shape-checked
+        dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
+        sample = rng.standard_normal((2, *shape[1:])) if "float" in dtype else np.zeros((2, *shape[1:]))
+        feeds.append(sample.astype(dtype))
+    feed = feeds if len(feeds) > 1 else feeds[0]
+    ref = [np.asarray(o) for o in _as_list(source(feed, training=False))]
+    got = [np.asarray(o) for o in _as_list(target(feed, training=False))]
+    worst = max((float(np.max(np.abs(r - g))) / max(1.0, float(np.max(np.abs(r)))) for r, g in zip(ref, got)), default=0.0)
+    if len(ref) != len(got) or worst > SELF_CHECK_ATOL:
+        raise ModelLoadError(
+            f"Keras 3 model {source.name!r}: the bridged tf_keras model differs from the original "
+            f"(relative max abs diff {worst:.3g}); please report this model's layers"
+        )
+
+
+def _as_list(value: Any) -> list:
+    if isinstance(value, dict):
+        return list(value.values())
+    return list(value) if isinstance(value, (list, tuple)) else [value]
