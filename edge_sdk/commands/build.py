@@ -50,12 +50,12 @@ def register(app: typer.Typer) -> None:
             "max_accuracy_drop": max_accuracy_drop,
             "min_fidelity": min_fidelity,
         }
+        say = (lambda _: None) if (quiet or json_out) else (lambda msg: typer.echo(msg, err=True))
         args = resolve_build_args(
             model=model, targets=target, calibration=calibration, train_data=train_data, eval_data=eval_data,
             out=out, search=search, seed=seed, profiles_dir=profiles_dir, trust_model=trust_model,
-            budget_flags={k: v for k, v in flags.items() if v is not None}, no_cache=no_cache,
+            budget_flags={k: v for k, v in flags.items() if v is not None}, no_cache=no_cache, say=say,
         )
-        say = (lambda _: None) if (quiet or json_out) else (lambda msg: typer.echo(msg, err=True))
         results = build(plan_file=plan, quiet=quiet or json_out, say=say, **args)
         if json_out:
             print_json([r.report for r in results] if len(results) > 1 else results[0].report)
@@ -69,7 +69,9 @@ def register(app: typer.Typer) -> None:
 def summary_line(report: dict, out_dir: Path) -> str:
     """`target profile: artifact, size, RAM, latency estimate, quality, ok/over`."""
     measured, est = report.get("measured") or {}, report.get("estimates") or {}
-    artifact = (report.get("artifacts") or [{}])[0]
+    if not report.get("artifacts"):
+        return f"{report['target']:<9} {report['profile']['name']:<16} no candidate could be built (see {out_dir / 'report.json'})"
+    artifact = report["artifacts"][0]
     unit = est.get("best_unit")
     latency = (est.get("latency_ms") or {}).get(unit) if unit else None
     verification = report.get("verification") or {}

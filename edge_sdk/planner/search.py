@@ -34,9 +34,17 @@ Progress = Callable[[str], None]
 class StepMemo:
     """Models after each chain of steps, shared across targets in one build (and the on-disk cache)."""
 
-    cache: Any = None  # has load(key, template) -> (LoadedModel, StepRecord) | None and store(key, model, record)
+    cache: Any = None  # edge_sdk.cache.StepCache, or None for no on-disk cache
     models: dict[tuple, tuple[LoadedModel, list[StepRecord]]] = field(default_factory=dict)
     hits: int = 0
+
+    def _cache_key(self, model: LoadedModel, data: TechniqueData, chain: tuple[Step, ...], config: dict) -> str | None:
+        """Only file-backed models are cached: an in-memory model has no content hash to key on."""
+        if self.cache is None or not self.cache.enabled or model.sha256 is None:
+            return None
+        from edge_sdk.cache import cache_key
+
+        return cache_key(model.sha256, data.train.fingerprint(), [s.key() for s in chain], config)
 
     def apply(self, model: LoadedModel, steps: tuple[Step, ...], data: TechniqueData, seed: int, quiet: bool,
               say: Progress) -> tuple[LoadedModel, list[StepRecord]]:
@@ -51,16 +59,16 @@ class StepMemo:
                 continue
             step = steps[i]
             config = {**step.params, "seed": seed, "progress": not quiet}
-            cache_key = (model.sha256 or model.handle.name, data.train.fingerprint(), key, seed)
-            cached = self.cache.load(cache_key, current) if self.cache is not None else None
+            cache_key = self._cache_key(model, data, steps[: i + 1], config)
+            cached = self.cache.get_step(cache_key, current, step.technique) if cache_key else None
             if cached is not None:
                 current, record = cached
                 say(f"  {step.technique}: reused from the build cache")
             else:
                 say(f"  {step.technique} {step.params or ''}".rstrip())
                 current, record = apply_step(step.technique, current, data, config)
-                if self.cache is not None:
-                    self.cache.store(cache_key, current, record)
+                if cache_key:
+                    self.cache.put_step(cache_key, current, record)
             records = records + [record]
             self.models[key] = (current, records)
         return current, records

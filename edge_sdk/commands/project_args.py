@@ -1,0 +1,65 @@
+"""Merge `edge-sdk build` flags with edge-sdk.yaml: flags win, the project file fills the rest.
+
+Without `--model`, edge-sdk.yaml in the working directory is required; with `--model`, a project file
+is not read at all (so a one-off build never picks up a stray config by surprise).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edge_sdk.errors import ConfigError
+
+
+def resolve_build_args(
+    *,
+    model: Path | None,
+    targets: list[str] | None,
+    calibration: str | None,
+    train_data: str | None,
+    eval_data: str | None,
+    out: Path | None,
+    search: str | None,
+    seed: int | None,
+    profiles_dir: Path | None,
+    trust_model: bool,
+    budget_flags: dict[str, Any],
+    no_cache: bool,
+    say: Any = print,
+) -> dict[str, Any]:
+    """Keyword arguments for `edge_sdk.build.build`."""
+    from edge_sdk.cache import StepCache, default_cache_dir
+
+    project = None
+    if model is None:
+        from edge_sdk.project import find_project, load_project
+
+        path = find_project(Path.cwd())
+        if path is None:
+            raise ConfigError("no --model given and no edge-sdk.yaml in this directory; pass --model or run `edge-sdk init MODEL`")
+        project = load_project(path)
+    configured = {t.target: t.budgets() for t in project.targets} if project else {}
+    base_dir = path.parent if project else Path.cwd()
+    chosen = list(targets or configured or [])
+    if not chosen:
+        raise ConfigError("no target: pass --target (a profile or family name) or list targets in edge-sdk.yaml")
+    overrides = {t: {**configured.get(t, {}), **budget_flags} for t in chosen}
+    search_mode = search or (project.search if project else None) or "first-fit"
+    if search_mode not in ("first-fit", "pareto"):
+        raise ConfigError(f"--search {search_mode!r}: expected first-fit or pareto")
+    cache_dir = (project.cache_dir if project and project.cache_dir else None) or default_cache_dir(base_dir)
+    return {
+        "model": model or project.model,
+        "targets": chosen,
+        "calibration": calibration or (project.calibration if project else None),
+        "train_data": train_data or (project.train_data if project else None),
+        "eval_data": eval_data or (project.eval_data if project else None),
+        "out": out or (project.out if project else Path("out")),
+        "budget_overrides": overrides,
+        "search": search_mode,
+        "profiles_dir": profiles_dir or (project.profiles_dir if project else None),
+        "trust_model": trust_model or bool(project and project.trust_model),
+        "seed": seed if seed is not None else (project.seed if project else 0),
+        "cache": StepCache(cache_dir, enabled=not no_cache, say=say),
+    }
