@@ -1,0 +1,90 @@
+"""Shared bench fixtures: real artifacts of the bundled digits model, built once per session.
+
+- tflite: digits quantized to full int8 (int8 I/O) with edge_sdk.compress.ptq.convert_to_tflite.
+- tflm: the same flatbuffer as a TFLM artifact (model.tflite + model_data.cc/.h + op_resolver.h from the
+  TFLM exporter's own source generators, arena measured by its TFLM runner).
+- pte: a tiny conv net lowered to ExecuTorch with the XNNPACK partitioner.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CALIBRATION = ROOT / "calibration_data" / "digits_calibration.npz"
+
+
+@pytest.fixture(scope="session")
+def int8_flatbuffer(digits_loaded) -> bytes:
+    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.data import load_dataset
+
+    calibration = load_dataset(CALIBRATION, digits_loaded.inputs, purpose="calibration")
+    flatbuffer, _ = convert_to_tflite(digits_loaded.handle, QuantSpec("int8", io_dtype="int8", max_samples=50), calibration)
+    return flatbuffer
+
+
+def _artifact(fmt: str, out: Path, main: str, files: list[str], details: dict | None = None):
+    from edge_sdk.export.atomic import make_artifact
+
+    return make_artifact(fmt, out / main, [out / f for f in files], "int8", (), details or {})
+
+
+@pytest.fixture(scope="session")
+def tflite_artifact(tmp_path_factory, int8_flatbuffer):
+    out = tmp_path_factory.mktemp("tflite")
+    (out / "model.tflite").write_bytes(int8_flatbuffer)
+    return _artifact("tflite", out, "model.tflite", ["model.tflite"])
+
+
+@pytest.fixture(scope="session")
+def tflm_artifact(tmp_path_factory, int8_flatbuffer):
+    from edge_sdk.export.flatbuffer import read_graph
+    from edge_sdk.export.tflm import arena_for_harness, model_data_files, op_resolver_file
+    from edge_sdk.runtimes.tflm import measure_arena
+
+    out = tmp_path_factory.mktemp("tflm")
+    measured = measure_arena(int8_flatbuffer)["arena_total_bytes"]
+    arena = arena_for_harness(measured, 0.10)
+    files = model_data_files(int8_flatbuffer, "digits", "// test fixture\n", arena, measured, 0.10)
+    files["op_resolver.h"] = op_resolver_file(read_graph(int8_flatbuffer).op_names(), "// test fixture\n")
+    (out / "model.tflite").write_bytes(int8_flatbuffer)
+    for name, text in files.items():
+        (out / name).write_text(text)
+    return _artifact("tflm", out, "model.tflite", ["model.tflite", *files],
+                     {"arena_bytes": arena, "arena_bytes_measured": measured})
+
+
+@pytest.fixture(scope="session")
+def pte_artifact(tmp_path_factory):
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 4, 3)
+            self.fc = torch.nn.Linear(4 * 6 * 6, 10)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+    torch.manual_seed(0)
+    program = to_edge_transform_and_lower(
+        torch.export.export(Tiny().eval(), (torch.rand(1, 1, 8, 8),)), partitioner=[XnnpackPartitioner()]
+    ).to_executorch()
+    out = tmp_path_factory.mktemp("pte")
+    (out / "model.pte").write_bytes(program.buffer)
+    return _artifact("pte", out, "model.pte", ["model.pte"])
+
+
+def copy_out(artifact, dest: Path) -> Path:
+    """A fresh OUT/<profile>-like dir holding the artifact's files (tests write bench.json there)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in artifact.files or (artifact.path,):
+        shutil.copy2(f, dest / Path(f).name)
+    return dest

@@ -1,0 +1,87 @@
+"""Host runner on every format with the real runtimes (LiteRT, TFLite Micro, ExecuTorch), and the
+`edge-sdk bench` command end to end: bench.json, the estimate ratio and the report.json `bench` key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edge_sdk.bench import BenchConfig, parse_address
+from edge_sdk.bench.artifact import resolve_target
+from edge_sdk.bench.host import run as host_run
+from edge_sdk.cli import main
+from edge_sdk.errors import DeviceError
+
+from .conftest import copy_out
+
+
+def _check_stats(result, runs):
+    lat = result.latency_ms
+    assert result.complete and result.runs == runs
+    assert 0 < lat["min"] <= lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    assert result.peak_memory_bytes and result.peak_memory_bytes > 1 << 20
+
+
+def test_bench_command_tflite_with_report(tflite_artifact, tmp_path, capsys):
+    out = copy_out(tflite_artifact, tmp_path / "pixel-8")
+    report = {"profile": {"name": "pixel-8", "family": "android"},
+              "artifacts": [{"format": "tflite", "path": "model.tflite", "precision": "int8", "details": {}}],
+              "estimates": {"best_unit": "cpu", "latency_ms": {"cpu": 0.05, "gpu": 0.4}}}
+    (out / "report.json").write_text(json.dumps(report))
+    assert main(["bench", str(out), "--device", "host", "--runs", "30", "--warmup", "3", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    lat = doc["bench"]["latency_ms"]
+    assert set(lat) >= {"p50", "p90", "p99", "mean", "min", "max"}
+    assert doc["bench"]["runs"] == 30 and doc["bench"]["complete"] is True
+    assert doc["bench"]["raw"]["start"]["threads"] == 1  # pixel-8 benches single-threaded
+    cmp = doc["latency_vs_estimate"]
+    assert cmp["unit"] == "cpu" and cmp["estimated_ms"] == 0.05
+    assert cmp["ratio"] == pytest.approx(lat["p50"] / 0.05, rel=1e-3)
+    assert json.loads((out / "bench.json").read_text()) == doc
+    updated = json.loads((out / "report.json").read_text())
+    assert updated["bench"]["latency_ms"] == lat and updated["profile"]["name"] == "pixel-8"
+
+
+def test_host_tflm_reports_the_arena_tflm_allocates(tflm_artifact):
+    target = resolve_target(tflm_artifact.path.parent)
+    assert target.artifact.format == "tflm"
+    result = host_run(tflm_artifact, parse_address("host"), BenchConfig(runs=10, warmup=1))
+    _check_stats(result, 10)
+    assert result.raw["start"]["runtime"] == "tflm"
+    # allocated with the harness arena (measured + margin); the recording allocator reports what it used
+    assert result.arena_bytes == tflm_artifact.details["arena_bytes_measured"]
+
+
+@pytest.mark.slow
+def test_host_pte_runs_on_executorch(pte_artifact):
+    result = host_run(pte_artifact, parse_address("host"), BenchConfig(runs=10, warmup=2, timeout_s=240))
+    _check_stats(result, 10)
+    assert result.raw["start"]["runtime"] == "executorch"
+
+
+def test_artifact_kind_is_inferred_from_files(tflite_artifact, tflm_artifact, tmp_path):
+    assert resolve_target(tflite_artifact.path).artifact.format == "tflite"
+    assert resolve_target(tflm_artifact.path).artifact.format == "tflm"
+    (tmp_path / "model.pte").write_bytes(b"x")
+    assert resolve_target(tmp_path).artifact.format == "pte"
+    with pytest.raises(DeviceError, match="holds no"):
+        resolve_target(tmp_path / "..")
+    with pytest.raises(DeviceError, match="does not exist"):
+        resolve_target(tmp_path / "missing.tflite")
+
+
+def test_host_refuses_core_ml_with_a_hint(tmp_path):
+    pkg = tmp_path / "model.mlpackage"
+    pkg.mkdir()
+    (pkg / "Manifest.json").write_text("{}")
+    target = resolve_target(tmp_path)
+    with pytest.raises(DeviceError, match="ios"):
+        host_run(target.artifact, parse_address("host"), BenchConfig())
+
+
+def test_a_runtime_error_on_the_device_is_a_clear_device_error(tmp_path):
+    (tmp_path / "model.tflite").write_bytes(b"not a flatbuffer")
+    target = resolve_target(tmp_path)
+    with pytest.raises(DeviceError, match="the device reported"):
+        host_run(target.artifact, parse_address("host"), BenchConfig(runs=2))
