@@ -1,0 +1,82 @@
+"""The candidate ladder: order, target capabilities, and estimates that discard before training."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_sdk import analyze, get_profile
+from edge_sdk.commands.common import parse_bytes
+from edge_sdk.errors import BudgetError
+from edge_sdk.planner.budgets import Budgets
+from edge_sdk.planner.ladder import build_ladder
+from edge_sdk.planner.plan_file import read_plan, write_plan
+from edge_sdk.planner.search import HARD, candidate_estimate, evaluate_budgets
+
+
+@pytest.fixture(scope="module")
+def info(digits_loaded):
+    return analyze(digits_loaded)
+
+
+def names(ladder):
+    return [c.name for c in ladder]
+
+
+def test_int8_only_target_skips_float_rungs_and_exports_tflm(info):
+    ladder = build_ladder(info, get_profile("cortex-m"))
+    assert {c.fmt for c in ladder} == {"tflm"}
+    assert not any(c.precision in ("float32", "float16", "dynamic-int8", "int8-mixed") for c in ladder)
+    assert names(ladder)[0] == "int8"
+    assert all(c.io_dtype == "int8" for c in ladder)
+
+
+def test_float_target_orders_float_then_int8_then_training_then_distillation(info):
+    ladder = names(build_ladder(info, get_profile("android")))
+    assert ladder[:5] == ["fp32", "fp16", "dynamic-int8", "int8", "int8-mixed"]
+    order = [ladder.index(n) for n in ("qat-int8", "prune50-qat-int8", "prune80-qat-int8", "cluster16-qat-int8",
+                                          "lowrank-qat-int8", "distill0.75-qat-int8", "distill0.5-qat-int8", "distill0.35-qat-int8")]
+    assert order == sorted(order)
+
+
+def test_ios_uses_core_ml_precisions_and_weight_compression(info):
+    ladder = build_ladder(info, get_profile("ios"))
+    assert {c.fmt for c in ladder} == {"coreml"}
+    assert [c.coreml_compression for c in ladder[:4]] == [None, "linear8", "palettize6", "palettize4"]
+
+
+def test_estimates_shrink_down_the_ladder(info):
+    profile = get_profile("cortex-m")
+    ladder = {c.name: c for c in build_ladder(info, profile)}
+    flash = {n: candidate_estimate(info, profile, ladder[n]).flash_bytes for n in ("int8", "distill0.75-qat-int8", "distill0.5-qat-int8", "distill0.35-qat-int8")}
+    assert flash["int8"] > flash["distill0.75-qat-int8"] > flash["distill0.5-qat-int8"] > flash["distill0.35-qat-int8"]
+    pruned = candidate_estimate(info, profile, ladder["prune80-qat-int8"])
+    dense = candidate_estimate(info, profile, ladder["int8"])
+    assert pruned.flash_gzip_bytes < dense.flash_gzip_bytes  # zeros compress
+    assert pruned.flash_bytes == dense.flash_bytes  # TFLM stores weights dense
+
+
+def test_tight_flash_budget_discards_large_rungs_before_training(info):
+    profile = get_profile("cortex-m")
+    budgets = Budgets.from_profile(profile, flash_bytes=24 * 1024)
+    status = {}
+    for cand in build_ladder(info, profile):
+        checks = evaluate_budgets(budgets, candidate_estimate(info, profile, cand), None, profile)
+        status[cand.name] = [k for k in HARD if not checks[k]["ok"]]
+    assert status["int8"] == ["flash_bytes"] and status["qat-int8"] == ["flash_bytes"]
+    assert status["distill0.35-qat-int8"] == []
+
+
+def test_plan_file_round_trip(info, tmp_path):
+    ladder = build_ladder(info, get_profile("cortex-m"))
+    write_plan({"stm32f746-disco": ladder}, tmp_path / "plan.json")
+    assert read_plan(tmp_path / "plan.json") == {"stm32f746-disco": ladder}
+
+
+@pytest.mark.parametrize("text,expected", [("262144", 262144), ("256KiB", 262144), ("1.5MB", 1_500_000), ("2 k", 2000)])
+def test_parse_bytes(text, expected):
+    assert parse_bytes(text, "--ram-budget") == expected
+
+
+def test_parse_bytes_names_the_flag():
+    with pytest.raises(BudgetError, match="--flash-budget '12 parsecs'"):
+        parse_bytes("12 parsecs", "--flash-budget")
