@@ -1,0 +1,69 @@
+"""Moving between a torch `LoadedModel` (an ExportedProgram) and the trainable graph module that
+torch techniques work on, and back, keeping the program's dynamic batch dimension.
+
+Why: pt2e quantization, pruning and distillation all edit or train `ep.module()`; the result must be
+exported again so the next step (or the ExecuTorch exporter) gets an ExportedProgram like the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from edge_sdk import frameworks
+from edge_sdk.data import Dataset, load_dataset
+from edge_sdk.errors import ConfigError, ExportError
+from edge_sdk.model.torch import from_program
+from edge_sdk.model.types import LoadedModel
+
+MAX_BATCH = 1024
+QUANT_NAMESPACE = "quantized_decomposed"
+
+
+def require_torch(model: LoadedModel, technique: str) -> None:
+    if model.framework != "torch":
+        raise ConfigError(f"{technique} works on PyTorch (.pt2) models; got a {model.framework} model (use the Keras techniques)")
+
+
+def dynamic_shapes(model: LoadedModel) -> tuple | None:
+    """torch.export dynamic_shapes that keep each input's batch dim dynamic when the program had one."""
+    if all(s.shape[0] is not None for s in model.inputs):
+        return None
+    torch = frameworks.torch()
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    return tuple({0: batch} if s.shape[0] is None else None for s in model.inputs)
+
+
+def reexport(module: Any, model: LoadedModel, example: tuple | None = None, *, static: bool = False) -> LoadedModel:
+    """Export `module` (a graph module made from `model`) again; a new LoadedModel like `model`."""
+    torch = frameworks.torch()
+    example = tuple(model.example_inputs if example is None else example)
+    try:
+        ep = torch.export.export(module, example, dynamic_shapes=None if static else dynamic_shapes(model))
+    except Exception as exc:  # noqa: BLE001 - export raises many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ExportError(f"the compressed model cannot be exported again with torch.export: {first}") from None
+    loaded = from_program(ep)
+    return dataclasses.replace(model, handle=ep, inputs=loaded.inputs, outputs=loaded.outputs, example_inputs=loaded.example_inputs)
+
+
+def batch_one(model: LoadedModel) -> tuple:
+    """The example inputs cut to one sample (what a deployed .pte takes)."""
+    return tuple(x[:1] for x in model.example_inputs)
+
+
+def is_quantized(ep: Any) -> bool:
+    """True when the program holds pt2e quantize/dequantize nodes (torch-ptq / torch-qat / torch-dynamic ran)."""
+    return any(n.op == "call_function" and QUANT_NAMESPACE in str(n.target) for n in ep.graph.nodes)
+
+
+def tensors(arrays: list[np.ndarray]) -> list[Any]:
+    torch = frameworks.torch()
+    return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+
+
+def checked(dataset: Dataset, model: LoadedModel, purpose: str, max_samples: int | None = None) -> Dataset:
+    """The data validated against the model's inputs (DataError naming both shapes on a mismatch)."""
+    return load_dataset(dataset, model.inputs, max_samples=max_samples, purpose=purpose)

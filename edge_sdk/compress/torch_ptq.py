@@ -1,0 +1,119 @@
+"""torch-ptq and torch-dynamic: torchao pt2e post-training int8 quantization for the XNNPACK backend.
+
+torch-ptq: static int8 (XNNPACKQuantizer from executorch.backends.xnnpack.quantizer, symmetric,
+per-channel weights), calibrated on at most `max_samples` of the user's calibration data.
+torch-dynamic: dynamic int8 activations x per-channel int8 weights for Linear layers (what XNNPACK
+runs fast for Linear-heavy models), plus int8 weight-only embedding tables (torchao's
+EmbeddingQuantizer, lowered to quantized_decomposed.embedding_byte), so a transformer's size falls
+with its embeddings too. Only float tensors are ever annotated (the XNNPACK quantizer guards inputs by
+dtype, see pytorch/executorch#21608), so integer index arithmetic stays integer; attention masks stay
+float under torch-dynamic because only Linear/embedding weights are quantized (an additive -inf mask
+cannot be quantized, see pytorch/executorch#8736).
+The result is a re-exported ExportedProgram with quantize/dequantize nodes that the `pte` exporter
+lowers as is.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from edge_sdk import frameworks
+from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.compress.torch_graph import checked, is_quantized, reexport, require_torch, tensors
+from edge_sdk.data import Dataset
+from edge_sdk.errors import ConfigError
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import StepRecord
+
+PTQ_DEFAULTS = {"max_samples": 200, "per_channel": True, "batch_size": 32}
+
+
+def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: bool = True) -> Any:
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+
+    config = get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=dynamic, is_qat=qat)
+    return XNNPACKQuantizer().set_global(config)
+
+
+def dynamic_quantizer() -> Any:
+    from torchao.quantization.pt2e.quantizer import ComposableQuantizer
+    from torchao.quantization.pt2e.quantizer.embedding_quantizer import EmbeddingQuantizer
+
+    import executorch.kernels.quantized  # noqa: F401 - registers quantized_decomposed.embedding_byte for export
+
+    return ComposableQuantizer([EmbeddingQuantizer(), xnnpack_quantizer(dynamic=True)])
+
+
+def _cfg(config: dict) -> dict:
+    unknown = set(config) - set(PTQ_DEFAULTS) - {"seed", "progress"}
+    if unknown:
+        raise ConfigError(f"unknown torch quantization option(s) {', '.join(sorted(unknown))}; valid: {', '.join(PTQ_DEFAULTS)}")
+    return {**PTQ_DEFAULTS, **config}
+
+
+def count_quantized(ep: Any) -> dict[str, int]:
+    """How many ops the program quantizes, by the op that consumes a dequantize."""
+    found: dict[str, int] = {}
+    for n in ep.graph.nodes:
+        if n.op == "call_function" and "dequantize" not in str(n.target) and "quantize" not in str(n.target):
+            if any("dequantize" in str(a.target) for a in n.all_input_nodes if a.op == "call_function"):
+                key = str(n.target).split(".")[1] if "." in str(n.target) else str(n.target)
+                found[key] = found.get(key, 0) + 1
+            elif "embedding_byte" in str(n.target):
+                found["embedding_byte"] = found.get("embedding_byte", 0) + 1
+    return found
+
+
+def quantize(model: LoadedModel, calibration: Dataset | None, *, mode: str, config: dict | None = None) -> tuple[LoadedModel, StepRecord]:
+    """pt2e quantize `model` (mode "int8" = static, "dynamic-int8"); returns a re-exported program."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    torch = frameworks.torch()
+    cfg = _cfg(config or {})
+    start = time.perf_counter()
+    if is_quantized(model.handle):
+        raise ConfigError("the model is already quantized (torch-ptq/torch-qat/torch-dynamic ran before); quantize once")
+    if mode == "int8":
+        if calibration is None:
+            raise ConfigError("torch-ptq needs calibration data; pass --calibration FILE.npz")
+        data = checked(calibration, model, "calibration", cfg["max_samples"])
+        quantizer = xnnpack_quantizer(per_channel=cfg["per_channel"])
+    elif mode == "dynamic-int8":
+        data = checked(calibration, model, "calibration", 1) if calibration is not None else None
+        quantizer = dynamic_quantizer()
+    else:
+        raise ConfigError(f"unknown torch quantization mode {mode!r}; valid: int8, dynamic-int8")
+    prepared = prepare_pt2e(model.handle.module(), quantizer)
+    samples = 0
+    with torch.no_grad():
+        if mode == "int8":
+            for batch in data.batches(cfg["batch_size"]):
+                prepared(*tensors(batch))
+                samples += len(batch[0])
+        else:
+            prepared(*model.example_inputs)
+    converted = convert_pt2e(prepared)
+    out = reexport(converted, model)
+    record = StepRecord(
+        technique="torch-ptq" if mode == "int8" else "torch-dynamic",
+        params={"mode": mode, "per_channel": cfg["per_channel"], "quantizer": type(quantizer).__name__},
+        metrics={"calibration_samples": samples, "quantized_ops": count_quantized(out.handle)},
+        wall_s=time.perf_counter() - start,
+    )
+    return out, record
+
+
+@register_technique("torch-ptq")
+def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+    require_torch(model, "torch-ptq")
+    return quantize(model, data.calibration, mode="int8", config=config)
+
+
+@register_technique("torch-dynamic")
+def apply_dynamic(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+    require_torch(model, "torch-dynamic")
+    return quantize(model, data.calibration, mode="dynamic-int8", config=config)

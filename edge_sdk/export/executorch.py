@@ -1,0 +1,137 @@
+"""ExecuTorch `.pte` exporters: `pte` (XNNPACK delegate; Android, Jetson CPU) and `pte-coreml`
+(the ExecuTorch Core ML partitioner; iOS).
+
+The program is re-exported at batch 1 (what an app feeds; memory planning then needs no upper bound)
+and lowered with `to_edge_transform_and_lower`. A model that torch-ptq / torch-qat / torch-dynamic
+already quantized is lowered as is; a float model asked for at int8 / dynamic-int8 is quantized here
+with the same pt2e code (static int8 needs ExportConfig.calibration). Artifact.details records the
+delegation coverage: graph nodes the backend took vs nodes left to the portable CPU kernels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+from unittest import mock
+
+from edge_sdk.compress.torch_graph import batch_one, is_quantized, reexport
+from edge_sdk.errors import ConfigError, ExportError
+from edge_sdk.export.atomic import commit, make_artifact, staging
+from edge_sdk.export.base import ExportConfig, register_exporter
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.profiles import Profile
+from edge_sdk.records import Artifact
+
+PRECISIONS = ("float32", "int8", "dynamic-int8")
+TOOLS = ("torch", "executorch", "torchao")
+
+
+def quantized_precision(ep: Any) -> str | None:
+    """int8 | dynamic-int8 for a pt2e-quantized program (dynamic ones choose qparams at run time), else None."""
+    if not is_quantized(ep):
+        return None
+    dynamic = any("choose_qparams" in str(n.target) for n in ep.graph.nodes if n.op == "call_function")
+    return "dynamic-int8" if dynamic else "int8"
+
+
+def prepared(model: LoadedModel, config: ExportConfig) -> tuple[LoadedModel, str, list[str]]:
+    """(model to lower, its precision, notes): quantize a float model when config.precision asks for it."""
+    if model.framework != "torch":
+        raise ConfigError(f"the pte exporters take PyTorch models; got a {model.framework} model (use tflite or coreml)")
+    if config.precision not in PRECISIONS:
+        raise ConfigError(f"pte precision {config.precision!r} is not supported; valid: {', '.join(PRECISIONS)}")
+    done = quantized_precision(model.handle)
+    if done is not None:
+        notes = [] if config.precision in (done, "float32") else [f"model already quantized ({done}); lowered as is"]
+        return model, done, notes
+    if config.precision == "float32":
+        return model, "float32", []
+    from edge_sdk.compress.torch_ptq import quantize
+
+    quantized, record = quantize(
+        model, config.calibration, mode=config.precision, config={"max_samples": config.max_calibration_samples}
+    )
+    return quantized, config.precision, [f"quantized at export: {record.metrics}"]
+
+
+def delegation(edge: Any) -> dict[str, Any]:
+    """Nodes delegated to the backend vs left to portable kernels, per op."""
+    from executorch.devtools.backend_debug import get_delegation_info
+
+    info = get_delegation_info(edge.exported_program().graph_module)
+    total = info.num_delegated_nodes + info.num_non_delegated_nodes
+    portable = {op: b.non_delegated for op, b in sorted(info.delegation_by_operator.items()) if b.non_delegated}
+    return {
+        "delegated_nodes": info.num_delegated_nodes,
+        "portable_nodes": info.num_non_delegated_nodes,
+        "coverage": round(info.num_delegated_nodes / total, 4) if total else 0.0,
+        "delegated_subgraphs": info.num_delegated_subgraphs,
+        "portable_ops": portable,
+    }
+
+
+def _partitioner(backend: str) -> Any:
+    if backend == "xnnpack":
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        return XnnpackPartitioner()
+    from executorch.backends.apple.coreml.partition import CoreMLPartitioner
+
+    return CoreMLPartitioner()
+
+
+@contextmanager
+def _fixed_uuids(seed: int) -> Iterator[None]:
+    """The Core ML preprocessor names each delegate blob with uuid.uuid4(); derive them from the seed
+    instead, so the same model and seed give byte-identical .pte files."""
+    counter = itertools.count()
+    with mock.patch("uuid.uuid4", lambda: uuid.UUID(int=(seed << 32) + next(counter))):
+        yield
+
+
+def lower(model: LoadedModel, backend: str, seed: int = 0) -> tuple[bytes, dict[str, Any]]:
+    """The .pte bytes of `model` at batch 1, lowered to `backend`, and its delegation coverage."""
+    from executorch.exir import to_edge_transform_and_lower
+
+    static = reexport(model.handle.module(), model, batch_one(model), static=True)
+    try:
+        with _fixed_uuids(seed):
+            edge = to_edge_transform_and_lower(static.handle, partitioner=[_partitioner(backend)])
+        coverage = delegation(edge)
+        buffer = edge.to_executorch().buffer
+    except Exception as exc:  # noqa: BLE001 - lowering raises many types; the user can act on the message
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise ExportError(f"ExecuTorch lowering to {backend} failed: {first}") from None
+    return bytes(buffer), coverage
+
+
+def write_pte(fmt: str, backend: str, model: LoadedModel, config: ExportConfig, out_dir: Path) -> Artifact:
+    start = time.perf_counter()
+    model, precision, notes = prepared(model, config)
+    buffer, coverage = lower(model, backend, config.seed)
+    with staging(out_dir) as stage:
+        (stage / "model.pte").write_bytes(buffer)
+        files = commit(stage, out_dir)
+    details = {
+        "backend": backend,
+        "batch": 1,
+        "inputs": [{"name": s.name, "shape": [1, *s.shape[1:]], "dtype": s.dtype} for s in model.inputs],
+        "delegation": coverage,
+        "export_s": round(time.perf_counter() - start, 3),
+        "notes": notes,
+    }
+    return make_artifact(fmt, out_dir / "model.pte", files, precision, TOOLS, details)
+
+
+@register_exporter("pte")
+def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
+    return write_pte("pte", "xnnpack", model, config, out_dir)
+
+
+@register_exporter("pte-coreml")
+def export_coreml(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
+    return write_pte("pte-coreml", "coreml", model, config, out_dir)
