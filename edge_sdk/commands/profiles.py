@@ -1,0 +1,103 @@
+"""`edge-sdk profiles list|show`: the device profiles a `--target` can name (built-ins plus --profiles-dir).
+
+Reads YAML only (pydantic + pyyaml), so it stays fast: no ML framework is imported here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, human_bytes, print_json
+
+profiles_app = typer.Typer(
+    name="profiles",
+    help="List and show device profiles (built-in and from --profiles-dir).",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # like the main app: plain help, no rich help renderer at start-up
+)
+
+
+@profiles_app.command("list")
+def list_command(json_out: bool = JsonOption, profiles_dir: Optional[Path] = ProfilesDirOption) -> None:
+    """One row per profile: family, default, budgets, formats."""
+    from edge_sdk.profiles import list_profiles
+
+    profiles = list_profiles(profiles_dir)
+    if json_out:
+        print_json([p.model_dump(mode="json") for p in profiles])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="device profiles (--target accepts a name or a family)")
+    for col in ("name", "family", "default", "RAM budget", "flash budget", "formats", "latency budget"):
+        table.add_column(col, justify="right" if "budget" in col else "left")
+    for p in profiles:
+        table.add_row(
+            p.name,
+            p.family,
+            "yes" if p.default_for_family else "",
+            human_bytes(p.memory.ram_budget_bytes),
+            human_bytes(p.memory.flash_budget_bytes),
+            ", ".join(p.runtime.formats),
+            f"{p.latency_budget_ms:g} ms",
+        )
+    Console().print(table)
+
+
+@profiles_app.command("show")
+def show_command(
+    name: str = typer.Argument(..., help="Profile name, or a family (android, ios, cortex-m, jetson) for its default."),
+    json_out: bool = JsonOption,
+    profiles_dir: Optional[Path] = ProfilesDirOption,
+) -> None:
+    """Every field of one profile; op lists are summarised (use --json for all of them)."""
+    from edge_sdk.profiles import get_profile
+
+    profile = get_profile(name, profiles_dir)
+    if json_out:
+        print_json(profile.model_dump(mode="json"))
+        return
+    _print_profile(profile)
+
+
+def _print_profile(profile) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    mem, rt = profile.memory, profile.runtime
+    default = " (family default)" if profile.default_for_family else ""
+    console.print(f"[bold]{profile.name}[/bold]  {profile.family}{default}")
+    console.print(profile.description)
+    console.print(
+        f"RAM {human_bytes(mem.ram_bytes)} (budget {human_bytes(mem.ram_budget_bytes)}), "
+        f"flash {human_bytes(mem.flash_bytes)} (budget {human_bytes(mem.flash_budget_bytes)}), "
+        f"latency budget {profile.latency_budget_ms:g} ms"
+    )
+    units = Table(title=f"compute: {profile.compute.cpu}, {profile.compute.clock_hz / 1e6:g} MHz")
+    for col in ("unit", "int8 MAC/s", "float16 MAC/s", "float32 MAC/s", "efficiency", "formats"):
+        units.add_column(col)
+    for unit in profile.compute.units:
+        rates = [_giga(unit.dtypes.get(dt)) for dt in ("int8", "float16", "float32")]
+        formats = "all" if unit.formats is None else (", ".join(unit.formats) or "none of ours")
+        units.add_row(unit.name, *rates, f"{unit.efficiency:g}", formats)
+    console.print(units)
+    ops = ", ".join(f"{vocab}: {len(names)}" for vocab, names in rt.ops.items())
+    console.print(f"runtime: formats {', '.join(rt.formats)}; dtypes {', '.join(rt.dtypes)}; ops ({ops})")
+    for key, value in rt.constraints.items():
+        console.print(f"  {key}: {value}", soft_wrap=True)
+    console.print(f"connection: {profile.connection.kind}" + (f" {profile.connection.baud} baud" if profile.connection.baud else ""))
+    for source in profile.sources:
+        console.print(f"source: {source}", soft_wrap=True)
+
+
+def _giga(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate / 1e9:.3g} G"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(profiles_app, name="profiles")
