@@ -7,11 +7,27 @@ Public API (heavy frameworks are imported only inside the functions that need th
 
 __version__ = "0.1.0"
 
-from edge_sdk.data import Dataset, load_dataset
+from importlib import import_module
+
 from edge_sdk.errors import EdgeSDKError
-from edge_sdk.model import analyze, load_model
-from edge_sdk.planner.fit import check_fit
-from edge_sdk.profiles import Profile, get_profile, list_profiles
+
+# Resolved on first use (PEP 562) so `import edge_sdk` - and with it `edge-sdk --help` - stays cheap.
+_LAZY = {
+    "Dataset": "edge_sdk.data",
+    "load_dataset": "edge_sdk.data",
+    "analyze": "edge_sdk.model",
+    "load_model": "edge_sdk.model",
+    "check_fit": "edge_sdk.planner.fit",
+    "Profile": "edge_sdk.profiles",
+    "get_profile": "edge_sdk.profiles",
+    "list_profiles": "edge_sdk.profiles",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'edge_sdk' has no attribute {name!r}")
 
 __all__ = [
     "__version__",
