@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_sdk import frameworks
+from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.data import Dataset
 from edge_sdk.errors import DataError, ExportError
+from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
 
 MODES = ("float32", "float16", "dynamic-int8", "int8", "int8-mixed", "int16x8")
@@ -100,3 +102,25 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
         wall_s=time.perf_counter() - start,
     )
     return bytes(flatbuffer), record
+
+
+@register_technique("ptq")
+def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+    """The plan step for PTQ: checks the spec and the calibration data now; quantizing happens at export.
+
+    config: `mode` (default int8), `io_dtype` (float32), `max_samples` (200). The model is returned
+    unchanged; the exporter calls `convert_to_tflite` with the same spec.
+    """
+    from edge_sdk.data import load_dataset
+
+    spec = QuantSpec(
+        mode=config.get("mode", "int8"),
+        io_dtype=config.get("io_dtype", "float32"),
+        max_samples=int(config.get("max_samples", DEFAULT_CALIBRATION_SAMPLES)),
+    )
+    used = 0
+    if spec.mode in CALIBRATED:
+        calibration = load_dataset(data.calibration, model.inputs, max_samples=spec.max_samples, purpose="calibration")
+        used = len(calibration)
+    params = {"mode": spec.mode, "io_dtype": spec.io_dtype, "max_samples": spec.max_samples}
+    return model, StepRecord("ptq", params, {"calibration_samples": used}, ("quantized at export",))
