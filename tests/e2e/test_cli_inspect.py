@@ -1,0 +1,107 @@
+"""`edge-sdk inspect` through the real CLI: tables and JSON on the bundled digits model against the
+built-in profiles, and every bad-input path exits 2 with one line on stderr and no traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "examples/digits/model.keras"
+ONE_PER_FAMILY = ("galaxy-a54", "iphone-12", "nrf52840-dk", "jetson-nano")
+
+
+def _one_line_error(result, *needles: str) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [l for l in result.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_inspect_json_without_target(cli):
+    result = cli("inspect", str(MODEL), "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["params"] == 40_458 and doc["macs"] == 616_064
+    assert doc["peak_activation_bytes"] == (1024 + 2048) * 4  # conv1 read while conv2 is written, fp32
+    assert doc["peak_activation_bytes_by_dtype"]["int8"] == 1024 + 2048
+    assert [l["name"] for l in doc["layers"]][:3] == ["image", "conv1", "bn1"]
+    assert doc["layers"][1]["runtime_ops"]["tflite"] == ["CONV_2D"]
+    assert "fit" not in doc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ONE_PER_FAMILY)
+def test_inspect_json_fit_per_family(cli, target):
+    result = cli("inspect", str(MODEL), "--target", target, "--json")
+    assert result.returncode == 0, result.stderr
+    fit = json.loads(result.stdout)["fit"]
+    assert fit["target"] == target
+    assert fit["format"] in ("tflite", "tflm", "coreml")
+    rows = {r["precision"]: r for r in fit["estimates"]}
+    assert set(rows) == {"float32", "int8"}
+    int8 = rows["int8"]
+    assert int8["runnable"] and {c["name"] for c in int8["checks"]} >= {"flash_bytes", "ram_bytes", "latency_ms"}
+    for check in int8["checks"]:
+        assert check["ok"] == (check["estimate"] <= check["limit"])
+    if fit["family"] == "cortex-m":
+        assert not rows["float32"]["runnable"] and int8["estimate"]["arena_bytes"] > 0
+    else:
+        assert rows["float32"]["runnable"] and int8["estimate"]["arena_bytes"] is None
+
+
+@pytest.mark.slow
+def test_inspect_table_with_family_name(cli):
+    result = cli("inspect", str(MODEL), "--target", "cortex-m")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "conv1" in out and "CONV_2D" in out and "(folded)" in out
+    assert "params 40,458" in out and "MACs 616,064" in out
+    assert "Fit on stm32f746-disco" in out  # the cortex-m family default
+    assert "not runnable" in out  # float32 on an int8-only MCU
+    assert "estimate vs budget" in out
+
+
+def test_missing_file(cli, tmp_path):
+    _one_line_error(cli("inspect", str(tmp_path / "nope.keras")), "nope.keras", "does not exist")
+
+
+@pytest.mark.parametrize("name,needle", [("model.keras", "not a valid .keras archive"),
+                                         ("model.tflite", "not a TFLite flatbuffer"),
+                                         ("model.h5", "not an HDF5 file")])
+def test_corrupt_file(cli, tmp_path, name, needle):
+    bad = tmp_path / name
+    bad.write_bytes(b"this is not a model at all, just some bytes")
+    _one_line_error(cli("inspect", str(bad)), name, needle)
+
+
+def test_unknown_format(cli, tmp_path):
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"\x08\x07")
+    _one_line_error(cli("inspect", str(bad)), "unknown model format .onnx", ".keras")
+
+
+def test_unknown_target_lists_valid_ones(cli):
+    line = _one_line_error(cli("inspect", str(MODEL), "--target", "pixel-99"), "unknown target 'pixel-99'")
+    for valid in ("android", "cortex-m", "stm32f746-disco", "iphone-15-pro"):
+        assert valid in line
+
+
+def test_bad_profile_in_profiles_dir(cli, tmp_path):
+    (tmp_path / "broken.yaml").write_text(
+        "name: broken-board\nextends: stm32f746-disco\nmemory:\n  ram_bytes: lots\n"
+    )
+    _one_line_error(cli("inspect", str(MODEL), "--target", "broken-board", "--profiles-dir", str(tmp_path)),
+                    "broken.yaml", "memory.ram_bytes")
+
+
+def test_unknown_profile_field(cli, tmp_path):
+    (tmp_path / "extra.yaml").write_text("name: extra-board\nextends: pixel-8\nturbo_mode: true\n")
+    _one_line_error(cli("inspect", str(MODEL), "--target", "extra-board", "--profiles-dir", str(tmp_path)),
+                    "extra.yaml", "turbo_mode")
