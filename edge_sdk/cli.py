@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # click usage errors carry their own exit code
         import click
+        from typer._click import exceptions as vendored_click  # typer 0.29 vendors its own click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, (click.exceptions.ClickException, vendored_click.ClickException)):
             exc.show()
             return 2
         raise

@@ -105,3 +105,10 @@ def test_unknown_profile_field(cli, tmp_path):
     (tmp_path / "extra.yaml").write_text("name: extra-board\nextends: pixel-8\nturbo_mode: true\n")
     _one_line_error(cli("inspect", str(MODEL), "--target", "extra-board", "--profiles-dir", str(tmp_path)),
                     "extra.yaml", "turbo_mode")
+
+
+def test_usage_errors_exit_2_without_traceback(cli):
+    for args in (("inspect",), ("inspect", str(MODEL), "--bogus")):
+        result = cli(*args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "Error:" in result.stderr
