@@ -1,0 +1,174 @@
+"""Content-addressed cache for expensive build steps (QAT, pruning, clustering, distillation).
+
+Why: a release pipeline rebuilds the same model many times; re-training the same step on the same
+data with the same code yields the same model, so it is stored once under a key that changes when
+anything it depends on changes: sha256 over (model hash, data fingerprint, step name + config, the
+installed framework versions). An entry is a directory holding the trained model in its framework's
+own format (tf_keras `.h5`, torch ExportedProgram `.pt2`) and the step's StepRecord as JSON,
+written into a temp dir and renamed into place, so an interrupted write never leaves a half entry.
+
+Default location: `$EDGE_SDK_CACHE_DIR`, else `.edge-sdk-cache/` in the project directory.
+Keras models are stored as `.h5` (TFMOT's QAT layers do not reload from `.keras`); an entry holding a
+Lambda layer is never deserialised (that would run code from the file), it is recomputed instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import StepRecord
+
+ENV_VAR = "EDGE_SDK_CACHE_DIR"
+DEFAULT_DIRNAME = ".edge-sdk-cache"
+RECORD_FILE = "record.json"
+MODEL_FILES = {"keras": "model.h5", "torch": "model.pt2"}  # .h5: TFMOT QAT layers do not reload from .keras
+
+
+def default_cache_dir(project_dir: str | Path) -> Path:
+    env = os.environ.get(ENV_VAR)
+    return Path(env).expanduser() if env else Path(project_dir) / DEFAULT_DIRNAME
+
+
+def cache_key(model_hash: str, data_fingerprint: str, step: Any, config: Any = None,
+              versions: Optional[dict[str, str]] = None) -> str:
+    """sha256 hex over the canonical JSON of everything a step's result depends on."""
+    if versions is None:
+        from edge_sdk.frameworks import versions as installed
+
+        versions = installed()
+    payload = {"model": model_hash, "data": data_fingerprint, "step": step, "config": config, "versions": versions}
+    text = json.dumps(payload, sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class StepCache:
+    """get/put of entry directories by key; get_step/put_step store and restore trained models."""
+
+    def __init__(self, directory: str | Path, enabled: bool = True, say: Callable[[str], None] | None = None):
+        self.directory = Path(directory)
+        self.enabled = enabled
+        self.say = say or (lambda _: None)
+        self.hits = 0
+        self.misses = 0
+
+    def _entry(self, key: str) -> Path:
+        if len(key) < 8 or not all(c in "0123456789abcdef" for c in key):
+            raise ValueError(f"cache key must be a hex digest, got {key!r}")
+        return self.directory / key[:2] / key
+
+    def get(self, key: str, label: str = "") -> Optional[Path]:
+        """The entry dir for `key` when present and complete, else None (counts and says hit/miss)."""
+        if not self.enabled:
+            return None
+        entry = self._entry(key)
+        what = f"{label} " if label else ""
+        if (entry / RECORD_FILE).is_file():
+            self.hits += 1
+            self.say(f"cache hit: {what}({key[:12]})")
+            return entry
+        self.misses += 1
+        self.say(f"cache miss: {what}({key[:12]})")
+        return None
+
+    def put(self, key: str, writer: Callable[[Path], None]) -> Optional[Path]:
+        """Run writer(tmp_dir) and rename tmp_dir to the entry atomically; the first writer wins."""
+        if not self.enabled:
+            return None
+        entry = self._entry(key)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", dir=entry.parent))
+        try:
+            writer(tmp)
+            if not (tmp / RECORD_FILE).is_file():
+                raise ValueError(f"cache writer for {key[:12]} wrote no {RECORD_FILE}")
+            try:
+                os.rename(tmp, entry)
+            except OSError:
+                if not (entry / RECORD_FILE).is_file():  # not a concurrent identical write: a real failure
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return entry
+
+    def evict(self, key: str) -> None:
+        shutil.rmtree(self._entry(key), ignore_errors=True)
+
+    # -- trained models ------------------------------------------------------------------------
+
+    def put_step(self, key: str, model: LoadedModel, record: StepRecord) -> Optional[Path]:
+        def write(tmp: Path) -> None:
+            name = _save_model(model, tmp)
+            meta = {"framework": model.framework, "model_file": name, "record": record.to_dict()}
+            (tmp / RECORD_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=repr))
+
+        return self.put(key, write)
+
+    def get_step(self, key: str, template: LoadedModel, label: str = "") -> Optional[tuple[LoadedModel, StepRecord]]:
+        """The cached (model, record); `template` supplies specs/paths (the step's input model).
+
+        An unreadable entry (e.g. written by a crashed process on another filesystem) is evicted and
+        counted as a miss, never an error: the step is simply recomputed.
+        """
+        entry = self.get(key, label)
+        if entry is None:
+            return None
+        try:
+            meta = json.loads((entry / RECORD_FILE).read_text())
+            handle = _load_model(meta["framework"], entry / meta["model_file"])
+            raw = meta["record"]
+            record = StepRecord(**{**raw, "notes": tuple(raw.get("notes", ()))})
+        except Exception as exc:  # noqa: BLE001 - any damage means "recompute", which is always safe
+            self.hits -= 1
+            self.misses += 1
+            self.say(f"cache entry {key[:12]} unreadable ({exc.__class__.__name__}); recomputing")
+            self.evict(key)
+            return None
+        return dataclasses.replace(template, handle=handle), record
+
+
+def _save_model(model: LoadedModel, directory: Path) -> str:
+    name = MODEL_FILES.get(model.framework)
+    if name is None:
+        raise ValueError(f"cannot cache a {model.framework} model")
+    if model.framework == "keras":
+        model.handle.save(directory / name, include_optimizer=False)
+    else:
+        from edge_sdk import frameworks
+
+        frameworks.torch().export.save(model.handle, directory / name)
+    return name
+
+
+def _load_model(framework: str, path: Path) -> Any:
+    from edge_sdk import frameworks
+
+    if framework == "torch":
+        return frameworks.torch().export.load(path)
+    _refuse_code_layers(path)
+    tf_keras, tfmot = frameworks.tf_keras(), frameworks.tfmot()
+    # TFMOT wrappers (QAT, pruning, clustering) are custom classes: register them for deserialisation.
+    with tfmot.quantization.keras.quantize_scope(), tfmot.sparsity.keras.prune_scope(), tfmot.clustering.keras.cluster_scope():
+        return tf_keras.models.load_model(path, compile=False)
+
+
+def _refuse_code_layers(path: Path) -> None:
+    """Never deserialise a Lambda (marshalled code) from a cache entry: such entries are recomputed."""
+    from edge_sdk import frameworks
+    from edge_sdk.model.keras import CODE_LAYERS, iter_layer_configs
+
+    with frameworks.module("h5py").File(path, "r") as f:
+        raw = f.attrs["model_config"]
+    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    found = [layer.get("class_name") for layer in iter_layer_configs(config) if layer.get("class_name") in CODE_LAYERS]
+    if found:
+        raise ValueError(f"cached model holds code layers ({', '.join(found)}); not loaded")
