@@ -74,7 +74,10 @@ def _print_model(path: Path, info: Any) -> None:
     for layer in info.layers:
         shape = ", ".join("x".join(str(d) for d in s) for s in layer.output_shapes)
         tflite = layer.runtime_ops.get("tflite")
-        ops = "-" if tflite is None else (" ".join(tflite) if tflite else "(folded)" if layer.kind != "input" else "")
+        if layer.kind == "input":
+            ops = ""
+        else:
+            ops = "-" if tflite is None else " ".join(tflite) or "(folded)"
         table.add_row(layer.name, layer.op, layer.kind, shape, f"{layer.params:,}", human_count(layer.macs),
                       human_bytes(layer.activation_bytes("float32")), human_bytes(layer.activation_bytes("int8")), ops)
     console = _console()

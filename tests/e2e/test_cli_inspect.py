@@ -112,3 +112,24 @@ def test_usage_errors_exit_2_without_traceback(cli):
         result = cli(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert "Error:" in result.stderr
+
+
+@pytest.mark.slow
+def test_inspect_tflite_file(cli, tmp_path, digits_loaded):
+    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.data import load_dataset
+
+    calibration = load_dataset(ROOT / "calibration_data/digits_calibration.npz", digits_loaded.inputs, max_samples=50)
+    flatbuffer, _ = convert_to_tflite(digits_loaded.handle, QuantSpec("int8", io_dtype="int8", max_samples=50), calibration)
+    path = tmp_path / "digits_int8.tflite"
+    path.write_bytes(flatbuffer)
+    result = cli("inspect", str(path), "--target", "cortex-m", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["framework"] == "tflite" and doc["macs"] == 616_064
+    assert "CONV_2D" in [l["op"] for l in doc["layers"]]
+    assert doc["fit"]["format"] == "tflm" and [r["precision"] for r in doc["fit"]["estimates"]] == ["int8"]
+    assert doc["fit"]["unsupported_dtypes"] == []  # already int8
+
+    path.write_bytes(flatbuffer[:2000])  # truncated: the TFL3 identifier survives, the buffer does not
+    _one_line_error(cli("inspect", str(path)), "digits_int8.tflite", "LiteRT cannot read")

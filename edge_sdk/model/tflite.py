@@ -1,0 +1,38 @@
+"""TFLite frontend: a `.tflite` flatbuffer for `inspect` and `bench` (it is already converted, so it is
+never compressed again). The handle is the flatbuffer's bytes; LiteRT reads the input/output specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_sdk import frameworks
+from edge_sdk.errors import ModelLoadError
+from edge_sdk.model.types import LoadedModel, TensorSpec
+
+
+def _specs(details: list[dict]) -> tuple[TensorSpec, ...]:
+    import numpy as np
+
+    specs = []
+    for d in details:
+        signature = d.get("shape_signature", d["shape"])
+        shape = tuple(None if int(s) < 0 else int(s) for s in signature)
+        specs.append(TensorSpec(d["name"].split(":")[0], shape, np.dtype(d["dtype"]).name))
+    return tuple(specs)
+
+
+def load(path: Path) -> LoadedModel:
+    data = path.read_bytes()
+    try:
+        interp = frameworks.litert_interpreter()(model_content=data)
+    except (ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{path}: LiteRT cannot read this flatbuffer (corrupt or truncated): {first}") from None
+    return LoadedModel(
+        framework="tflite",
+        handle=data,
+        inputs=_specs(interp.get_input_details()),
+        outputs=_specs(interp.get_output_details()),
+        source_format="tflite",
+        path=path,
+    )
