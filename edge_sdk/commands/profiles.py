@@ -32,9 +32,12 @@ def list_command(json_out: bool = JsonOption, profiles_dir: Optional[Path] = Pro
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="device profiles (--target accepts a name or a family)")
-    for col in ("name", "family", "default", "RAM budget", "flash budget", "formats", "latency budget"):
-        table.add_column(col, justify="right" if "budget" in col else "left")
+    # No rules, and only `formats` may wrap, so names and sizes stay whole in an 80-column pipe.
+    table = Table(title="device profiles (RAM, flash, latency: the model's budgets)", box=None, pad_edge=False,
+                  header_style="bold underline")
+    for col in ("name", "family", "default", "RAM", "flash", "formats", "latency"):
+        table.add_column(col, justify="right" if col in ("RAM", "flash", "latency") else "left",
+                         no_wrap=col != "formats", min_width=10 if col == "formats" else None)
     for p in profiles:
         table.add_row(
             p.name,

@@ -1,0 +1,72 @@
+"""`edge-sdk profiles list|show` through the real CLI process: tables, JSON, and bad input (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from edge_sdk.profiles import BUILTIN_DIR, FAMILIES
+
+BUILTIN_NAMES = sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+
+
+def _one_error_line(proc) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_list_table_shows_every_profile_and_its_budgets(cli):
+    proc = cli("profiles", "list")
+    assert proc.returncode == 0, proc.stderr
+    for name in BUILTIN_NAMES:
+        assert name in proc.stdout
+    assert "256.0 KiB" in proc.stdout  # stm32f746-disco RAM budget
+    assert "tflm" in proc.stdout and "100 ms" in proc.stdout
+
+
+def test_list_json_is_every_profile_dump(cli):
+    proc = cli("profiles", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert sorted(p["name"] for p in doc) == BUILTIN_NAMES
+    defaults = {p["family"] for p in doc if p["default_for_family"]}
+    assert defaults == set(FAMILIES)
+    stm = next(p for p in doc if p["name"] == "stm32f746-disco")
+    assert stm["memory"]["ram_bytes"] == 327680 and "CONV_2D" in stm["runtime"]["ops"]["tflite"]
+
+
+def test_show_family_resolves_to_default_in_text_and_json(cli):
+    text = cli("profiles", "show", "ios")
+    assert text.returncode == 0, text.stderr
+    assert "iphone-15-pro" in text.stdout and "family default" in text.stdout and "ane" in text.stdout
+    doc = json.loads(cli("profiles", "show", "jetson", "--json").stdout)
+    assert doc["name"] == "jetson-orin-nano"
+    assert doc["runtime"]["formats"] == ["pte", "tflite"]
+
+
+def test_unknown_profile_exits_2_with_one_line_listing_valid_targets(cli):
+    proc = cli("profiles", "show", "pixel-99")
+    assert proc.returncode == 2
+    line = _one_error_line(proc)
+    assert "pixel-99" in line and "stm32f746-disco" in line and "android" in line
+
+
+def test_user_profiles_dir_extends_and_bad_profile(cli, tmp_path):
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "f746-tight.yaml").write_text(yaml.safe_dump(
+        {"name": "f746-tight", "extends": "stm32f746-disco", "memory": {"ram_budget_bytes": 65536}}))
+    doc = json.loads(cli("profiles", "show", "f746-tight", "--json", "--profiles-dir", str(good)).stdout)
+    assert doc["memory"]["ram_budget_bytes"] == 65536 and doc["memory"]["ram_bytes"] == 327680
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "typo.yaml").write_text(yaml.safe_dump(
+        {"name": "typo", "extends": "pixel-8", "memory": {"ram_budjet_bytes": 1}}))
+    proc = cli("profiles", "list", "--profiles-dir", str(bad))
+    assert proc.returncode == 2
+    line = _one_error_line(proc)
+    assert "typo.yaml" in line and "memory.ram_budjet_bytes" in line
