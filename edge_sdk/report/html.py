@@ -7,12 +7,11 @@ accuracy, measured values, layers) may be missing: the section then says so inst
 
 from __future__ import annotations
 
-import os
-import tempfile
 from html import escape
 from pathlib import Path
 from typing import Any, Optional
 
+from edge_sdk.atomic_text import write_text_atomic
 from edge_sdk.commands.common import human_bytes, human_count
 from edge_sdk.report import summary
 from edge_sdk.report.svg import Bar, Point, Row, grouped_hbars, legend, scatter
@@ -399,26 +398,11 @@ def render_index(reports: list[dict]) -> str:
     return _page("edge-sdk build: targets", body)
 
 
-def _write_atomic(text: str, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_html(report: dict, path: str | Path) -> Path:
     """Write report.html for one target's report.json dict."""
-    return _write_atomic(render_html(report), path)
+    return write_text_atomic(path, render_html(report))
 
 
 def write_index(reports: list[dict], path: str | Path) -> Path:
     """Write OUT/index.html comparing the targets of one build (links to each <profile>/report.html)."""
-    return _write_atomic(render_index(reports), path)
+    return write_text_atomic(path, render_index(reports))
