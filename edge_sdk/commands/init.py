@@ -89,10 +89,11 @@ def _find_data(model: Path, base: Path) -> dict[str, Optional[str]]:
 
 
 def _rel(path: Path, base: Path) -> str:
-    """Relative to the project file (so the project can move), unless that climbs far out of it."""
-    rel = os.path.relpath(path.resolve(), base.resolve())
-    if Path(rel).parts[:3].count("..") >= 3:
-        return str(path.resolve())
+    """Relative to the project file (so the project can move), absolute when they share no folder."""
+    path, base = path.resolve(), base.resolve()
+    if os.path.commonpath([path, base]) == path.anchor:
+        return str(path)
+    rel = os.path.relpath(path, base)
     return rel if rel.startswith("..") else f"./{rel}"
 
 
