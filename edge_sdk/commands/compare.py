@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         junit: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML (one testcase per target x metric)."),
         json_out: bool = JsonOption,
     ) -> None:
+        """Regression gate: exit 1 when NEW is bigger, slower, worse or less feasible than BASE."""
         from edge_sdk.report.compare import (
             Thresholds, compare, load_reports, parse_fraction, parse_points, to_dict, write_junit,
         )

@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("edge-sdk.yaml"), "--out", "-o", help="Where to write the project file."),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     ) -> None:
+        """Write a commented starter edge-sdk.yaml for MODEL (targets it can reach, data found next to it)."""
         if out.exists() and not force:
             raise ConfigError(f"{out} already exists; pass --force to overwrite it")
         text, targets = starter_yaml(model, out.parent)
