@@ -266,3 +266,15 @@ def test_unknown_target_lists_the_valid_ones():
     assert "pixel-99" in message
     for valid in list(FAMILIES) + [p.name for p in BUILTINS]:
         assert valid in message
+
+
+def test_user_profile_examples_in_the_docs_validate(tmp_path):
+    import re
+
+    blocks = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs/profiles.md").read_text(), re.S)
+    examples = [yaml.safe_load(b) for b in blocks if "extends:" in b]
+    assert len(examples) >= 2
+    for data in examples:
+        _write(tmp_path, data["name"], data)
+    for data in examples:
+        assert get_profile(data["name"], tmp_path).name == data["name"]
