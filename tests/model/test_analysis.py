@@ -177,3 +177,36 @@ def test_tflite_int8_analysis_matches_keras(digits_loaded, digits_info):
     assert info.params < digits_info.params
     conv = next(l for l in info.layers if l.op == "CONV_2D")
     assert conv.weight_shapes[0] == (16, 3, 3, 1) and conv.inputs == ("image",)
+
+
+def _many_layer_types(tfk):
+    L = tfk.layers
+    seq = L.Input((16, 3), name="seq")
+    c = L.Conv1D(4, 3, padding="same", activation="relu", name="c1")(seq)
+    g = L.GlobalAveragePooling1D(name="g")(L.MaxPooling1D(2, name="mp")(c))
+    img = L.Input((8, 8, 2), name="img")
+    k = L.Conv2D(4, 3, name="k")(L.ZeroPadding2D(2, name="zp")(img))
+    r = L.ReLU(max_value=6.0, name="r6")(L.BatchNormalization(name="b")(k))
+    up = L.UpSampling2D(2, name="us")(L.AveragePooling2D(2, name="ap")(r))
+    cat = L.Concatenate(name="cc")([g, L.GlobalMaxPooling2D(name="gm")(up)])
+    d = L.Dense(5, activation="sigmoid", name="d")(cat)
+    lr = L.LeakyReLU(name="lr")(L.Dense(5, name="e")(d))
+    return tfk.Model([seq, img], L.Multiply(name="mul")([lr, d]))
+
+
+@pytest.mark.slow
+def test_runtime_ops_match_the_tflite_converter(tfk):
+    """The TFLite ops predicted per Keras layer (with BN/ReLU6 folding) are the ops the converter emits."""
+    from collections import Counter
+
+    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+
+    model = _many_layer_types(tfk)
+    info = analyze(_wrap(model))
+    predicted = Counter(op for l in info.layers for op in l.runtime_ops["tflite"])
+    flatbuffer, _ = convert_to_tflite(model, QuantSpec("float32"))
+    converted = analyze(LoadedModel("tflite", flatbuffer, (), (), "tflite"))
+    emitted = Counter(l.op for l in converted.layers if l.kind != "input")
+    assert predicted == emitted
+    assert info.macs == converted.macs
+    assert info.params == model.count_params()
