@@ -7,7 +7,7 @@ import re
 
 from edge_sdk.report.html import render_html, render_index, write_html, write_index
 
-from .conftest import DomIndex
+from .browser import DomIndex
 
 CHARTS = {"budget-chart", "quality-chart", "candidates-chart", "layer-macs-chart", "layer-memory-chart", "bench-chart"}
 
