@@ -317,15 +317,17 @@ def _bench(report: dict) -> str:
     if not bench:
         return _section("bench", "On-device benchmark", '<p class="missing">not benchmarked yet: run <code>edge-sdk bench OUT/&lt;profile&gt; --device ADDR</code></p>')
     latency = bench.get("latency_ms") or {}
-    estimate = bench.get("estimate_ms") if bench.get("estimate_ms") is not None else summary.estimated_latency_ms(report.get("estimates"))
+    versus = bench.get("latency_vs_estimate") or {}
+    estimate = versus.get("estimated_ms") if versus.get("estimated_ms") is not None else summary.estimated_latency_ms(report.get("estimates"))
     limit = _get(report, "budgets", "latency_ms", "limit")
     bars = tuple(Bar(p, latency.get(p), f"{p} {_ms(latency.get(p))}") for p in ("p50", "p90", "p99") if latency.get(p) is not None)
     rows = [Row("measured", bars, limit, _ms(limit))]
     if estimate is not None:
         rows.append(Row("estimate", (Bar("estimate", estimate, f"estimate {_ms(estimate)}"),)))
     chart = grouped_hbars("bench-chart", rows, title="on-device latency")
-    facts = [[escape(k), _fmt(k, v)] for k, v in bench.items() if not isinstance(v, (dict, list))]
+    facts = [[escape(k), _fmt(k, v)] for k, v in bench.items() if not isinstance(v, (dict, list)) and v not in (None, "")]
     facts += [[escape(f"latency {k}"), _ms(v)] for k, v in latency.items()]
+    facts += [[escape(f"vs estimate: {k}"), _fmt(k, v)] for k, v in versus.items()]
     return _section("bench", "On-device benchmark", chart + legend([("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("estimate", "estimate"), ("limit", "budget")]) + _table(["", "value"], facts))
 
 
