@@ -104,15 +104,20 @@ def _keras_int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Cand
     return rungs
 
 
-def _coreml_rungs(info: ModelInfo) -> list[Candidate]:
+def _coreml_rungs(profile: Profile) -> list[Candidate]:
+    from edge_sdk.export.coreml import SPEC_VERSION, deployment
+
+    # joint sparse + palettized weights need the iOS18 opset; older targets get plain sparse storage
+    joint = SPEC_VERSION.get(deployment(profile)[0], 0) >= SPEC_VERSION["iOS18"]
+    sparse = "sparse-palettize4" if joint else "sparse"
     rungs = [
         Candidate("fp16", "coreml", "float16"),
         Candidate("fp16-linear8", "coreml", "float16", coreml_compression="linear8"),
         Candidate("fp16-palettize6", "coreml", "float16", coreml_compression="palettize6"),
         Candidate("fp16-palettize4", "coreml", "float16", coreml_compression="palettize4"),
         Candidate(
-            "prune50-fp16-sparse-palettize4", "coreml", "float16", (Step("prune", {"sparsity": 0.5}),),
-            coreml_compression="sparse-palettize4", sparsity=0.5, trains=True,
+            f"prune50-fp16-{sparse}", "coreml", "float16", (Step("prune", {"sparsity": 0.5}),),
+            coreml_compression=sparse, sparsity=0.5, trains=True,
         ),
     ]
     for w in DISTILL_WIDTHS:
@@ -157,7 +162,7 @@ def build_ladder(info: ModelInfo, profile: Profile) -> list[Candidate]:
     if info.framework == "torch":
         return _torch_rungs(fmt, allows_float)
     if fmt == "coreml":
-        return _coreml_rungs(info)
+        return _coreml_rungs(profile)
     rungs: list[Candidate] = []
     if allows_float:
         if "float32" in dtypes:
