@@ -222,6 +222,7 @@ def main(argv=None) -> int:
         engine = load(kind, model, args.threads, args.seed, args.arena_bytes)
         load_ms = (time.perf_counter() - t0) * 1e3
         emit("start", protocol=PROTOCOL_VERSION, kind=kind, runtime=engine.runtime, model=model.name,
+             model_bytes=model.stat().st_size,
              runs=args.runs, warmup=args.warmup, threads=args.threads, load_ms=round(load_ms, 3))
         for _ in range(args.warmup):
             engine.invoke()
