@@ -14,6 +14,7 @@ from typing import Any, Optional
 from edge_sdk.atomic_text import write_text_atomic
 from edge_sdk.commands.common import human_bytes, human_count
 from edge_sdk.report import summary
+from edge_sdk.report.summary import dig
 from edge_sdk.report.svg import Bar, Point, Row, grouped_hbars, legend, scatter
 
 MAX_LAYER_ROWS = 60  # larger models show their 60 biggest layers per chart (the table note says so)
@@ -75,14 +76,6 @@ def _fmt(key: str, value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return escape(str(value))
-
-
-def _get(d: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(d, dict):
-            return None
-        d = d.get(key)
-    return d
 
 
 def _page(title: str, body: str) -> str:
@@ -157,7 +150,7 @@ def _header(report: dict) -> str:
 
 def _budgets(report: dict) -> str:
     budgets = report.get("budgets") or {}
-    bench_p50 = _get(report, "bench", "latency_ms", "p50")
+    bench_p50 = dig(report, "bench", "latency_ms", "p50")
     rows, table = [], []
     for key, label, fmt in BUDGET_ROWS:
         entry = budgets.get(key) or {}
@@ -188,11 +181,11 @@ def _quality(report: dict) -> str:
     accuracy = verification.get("accuracy") or {}
     rows = []
     if accuracy.get("drop") is not None:
-        limit = _get(budgets, "accuracy", "limit")
+        limit = dig(budgets, "accuracy", "limit")
         rows.append(Row("accuracy drop", (Bar("quality", accuracy["drop"], f"{accuracy['drop']:.2f} points"),), limit, f"{limit} points", 1.0))
     if fidelity.get("top1_agreement") is not None:
         disagreement = (1 - fidelity["top1_agreement"]) * 100
-        min_fid = _get(budgets, "fidelity", "limit")
+        min_fid = dig(budgets, "fidelity", "limit")
         limit = None if min_fid is None else (1 - min_fid) * 100
         rows.append(Row("top-1 disagreement", (Bar("quality", disagreement, f"{disagreement:.2f}% of samples"),), limit, f"{limit:.3g}%" if limit is not None else "", 1.0))
     if not rows:
@@ -236,14 +229,14 @@ def _attempts(report: dict) -> str:
             points.append(Point(float(size), q, a.get("name", "?"), a.get("status", "?")))
     front = _pareto_names(points, report)
     limits = report.get("budget_limits") or {}
-    x_limit = _get(report, "budgets", "flash_bytes", "limit") or limits.get("flash_bytes")
+    x_limit = dig(report, "budgets", "flash_bytes", "limit") or limits.get("flash_bytes")
     if metric == "accuracy":
-        reference = _get(report, "verification", "accuracy", "reference")
-        drop = _get(report, "budgets", "accuracy", "limit") or limits.get("max_accuracy_drop")
+        reference = dig(report, "verification", "accuracy", "reference")
+        drop = dig(report, "budgets", "accuracy", "limit") or limits.get("max_accuracy_drop")
         y_limit = None if reference is None or drop is None else reference - drop
         y_fmt, y_label = (lambda v: f"{v:.1f}%"), "accuracy on eval data (%)"
     else:
-        y_limit = _get(report, "budgets", "fidelity", "limit") or limits.get("min_fidelity")
+        y_limit = dig(report, "budgets", "fidelity", "limit") or limits.get("min_fidelity")
         y_fmt, y_label = (lambda v: f"{v:.3f}"), "top-1 agreement with the original"
     chart = scatter(
         "candidates-chart", points, title="candidates: size vs quality", x_label="artifact size",
@@ -258,7 +251,7 @@ def _attempts(report: dict) -> str:
             escape(str(a.get("name", "?"))),
             f'<span class="status-text status-{escape(str(a.get("status")))}">{escape(str(a.get("status", "?")))}</span>',
             human_bytes(summary.attempt_bytes(a)),
-            human_bytes(_get(a, "estimates", "flash_bytes")),
+            human_bytes(dig(a, "estimates", "flash_bytes")),
             "-" if q is None else y_fmt(q),
             escape(str(a.get("reason") or "")),
         ])
@@ -296,7 +289,7 @@ def _layers(report: dict) -> str:
     mem_rows = [
         Row(
             str(l.get("name")),
-            tuple(Bar(dt, _get(l, "activation_bytes", dt), human_bytes(_get(l, "activation_bytes", dt))) for dt in ("float32", "int8")),
+            tuple(Bar(dt, dig(l, "activation_bytes", dt), human_bytes(dig(l, "activation_bytes", dt))) for dt in ("float32", "int8")),
         )
         for l in layers if l.get("activation_bytes")
     ]
@@ -319,7 +312,7 @@ def _bench(report: dict) -> str:
     latency = bench.get("latency_ms") or {}
     versus = bench.get("latency_vs_estimate") or {}
     estimate = versus.get("estimated_ms") if versus.get("estimated_ms") is not None else summary.estimated_latency_ms(report.get("estimates"))
-    limit = _get(report, "budgets", "latency_ms", "limit")
+    limit = dig(report, "budgets", "latency_ms", "limit")
     bars = tuple(Bar(p, latency.get(p), f"{p} {_ms(latency.get(p))}") for p in ("p50", "p90", "p99") if latency.get(p) is not None)
     rows = [Row("measured", bars, limit, _ms(limit))]
     if estimate is not None:
@@ -349,7 +342,7 @@ def render_html(report: dict) -> str:
     body = "".join(
         part(report) for part in (_header, _budgets, _quality, _plan, _attempts, _layers, _bench, _footer)
     )
-    profile = _get(report, "profile", "name") or "?"
+    profile = dig(report, "profile", "name") or "?"
     return _page(f"edge-sdk: {report.get('target', '?')} ({profile})", body)
 
 
@@ -357,26 +350,26 @@ def render_html(report: dict) -> str:
 
 
 def _percent_of_budget(report: dict, key: str, value: Optional[float]) -> Optional[float]:
-    limit = _get(report, "budgets", key, "limit")
+    limit = dig(report, "budgets", key, "limit")
     return None if value is None or not limit else 100.0 * value / limit
 
 
 def render_index(reports: list[dict]) -> str:
     rows, chart_rows = [], []
     for r in reports:
-        profile = _get(r, "profile", "name") or "?"
+        profile = dig(r, "profile", "name") or "?"
         size = summary.artifact_bytes(r)
         ram, ram_src = summary.ram_bytes(r)
         latency, latency_src = summary.latency_ms(r)
         q_value, q_metric = summary.quality(r)
         verdict = '<span class="ok">feasible</span>' if r.get("feasible") else (
-            f'<span class="over">infeasible ({escape(str(_get(r, "binding_constraint", "budget") or "?"))})</span>'
+            f'<span class="over">infeasible ({escape(str(dig(r, "binding_constraint", "budget") or "?"))})</span>'
         )
         rows.append([
             escape(str(r.get("target", "?"))),
             f'<a href="{escape(profile)}/report.html">{escape(profile)}</a>',
             verdict,
-            escape(str(_get(r, "plan", "name") or "-")),
+            escape(str(dig(r, "plan", "name") or "-")),
             human_bytes(size),
             f"{human_bytes(ram)} <span class=\"na\">{ram_src}</span>",
             f"{_ms(latency)} <span class=\"na\">{latency_src}</span>",

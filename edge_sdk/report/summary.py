@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 
-def _get(d: Any, *keys: str) -> Any:
+def dig(d: Any, *keys: str) -> Any:
+    """d[k1][k2]... or None as soon as a level is missing or not a mapping."""
     for key in keys:
         if not isinstance(d, dict):
             return None
@@ -22,14 +23,14 @@ def artifact_bytes(report: dict) -> Optional[int]:
     artifacts = report.get("artifacts") or []
     if artifacts and artifacts[0].get("bytes") is not None:
         return int(artifacts[0]["bytes"])
-    value = _get(report, "measured", "flash_bytes")
+    value = dig(report, "measured", "flash_bytes")
     return None if value is None else int(value)
 
 
 def ram_bytes(report: dict) -> tuple[Optional[float], str]:
     """(RAM, "measured" | "estimate"): measured arena/working memory where known."""
     for source, key in (("measured", "measured"), ("estimate", "estimates")):
-        value = _get(report, key, "ram_bytes")
+        value = dig(report, key, "ram_bytes")
         if value is not None:
             return float(value), source
     return None, ""
@@ -49,10 +50,10 @@ def estimated_latency_ms(estimates: dict | None) -> Optional[float]:
 
 def latency_ms(report: dict) -> tuple[Optional[float], str]:
     """(latency, source): on-device bench p50 > measured on the target > estimate. Host timings never count."""
-    bench_p50 = _get(report, "bench", "latency_ms", "p50")
+    bench_p50 = dig(report, "bench", "latency_ms", "p50")
     if bench_p50 is not None:
         return float(bench_p50), "measured"
-    measured = _get(report, "budgets", "latency_ms", "measured")
+    measured = dig(report, "budgets", "latency_ms", "measured")
     if measured is not None:
         return float(measured), "measured"
     value = estimated_latency_ms(report.get("estimates"))
@@ -62,10 +63,10 @@ def latency_ms(report: dict) -> tuple[Optional[float], str]:
 def quality(report: dict) -> tuple[Optional[float], str]:
     """(value, metric): top-1 agreement with the original model (0-1) if measured, else accuracy (%)."""
     verification = report.get("verification") or {}
-    agreement = _get(verification, "fidelity", "top1_agreement")
+    agreement = dig(verification, "fidelity", "top1_agreement")
     if agreement is not None:
         return float(agreement), "top1_agreement"
-    accuracy = _get(verification, "accuracy", "compressed")
+    accuracy = dig(verification, "accuracy", "compressed")
     if accuracy is not None:
         return float(accuracy), "accuracy"
     return None, ""
@@ -78,7 +79,7 @@ def attempt_quality(attempt: dict, metric: str) -> Optional[float]:
 
 
 def attempt_bytes(attempt: dict) -> Optional[int]:
-    value = _get(attempt, "measured", "flash_bytes")
+    value = dig(attempt, "measured", "flash_bytes")
     if value is None:
-        value = _get(attempt, "artifact", "bytes")
+        value = dig(attempt, "artifact", "bytes")
     return None if value is None else int(value)
