@@ -13,6 +13,8 @@ import dataclasses
 import time
 from typing import Any
 
+import numpy as np
+
 from edge_sdk import frameworks
 from edge_sdk.compress import training
 from edge_sdk.compress.base import TechniqueData, register_technique
@@ -74,12 +76,68 @@ def quantize(handle: Any, scheme: Any = None) -> tuple[Any, list[str]]:
     return qat_model, float_layers
 
 
+def _range(values: list) -> tuple[float, float]:
+    """The [min, max] an 8-bit activation quantizer uses (always containing 0, as TFMOT's do)."""
+    lo = min(float(np.min(v)) for v in values)
+    hi = max(float(np.max(v)) for v in values)
+    return min(lo, 0.0), max(hi, 0.0)
+
+
+def _linear_copy(layer: Any) -> Any:
+    """The same layer without its activation (to measure the pre-activation range, e.g. of softmax)."""
+    config = {**layer.get_config(), "activation": "linear"}
+    twin = type(layer).from_config(config)
+    twin.build(layer.input_shape)
+    twin.set_weights(layer.get_weights())
+    return twin
+
+
+def calibrate_ranges(qat_model: Any, float_model: Any, calibration: Any) -> int:
+    """Start every activation quantizer at the range measured on the float model, not TFMOT's [-6, 6].
+
+    TFMOT's moving-average quantizers start at [-6, 6] and move with decay 0.999 per step, so a short
+    fine-tune on a small data set exports ranges still dominated by the initial value (much worse than
+    PTQ). Returns how many quantizer ranges were set.
+    """
+    tfk = frameworks.tf_keras()
+    x = calibration.as_model_input()
+    wrappers = [l for l in qat_model.layers if hasattr(l, "_quantize_activations")]
+    names = [w.layer.name for w in wrappers if w.layer.name in {l.name for l in float_model.layers}]
+    layers = [float_model.get_layer(n) for n in names]
+    probe = tfk.Model(float_model.inputs, [[l.input, l.output] for l in layers])
+    values = dict(zip(names, probe.predict(x, batch_size=256, verbose=0))) if names else {}
+    targets: list[tuple[dict, tuple[float, float]]] = []
+    for wrapper in wrappers:
+        if wrapper.layer.name not in values:
+            continue
+        inputs, outputs = values[wrapper.layer.name]
+        if getattr(wrapper, "_output_quantizer_vars", None):
+            targets.append((wrapper._output_quantizer_vars, _range([outputs])))
+        for activation in wrapper._quantize_activations:
+            if hasattr(activation, "_post_activation_vars"):
+                targets.append((activation._post_activation_vars, _range([outputs])))
+            if hasattr(activation, "_pre_activation_vars"):
+                layer = float_model.get_layer(wrapper.layer.name)
+                targets.append((activation._pre_activation_vars, _range([_linear_copy(layer)(inputs).numpy()])))
+    inputs_range = _range([np.asarray(v) for v in calibration.inputs.values()])
+    for layer in qat_model.layers:
+        if type(layer).__name__ == "QuantizeLayer" and getattr(layer, "quantizer_vars", None):
+            targets.append((layer.quantizer_vars, inputs_range))
+    for variables, (lo, hi) in targets:
+        if isinstance(variables, dict) and "min_var" in variables:
+            variables["min_var"].assign(lo)
+            variables["max_var"].assign(hi)
+    return len(targets)
+
+
 def quantize_and_finetune(
     model: LoadedModel, data: TechniqueData, cfg: dict, scheme: Any = None, label: str = "qat"
 ) -> tuple[Any, dict, list[str]]:
     """Shared by qat, prune (`qat: true`) and cluster (`qat: true`): quantize, then KD fine-tune."""
     qat_model, float_layers = quantize(model.handle, scheme)
+    ranges = calibrate_ranges(qat_model, model.handle, data.calibration)
     metrics = training.fit(qat_model, data, cfg, label=label)
+    metrics["calibrated_ranges"] = ranges
     metrics["float_layers"] = float_layers
     notes = [f"left float (TFMOT cannot quantize): {', '.join(float_layers)}"] if float_layers else []
     return qat_model, metrics, notes
