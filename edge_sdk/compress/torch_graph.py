@@ -49,9 +49,10 @@ def reexport(module: Any, model: LoadedModel, example: tuple | None = None, *, s
     return dataclasses.replace(model, handle=ep, inputs=loaded.inputs, outputs=loaded.outputs, example_inputs=loaded.example_inputs)
 
 
-def batch_one(model: LoadedModel) -> tuple:
-    """The example inputs cut to one sample (what a deployed .pte takes)."""
-    return tuple(x[:1] for x in model.example_inputs)
+def deploy_example(model: LoadedModel) -> tuple:
+    """Example inputs for a deployed program: one sample when the batch is dynamic, else as exported."""
+    dynamic = any(s.shape[0] is None for s in model.inputs)
+    return tuple(x[:1] for x in model.example_inputs) if dynamic else tuple(model.example_inputs)
 
 
 def is_quantized(ep: Any) -> bool:

@@ -1,7 +1,8 @@
 """ExecuTorch `.pte` exporters: `pte` (XNNPACK delegate; Android, Jetson CPU) and `pte-coreml`
 (the ExecuTorch Core ML partitioner; iOS).
 
-The program is re-exported at batch 1 (what an app feeds; memory planning then needs no upper bound)
+A program with a dynamic batch is re-exported at batch 1 (what an app feeds; memory planning then
+needs no upper bound); a static program keeps its exported batch
 and lowered with `to_edge_transform_and_lower`. A model that torch-ptq / torch-qat / torch-dynamic
 already quantized is lowered as is; a float model asked for at int8 / dynamic-int8 is quantized here
 with the same pt2e code (static int8 needs ExportConfig.calibration). Artifact.details records the
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from unittest import mock
 
-from edge_sdk.compress.torch_graph import batch_one, is_quantized, reexport
+from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
 from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.export.atomic import commit, make_artifact, staging
 from edge_sdk.export.base import ExportConfig, register_exporter
@@ -93,33 +94,37 @@ def _fixed_uuids(seed: int) -> Iterator[None]:
         yield
 
 
-def lower(model: LoadedModel, backend: str, seed: int = 0) -> tuple[bytes, dict[str, Any]]:
-    """The .pte bytes of `model` at batch 1, lowered to `backend`, and its delegation coverage."""
-    from executorch.exir import to_edge_transform_and_lower
+def lower(model: LoadedModel, backend: str, seed: int = 0) -> tuple[bytes, dict[str, Any], tuple]:
+    """The .pte bytes of `model` lowered to `backend`, its delegation coverage and the example it takes."""
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
 
-    static = reexport(model.handle.module(), model, batch_one(model), static=True)
+    static = reexport(model.handle.module(), model, deploy_example(model), static=True)
     try:
         with _fixed_uuids(seed):
             edge = to_edge_transform_and_lower(static.handle, partitioner=[_partitioner(backend)])
         coverage = delegation(edge)
-        buffer = edge.to_executorch().buffer
+        # Quant fusion turns the weight-only embedding's dequantize (float zero points, which the
+        # portable dequantize_per_channel kernel rejects; pytorch/executorch#6152 was never merged)
+        # into quantized_decomposed.embedding_byte, which gathers rows and dequantizes only those.
+        fuse = is_quantized(static.handle)
+        buffer = edge.to_executorch(ExecutorchBackendConfig(do_quant_fusion_and_const_prop=fuse)).buffer
     except Exception as exc:  # noqa: BLE001 - lowering raises many types; the user can act on the message
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ExportError(f"ExecuTorch lowering to {backend} failed: {first}") from None
-    return bytes(buffer), coverage
+    return bytes(buffer), coverage, static.example_inputs
 
 
 def write_pte(fmt: str, backend: str, model: LoadedModel, config: ExportConfig, out_dir: Path) -> Artifact:
     start = time.perf_counter()
     model, precision, notes = prepared(model, config)
-    buffer, coverage = lower(model, backend, config.seed)
+    buffer, coverage, example = lower(model, backend, config.seed)
     with staging(out_dir) as stage:
         (stage / "model.pte").write_bytes(buffer)
         files = commit(stage, out_dir)
     details = {
         "backend": backend,
-        "batch": 1,
-        "inputs": [{"name": s.name, "shape": [1, *s.shape[1:]], "dtype": s.dtype} for s in model.inputs],
+        "batch": int(example[0].shape[0]),
+        "inputs": [{"name": s.name, "shape": list(x.shape), "dtype": s.dtype} for s, x in zip(model.inputs, example)],
         "delegation": coverage,
         "export_s": round(time.perf_counter() - start, 3),
         "notes": notes,

@@ -118,11 +118,12 @@ def load(path: Path, *, trust_model: bool = False) -> _Loaded:
 
 
 def export_module(module: Any, example_inputs: Sequence[Any]) -> Any:
-    """torch.export an eval-mode nn.Module (ModelLoadError naming the cause when it cannot be traced)."""
+    """torch.export an eval-mode nn.Module, batch dim dynamic where the model allows it (Dim.AUTO)."""
     torch = frameworks.torch()
     example = tuple(torch.as_tensor(x) for x in example_inputs)
+    dynamic = tuple({0: torch.export.Dim.AUTO} if x.ndim else None for x in example)
     try:
-        return torch.export.export(module.eval(), example)
+        return torch.export.export(module.eval(), example, dynamic_shapes=dynamic)
     except Exception as exc:  # noqa: BLE001 - export raises many error types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ModelLoadError(f"torch.export cannot trace {type(module).__name__}: {first}") from None

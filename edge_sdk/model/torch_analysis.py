@@ -2,7 +2,8 @@
 
 Layers are the exported graph's call_function nodes; consecutive nodes of one built-in torch.nn module
 call (e.g. conv1, bn1) form one layer named by the module path, other nodes are layers of their own.
-Shapes are per sample (symbolic dims are evaluated at 1, the batch-1 convention of model tables).
+Shapes are per sample (symbolic dims are evaluated at 1, the batch-1 convention of model tables); a
+program exported with a static batch B > 1 keeps its shapes, and its counts are divided by B.
 MACs count conv / linear / matmul / bmm / addmm / attention (what torch.utils.flop_counter counts as
 2 FLOPs per MAC); params are the program's parameters, each counted once at its first user.
 Peak activation memory comes from tensor lifetimes under sequential execution; view ops alias their
@@ -11,6 +12,7 @@ input's storage instead of allocating.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,13 +223,17 @@ def analyze_torch(model: LoadedModel) -> ModelInfo:
         layers.append(LayerInfo(g.name, op, kind, tuple(in_shapes), out_shapes, int(params), int(macs), int(other),
                                 int(out_elems), tuple(in_layers), runtime_ops, tuple(weights)))
 
+    batch = model.inputs[0].shape[0] if model.inputs and model.inputs[0].shape else None
+    if batch and batch > 1:
+        layers = [dataclasses.replace(l, macs=l.macs // batch, other_ops=l.other_ops // batch,
+                                      output_elems=l.output_elems // batch) for l in layers]
     out_node = next(n for n in ep.graph.nodes if n.op == "output")
     out_names = tuple(dict.fromkeys(owner[a.name] for a in out_node.args[0] if hasattr(a, "name") and a.name in owner))
     total_params = sum(state[fqn].numel() for fqn in sig.parameters)
     return ModelInfo(
         framework="torch", layers=tuple(layers), inputs=model.inputs, outputs=model.outputs,
         params=int(total_params), macs=sum(l.macs for l in layers), other_ops=sum(l.other_ops for l in layers),
-        peak_activation_elems=peak_live_elems(ep.graph, set(param_of) | set(sig.inputs_to_buffers)),
+        peak_activation_elems=peak_live_elems(ep.graph, set(param_of) | set(sig.inputs_to_buffers)) // (batch or 1),
         input_names=tuple(s.name for s in model.inputs), output_names=out_names,
     )
 

@@ -1,7 +1,7 @@
 """ExecuTorch runner for `.pte` artifacts: the real runtime (Python bindings, `executorch.runtime`),
 with the XNNPACK delegate and the portable kernels compiled in.
 
-A `.pte` is exported at batch 1, so samples run one at a time. `pte-coreml` programs hold a Core ML
+A `.pte` has a static batch (usually 1, see Artifact.details["batch"]): samples run in chunks of it. `pte-coreml` programs hold a Core ML
 delegate blob that only Apple's runtime can execute: on Linux that is reported as not run.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk import frameworks
+from edge_sdk.model.torch import predict
 from edge_sdk.runtimes import register_runtime
 
 LATENCY_RUNS = 20
@@ -26,17 +27,12 @@ def load_method(artifact_or_path) -> object:
     return Runtime.get().load_program(Path(path)).load_method("forward")
 
 
-def _samples(arrays: list[np.ndarray], i: int) -> list:
-    torch = frameworks.torch()
-    return [torch.from_numpy(np.ascontiguousarray(a[i : i + 1])) for a in arrays]
-
-
 def run_pte(artifact_or_path, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
     """Outputs of the .pte on every sample (input order = the model's), as float arrays."""
     method = load_method(artifact_or_path)
-    arrays = list(inputs.values())
-    outs = [[o.numpy().copy() for o in method.execute(_samples(arrays, i))] for i in range(len(arrays[0]))]
-    return [np.concatenate(parts).astype(np.float32) for parts in zip(*outs)]
+    details = getattr(artifact_or_path, "details", {}) or {}
+    outs = predict(lambda *xs: [o.clone() for o in method.execute(list(xs))], list(inputs.values()), details.get("batch", 1))
+    return [o.astype(np.float32) for o in outs]
 
 
 def host_latency_ms(artifact_or_path, inputs: list, runs: int = LATENCY_RUNS, warmup: int = 3) -> dict[str, float]:

@@ -1,0 +1,106 @@
+"""The one torch training loop every torch technique fine-tunes with (QAT, pruning, distillation).
+
+Same rules as the Keras loop (compress/training.py): knowledge distillation from the original model
+(KL divergence of temperature-softened outputs, times T^2), plus cross-entropy on the labels when the
+step uses them (`alpha` weights the two); seeded and deterministic; stops on a plateau of the epoch
+loss; teacher outputs are computed once, so no more data is used than the user gave. It trains the
+graph module of an exported program (`ep.module()`), so the result can be exported again.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from edge_sdk import frameworks
+from edge_sdk.compress.base import TechniqueData, training_config
+from edge_sdk.compress.torch_graph import checked, tensors
+from edge_sdk.data import Dataset
+from edge_sdk.model.torch import run_eager
+from edge_sdk.model.types import LoadedModel
+
+LOSS_DEFAULTS: dict[str, Any] = {
+    "use_labels": False,  # add cross-entropy on the labels (when the train set has them)
+    "alpha": 0.5,  # alpha * KD + (1 - alpha) * CE when labels are used
+    "min_delta": 1e-4,  # smaller loss improvements count as a plateau
+    "max_samples": None,  # cap on training samples
+}
+
+
+def step_config(config: dict, defaults: dict | None = None) -> dict[str, Any]:
+    """Common training keys + loss keys + the technique's own defaults, overridden by `config`."""
+    return training_config({**LOSS_DEFAULTS, **(defaults or {}), **config})
+
+
+def seed_everything(seed: int) -> None:
+    torch = frameworks.torch()
+    torch.manual_seed(int(seed))
+    np.random.seed(int(seed) % (2**32))
+
+
+def train_set(model: LoadedModel, data: TechniqueData, cfg: dict) -> Dataset:
+    return checked(data.train, model, "training", cfg.get("max_samples"))
+
+
+def kd_train(
+    module: Any,
+    teacher: LoadedModel,
+    train: Dataset,
+    cfg: dict,
+    *,
+    after_step: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Train `module` in place to match `teacher` on `train`; returns measured metrics."""
+    torch = frameworks.torch()
+    seed_everything(cfg["seed"])
+    start = time.perf_counter()
+    arrays = list(train.inputs.values())
+    soft = tensors(run_eager(teacher, arrays)[:1])[0]
+    xs = tensors(arrays)
+    use_labels = bool(cfg["use_labels"] and train.has_labels)
+    labels = torch.from_numpy(train.labels) if use_labels else None
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=float(cfg["learning_rate"]))
+    temp, alpha = float(cfg["temperature"]), float(cfg["alpha"])
+    gen = torch.Generator().manual_seed(int(cfg["seed"]))
+    best, stale, history = float("inf"), 0, []
+    epochs = range(int(cfg["epochs"]))
+    if cfg.get("progress"):
+        from rich.progress import track
+
+        epochs = track(epochs, description="fine-tuning (torch)", transient=True)
+    for _ in epochs:
+        order = torch.randperm(len(soft), generator=gen)
+        total = 0.0
+        for s in range(0, len(order), int(cfg["batch_size"])):
+            idx = order[s : s + int(cfg["batch_size"])]
+            out = module(*[x[idx] for x in xs])
+            out = out[0] if isinstance(out, (tuple, list)) else out
+            loss = torch.nn.functional.kl_div(
+                torch.log_softmax(out / temp, -1), torch.log_softmax(soft[idx] / temp, -1),
+                reduction="batchmean", log_target=True,
+            ) * temp**2
+            if labels is not None:
+                loss = alpha * loss + (1 - alpha) * torch.nn.functional.cross_entropy(out, labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if after_step is not None:
+                after_step()
+            total += float(loss.detach()) * len(idx)
+        history.append(total / len(order))
+        if history[-1] < best - float(cfg["min_delta"]):
+            best, stale = history[-1], 0
+        else:
+            stale += 1
+            if stale >= int(cfg["patience"]):
+                break
+    return {
+        "epochs_run": len(history),
+        "final_loss": round(history[-1], 6) if history else None,
+        "train_samples": len(soft),
+        "labels_used": use_labels,
+        "train_s": round(time.perf_counter() - start, 3),
+    }
