@@ -1,1 +1,99 @@
-"""placeholder"""
+"""`adb[:SERIAL]`: benchmark on an Android device with TFLite's `benchmark_model` (.tflite) or
+ExecuTorch's `executor_runner` (.pte), pushed over adb and run with the profile's threads/delegate.
+
+The commands and the output parsers are those of the emitted harness script
+(targets/android/run_benchmark.py, loaded from that one file); this module adds the device check,
+bounded timeouts and partial results.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+from functools import lru_cache
+from types import ModuleType
+
+from edge_sdk.bench.address import Address
+from edge_sdk.bench.base import BenchConfig, interrupted, register_runner
+from edge_sdk.bench.discover import parse_adb_devices
+from edge_sdk.bench.harness import ANDROID_SCRIPT
+from edge_sdk.bench.process import LineProcess, StreamTimeout
+from edge_sdk.errors import DeviceError
+from edge_sdk.records import Artifact, BenchResult
+
+ADB = "adb"
+STEP_TIMEOUT_S = 120.0
+
+
+@lru_cache(maxsize=1)
+def android_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("edge_sdk_android_harness", ANDROID_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # our own file from targets/, not user input
+    return module
+
+
+def _call(argv: list[str], what: str, timeout_s: float, address: Address) -> str:
+    try:
+        return android_script()._call(argv, what, timeout_s)
+    except android_script().AndroidError as exc:
+        raise DeviceError(f"{address}: {exc}") from None
+
+
+def _check_device(address: Address, config: BenchConfig) -> str:
+    """The serial to use: the one given, or the only attached device."""
+    listing = _call([ADB, "devices", "-l"], "listing devices", config.connect_timeout_s + 10, address)
+    devices = {d.address.split(":", 1)[1]: d.state for d in parse_adb_devices(listing)}
+    if address.serial is None:
+        ready = [s for s, state in devices.items() if state == "ready"]
+        if len(ready) != 1:
+            found = ", ".join(f"{s} ({st})" for s, st in devices.items()) or "none"
+            raise DeviceError(f"adb: expected exactly one ready device, found {found}; pass --device adb:SERIAL")
+        return ready[0]
+    state = devices.get(address.serial)
+    if state != "ready":
+        hint = {"unauthorized": "accept the USB debugging prompt on the phone", "offline": "reconnect the cable"}
+        raise DeviceError(f"{address}: device {'not attached' if state is None else state}; "
+                          f"{hint.get(state or '', 'check `adb devices`')}")
+    return address.serial
+
+
+def _result(parsed: dict, serial: str, artifact: Artifact, config: BenchConfig, complete: bool, error: str = "") -> BenchResult:
+    return BenchResult(
+        device=f"adb:{serial}", runner="adb", artifact=artifact.path.name, runs=parsed.get("runs", 0),
+        warmup=config.warmup, latency_ms=parsed.get("latency_ms", {}),
+        peak_memory_bytes=parsed.get("peak_memory_bytes"), arena_bytes=parsed.get("arena_bytes"),
+        complete=complete, error=error, raw={k: v for k, v in parsed.items() if k not in ("latency_ms",)},
+    )
+
+
+@register_runner("adb")
+def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResult:
+    script = android_script()
+    try:
+        kind = script.kind_of(artifact.path.name)
+        binary = script.find_binary(kind, str(config.binary) if config.binary else None)
+    except script.AndroidError as exc:
+        raise DeviceError(f"{address}: {exc}") from None
+    serial = _check_device(address, config)
+    base = script.adb_base(ADB, serial)
+    for what, step in script.setup_steps(base, str(artifact.path), binary):
+        _call(step, what, max(STEP_TIMEOUT_S, config.connect_timeout_s), address)
+    argv = script.benchmark_argv(base, kind, str(artifact.path), binary, config.runs, config.warmup,
+                                 config.threads, config.delegate)
+    proc = LineProcess(argv, env={**os.environ})
+    lines: list[str] = []
+    try:  # benchmark_model is silent during a phase: only the overall timeout applies
+        lines.extend(proc.lines(config.timeout_s, config.timeout_s))
+    except StreamTimeout as exc:
+        proc.kill()
+        parsed = script.parse(kind, "\n".join(lines))
+        raise interrupted(_result(parsed, serial, artifact, config, False), f"adb:{serial}: the benchmark {exc}") from None
+    rc = proc.finish()
+    parsed = script.parse(kind, "\n".join(lines + list(proc.stderr_tail)))
+    if rc != 0 or not parsed["complete"]:
+        err = proc.stderr_text() or (lines[-1] if lines else "")
+        raise interrupted(_result(parsed, serial, artifact, config, False),
+                          f"adb:{serial}: the benchmark ended early (exit status {rc}): {err[-300:]}")
+    return _result(parsed, serial, artifact, config, True)

@@ -75,7 +75,9 @@ def _values(profile: Profile, artifact: Artifact, unit: str | None) -> dict[str,
         "clock_hz": str(profile.compute.clock_hz),
     }
     if profile.family == "cortex-m":
-        values["arm_flags"] = " ".join(arm_flags(profile))
+        flags = arm_flags(profile)
+        values["arm_flags"] = " ".join(flags)
+        values["arm_core"] = flags[0].split("=", 1)[1]
     return values
 
 
@@ -112,5 +114,7 @@ def emit(profile: Profile, artifact: Artifact, out_dir: Path, unit: str | None =
             target.write_text(render(path.read_text(), values, str(rel)))
         else:
             shutil.copy2(path, target)
+    if profile.family == "ios" and artifact.path.suffix == ".mlpackage":  # SwiftPM resources live in the target
+        (dest / "Sources" / "EdgeBenchKit" / "model.mlpackage").symlink_to(Path("../../..") / artifact.path.name)
     (dest / "config.json").write_text(json.dumps(_config(profile, artifact, unit), indent=2) + "\n")
     return dest

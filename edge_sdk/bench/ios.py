@@ -1,1 +1,40 @@
-"""placeholder"""
+"""`ios[:UDID]`: benchmark a Core ML model on an iPhone/iPad (macOS with Xcode only).
+
+Runs the emitted Swift package's XCTest on the device with `xcodebuild test` and reads the JSON lines it
+prints; elsewhere it fails with a DeviceError saying how to run the harness on a Mac.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+from edge_sdk.bench.address import Address
+from edge_sdk.bench.base import BenchConfig, register_runner
+from edge_sdk.bench.process import run_and_collect
+from edge_sdk.bench.protocol import RunCollector
+from edge_sdk.errors import DeviceError
+from edge_sdk.records import Artifact, BenchResult
+
+
+@register_runner("ios")
+def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResult:
+    if sys.platform != "darwin" or shutil.which("xcrun") is None or shutil.which("xcodebuild") is None:
+        raise DeviceError(
+            f"{address}: benchmarking on iOS needs macOS with Xcode (xcodebuild, xcrun devicectl); this is "
+            f"{sys.platform}. Copy the build output to a Mac and run `edge-sdk bench OUT/<profile> --device "
+            "ios:UDID` there, or build harness/ (a Swift package) with Xcode"
+        )
+    if artifact.format != "coreml":
+        raise DeviceError(f"{artifact.path.name}: the iOS harness runs Core ML .mlpackage artifacts, not {artifact.format}")
+    harness = artifact.path.parent / "harness"
+    if not (harness / "Package.swift").is_file():
+        raise DeviceError(f"{harness}/Package.swift not found; rebuild with `edge-sdk build --target ios`")
+    if address.udid is None:
+        raise DeviceError("ios: pass the device as ios:UDID (list them with `edge-sdk devices`)")
+    cmd = ["xcodebuild", "test", "-scheme", "EdgeBench", "-destination", f"platform=iOS,id={address.udid}",
+           "-only-testing:EdgeBenchTests"]
+    env = {**os.environ, "TEST_RUNNER_EDGE_SDK_RUNS": str(config.runs), "TEST_RUNNER_EDGE_SDK_WARMUP": str(config.warmup)}
+    collector = RunCollector(str(address), "ios", artifact.path.name, config)
+    return run_and_collect(cmd, collector, config, str(address), env=env, cwd=harness)

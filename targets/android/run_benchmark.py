@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""edge-sdk Android benchmark harness: push the model and a benchmark binary over adb, run it with the
+profile's threads and delegate, print the results as one JSON object.
+
+    python3 harness/run_benchmark.py [--serial SERIAL] [--binary PATH] [--runs 50] [--warmup 5]
+
+Binary: TFLite's `benchmark_model` for .tflite (--binary or env BENCHMARK_MODEL), ExecuTorch's
+`executor_runner` for .pte (--binary or env EXECUTOR_RUNNER), built for the phone's ABI (arm64-v8a).
+Defaults (model, threads, delegate) come from config.json beside this file. Needs Python 3.8+ and adb.
+`edge-sdk bench OUT/<profile> --device adb[:SERIAL]` uses this same file, so both parse the same way.
+
+Output parsing follows the tools' documented log formats:
+  benchmark_model  "count=50 first=.. curr=.. min=.. max=.. avg=.. std=.. [p5=.. median=.. p95=..]" (us),
+                   "Inference timings in us: Init: .., First inference: .., Warmup (avg): .., Inference (avg): ..",
+                   "... memory footprint ... (MB): init=.. overall=.." / "Overall peak memory footprint (MB) ...: .."
+  executor_runner  "Model executed successfully N time(s) in X ms.", "Setting up planned buffer I, size N."
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REMOTE_DIR = "/data/local/tmp/edge-sdk"
+ENV_BINARY = {"tflite": "BENCHMARK_MODEL", "pte": "EXECUTOR_RUNNER"}
+DELEGATE_FLAGS = {"xnnpack": ["--use_xnnpack=true"], "gpu": ["--use_gpu=true"], "nnapi": ["--use_nnapi=true"],
+                  "cpu": ["--use_xnnpack=false"]}
+_COUNT = re.compile(r"count=(\d+) first=(\d+) curr=(\d+) min=(\d+) max=(\d+) avg=([\d.e+-]+) std=(\d+)"
+                    r"(?: p5=(\d+) median=(\d+) p95=(\d+))?")
+_TIMINGS = re.compile(r"Inference timings in us: Init: ([\d.e+-]+), First inference: ([\d.e+-]+), "
+                      r"Warmup \(avg\): ([\d.e+-]+), Inference \(avg\): ([\d.e+-]+)")
+_MEM_PEAK = re.compile(r"Overall peak memory footprint \(MB\)[^:]*: ([\d.]+)")
+_MEM_FOOTPRINT = re.compile(r"(?:Peak memory footprint|Memory footprint delta from the start of the tool) \(MB\): "
+                            r"init=([\d.]+) overall=([\d.]+)")
+_ET_DONE = re.compile(r"Model executed successfully (\d+) time\(s\) in ([\d.]+) ms")
+_ET_BUFFER = re.compile(r"Setting up planned buffer (\d+), size (\d+)")
+MB = 1024 * 1024
+
+
+class AndroidError(Exception):
+    """adb or the device failed; the message says which step."""
+
+
+def kind_of(model: str) -> str:
+    if model.endswith(".pte"):
+        return "pte"
+    if model.endswith(".tflite"):
+        return "tflite"
+    raise AndroidError(f"{model}: the Android harness benchmarks .tflite (benchmark_model) or .pte (executor_runner)")
+
+
+def find_binary(kind: str, binary: str | None) -> str:
+    path = binary or os.environ.get(ENV_BINARY[kind])
+    if not path:
+        tool = "benchmark_model" if kind == "tflite" else "executor_runner"
+        raise AndroidError(f"no {tool} binary: pass --binary PATH or set {ENV_BINARY[kind]} (an arm64-v8a build)")
+    if not Path(path).is_file():
+        raise AndroidError(f"benchmark binary {path} does not exist")
+    return path
+
+
+def adb_base(adb: str, serial: str | None) -> list[str]:
+    return [adb, "-s", serial] if serial else [adb]
+
+
+def setup_steps(base: list[str], model: str, binary: str) -> list[tuple[str, list[str]]]:
+    """(what, argv) for each adb call before the benchmark."""
+    remote_binary = f"{REMOTE_DIR}/{Path(binary).name}"
+    return [
+        ("creating the work dir", base + ["shell", "mkdir", "-p", REMOTE_DIR]),
+        ("pushing the model", base + ["push", model, f"{REMOTE_DIR}/{Path(model).name}"]),
+        ("pushing the benchmark binary", base + ["push", binary, remote_binary]),
+        ("making the binary executable", base + ["shell", "chmod", "755", remote_binary]),
+    ]
+
+
+def benchmark_argv(base: list[str], kind: str, model: str, binary: str, runs: int, warmup: int, threads: int,
+                   delegate: str) -> list[str]:
+    remote_model, remote_binary = f"{REMOTE_DIR}/{Path(model).name}", f"{REMOTE_DIR}/{Path(binary).name}"
+    if kind == "tflite":
+        flags = [f"--graph={remote_model}", f"--num_threads={threads}", f"--num_runs={runs}",
+                 f"--warmup_runs={warmup}", "--min_secs=0", "--warmup_min_secs=0",
+                 *DELEGATE_FLAGS.get(delegate, DELEGATE_FLAGS["xnnpack"])]
+    else:  # executor_runner times `runs` executions in one process (no separate warm-up flag)
+        flags = [f"--model_path={remote_model}", f"--num_executions={runs}", f"--cpu_threads={threads}"]
+    return base + ["shell", remote_binary, *flags]
+
+
+def parse_benchmark_model(text: str) -> dict:
+    """benchmark_model's log -> runs, latency (ms), peak memory; the last `count=` line is the timed phase."""
+    counts = [m for m in _COUNT.finditer(text)]
+    timings = _TIMINGS.search(text)
+    result: dict = {"tool": "benchmark_model", "complete": bool(timings) and len(counts) >= 2, "runs": 0, "latency_ms": {}}
+    if counts and (len(counts) >= 2 or timings):
+        m = counts[-1]
+        us = lambda i: float(m.group(i)) / 1000.0  # noqa: E731
+        result["runs"] = int(m.group(1))
+        result["latency_ms"] = {"mean": us(6), "min": us(4), "max": us(5), "std": us(7), "first": us(2)}
+        if m.group(9):
+            result["latency_ms"].update({"p5": us(8), "p50": us(9), "p95": us(10)})
+    if counts:
+        w = counts[0]
+        result["warmup"] = {"runs": int(w.group(1)), "avg_ms": float(w.group(6)) / 1000.0}
+    if timings:
+        result["init_ms"] = float(timings.group(1)) / 1000.0
+    peak, footprint = _MEM_PEAK.search(text), _MEM_FOOTPRINT.search(text)
+    if peak:
+        result["peak_memory_bytes"] = int(float(peak.group(1)) * MB)
+    elif footprint:
+        result["peak_memory_bytes"] = int(float(footprint.group(2)) * MB)
+    return result
+
+
+def parse_executor_runner(text: str) -> dict:
+    """executor_runner's log -> runs and mean latency (it reports only the total), planned memory."""
+    done = _ET_DONE.search(text)
+    buffers = [int(m.group(2)) for m in _ET_BUFFER.finditer(text)]
+    result: dict = {"tool": "executor_runner", "complete": bool(done), "runs": 0, "latency_ms": {}}
+    if done:
+        runs, total = int(done.group(1)), float(done.group(2))
+        result.update(runs=runs, latency_ms={"mean": total / max(runs, 1)})
+    if buffers:
+        result["arena_bytes"] = sum(buffers)
+    return result
+
+
+def parse(kind: str, text: str) -> dict:
+    return parse_benchmark_model(text) if kind == "tflite" else parse_executor_runner(text)
+
+
+def _call(argv: list[str], what: str, timeout_s: float) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise AndroidError(f"{argv[0]} not found; install Android platform-tools and put adb on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise AndroidError(f"{what} timed out after {timeout_s:g} s") from None
+    if done.returncode != 0:
+        err = (done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}").splitlines()[-1]
+        raise AndroidError(f"{what} failed: {err}")
+    return done.stdout + done.stderr
+
+
+def main(argv=None) -> int:
+    here = Path(__file__).resolve().parent
+    config = json.loads((here / "config.json").read_text()) if (here / "config.json").is_file() else {}
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=str(here / config["model"]) if config.get("model") else None)
+    p.add_argument("--serial", default=None, help="adb device serial (default: the only device)")
+    p.add_argument("--binary", default=None, help="benchmark_model / executor_runner (else env BENCHMARK_MODEL / EXECUTOR_RUNNER)")
+    p.add_argument("--runs", type=int, default=config.get("runs", 50))
+    p.add_argument("--warmup", type=int, default=config.get("warmup", 5))
+    p.add_argument("--threads", type=int, default=config.get("threads", 1))
+    p.add_argument("--delegate", choices=sorted(DELEGATE_FLAGS), default=config.get("delegate", "xnnpack"))
+    p.add_argument("--adb", default="adb")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds for the benchmark run")
+    args = p.parse_args(argv)
+    try:
+        if not args.model:
+            raise AndroidError("no --model and no config.json beside this script")
+        kind = kind_of(args.model)
+        binary = find_binary(kind, args.binary)
+        base = adb_base(args.adb, args.serial)
+        for what, step in setup_steps(base, args.model, binary):
+            _call(step, what, 120.0)
+        text = _call(benchmark_argv(base, kind, args.model, binary, args.runs, args.warmup, args.threads, args.delegate),
+                     "running the benchmark", args.timeout)
+        print(json.dumps(parse(kind, text), indent=2))
+    except AndroidError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
