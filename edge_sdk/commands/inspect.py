@@ -137,7 +137,7 @@ def _console() -> Any:
 def _value(name: str, value: Optional[float]) -> str:
     if value is None:
         return "-"
-    return f"{value:.2f} ms" if name == "latency_ms" else human_bytes(value)
+    return f"{value:.3g} ms" if name == "latency_ms" else human_bytes(value)
 
 
 def _status(check: Any) -> str:

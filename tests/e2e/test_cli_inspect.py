@@ -10,7 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "examples/digits/model.keras"
-ONE_PER_FAMILY = ("galaxy-a54", "iphone-12", "nrf52840-dk", "jetson-nano")
+ONE_PER_FAMILY = ("galaxy-a54", "iphone-12", "tight-nrf", "jetson-nano")
+# a user profile: the built-in nRF52840 board with a flash budget and latency budget the model misses
+TIGHT_NRF = "name: tight-nrf\nextends: nrf52840-dk\nmemory:\n  flash_budget_bytes: 20000\nlatency_budget_ms: 1\n"
 
 
 def _one_line_error(result, *needles: str) -> str:
@@ -38,9 +40,10 @@ def test_inspect_json_without_target(cli):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ONE_PER_FAMILY)
-def test_inspect_json_fit_per_family(cli, target):
-    result = cli("inspect", str(MODEL), "--target", target, "--json")
-    assert result.returncode == 0, result.stderr
+def test_inspect_json_fit_per_family(cli, target, tmp_path):
+    (tmp_path / "tight.yaml").write_text(TIGHT_NRF)
+    result = cli("inspect", str(MODEL), "--target", target, "--json", "--profiles-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr  # inspect reports a misfit; it does not fail on it
     fit = json.loads(result.stdout)["fit"]
     assert fit["target"] == target
     assert fit["format"] in ("tflite", "tflm", "coreml")
@@ -52,6 +55,12 @@ def test_inspect_json_fit_per_family(cli, target):
         assert check["ok"] == (check["estimate"] <= check["limit"])
     if fit["family"] == "cortex-m":
         assert not rows["float32"]["runnable"] and int8["estimate"]["arena_bytes"] > 0
+        checks = {c["name"]: c for c in int8["checks"]}
+        flash = checks["flash_bytes"]
+        assert flash["limit"] == 20000 and not flash["ok"]
+        assert flash["over_by"] == flash["estimate"] - 20000 > 0 and flash["over_by_pct"] > 0
+        assert not checks["latency_ms"]["ok"] and checks["ram_bytes"]["ok"]
+        assert not fit["ok"]
     else:
         assert rows["float32"]["runnable"] and int8["estimate"]["arena_bytes"] is None
 

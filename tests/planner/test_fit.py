@@ -83,3 +83,15 @@ def test_budgets_from_profile_and_overrides():
         Budgets.from_profile(profile, ram_bytes=-5)
     with pytest.raises(BudgetError, match="min_fidelity"):
         Budgets(min_fidelity=1.5)
+
+
+def test_fit_table_says_over_by_how_much(digits_info, capsys):
+    from edge_sdk.commands.inspect import _print_fit
+
+    profile = make_profile("cortex-m")
+    report = check_fit(digits_info, profile, Budgets.from_profile(profile, flash_bytes=20_000))
+    _print_fit(report)
+    out = capsys.readouterr().out
+    flash = next(c for r in report.rows if r.precision == "int8" for c in r.checks if c.name == "flash_bytes")
+    assert f"over by {flash.over_by / 1024:.1f} KiB ({flash.over_by_pct:.0f}%)" in out
+    assert "not runnable" in out and "does not fit as is" in out
