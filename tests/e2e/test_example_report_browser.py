@@ -21,7 +21,7 @@ def example_build(tmp_path_factory):
     out = tmp_path_factory.mktemp("example-out")
     with pytest.MonkeyPatch.context() as mp:  # keep the example dir free of a .edge-sdk-cache/
         mp.setenv("EDGE_SDK_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        proc = run_cli("build", "--target", "android", "--target", "cortex-m", "--out", str(out), "--quiet", cwd=EXAMPLE)
+        proc = run_cli("build", "--target", "cortex-m", "--target", "jetson", "--out", str(out), "--quiet", cwd=EXAMPLE)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
