@@ -133,7 +133,7 @@ def _header(report: dict) -> str:
         ("artifact", human_bytes(artifact.get("bytes")), f"{artifact.get('format', '-')} {artifact.get('precision', '')} · gzip {human_bytes(artifact.get('gzip_bytes'))}"),
         ("RAM", human_bytes(ram), ram_src or "unknown"),
         ("latency", _ms(latency), latency_src or "unknown"),
-        ("quality", "-" if q_value is None else f"{q_value:.4g}", q_metric.replace("_", " ") or "not measured"),
+        ("quality", summary.format_quality(q_value, q_metric), q_metric.replace("_", " ") or "not measured"),
         ("model", f"{human_count(model.get('params'))} params", f"{model.get('framework', '-')} · {human_count(model.get('macs'))} MACs"),
     ]
     card_html = "".join(
@@ -373,12 +373,12 @@ def render_index(reports: list[dict]) -> str:
             human_bytes(size),
             f"{human_bytes(ram)} <span class=\"na\">{ram_src}</span>",
             f"{_ms(latency)} <span class=\"na\">{latency_src}</span>",
-            "-" if q_value is None else f"{q_value:.4g} <span class=\"na\">{q_metric.replace('_', ' ')}</span>",
+            "-" if q_value is None else f"{summary.format_quality(q_value, q_metric)} <span class=\"na\">{q_metric.replace('_', ' ')}</span>",
         ])
         bars = []
         for series, key, value in (("flash", "flash_bytes", size), ("ram", "ram_bytes", ram), ("latency", "latency_ms", latency)):
             pct = _percent_of_budget(r, key, value)
-            bars.append(Bar(series, pct, f"{series} {pct:.0f}%" if pct is not None else f"{series}: no budget"))
+            bars.append(Bar(series, pct, f"{series} {pct:.0f}%" if pct is not None and pct >= 10 else f"{series} {pct:.2g}%" if pct is not None else f"{series}: no budget"))
         chart_rows.append(Row(f"{r.get('target')} ({profile})", tuple(bars), 100.0, "100% of budget"))
     table = _table(["target", "profile", "verdict", "plan", "artifact", "RAM", "latency", "quality"], rows, "targets-table")
     chart = grouped_hbars("targets-chart", chart_rows, title="share of each budget used, per target") if chart_rows else ""

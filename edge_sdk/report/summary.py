@@ -72,6 +72,12 @@ def quality(report: dict) -> tuple[Optional[float], str]:
     return None, ""
 
 
+def format_quality(value: Optional[float], metric: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}%" if metric == "accuracy" else f"{value:.4f}"
+
+
 def attempt_quality(attempt: dict, metric: str) -> Optional[float]:
     """One attempt's `quality` entry for a metric ("accuracy" or "top1_agreement")."""
     value = (attempt.get("quality") or {}).get(metric)
