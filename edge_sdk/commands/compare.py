@@ -61,23 +61,25 @@ def _value(metric: str, value) -> str:
 
 
 def _print_table(changes, base: Path, new: Path) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # CI logs: rich would assume 80 columns and elide the numbers
+        console = Console(width=120)
     moved = [c for c in changes if c.moved]
     regressions = sum(c.regression for c in changes)
     targets = len({c.target for c in changes})
     if not moved:
         console.print(f"no metric moved across {targets} target(s): {base} == {new}")
         return
-    table = Table(title=f"{base} -> {new}")
+    table = Table(title=f"{base} -> {new}", box=box.SIMPLE_HEAD)
     for col in ("target", "metric", "base", "new", "change", "limit", "verdict"):
-        table.add_column(col, justify="right" if col in ("base", "new", "change") else "left", no_wrap=col != "metric")
+        table.add_column(col, justify="right" if col in ("base", "new", "change") else "left", no_wrap=col not in ("target", "metric"), overflow="fold")
     for c in moved:
         verdict = "[bold red]REGRESSION[/]" if c.regression else "[green]ok[/]"
-        note = f" [dim]({c.note})[/]" if c.note else ""
-        table.add_row(c.target, c.metric + note, _value(c.metric, c.base), _value(c.metric, c.new), c.change, c.limit, verdict)
+        table.add_row(c.target, c.metric + (f"\n[dim]{c.note}[/]" if c.note else ""), _value(c.metric, c.base), _value(c.metric, c.new), c.change, c.limit, verdict)
     console.print(table)
     console.print(
         f"[bold red]{regressions} regression(s)[/] across {targets} target(s)" if regressions
