@@ -173,6 +173,10 @@ def test_tflite_int8_analysis_matches_keras(digits_loaded, digits_info):
                    "FULLY_CONNECTED", "FULLY_CONNECTED", "SOFTMAX"]
     assert info.dtypes == ("int8",)
     assert info.peak_activation_elems == digits_info.peak_activation_elems  # same folding as the converter
+    # TFLM's memory planner places exactly the activations the liveness analysis says are live at once
+    from edge_sdk.runtimes.tflm import measure_arena
+
+    assert measure_arena(flatbuffer)["arena_head_bytes"] == digits_info.peak_activation_bytes("int8")
     # BatchNormalization is folded into conv1's weights, so the flatbuffer holds fewer constants
     assert info.params < digits_info.params
     conv = next(l for l in info.layers if l.op == "CONV_2D")
