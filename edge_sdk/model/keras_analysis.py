@@ -9,7 +9,7 @@ inbound nodes, shapes are taken at batch 1. Params are `layer.count_params()` fo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from edge_sdk import frameworks
@@ -48,7 +48,6 @@ class _Raw:
     activation: str = "linear"
     weight_shapes: tuple[Shape, ...] = ()
     fuse_class: str | None = None  # conv | depthwise | separable | dense | add: can absorb BN / ReLU
-    extra: dict = field(default_factory=dict)
 
 
 def analyze_keras(loaded: LoadedModel) -> ModelInfo:
