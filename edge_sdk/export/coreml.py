@@ -1,1 +1,171 @@
-"""placeholder"""
+"""Core ML exporter ("coreml"): an mlprogram `.mlpackage` converted from the tf_keras model by coremltools.
+
+Compute precision follows `config.precision` (float16 -> FLOAT16, float32 -> FLOAT32); the minimum
+deployment target and compute units come from the profile's `runtime.constraints`
+(`minimum_deployment_target: iOS17`, `compute_units: CPU_AND_NE`; default iOS16 / ALL). Weights are
+then compressed with `coremltools.optimize.coreml` per `config.coreml_compression`:
+
+    linear8            int8 per-channel symmetric linear quantization
+    palettize4/6/8     k-means palettization, 4/6/8-bit per-tensor lookup tables
+    sparse             magnitude pruning to 50% (keeps exactly the zeros of a pruned model instead when
+                       config.sparsity_aware)
+    sparse-palettize4  sparse, then 4-bit palettization of the non-zeros (joint: needs iOS18)
+
+Weights under coremltools' 2048-element threshold stay uncompressed. The package's Manifest.json item
+identifiers are random UUIDs in coremltools; they are rewritten to name-derived UUIDs so the same
+inputs give a byte-identical package. PyTorch models go to `edge_sdk.export.coreml_torch.convert`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_sdk import frameworks
+from edge_sdk.errors import ConfigError, ExportError, MissingDependencyError
+from edge_sdk.export.atomic import commit, make_artifact, staging
+from edge_sdk.export.base import ExportConfig, register_exporter
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.profiles import Profile
+from edge_sdk.records import Artifact
+
+TOOLS = ("coremltools", "tensorflow", "tf-keras")
+PRECISIONS = {"float16": "FLOAT16", "float32": "FLOAT32"}
+COMPRESSIONS = ("linear8", "palettize4", "palettize6", "palettize8", "sparse", "sparse-palettize4")
+DEFAULT_TARGET, DEFAULT_UNITS = "iOS16", "ALL"
+SPARSITY = 0.5
+# mlprogram spec versions per deployment target: what the saved spec must declare at least.
+SPEC_VERSION = {"iOS15": 6, "iOS16": 7, "iOS17": 8, "iOS18": 9, "macOS12": 6, "macOS13": 7, "macOS14": 8, "macOS15": 9}
+
+
+def deployment(profile: Profile) -> tuple[str, str]:
+    """(minimum_deployment_target, compute_units) from the profile constraints, with the defaults."""
+    constraints = profile.runtime.constraints
+    return str(constraints.get("minimum_deployment_target", DEFAULT_TARGET)), str(constraints.get("compute_units", DEFAULT_UNITS))
+
+
+def _enum(ct: Any, kind: str, value: str, field: str, profile: Profile) -> Any:
+    holder = ct.target if kind == "target" else ct.ComputeUnit
+    try:
+        return getattr(holder, value)
+    except AttributeError:
+        valid = sorted(k for k in dir(holder) if not k.startswith("_"))
+        raise ConfigError(f"profile {profile.name}: runtime.constraints.{field} {value!r} is unknown; valid: {', '.join(valid)}") from None
+
+
+def _op_config(cto: Any, compression: str, sparsity_aware: bool) -> list[tuple[str, Any]]:
+    """(coremltools optimize function name, OptimizationConfig) steps for one compression."""
+    prune = (
+        cto.OpThresholdPrunerConfig(threshold=1e-12, minimum_sparsity_percentile=0.0)
+        if sparsity_aware
+        else cto.OpMagnitudePrunerConfig(target_sparsity=SPARSITY)
+    )
+    steps = {
+        "linear8": [("linear_quantize_weights", cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8"))],
+        "sparse": [("prune_weights", prune)],
+        "sparse-palettize4": [("prune_weights", prune), ("palettize_weights", cto.OpPalettizerConfig(mode="kmeans", nbits=4))],
+    }
+    if compression.startswith("palettize"):
+        return [("palettize_weights", cto.OpPalettizerConfig(mode="kmeans", nbits=int(compression[-1])))]
+    return steps[compression]
+
+
+def compress(mlmodel: Any, compression: str, sparsity_aware: bool, target: str, seed: int) -> Any:
+    cto = frameworks.module("coremltools.optimize.coreml")
+    if compression == "sparse-palettize4" and SPEC_VERSION.get(target, 0) < SPEC_VERSION["iOS18"]:
+        raise ExportError(
+            f"Core ML joint sparse+palettized weights need minimum_deployment_target iOS18 or newer; the profile "
+            f"says {target} (use palettize4 or a profile targeting iOS18)"
+        )
+    np.random.seed(seed)  # k-means initialisation
+    for i, (fn, op_config) in enumerate(_op_config(cto, compression, sparsity_aware)):
+        kwargs = {"joint_compression": True} if i > 0 else {}
+        mlmodel = getattr(cto, fn)(mlmodel, cto.OptimizationConfig(global_config=op_config), **kwargs)
+    return mlmodel
+
+
+def output_names(model: LoadedModel) -> list[str]:
+    """Core ML feature names for the model's outputs: the output layer names ("probs/Softmax" -> "probs")."""
+    return [re.sub(r"\W", "_", s.name.split("/")[0].split(":")[0]) or f"output_{i}" for i, s in enumerate(model.outputs)]
+
+
+def _convert_keras(model: LoadedModel, ct: Any, precision: Any, target: Any, units: Any) -> Any:
+    inputs = [ct.TensorType(name=s.name, shape=(1,) + s.sample_shape()) for s in model.inputs]
+    try:
+        mlmodel = ct.convert(
+            model.handle, convert_to="mlprogram", inputs=inputs, compute_precision=precision,
+            minimum_deployment_target=target, compute_units=units,
+        )
+    except Exception as exc:  # coremltools raises NotImplementedError/ValueError/RuntimeError with op names
+        raise ExportError(f"Core ML conversion failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    spec = mlmodel.get_spec()
+    renamed = False
+    for out, want in zip(list(spec.description.output), output_names(model)):
+        if out.name != want:
+            ct.utils.rename_feature(spec, out.name, want)
+            renamed = True
+    return ct.models.MLModel(spec, weights_dir=mlmodel.weights_dir, compute_units=units) if renamed else mlmodel
+
+
+def _convert_torch(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
+    try:
+        from edge_sdk.export import coreml_torch
+    except ImportError:
+        raise MissingDependencyError(
+            "Core ML export of PyTorch models needs edge_sdk.export.coreml_torch, which is not available in this install"
+        ) from None
+    return coreml_torch.convert(model, profile, config)
+
+
+def deterministic_manifest(package: Path) -> None:
+    """Replace the random item identifiers in Manifest.json by UUIDs derived from each item's path."""
+    manifest_path = package / "Manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    ids = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, "edge-sdk:" + item["path"])).upper() for old, item in manifest["itemInfoEntries"].items()}
+    manifest["itemInfoEntries"] = {ids[old]: item for old, item in sorted(manifest["itemInfoEntries"].items(), key=lambda kv: ids[kv[0]])}
+    manifest["rootModelIdentifier"] = ids[manifest["rootModelIdentifier"]]
+    manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")
+
+
+@register_exporter("coreml")
+def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
+    if config.precision not in PRECISIONS:
+        raise ExportError(f"Core ML export takes precision float16 or float32, not {config.precision!r} "
+                          "(use coreml_compression linear8/palettize* for smaller weights)")
+    if config.coreml_compression not in (None,) + COMPRESSIONS:
+        raise ConfigError(f"unknown coreml_compression {config.coreml_compression!r}; valid: {', '.join(COMPRESSIONS)}")
+    target_name, units_name = deployment(profile)
+    if model.framework == "torch":
+        mlmodel = _convert_torch(model, profile, config)
+    elif model.framework == "keras":
+        ct = frameworks.coremltools()
+        mlmodel = _convert_keras(
+            model, ct, getattr(ct.precision, PRECISIONS[config.precision]),
+            _enum(ct, "target", target_name, "minimum_deployment_target", profile),
+            _enum(ct, "units", units_name, "compute_units", profile),
+        )
+    else:
+        raise ExportError(f"Core ML export takes Keras or PyTorch models, not {model.framework}")
+    if config.coreml_compression:
+        mlmodel = compress(mlmodel, config.coreml_compression, config.sparsity_aware, target_name, config.seed)
+    mlmodel.user_defined_metadata["edge_sdk.compute_units"] = units_name
+    mlmodel.user_defined_metadata["edge_sdk.compression"] = config.coreml_compression or "none"
+    with staging(out_dir) as stage:
+        mlmodel.save(str(stage / "model.mlpackage"))
+        deterministic_manifest(stage / "model.mlpackage")
+        files = commit(stage, out_dir)
+    details = {
+        "compression": config.coreml_compression,
+        "compute_precision": config.precision,
+        "minimum_deployment_target": target_name,
+        "compute_units": units_name,
+        "inputs": [{"name": s.name, "shape": [1, *s.sample_shape()]} for s in model.inputs],
+        "outputs": output_names(model),
+    }
+    precision = config.precision + (f"+{config.coreml_compression}" if config.coreml_compression else "")
+    return make_artifact("coreml", out_dir / "model.mlpackage", files, precision, TOOLS, details)

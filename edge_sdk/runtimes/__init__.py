@@ -47,4 +47,4 @@ def register_reference(framework: str):
     return REFERENCES.register(framework)
 
 
-from edge_sdk.runtimes import coreml, keras_reference, litert, tflm  # noqa: E402,F401  (fill the registries)
+from edge_sdk.runtimes import coreml_sim, keras_reference, litert, tflm  # noqa: E402,F401  (fill the registries)

@@ -1,0 +1,86 @@
+"""Core ML exporter on the digits example. Core ML cannot predict on Linux: verification here is the
+structural check of the saved package plus simulated numerics (the package's decompressed weights in
+the Keras model), and the report says method "simulated"."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from edge_sdk.errors import ExportError
+from edge_sdk.export import EXPORTERS, ExportConfig
+from edge_sdk.verify import check, verify
+
+pytestmark = pytest.mark.slow
+
+
+def _export(model, profile, out, **kw):
+    return EXPORTERS.get("coreml")(model, profile, ExportConfig(precision="float16", **kw), out)
+
+
+@pytest.fixture(scope="module")
+def fp16(digits_loaded, ios_profile, tmp_path_factory):
+    return _export(digits_loaded, ios_profile, tmp_path_factory.mktemp("fp16"))
+
+
+@pytest.fixture(scope="module")
+def pal4(digits_loaded, ios_profile, tmp_path_factory):
+    return _export(digits_loaded, ios_profile, tmp_path_factory.mktemp("pal4"), coreml_compression="palettize4")
+
+
+def test_fp16_structural_and_simulated(fp16, digits_loaded, digits_eval, ios_profile):
+    assert fp16.path.name == "model.mlpackage" and (fp16.path / "Manifest.json").is_file()
+    v = check(verify(fp16, digits_loaded, digits_eval))
+    assert v.runtime == "coreml" and v.method == ("executed" if sys.platform == "darwin" else "simulated")
+    c = v.checks
+    assert c["loads"] and c["problems"] == [] and c["model_type"] == "mlProgram"
+    assert c["inputs"] == {"image": [1, 8, 8, 1]} and c["outputs"] == ["probs"]
+    assert {"conv", "linear", "softmax"} <= set(c["op_types"])
+    target = ios_profile.runtime.constraints.get("minimum_deployment_target", "iOS16")
+    assert c["deployment_target"] == target and fp16.details["minimum_deployment_target"] == target
+    assert v.fidelity.top1_agreement >= 0.99 and v.fidelity.cosine >= 0.999
+    assert v.fidelity.max_abs_error > 0  # the fp16 weight rounding really is in the simulation
+
+
+def test_palettize4_structural_and_simulated(pal4, fp16, digits_loaded, digits_eval):
+    v = check(verify(pal4, digits_loaded, digits_eval))
+    assert "constexpr_lut_to_dense" in v.checks["op_types"]
+    luts = {s for specs in v.checks["weight_storage"].values() for s in specs if s.startswith("lut")}
+    assert luts == {"lut16:float16"}
+    assert pal4.bytes < 0.6 * fp16.bytes
+    assert v.fidelity.top1_agreement >= 0.85
+    # 4-bit weights are measurably further from the original than fp16 ones
+    fp16_v = verify(fp16, digits_loaded, digits_eval.head(120))
+    assert verify(pal4, digits_loaded, digits_eval.head(120)).fidelity.sqnr_db < fp16_v.fidelity.sqnr_db
+
+
+def test_numpy_decompression_matches_coremltools(pal4):
+    """Our numpy decoding of the stored LUT weights equals coremltools' own constexpr evaluation."""
+    from edge_sdk.runtimes.coreml_weights import load_program, program_values
+
+    _, program = load_program(pal4.path)
+    values, _ = program_values(program)
+    checked = 0
+    for op in program.functions["main"].operations:
+        if op.op_type == "constexpr_lut_to_dense":
+            ours = values[op.outputs[0].name]
+            np.testing.assert_array_equal(ours, op.materialized_val_inference())
+            checked += 1
+    assert checked >= 2
+
+
+def test_deterministic_package(fp16, digits_loaded, ios_profile, tmp_path):
+    again = _export(digits_loaded, ios_profile, tmp_path)
+    for rel in ("Data/com.apple.CoreML/model.mlmodel", "Data/com.apple.CoreML/weights/weight.bin", "Manifest.json"):
+        assert (again.path / rel).read_bytes() == (fp16.path / rel).read_bytes(), rel
+    assert again.sha256 == fp16.sha256
+
+
+def test_joint_compression_needs_ios18(digits_loaded, ios_profile, tmp_path):
+    if ios_profile.runtime.constraints.get("minimum_deployment_target", "iOS16") in ("iOS18", "iOS26"):
+        pytest.skip("the iOS profile already targets iOS18+")
+    with pytest.raises(ExportError, match="iOS18"):
+        _export(digits_loaded, ios_profile, tmp_path, coreml_compression="sparse-palettize4")
+    assert list(tmp_path.iterdir()) == []
