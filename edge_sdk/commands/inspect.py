@@ -18,7 +18,7 @@ from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOp
 def register(app: typer.Typer) -> None:
     @app.command("inspect")
     def inspect_command(
-        model: Path = typer.Argument(..., help="Model file: .keras, .h5, SavedModel dir, .pt2 or .tflite."),
+        model: Path = typer.Argument(..., metavar="MODEL", help="Model file: .keras, .h5, SavedModel dir, .pt2 or .tflite."),
         target: Optional[str] = typer.Option(
             None, "--target", "-t", help="Profile or family name (android, ios, cortex-m, jetson) to check the fit against."
         ),
