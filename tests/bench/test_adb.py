@@ -1,0 +1,192 @@
+"""adb runner against a STAND-IN `adb` executable (a script placed first on PATH): we have no phone.
+
+The stand-in answers `devices -l`, `push` and `shell` the way the real adb client does and replays
+output in the documented formats of the real tools, recorded from their sources and docs:
+TFLite benchmark_model (tensorflow/lite/tools/benchmark/benchmark_model.cc: `Stat::OutputToStream`
+"count=.. first=.. curr=.. min=.. max=.. avg=.. std=.. p5=.. median=.. p95=..", "Inference timings in
+us: ..", memory footprint lines) and ExecuTorch executor_runner (executor_runner.cpp ET_LOG lines:
+"Setting up planned buffer 0, size N.", "Model executed successfully N time(s) in X ms."). It records
+every invocation so the tests can check the flags the runner passed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from edge_sdk.bench import BenchConfig, BenchInterrupted, bench, parse_address
+from edge_sdk.bench.adb import run as adb_run
+from edge_sdk.bench.harness import ANDROID_SCRIPT
+from edge_sdk.errors import DeviceError
+
+from .conftest import copy_out
+
+STANDIN_ADB = textwrap.dedent('''\
+    #!{python}
+    """STAND-IN for the adb client (tests only): replays documented adb/benchmark_model/executor_runner output."""
+    import json, os, re, shutil, sys
+    args = sys.argv[1:]
+    with open(os.environ["STANDIN_ADB_LOG"], "a") as log:
+        log.write(json.dumps(args) + "\\n")
+    serial = None
+    if args[:1] == ["-s"]:
+        serial, args = args[1], args[2:]
+    devices = dict(d.split("=") for d in os.environ.get("STANDIN_ADB_DEVICES", "emulator-5554=device").split(","))
+    root = os.environ["STANDIN_ADB_ROOT"]
+    if args[0] == "devices":
+        print("List of devices attached")
+        for s, state in devices.items():
+            print(f"{{s}}\\t{{state}} product:sdk_gphone64_arm64 model:sdk_gphone64_arm64 device:emu64a transport_id:1")
+        sys.exit(0)
+    if serial is None and len(devices) == 1:  # like adb: no -s with a single device means that one
+        serial = next(iter(devices))
+    if serial not in devices or devices[serial] != "device":
+        print(f"error: device '{{serial}}' not found", file=sys.stderr)
+        sys.exit(1)
+    if args[0] == "push":
+        dst = root + args[2]
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy(args[1], dst)
+        print(f"{{args[1]}}: 1 file pushed, 0 skipped. 31.2 MB/s ({{os.path.getsize(args[1])}} bytes in 0.002s)")
+        sys.exit(0)
+    cmd = args[1:]
+    if cmd[0] in ("mkdir", "chmod"):
+        sys.exit(0)
+    flags = dict(a[2:].split("=", 1) for a in cmd[1:] if a.startswith("--"))
+    mode = os.environ.get("STANDIN_ADB_MODE", "ok")
+    if cmd[0].endswith("benchmark_model"):
+        runs, warmup = int(flags["num_runs"]), int(flags["warmup_runs"])
+        print("INFO: STARTING!")
+        print(f"INFO: Num threads: [{{flags['num_threads']}}]")
+        print(f"INFO: Graph: [{{flags['graph']}}]")
+        print(f"INFO: Loaded model {{flags['graph']}}")
+        print("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+        print("INFO: The input model file size (MB): 0.050048")
+        print("INFO: Initialized session in 12.345ms.")
+        print(f"INFO: Running benchmark for at least {{warmup}} iterations and at least 0 seconds but terminate if exceeding 150 seconds.")
+        print(f"INFO: count={{warmup}} first=812 curr=301 min=298 max=812 avg=402.4 std=204 p5=298 median=301 p95=812")
+        print("")
+        sys.stdout.flush()
+        if mode == "drop":
+            print("error: closed", file=sys.stderr)
+            sys.exit(255)
+        print(f"INFO: Running benchmark for at least {{runs}} iterations and at least 0 seconds but terminate if exceeding 150 seconds.")
+        print(f"INFO: count={{runs}} first=305 curr=299 min=290 max=420 avg=301.2 std=18 p5=291 median=298 p95=330")
+        print("")
+        print("INFO: Inference timings in us: Init: 12345, First inference: 812, Warmup (avg): 402.4, Inference (avg): 301.2")
+        print("INFO: Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the actual memory footprint of the model at runtime. Take the information at your discretion.")
+        print("INFO: Memory footprint delta from the start of the tool (MB): init=2.85156 overall=3.10547")
+        print("INFO: Overall peak memory footprint (MB) via periodic monitoring: 9.77734")
+        sys.exit(0)
+    if cmd[0].endswith("executor_runner"):
+        n = int(flags["num_executions"])
+        print(f"I 00:00:00.000412 executorch:executor_runner.cpp:188] Resetting threadpool with num threads = {{flags['cpu_threads']}}")
+        print(f"I 00:00:00.001520 executorch:executor_runner.cpp:265] Model file {{flags['model_path']}} is loaded.")
+        print("I 00:00:00.001533 executorch:executor_runner.cpp:274] Using method forward")
+        print("I 00:00:00.001601 executorch:executor_runner.cpp:321] Setting up planned buffer 0, size 368.")
+        print("I 00:00:00.001620 executorch:executor_runner.cpp:321] Setting up planned buffer 1, size 1024.")
+        print("I 00:00:00.004000 executorch:executor_runner.cpp:385] Inputs prepared.")
+        print(f"I 00:00:00.084000 executorch:executor_runner.cpp:414] Model executed successfully {{n}} time(s) in {{0.25 * n:f}} ms.")
+        print("I 00:00:00.084100 executorch:executor_runner.cpp:418] 1 outputs: ")
+        print("Output 0: tensor(sizes=[1, 10], [0.1, 0.2, ...])")
+        sys.exit(0)
+    print(f"/system/bin/sh: {{cmd[0]}}: not found", file=sys.stderr)
+    sys.exit(127)
+    ''')
+
+
+@pytest.fixture
+def standin_adb(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    adb = bindir / "adb"
+    adb.write_text(STANDIN_ADB.format(python=sys.executable))
+    adb.chmod(0o755)
+    log, root = tmp_path / "adb.log", tmp_path / "device"
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("STANDIN_ADB_LOG", str(log))
+    monkeypatch.setenv("STANDIN_ADB_ROOT", str(root))
+    binary = tmp_path / "benchmark_model"  # never executed: the stand-in device only "runs" it
+    binary.write_bytes(b"\x7fELF stand-in")
+    runner = tmp_path / "executor_runner"
+    runner.write_bytes(b"\x7fELF stand-in")
+
+    def calls() -> list[list[str]]:
+        return [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
+
+    return {"calls": calls, "root": root, "benchmark_model": binary, "executor_runner": runner}
+
+
+def test_adb_tflite_parses_benchmark_model_and_passes_profile_flags(standin_adb, tflite_artifact):
+    config = BenchConfig(runs=40, warmup=4, threads=4, delegate="gpu", binary=standin_adb["benchmark_model"])
+    result = adb_run(tflite_artifact, parse_address("adb"), config)
+    assert result.complete and result.runs == 40 and result.device == "adb:emulator-5554"
+    assert result.latency_ms["p50"] == pytest.approx(0.298) and result.latency_ms["mean"] == pytest.approx(0.3012)
+    assert result.latency_ms["min"] == pytest.approx(0.290) and result.latency_ms["max"] == pytest.approx(0.420)
+    assert result.peak_memory_bytes == int(9.77734 * 1024 * 1024)
+    shell = [c for c in standin_adb["calls"]() if "shell" in c and any("benchmark_model" in a for a in c)][-1]
+    assert {"--num_threads=4", "--num_runs=40", "--warmup_runs=4", "--use_gpu=true"} <= set(shell)
+    pushed = standin_adb["root"] / "data/local/tmp/edge-sdk/model.tflite"
+    assert pushed.read_bytes() == tflite_artifact.path.read_bytes()
+
+
+def test_adb_pte_parses_executor_runner(standin_adb, tmp_path):
+    from edge_sdk.bench.artifact import resolve_target
+
+    (tmp_path / "pte").mkdir()
+    (tmp_path / "pte" / "model.pte").write_bytes(b"PTE stand-in")
+    artifact = resolve_target(tmp_path / "pte").artifact
+    config = BenchConfig(runs=20, threads=2, binary=standin_adb["executor_runner"])
+    result = adb_run(artifact, parse_address("adb:emulator-5554"), config)
+    assert result.complete and result.runs == 20
+    assert result.latency_ms == {"mean": pytest.approx(0.25)}  # executor_runner reports only the total
+    assert result.arena_bytes == 368 + 1024
+    shell = [c for c in standin_adb["calls"]() if any("executor_runner" in a for a in c) and "shell" in c][-1]
+    assert {"--num_executions=20", "--cpu_threads=2"} <= set(shell)
+
+
+def test_adb_disconnect_mid_run_keeps_partial_results(standin_adb, tflite_artifact, tmp_path, monkeypatch):
+    monkeypatch.setenv("STANDIN_ADB_MODE", "drop")
+    out = copy_out(tflite_artifact, tmp_path / "pixel-8")
+    with pytest.raises(BenchInterrupted, match="ended early") as info:
+        bench(out, "adb", BenchConfig(binary=standin_adb["benchmark_model"], timeout_s=60))
+    partial = info.value.partial
+    assert not partial.complete and partial.raw["warmup"]["runs"] == 5
+    saved = json.loads((out / "bench.json").read_text())["bench"]
+    assert saved["complete"] is False and "ended early" in saved["error"]
+
+
+def test_adb_unauthorized_device_is_a_clear_error(standin_adb, tflite_artifact, monkeypatch):
+    monkeypatch.setenv("STANDIN_ADB_DEVICES", "R58N12345=unauthorized")
+    with pytest.raises(DeviceError, match="unauthorized; accept the USB debugging prompt"):
+        adb_run(tflite_artifact, parse_address("adb:R58N12345"), BenchConfig(binary=standin_adb["benchmark_model"]))
+    with pytest.raises(DeviceError, match="exactly one ready device"):
+        adb_run(tflite_artifact, parse_address("adb"), BenchConfig(binary=standin_adb["benchmark_model"]))
+
+
+def test_adb_without_a_binary_says_how_to_provide_one(standin_adb, tflite_artifact, monkeypatch):
+    monkeypatch.delenv("BENCHMARK_MODEL", raising=False)
+    with pytest.raises(DeviceError, match="BENCHMARK_MODEL"):
+        adb_run(tflite_artifact, parse_address("adb"), BenchConfig())
+
+
+def test_emitted_android_script_runs_on_its_own(standin_adb, tflite_artifact, tmp_path):
+    from edge_sdk.bench.harness import emit
+    from edge_sdk.profiles import get_profile
+
+    out = copy_out(tflite_artifact, tmp_path / "pixel-8")
+    harness = emit(get_profile("pixel-8"), tflite_artifact, out)
+    assert (harness / "run_benchmark.py").read_bytes() == ANDROID_SCRIPT.read_bytes()
+    done = subprocess.run([sys.executable, str(harness / "run_benchmark.py"), "--runs", "7"],
+                          env={**os.environ, "BENCHMARK_MODEL": str(standin_adb["benchmark_model"])},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["runs"] == 7 and result["complete"] and result["latency_ms"]["p50"] == pytest.approx(0.298)
+    shell = [c for c in standin_adb["calls"]() if "shell" in c and any("benchmark_model" in a for a in c)][-1]
+    assert {"--num_threads=1", "--use_xnnpack=true"} <= set(shell)
