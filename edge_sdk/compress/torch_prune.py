@@ -1,0 +1,98 @@
+"""torch-prune: magnitude pruning of a torch program with label-free fine-tuning (KD from the original).
+
+structure="unstructured": the smallest-magnitude weights of every conv/linear layer are zeroed to
+`sparsity`, and kept at zero through fine-tuning (masks re-applied after each step); the record holds
+the measured per-layer sparsity of the final weights. structure="channel": `sparsity` of each prunable
+layer's output channels (smallest L1 norm) are removed from the graph (compress/torch_channels.py), so
+the model really gets smaller and faster, then fine-tuned. Either way the result is re-exported.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from edge_sdk import frameworks
+from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.compress.torch_channels import shrink_channels
+from edge_sdk.compress.torch_graph import is_quantized, reexport, require_torch
+from edge_sdk.compress.torch_train import kd_train, seed_everything, step_config, train_set
+from edge_sdk.errors import ConfigError
+from edge_sdk.model.torch_analysis import op_base
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import StepRecord
+
+PRUNE_DEFAULTS = {"sparsity": 0.5, "structure": "unstructured", "epochs": 3, "learning_rate": 5e-4}
+STRUCTURES = ("unstructured", "channel")
+
+
+def prunable_weights(gm: Any) -> dict[str, Any]:
+    """name -> weight Parameter of every conv2d / linear node of the graph module."""
+    params = dict(gm.named_parameters())
+    found = {}
+    for n in gm.graph.nodes:
+        if n.op == "call_function" and op_base(n.target) in ("conv2d", "linear"):
+            w = n.args[1]
+            if getattr(w, "op", None) == "get_attr" and w.target in params:
+                found[w.target] = params[w.target]
+    return found
+
+
+def magnitude_masks(weights: dict[str, Any], sparsity: float) -> dict[str, Any]:
+    """Per-layer masks zeroing the `sparsity` fraction of smallest |w| in each layer."""
+    torch = frameworks.torch()
+    masks = {}
+    for name, w in weights.items():
+        k = int(round(w.numel() * sparsity))
+        if k == 0:
+            masks[name] = torch.ones_like(w, dtype=torch.bool)
+            continue
+        threshold = w.detach().abs().reshape(-1).kthvalue(k).values
+        masks[name] = w.detach().abs() > threshold
+    return masks
+
+
+def measured_sparsity(weights: dict[str, Any]) -> dict[str, float]:
+    return {name: round(float((w == 0).float().mean()), 4) for name, w in weights.items()}
+
+
+def _cfg(config: dict) -> dict:
+    cfg = step_config(config, PRUNE_DEFAULTS)
+    if cfg["structure"] not in STRUCTURES:
+        raise ConfigError(f"torch-prune structure {cfg['structure']!r} is not one of {', '.join(STRUCTURES)}")
+    if not 0.0 < float(cfg["sparsity"]) < 1.0:
+        raise ConfigError(f"torch-prune sparsity must be in (0, 1); got {cfg['sparsity']}")
+    return cfg
+
+
+@register_technique("torch-prune")
+def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+    require_torch(model, "torch-prune")
+    if is_quantized(model.handle):
+        raise ConfigError("torch-prune needs a float model; prune before torch-ptq / torch-qat")
+    torch = frameworks.torch()
+    cfg = _cfg(config)
+    start = time.perf_counter()
+    train = train_set(model, data, cfg)
+    seed_everything(cfg["seed"])
+    gm = model.handle.module()
+    metrics: dict[str, Any] = {}
+    if cfg["structure"] == "channel":
+        metrics.update(shrink_channels(gm, 1.0 - float(cfg["sparsity"])))
+        metrics.update(kd_train(gm, data.teacher, train, cfg))
+    else:
+        weights = prunable_weights(gm)
+        masks = magnitude_masks(weights, float(cfg["sparsity"]))
+
+        def reapply() -> None:
+            with torch.no_grad():
+                for name, w in weights.items():
+                    w.mul_(masks[name])
+
+        reapply()
+        metrics.update(kd_train(gm, data.teacher, train, cfg, after_step=reapply))
+        metrics["layer_sparsity"] = measured_sparsity(weights)
+    out = reexport(gm, model)
+    metrics["params"] = sum(int(out.handle.state_dict[p].numel()) for p in out.handle.graph_signature.parameters)
+    params = {k: cfg[k] for k in ("sparsity", "structure", "epochs", "learning_rate", "temperature", "use_labels")}
+    return out, StepRecord("torch-prune", params, metrics, wall_s=time.perf_counter() - start)
