@@ -32,7 +32,8 @@ class Address:
 
     def __str__(self) -> str:
         if self.transport == "ssh":
-            target = f"{self.user}@{self.host}" if self.user else str(self.host)
+            host = f"[{self.host}]" if ":" in str(self.host) else str(self.host)
+            target = f"{self.user}@{host}" if self.user else host
             return f"ssh:{target}" + (f":{self.port}" if self.port else "")
         if self.transport == "serial":
             return f"serial:{self.path}@{self.baud}"
