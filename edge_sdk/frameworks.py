@@ -8,9 +8,13 @@ coremltools calls these functions inside the function that needs them, never at 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import sys
+import tempfile
 from types import ModuleType
+from typing import Iterator
 
 from edge_sdk.errors import MissingDependencyError
 
@@ -38,11 +42,34 @@ def _import(name: str) -> ModuleType:
         ) from None
 
 
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Hide what C++ code prints on fd 2 while importing (TF's CUDA probes on CPU-only machines log
+    before absl is initialised, which no env var silences); replay it if the import fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def tensorflow() -> ModuleType:
     """tensorflow with tf.keras pointing at tf_keras (what TFMOT needs)."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return _import("tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with _native_stderr_quiet():
+        return _import("tensorflow")
 
 
 def tf_keras() -> ModuleType:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edge_sdk.compress.base import TechniqueData
+from edge_sdk.planner import attempt_cache
 from edge_sdk.data import Dataset
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.model.types import LoadedModel, ModelInfo
@@ -37,6 +38,12 @@ class StepMemo:
     cache: Any = None  # edge_sdk.cache.StepCache, or None for no on-disk cache
     models: dict[tuple, tuple[LoadedModel, list[StepRecord]]] = field(default_factory=dict)
     hits: int = 0
+
+    def attempt_key(self, model: LoadedModel, data: TechniqueData, eval_data: Dataset, cand: Candidate,
+                    profile: Profile, seed: int) -> str | None:
+        if self.cache is None or not self.cache.enabled:
+            return None
+        return attempt_cache.attempt_key(model, data, eval_data.fingerprint(), cand, profile, seed)
 
     def _cache_key(self, model: LoadedModel, data: TechniqueData, chain: tuple[Step, ...], config: dict) -> str | None:
         """Only file-backed models are cached: an in-memory model has no content hash to key on."""
@@ -279,9 +286,17 @@ def _try(attempt: Attempt, model: LoadedModel, info: ModelInfo, profile: Profile
     say(f"[{profile.name}] trying {cand.name} ({cand.fmt}, {cand.precision})")
     start = time.perf_counter()
     try:
-        compressed, attempt.records = memo.apply(model, cand.steps, data, seed, quiet, say)
-        attempt.timings_s["compress"] = time.perf_counter() - start
-        _export_and_verify(attempt, compressed, profile, data, eval_data, work_dir, seed)
+        key = memo.attempt_key(model, data, eval_data, cand, profile, seed)
+        restored = attempt_cache.restore(memo.cache, key, cand.name, work_dir / cand.name) if key else None
+        if restored is not None:
+            attempt.artifact, attempt.artifact_dir, attempt.verification, attempt.records = restored
+            say(f"  {cand.name}: artifact and verification reused from the build cache")
+        else:
+            compressed, attempt.records = memo.apply(model, cand.steps, data, seed, quiet, say)
+            attempt.timings_s["compress"] = time.perf_counter() - start
+            _export_and_verify(attempt, compressed, profile, data, eval_data, work_dir, seed)
+            if key:
+                attempt_cache.save(memo.cache, key, attempt.artifact, attempt.artifact_dir, attempt.verification, attempt.records)
     except EdgeSDKError as exc:
         attempt.status, attempt.reason = "failed", str(exc)
         attempt.wall_s = time.perf_counter() - start

@@ -1,0 +1,64 @@
+"""Cache of whole built candidates: the exported artifact files, the verification and the step records.
+
+Exporting and verifying on a runtime costs seconds to minutes per candidate (converters, TFLM arena
+measurement, ExecuTorch lowering). An attempt's result depends only on the model, the data, the
+candidate, the profile, the seed and the installed versions, so it is stored content-addressed in the
+build's StepCache under a key over all of those; an identical rebuild copies the files back instead of
+converting again, and says so. Budgets are not part of the key: they are re-checked on every build.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from edge_sdk.cache import RECORD_FILE, StepCache, cache_key
+from edge_sdk.compress.base import TechniqueData
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.planner.plan_file import candidate_to_dict
+from edge_sdk.profiles import Profile
+from edge_sdk.records import Accuracy, Artifact, Fidelity, StepRecord, Verification
+
+FILES_DIR = "files"
+
+
+def attempt_key(model: LoadedModel, data: TechniqueData, eval_fingerprint: str, candidate: Any, profile: Profile, seed: int) -> str | None:
+    if model.sha256 is None:
+        return None
+    fingerprints = [data.train.fingerprint(), data.calibration.fingerprint(), eval_fingerprint]
+    return cache_key(model.sha256, "/".join(fingerprints), ["attempt", candidate_to_dict(candidate)],
+                     {"profile": profile.model_dump(mode="json"), "seed": seed})
+
+
+def save(cache: StepCache, key: str, artifact: Artifact, artifact_dir: Path, verification: Verification, records: list[StepRecord]) -> None:
+    def write(tmp: Path) -> None:
+        shutil.copytree(artifact_dir, tmp / FILES_DIR)
+        meta = {"artifact": artifact.to_dict(), "verification": verification.to_dict(), "records": [r.to_dict() for r in records]}
+        (tmp / RECORD_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+
+    cache.put(key, write)
+
+
+def restore(cache: StepCache, key: str, label: str, work_dir: Path) -> tuple[Artifact, Path, Verification, list[StepRecord]] | None:
+    entry = cache.get(key, label)
+    if entry is None:
+        return None
+    meta = json.loads((entry / RECORD_FILE).read_text())
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    shutil.copytree(entry / FILES_DIR, work_dir)
+    a = meta["artifact"]
+    artifact = Artifact(**{**a, "path": work_dir / Path(a["path"]).name, "files": tuple(work_dir / Path(f).name for f in a["files"])})
+    v = meta["verification"]
+    verification = Verification(**{
+        **v,
+        "fidelity": Fidelity(**v["fidelity"]) if v.get("fidelity") else None,
+        "accuracy": Accuracy(**v["accuracy"]) if v.get("accuracy") else None,
+    })
+    records = [StepRecord(**{**r, "notes": tuple(r.get("notes", ()))}) for r in meta["records"]]
+    return artifact, work_dir, verification, records
+
+
+__all__ = ["attempt_key", "restore", "save"]
