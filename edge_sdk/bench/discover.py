@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from edge_sdk.bench.address import parse_address
 from edge_sdk.bench.base import BenchConfig
@@ -114,8 +114,10 @@ def ssh_device(host: str, probe: bool, config: BenchConfig) -> Device:
     return Device("ssh", str(address), "ready", done.stdout.strip())
 
 
-def list_devices(ssh_hosts: list[str], probe: bool = True, config: BenchConfig | None = None) -> tuple[list[Device], list[str]]:
-    """(devices, notes): notes say which kinds could not be listed and why."""
+def list_devices(ssh_hosts: list[str], probe: bool = True, config: BenchConfig | None = None,
+                 named: list | None = None) -> tuple[list[Device], list[str]]:
+    """(devices, notes): notes say which kinds could not be listed and why. `named` are edge-sdk.yaml
+    devices (name, address, identity_file): ssh ones are probed with their key, others listed."""
     config = config or BenchConfig(connect_timeout_s=5)
     devices, notes = [host_device()], []
     for finder in (adb_devices, serial_ports, ios_devices):
@@ -123,9 +125,17 @@ def list_devices(ssh_hosts: list[str], probe: bool = True, config: BenchConfig |
         devices += found
         if note:
             notes.append(note)
-    for host in ssh_hosts:
+    probes = [(host, config, "") for host in ssh_hosts]
+    for d in named or []:
+        if d.address.startswith("ssh:"):
+            probes.append((d.address, replace(config, identity=d.identity_file), d.name))
+        else:
+            devices.append(Device(d.address.partition(":")[0], d.address, "configured", f"edge-sdk.yaml device {d.name!r}"))
+    for host, cfg, name in probes:
         try:
-            devices.append(ssh_device(host, probe, config))
+            found = ssh_device(host, probe, cfg)
         except DeviceError as exc:
             notes.append(str(exc))
+            continue
+        devices.append(replace(found, description=f"{name!r}: {found.description}".strip(": ")) if name else found)
     return devices, notes

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         path: Path = typer.Argument(..., help="Build output dir (OUT/<profile>) or an artifact file."),
         device: str = typer.Option(
             "host", "--device", "-d",
-            help="host | ssh:USER@HOST[:PORT] | adb[:SERIAL] | serial:/dev/ttyX[@BAUD] | ios[:UDID]",
+            help="host | ssh:USER@HOST[:PORT] | adb[:SERIAL] | serial:/dev/ttyX[@BAUD] | ios[:UDID] | a device name from edge-sdk.yaml",
         ),
         runs: int = typer.Option(50, "--runs", help="Timed runs."),
         warmup: int = typer.Option(5, "--warmup", help="Untimed warm-up runs first."),
@@ -41,15 +41,18 @@ def register(app: typer.Typer) -> None:
         remote_python: str = typer.Option("python3", "--remote-python", help="ssh: the board's Python."),
         identity: Optional[Path] = typer.Option(None, "--identity", "-i", help="ssh: private key file."),
         ssh_option: List[str] = typer.Option([], "--ssh-option", "-o", help="ssh: extra OpenSSH option KEY=VALUE; repeatable."),
+        config_file: Optional[Path] = typer.Option(None, "--config", help="edge-sdk.yaml naming devices (default: ./edge-sdk.yaml)."),
         json_out: bool = JsonOption,
     ) -> None:
         from edge_sdk.bench.artifact import resolve_target
+        from edge_sdk.bench.named import resolve_device
         from edge_sdk.bench.session import bench, default_config
 
+        device, key = resolve_device(device, config_file)
         target = resolve_target(path)
         config = default_config(
             target, runs=runs, warmup=warmup, threads=threads, delegate=delegate, timeout_s=timeout,
-            idle_timeout_s=idle_timeout, binary=binary, remote_python=remote_python, identity=identity,
+            idle_timeout_s=idle_timeout, binary=binary, remote_python=remote_python, identity=identity or key,
             ssh_options=tuple(ssh_option),
         )
         _, doc = bench(target, device, config)

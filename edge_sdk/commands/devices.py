@@ -10,27 +10,19 @@ import typer
 from edge_sdk.commands.common import JsonOption, print_json
 
 
-def configured_ssh_hosts(config_path: Optional[Path]) -> list[str]:
-    """ssh hosts from edge-sdk.yaml (`devices.ssh` / `ssh_hosts`), through the project model when present."""
-    try:
-        from edge_sdk import project
-    except ImportError:
-        return []
-    hosts = getattr(project, "ssh_hosts", None)
-    return list(hosts(config_path)) if callable(hosts) else []
-
-
 def register(app: typer.Typer) -> None:
     @app.command("devices")
     def devices_command(
         ssh: List[str] = typer.Option([], "--ssh", help="Also probe this ssh host (USER@HOST[:PORT]); repeatable."),
-        config: Optional[Path] = typer.Option(None, "--config", help="edge-sdk.yaml to read ssh hosts from."),
+        config: Optional[Path] = typer.Option(None, "--config", help="edge-sdk.yaml naming devices (default: ./edge-sdk.yaml)."),
         probe: bool = typer.Option(True, "--probe/--no-probe", help="Connect to ssh hosts to check they answer."),
         json_out: bool = JsonOption,
     ) -> None:
         from edge_sdk.bench.discover import list_devices
+        from edge_sdk.bench.named import project_devices
 
-        found, notes = list_devices(configured_ssh_hosts(config) + list(ssh), probe=probe)
+        named, _ = project_devices(config)
+        found, notes = list_devices(list(ssh), probe=probe, named=named)
         if json_out:
             print_json({"devices": [d.to_dict() for d in found], "notes": notes})
             return

@@ -100,7 +100,7 @@ def test_bench_cli_bad_address_and_missing_path_exit_2(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "model.tflite").write_bytes(b"x")
     assert main(["bench", str(tmp_path), "--device", "bluetooth:1"]) == 2
-    assert "unknown transport 'bluetooth'" in capsys.readouterr().err
+    assert "'bluetooth:1' is not an address" in capsys.readouterr().err
 
 
 def test_devices_lists_host_and_reports_missing_tools(capsys, monkeypatch, tmp_path):
@@ -129,3 +129,25 @@ def test_devices_lists_adb_devices_and_probes_ssh_hosts(capsys, monkeypatch, tmp
     assert found["adb:R58N12345"]["state"] == "ready" and "SM_A546B" in found["adb:R58N12345"]["description"]
     assert found["adb:emulator-5554"]["state"] == "unauthorized"
     assert found[f"ssh:nobody@127.0.0.1:{port}"]["state"] == "unreachable"
+
+
+def test_devices_named_in_edge_sdk_yaml_resolve_and_are_listed(tmp_path, capsys):
+    from edge_sdk.bench.named import resolve_device
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    (tmp_path / "key").write_text("stand-in key file")
+    (tmp_path / "edge-sdk.yaml").write_text(
+        f"model: {root / 'examples/digits/model.keras'}\ncalibration: {root / 'calibration_data/digits_calibration.npz'}\n"
+        "targets:\n  - target: jetson\ndevices:\n"
+        "  - {name: bench-jetson, address: 'ssh:nvidia@127.0.0.1:1', target: jetson, identity_file: key}\n"
+        "  - {name: disco, address: 'serial:/dev/ttyACM0@115200', target: stm32f746-disco}\n"
+    )
+    config = tmp_path / "edge-sdk.yaml"
+    assert resolve_device("bench-jetson", config) == ("ssh:nvidia@127.0.0.1:1", tmp_path / "key")
+    assert resolve_device("adb:R58", config) == ("adb:R58", None)
+    with pytest.raises(DeviceError, match="bench-jetson, disco"):
+        resolve_device("pixel", config)
+    assert main(["devices", "--json", "--config", str(config)]) == 0
+    found = {d["address"]: d for d in json.loads(capsys.readouterr().out)["devices"]}
+    assert found["serial:/dev/ttyACM0@115200"]["state"] == "configured"
+    assert found["ssh:nvidia@127.0.0.1:1"]["state"] == "unreachable" and "bench-jetson" in found["ssh:nvidia@127.0.0.1:1"]["description"]
