@@ -91,11 +91,14 @@ def test_default_dir(tmp_path, monkeypatch):
     assert default_cache_dir(tmp_path) == tmp_path / "shared"
 
 
-def test_unreadable_entry_is_evicted_and_recomputed(tmp_path, digits_loaded):
+def test_unreadable_entry_is_evicted_and_recomputed(tmp_path):
+    from edge_sdk.model.types import LoadedModel
+
+    template = LoadedModel("keras", None, (), (), "memory")  # never reached: the entry has no model file
     said = []
     cache = StepCache(tmp_path, say=said.append)
     cache.put(KEY, lambda tmp: (tmp / "record.json").write_text(json.dumps({"framework": "keras", "model_file": "model.h5", "record": {}})))
-    assert cache.get_step(KEY, digits_loaded) is None
+    assert cache.get_step(KEY, template) is None
     assert (cache.hits, cache.misses) == (0, 1) and "unreadable" in said[-1]
     assert not (tmp_path / KEY[:2] / KEY).exists()
 
