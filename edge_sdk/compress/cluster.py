@@ -78,8 +78,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     result = clustering.strip_clustering(wrapped)
     notes: list[str] = []
     if cfg["qat"]:
-        combine = frameworks.tfmot().experimental.combine
-        scheme = combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=bool(cfg["preserve_sparsity"]))
+        scheme = qat.preserving_scheme("both" if cfg["preserve_sparsity"] else "clusters")
         qat_cfg = {**cfg, "epochs": cfg["qat_epochs"], "learning_rate": cfg["qat_learning_rate"]}
         stripped = dataclasses.replace(model, handle=result)
         result, metrics["qat"], notes = qat.quantize_and_finetune(stripped, data, qat_cfg, scheme, label="cluster-qat")

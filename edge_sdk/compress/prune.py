@@ -105,7 +105,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     result = sparsity.strip_pruning(wrapped)
     notes: list[str] = []
     if cfg["qat"]:
-        scheme = frameworks.tfmot().experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        scheme = qat.preserving_scheme("sparsity")
         qat_cfg = {**cfg, "epochs": cfg["qat_epochs"], "learning_rate": cfg["qat_learning_rate"]}
         stripped = dataclasses.replace(model, handle=result)
         result, metrics["qat"], notes = qat.quantize_and_finetune(stripped, data, qat_cfg, scheme, label="prune-qat")

