@@ -77,3 +77,14 @@ def weight_sparsity(flatbuffer: bytes) -> dict[str, float]:
         weights = interpreter.get_tensor(index)
         found[details[index]["name"]] = float((weights == 0).mean())
     return found
+
+
+def tflite_params(flatbuffer: bytes) -> int:
+    """Weights + biases of the conv/dense ops in the flatbuffer (BatchNorm already folded in)."""
+    interpreter = _interpreter(flatbuffer)
+    sizes = {d["index"]: int(np.prod(d["shape"])) for d in interpreter.get_tensor_details()}
+    constants = set()
+    for op in interpreter._get_ops_details():
+        if op["op_name"] in WEIGHT_OPS:
+            constants.update(int(i) for i in op["inputs"][1:] if i >= 0)
+    return sum(sizes[i] for i in constants)
