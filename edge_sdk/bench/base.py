@@ -11,9 +11,9 @@ A runner has bounded timeouts everywhere. When the device side goes away mid-run
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from edge_sdk.errors import DeviceError
 from edge_sdk.records import Artifact, BenchResult
@@ -22,6 +22,7 @@ from edge_sdk.registry import Registry
 Runner = Callable[[Artifact, "Address", "BenchConfig"], BenchResult]
 RUNNERS: Registry[Runner] = Registry("runner")
 register_runner = RUNNERS.register
+DELEGATES = ("xnnpack", "gpu", "nnapi", "cpu")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class BenchConfig:
     runs: int = 50
     warmup: int = 5
     threads: int = 1
-    delegate: str = "cpu"  # cpu | xnnpack | gpu | nnapi (adb); the profile's compute unit otherwise
+    delegate: str = "xnnpack"  # adb: xnnpack (LiteRT's default CPU path) | gpu | nnapi | cpu (builtin kernels)
     timeout_s: float = 300.0  # the whole benchmark, connection included
     idle_timeout_s: float = 60.0  # longest silence between two lines from the device
     connect_timeout_s: float = 10.0
@@ -39,13 +40,14 @@ class BenchConfig:
     identity: Path | None = None  # ssh: private key
     arena_bytes: int | None = None  # TFLM: arena to allocate (default: the artifact's measured arena)
     run_delay_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.runs < 1:
             raise DeviceError(f"--runs {self.runs}: need at least 1 timed run")
         if self.warmup < 0:
             raise DeviceError(f"--warmup {self.warmup}: must be 0 or more")
+        if self.delegate not in DELEGATES:
+            raise DeviceError(f"--delegate {self.delegate!r}: valid: {', '.join(DELEGATES)}")
         if self.timeout_s <= 0 or self.idle_timeout_s <= 0:
             raise DeviceError("timeouts must be positive seconds")
 

@@ -79,7 +79,7 @@ def test_device_side_error_event_raises_with_partial_runs():
     assert info.value.partial.runs == 1 and not info.value.partial.complete
 
 
-@pytest.mark.parametrize("kw", [{"runs": 0}, {"warmup": -1}, {"timeout_s": 0}])
+@pytest.mark.parametrize("kw", [{"runs": 0}, {"warmup": -1}, {"timeout_s": 0}, {"delegate": "tpu"}])
 def test_bad_bench_config_is_a_device_error(kw):
     with pytest.raises(DeviceError):
         BenchConfig(**kw)
