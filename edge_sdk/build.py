@@ -153,6 +153,8 @@ def build(
             )
             out_dir = _write_target(result, report, profile, Path(out))
             results.append(TargetResult(target, profile, out_dir, report))
+    if cache is not None and cache.hits:
+        say(f"build cache: reused {cache.hits} stored result(s) from {cache.directory} (--no-cache to rebuild)")
     if len(results) > 1:
         from edge_sdk.report.html import write_index
 

@@ -50,13 +50,17 @@ def register(app: typer.Typer) -> None:
             "max_accuracy_drop": max_accuracy_drop,
             "min_fidelity": min_fidelity,
         }
-        say = (lambda _: None) if (quiet or json_out) else (lambda msg: typer.echo(msg, err=True))
+        from edge_sdk.console import terminal_for_edge_sdk
+
         args = resolve_build_args(
             model=model, targets=target, calibration=calibration, train_data=train_data, eval_data=eval_data,
             out=out, search=search, seed=seed, profiles_dir=profiles_dir, trust_model=trust_model,
-            budget_flags={k: v for k, v in flags.items() if v is not None}, no_cache=no_cache, say=say,
+            budget_flags={k: v for k, v in flags.items() if v is not None}, no_cache=no_cache,
         )
-        results = build(plan_file=plan, quiet=quiet or json_out, say=say, **args)
+        silent = quiet or json_out
+        with terminal_for_edge_sdk(Path(args["out"]) / "build.log") as terminal:
+            say = (lambda _: None) if silent else terminal
+            results = build(plan_file=plan, quiet=silent, say=say, **args)
         if json_out:
             print_json([r.report for r in results] if len(results) > 1 else results[0].report)
         else:

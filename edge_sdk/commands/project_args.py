@@ -26,7 +26,6 @@ def resolve_build_args(
     trust_model: bool,
     budget_flags: dict[str, Any],
     no_cache: bool,
-    say: Any = print,
 ) -> dict[str, Any]:
     """Keyword arguments for `edge_sdk.build.build`."""
     from edge_sdk.cache import StepCache, default_cache_dir
@@ -61,5 +60,5 @@ def resolve_build_args(
         "profiles_dir": profiles_dir or (project.profiles_dir if project else None),
         "trust_model": trust_model or bool(project and project.trust_model),
         "seed": seed if seed is not None else (project.seed if project else 0),
-        "cache": StepCache(cache_dir, enabled=not no_cache, say=say),
+        "cache": StepCache(cache_dir, enabled=not no_cache),
     }

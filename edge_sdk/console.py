@@ -1,0 +1,57 @@
+"""Keep the terminal for edge-sdk's own messages during long commands.
+
+TensorFlow, coremltools, torch and LiteRT print warnings, progress bars and native (C++) log lines on
+stderr that say nothing the user can act on. While a build runs, file descriptor 2 points at a log file
+(`OUT/build.log`), so all of that is kept for debugging but off the screen; edge-sdk's own progress and
+its own warnings (e.g. fewer calibration samples than asked) go to the real terminal. If the command
+fails with an internal error, the log's path is printed with the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Callable, Iterator, TextIO
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+@contextlib.contextmanager
+def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
+    """Redirect fd 2 (and sys.stderr) to `log_path`; yields `say(msg)` that writes to the terminal."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    terminal: TextIO = os.fdopen(os.dup(saved_fd), "w", buffering=1)
+    old_showwarning = warnings.showwarning
+
+    def say(message: str) -> None:
+        terminal.write(message + "\n")
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if str(filename).startswith(_PACKAGE_DIR):
+            say(f"warning: {message}")
+        else:
+            old_showwarning(message, category, filename, lineno, file, line)
+
+    os.environ.setdefault("TQDM_DISABLE", "1")  # coremltools' per-pass progress bars
+    with open(log_path, "a", buffering=1) as log:
+        os.dup2(log.fileno(), 2)
+        warnings.showwarning = showwarning
+        try:
+            yield say
+        except BaseException as exc:
+            from edge_sdk.errors import EdgeSDKError
+
+            if not isinstance(exc, (EdgeSDKError, SystemExit, KeyboardInterrupt)) and exc.__class__.__name__ != "Exit":
+                say(f"internal error; third-party output of this run is in {log_path}")
+            raise
+        finally:
+            sys.stderr.flush()
+            warnings.showwarning = old_showwarning
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            terminal.close()
