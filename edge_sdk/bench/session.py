@@ -35,13 +35,16 @@ def estimate_comparison(report: dict | None, result: BenchResult) -> dict | None
         return None
     unit = estimates.get("best_unit") if estimates.get("best_unit") in per_unit else min(per_unit, key=per_unit.get)
     measured = result.latency_ms.get("p50", result.latency_ms.get("mean"))
-    return {
+    comparison = {
         "unit": unit,
         "estimated_ms": per_unit[unit],
         "measured_ms": measured,
         "measured_stat": "p50" if "p50" in result.latency_ms else "mean",
         "ratio": round(measured / per_unit[unit], 4) if measured is not None else None,
     }
+    if result.runner == "host":
+        comparison["note"] = "measured on the host, not on the profile's device: the ratio says how this machine compares"
+    return comparison
 
 
 def _record(target: BenchTarget, result: BenchResult) -> dict:
