@@ -41,11 +41,11 @@ def estimated_latency_ms(estimates: dict | None) -> Optional[float]:
     latency = (estimates or {}).get("latency_ms")
     if isinstance(latency, (int, float)):
         return float(latency)
-    if not isinstance(latency, dict) or not latency:
+    known = {u: v for u, v in (latency or {}).items() if v is not None} if isinstance(latency, dict) else {}
+    if not known:
         return None
     unit = (estimates or {}).get("best_unit")
-    value = latency.get(unit) if unit in latency else min(v for v in latency.values() if v is not None)
-    return None if value is None else float(value)
+    return float(known[unit] if unit in known else min(known.values()))
 
 
 def latency_ms(report: dict) -> tuple[Optional[float], str]:

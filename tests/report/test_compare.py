@@ -95,3 +95,11 @@ def test_junit_one_case_per_target_metric_with_failures(android_report, tmp_path
     assert len(cases) == len(changes) and root.get("failures") == "1"
     failed = [c for c in cases if c.find("failure") is not None]
     assert [(c.get("classname"), c.get("name")) for c in failed] == [("pixel-7", "size_bytes")]
+
+
+def test_latency_estimate_tolerates_units_without_a_number():
+    from edge_sdk.report.summary import estimated_latency_ms
+
+    assert estimated_latency_ms({"latency_ms": {"cpu": 2.0, "npu": None}, "best_unit": "npu"}) == 2.0
+    assert estimated_latency_ms({"latency_ms": {"npu": None}}) is None
+    assert estimated_latency_ms({"latency_ms": 3}) == 3.0 and estimated_latency_ms(None) is None
