@@ -1,0 +1,94 @@
+"""Size and TFLM arena estimates (from ModelInfo, before conversion) against measured artifacts on three
+architectures: the digits plain CNN, a separable CNN with residual Adds, and an MLP. Goal: within 10%.
+Run with -s to print the error table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_sdk.planner.memory import estimate_arena_bytes, estimate_artifact_bytes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import memory_models  # noqa: E402
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+TOLERANCE = 0.10
+PRECISIONS = ("int8", "float32", "float16", "dynamic-int8", "int16x8")
+
+
+@pytest.fixture(scope="module")
+def models():
+    from edge_sdk import frameworks, load_model
+
+    keras = frameworks.tf_keras()
+    return {
+        "plain_cnn": load_model(ROOT / "examples" / "digits" / "model.keras"),
+        "separable_residual": load_model(memory_models.separable_residual(keras)),
+        "mlp": load_model(memory_models.mlp(keras)),
+    }
+
+
+@pytest.fixture(scope="module")
+def measured(models):
+    """name -> (ModelInfo, {precision: tflite bytes (float I/O, as exported for phones), "tflm": int8-I/O
+    flatbuffer bytes, "arena": its TFLM arena}), all measured on the real converter and interpreter."""
+    from edge_sdk import analyze
+    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.data import load_dataset
+    from edge_sdk.runtimes.tflm import measure_arena
+
+    out = {}
+    for name, model in models.items():
+        cal = load_dataset(ROOT / "calibration_data" / "digits_calibration.npz", model.inputs, max_samples=50)
+        sizes = {}
+        for precision in PRECISIONS:
+            flatbuffer, _ = convert_to_tflite(model.handle, QuantSpec(precision, "float32", 50), cal)
+            sizes[precision] = len(flatbuffer)
+        flatbuffer, _ = convert_to_tflite(model.handle, QuantSpec("int8", "int8", 50), cal)
+        sizes["tflm"] = len(flatbuffer)
+        sizes["arena"] = measure_arena(flatbuffer)["arena_total_bytes"]
+        out[name] = (analyze(model), sizes)
+    return out
+
+
+def _err(estimate: int, real: int) -> float:
+    return estimate / real - 1
+
+
+@pytest.mark.parametrize("name", ["plain_cnn", "separable_residual", "mlp"])
+def test_arena_estimate_within_10_percent(measured, name):
+    info, sizes = measured[name]
+    estimate = estimate_arena_bytes(info, "int8")
+    print(f"arena {name}: estimate {estimate} measured {sizes['arena']} ({_err(estimate, sizes['arena']):+.1%})")
+    assert abs(_err(estimate, sizes["arena"])) <= TOLERANCE
+
+
+@pytest.mark.parametrize("name", ["plain_cnn", "separable_residual", "mlp"])
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_tflite_size_estimate_within_10_percent(measured, name, precision):
+    info, sizes = measured[name]
+    estimate = estimate_artifact_bytes(info, "tflite", precision)
+    print(f"tflite {precision} {name}: estimate {estimate} measured {sizes[precision]} ({_err(estimate, sizes[precision]):+.1%})")
+    assert abs(_err(estimate, sizes[precision])) <= TOLERANCE
+
+
+@pytest.mark.parametrize("name", ["plain_cnn", "separable_residual", "mlp"])
+def test_tflm_size_estimate_within_10_percent(measured, name):
+    info, sizes = measured[name]
+    estimate = estimate_artifact_bytes(info, "tflm", "int8")
+    print(f"tflm int8 {name}: estimate {estimate} measured {sizes['tflm']} ({_err(estimate, sizes['tflm']):+.1%})")
+    assert abs(_err(estimate, sizes["tflm"])) <= TOLERANCE
+
+
+def test_estimates_scale_with_the_caller_scaling(measured):
+    """The cost model scales params / peak activations for narrower candidates; estimates follow."""
+    from dataclasses import replace
+
+    info, _ = measured["plain_cnn"]
+    half = replace(info, params=info.params // 2, peak_activation_elems=info.peak_activation_elems // 2)
+    assert estimate_artifact_bytes(half, "tflite", "float32") < 0.6 * estimate_artifact_bytes(info, "tflite", "float32")
+    assert estimate_arena_bytes(half) < estimate_arena_bytes(info)

@@ -1,0 +1,113 @@
+"""verify(): metrics, tolerances, check(), dispatch by artifact format, I/O (de)quantization.
+
+Fast tests: the runtime and reference here are stand-ins registered for a made-up format/framework
+(the real runtimes are exercised in tests/export/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_sdk.data import Dataset
+from edge_sdk.errors import VerificationError
+from edge_sdk.model.types import LoadedModel, TensorSpec
+from edge_sdk.records import Artifact
+from edge_sdk.runtimes import register_reference, register_runtime
+from edge_sdk.runtimes.quant import from_output, to_input
+from edge_sdk.verify import SQNR_CAP_DB, TOLERANCES, check, fidelity, tolerance_for, verify
+
+RNG = np.random.default_rng(0)
+LOGITS = RNG.normal(size=(50, 10)).astype(np.float32)
+NOISE = {"level": 0.0}
+
+
+@register_reference("standin-framework")
+def _reference(model, inputs):
+    return [LOGITS]
+
+
+@register_runtime("standin-format", runtime="standin")
+def _run(artifact, inputs, reference=None):
+    return [LOGITS + NOISE["level"] * RNG.normal(size=LOGITS.shape).astype(np.float32)]
+
+
+def _artifact(fmt="standin-format", precision="int8") -> Artifact:
+    return Artifact(fmt, Path("x"), 1, 1, "0" * 64, precision=precision)
+
+
+def _inputs():
+    model = LoadedModel("standin-framework", None, (TensorSpec("x", (None, 4)),), (TensorSpec("y", (None, 10)),), "memory")
+    labels = LOGITS.argmax(1)
+    labels[:5] = (labels[:5] + 1) % 10  # the reference is 90% accurate
+    return model, Dataset({"x": np.zeros((50, 4), np.float32)}, labels, "test")
+
+
+def test_identical_outputs():
+    f = fidelity([LOGITS], [LOGITS.copy()])
+    assert f.top1_agreement == 1.0 and f.cosine == pytest.approx(1.0) and f.max_abs_error == 0.0
+    assert f.sqnr_db == SQNR_CAP_DB
+
+
+def test_metrics_match_their_definitions():
+    noisy = LOGITS + 0.1 * RNG.normal(size=LOGITS.shape).astype(np.float32)
+    f = fidelity([LOGITS], [noisy])
+    ref, out = LOGITS.astype(np.float64).ravel(), noisy.astype(np.float64).ravel()
+    assert f.sqnr_db == pytest.approx(10 * np.log10((ref**2).sum() / ((ref - out) ** 2).sum()))
+    assert f.cosine == pytest.approx(ref @ out / np.linalg.norm(ref) / np.linalg.norm(out))
+    assert f.top1_agreement == pytest.approx((LOGITS.argmax(1) == noisy.argmax(1)).mean())
+    assert f.max_abs_error == pytest.approx(np.abs(ref - out).max(), rel=1e-6)
+
+
+def test_regression_outputs_have_no_top1():
+    assert fidelity([LOGITS[:, :1]], [LOGITS[:, :1]]).top1_agreement is None
+
+
+def test_verify_passes_and_reports_accuracy():
+    NOISE["level"] = 0.0
+    model, data = _inputs()
+    v = verify(_artifact(), model, data)
+    assert v.passed and v.reason == "" and v.runtime == "standin" and v.method == "executed"
+    assert v.accuracy.reference == pytest.approx(90.0) and v.accuracy.drop == pytest.approx(0.0)
+    assert v.tolerance == TOLERANCES.get(("standin-format", "int8"), tolerance_for(_artifact()))
+
+
+def test_miss_is_recorded_then_check_raises_with_metric_value_and_tolerance():
+    NOISE["level"] = 3.0
+    model, data = _inputs()
+    v = verify(_artifact(), model, data)
+    assert not v.passed and "cosine" in v.reason
+    with pytest.raises(VerificationError, match=r"cosine 0\.\d{4} < tolerance 0\.98"):
+        check(v)
+    NOISE["level"] = 0.0
+
+
+def test_tolerance_override():
+    NOISE["level"] = 0.5
+    model, data = _inputs()
+    strict = verify(_artifact(), model, data, tolerance={"cosine": 0.99999})
+    assert not strict.passed and strict.tolerance["cosine"] == 0.99999
+    NOISE["level"] = 0.0
+
+
+def test_tolerance_table_per_format_and_precision():
+    assert tolerance_for(_artifact("tflite", "float32"))["cosine"] > tolerance_for(_artifact("tflite", "int8"))["cosine"]
+    pal = Artifact("coreml", Path("x"), 1, 1, "0", precision="float16+palettize4", details={"compression": "palettize4"})
+    assert tolerance_for(pal) == TOLERANCES[("coreml", "palettize4")]
+
+
+def test_unknown_format_lists_valid_runtimes():
+    from edge_sdk.errors import EdgeSDKError
+
+    model, data = _inputs()
+    with pytest.raises(EdgeSDKError, match="valid: .*tflite"):
+        verify(_artifact("nope"), model, data)
+
+
+def test_int8_io_quantization_round_trip():
+    details = {"dtype": np.int8, "quantization_parameters": {"scales": np.array([0.5]), "zero_points": np.array([-3])}}
+    x = np.array([[-10.0, 0.0, 1.2, 100.0]], np.float32)
+    q = to_input(x, details)
+    assert q.dtype == np.int8 and q.tolist() == [[-23, -3, -1, 127]]  # clipped at 127
+    assert from_output(q, details).tolist() == [[-10.0, 0.0, 1.0, 65.0]]
