@@ -159,13 +159,18 @@ def _budgets(report: dict) -> str:
         measured_label = "measured"
         if key == "latency_ms" and measured is None and bench_p50 is not None:
             measured, measured_label = bench_p50, "bench p50"
-        limit = entry.get("limit")
+        limit, estimate = entry.get("limit"), entry.get("estimate")
+
+        def text(name: str, value: Optional[float]) -> str:
+            share = f" ({_share(value, limit)} of budget)" if limit else ""
+            return f"{name} {fmt(value)}{share}"
+
         bars = (
-            Bar("estimate", entry.get("estimate"), f"estimate {fmt(entry.get('estimate'))}" if entry.get("estimate") is not None else "no estimate"),
-            Bar("measured", measured, f"{measured_label} {fmt(measured)}" if measured is not None else "not measured"),
+            Bar("estimate", estimate, text("estimate", estimate) if estimate is not None else "no estimate"),
+            Bar("measured", measured, text(measured_label, measured) if measured is not None else "not measured"),
         )
         rows.append(Row(label, bars, limit, fmt(limit)))
-        table.append([escape(label), fmt(limit), fmt(entry.get("estimate")), fmt(measured), _ok(entry.get("ok") if entry else None)])
+        table.append([escape(label), fmt(limit), fmt(estimate), fmt(measured), _ok(entry.get("ok") if entry else None)])
     chart = grouped_hbars("budget-chart", rows, title="budgets: limit vs estimate vs measured", shared_scale=False)
     key = legend([("estimate", "estimate"), ("measured", "measured"), ("limit", "limit (budget)")])
     return _section(
@@ -199,7 +204,7 @@ def _quality(report: dict) -> str:
     details += [[escape(f"fidelity {k}"), _fmt(k, v)] for k, v in fidelity.items()]
     details += [[escape(f"accuracy {k}"), _fmt(k, v)] for k, v in accuracy.items()]
     if verification.get("method") not in (None, "executed"):
-        details.append(["note", escape("not executed on the target runtime here; see the method")])
+        details.append(["note", escape(f"method {verification.get('method')}: not executed on the artifact's own runtime on this machine")])
     return _section(
         "quality", "Quality", chart + legend([("limit", "limit (budget)")]) + _table(["", "value"], details),
         "Loss against the original model: lower is better; the dashed line is the budget.",
@@ -354,6 +359,12 @@ def _percent_of_budget(report: dict, key: str, value: Optional[float]) -> Option
     return None if value is None or not limit else 100.0 * value / limit
 
 
+def _share(value: float, limit: float) -> str:
+    """A share of a budget, readable from 0.01% to several times over."""
+    pct = 100.0 * value / limit
+    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
+
+
 def render_index(reports: list[dict]) -> str:
     rows, chart_rows = [], []
     for r in reports:
@@ -378,7 +389,7 @@ def render_index(reports: list[dict]) -> str:
         bars = []
         for series, key, value in (("flash", "flash_bytes", size), ("ram", "ram_bytes", ram), ("latency", "latency_ms", latency)):
             pct = _percent_of_budget(r, key, value)
-            bars.append(Bar(series, pct, f"{series} {pct:.0f}%" if pct is not None and pct >= 10 else f"{series} {pct:.2g}%" if pct is not None else f"{series}: no budget"))
+            bars.append(Bar(series, pct, f"{series} {_share(pct, 100.0)}" if pct is not None else f"{series}: no budget"))
         chart_rows.append(Row(f"{r.get('target')} ({profile})", tuple(bars), 100.0, "100% of budget"))
     table = _table(["target", "profile", "verdict", "plan", "artifact", "RAM", "latency", "quality"], rows, "targets-table")
     chart = grouped_hbars("targets-chart", chart_rows, title="share of each budget used, per target") if chart_rows else ""
