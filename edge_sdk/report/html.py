@@ -24,7 +24,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-se
 main{max-width:1100px;margin:0 auto;padding:24px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:0 0 12px}
 section{background:#fff;border:1px solid #d9e2ec;border-radius:8px;padding:16px 20px;margin:16px 0}
-.sub{color:#52606d;margin:0 0 12px}
+.sub{color:#52606d;margin:0 0 12px}.desc{font-size:13px;max-width:900px}
 .verdict{display:inline-block;padding:6px 14px;border-radius:16px;font-weight:600;color:#fff}
 .verdict.feasible{background:#2f9e44}.verdict.infeasible{background:#c92a2a}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(200px,1fr));gap:12px}
@@ -142,7 +142,7 @@ def _header(report: dict) -> str:
     )
     return (
         f"<h1>{escape(str(report.get('target', '?')))} &rarr; {escape(str(profile.get('name', '?')))}</h1>"
-        f'<p class="sub">{escape(profile.get("description") or "")} · family {escape(str(profile.get("family", "-")))} · '
+        f'<p class="sub desc">{escape(profile.get("description") or "")} · family {escape(str(profile.get("family", "-")))} · '
         f'model <code>{escape(str(model.get("path") or "in-memory"))}</code></p>'
         f"<p>{_verdict(report)}</p><div class=\"cards\">{card_html}</div>"
     )
