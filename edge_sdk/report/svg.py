@@ -164,13 +164,19 @@ def scatter(
     if on_front:
         coords = " ".join(f"{px(p.x):.1f},{py(p.y):.1f}" for p in on_front)
         body.append(f'<polyline class="pareto-front" points="{coords}"><title>Pareto front</title></polyline>')
+    placed: list[tuple[float, float, float]] = []  # label boxes (x, y, width) already drawn
     for p in points:
         cls = f"point status-{_attr(p.status)}" + (" on-front" if p in on_front else "")
         body.append(
             f'<circle class="{cls}" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="6" data-name="{_attr(p.label)}">'
             f"<title>{escape(p.label)} ({escape(p.status)}): {escape(x_fmt(p.x))}, {escape(y_fmt(p.y))}</title></circle>"
         )
-        body.append(f'<text class="point-label" x="{px(p.x) + 8:.1f}" y="{py(p.y) - 7:.1f}">{escape(p.label)}</text>')
+        lx, ly = px(p.x) + 8, py(p.y) - 7
+        width = CHAR_W * len(p.label)
+        while any(abs(ly - y) < 12 and lx < x + w and x < lx + width for x, y, w in placed):
+            ly += 13  # nudge down past a label it would overlap
+        placed.append((lx, ly, width))
+        body.append(f'<text class="point-label" x="{lx:.1f}" y="{ly:.1f}">{escape(p.label)}</text>')
     return _svg(chart_id, height, body, title)
 
 
