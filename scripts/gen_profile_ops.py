@@ -13,13 +13,17 @@ The BEGIN line names, per op vocabulary, which source fills it:
     tflm          builtin operators the installed tflite-micro runtime registers (Register_<NAME> symbols in
                   its _runtime.so, i.e. what MicroMutableOpResolver::Add<Name>() can add), schema names only
     coreml-iOS17  Core ML MIL ops of that opset in the installed coremltools' op registry (internal `_` ops left out)
-    xnnpack       the aten ops ExecuTorch's XnnpackPartitioner delegates (ALL_PARTITIONER_CONFIGS targets)
+    xnnpack       the aten ops ExecuTorch's XnnpackPartitioner delegates: its ALL_PARTITIONER_CONFIGS targets
+                  (Edge-dialect names such as aten.convolution.default) plus the torch.export names
+                  (aten.conv2d.default, as edge-sdk's analysis reports them) of common layers whose probe
+                  lowered completely into the XNNPACK delegate
     coreml-aten   the aten ops ExecuTorch's CoreMLPartitioner delegates: coremltools' torch frontend ops,
                   minus the partitioner's explicit exclusions; every non-`out` overload of each op
 
 The YAML files are the committed truth; this script only rewrites those blocks.
     python scripts/gen_profile_ops.py           rewrite the blocks
     python scripts/gen_profile_ops.py --check   exit 1 if a block differs from the installed runtimes
+    add --skip-probes to reuse the committed XNNPACK probe results (lowering the probes takes minutes)
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import site
 import sys
 from functools import lru_cache
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "device_profiles"
@@ -89,9 +95,104 @@ def _qualified(name: str) -> str:
 
 @lru_cache(maxsize=None)
 def xnnpack() -> tuple[str, ...]:
+    """Partitioner targets (Edge-dialect names) + the torch.export names of layers that lower onto them."""
     from executorch.backends.xnnpack.partition.config import ALL_PARTITIONER_CONFIGS
 
-    return tuple(sorted({_qualified(cfg.target_name) for cfg in ALL_PARTITIONER_CONFIGS}))
+    targets = {_qualified(cfg.target_name) for cfg in ALL_PARTITIONER_CONFIGS}
+    return tuple(sorted(targets | _xnnpack_probe_ops()))
+
+
+def _probes() -> dict:
+    """One small module per common layer; each gets a relu before and after so no probe is a lone op."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class Fn(nn.Module):
+        def __init__(self, fn):
+            super().__init__()
+            self.fn = fn
+
+        def forward(self, x):
+            return self.fn(x)
+
+    return {
+        "conv2d": nn.Conv2d(4, 4, 3), "depthwise": nn.Conv2d(4, 4, 3, groups=4),
+        "conv_transpose2d": nn.ConvTranspose2d(4, 4, 2), "linear": nn.Linear(4, 8),
+        "relu": nn.ReLU(), "relu6": nn.ReLU6(), "hardswish": nn.Hardswish(), "hardsigmoid": nn.Hardsigmoid(),
+        "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh(), "gelu": nn.GELU(), "silu": nn.SiLU(), "leaky_relu": nn.LeakyReLU(),
+        "elu": nn.ELU(), "prelu": nn.PReLU(), "softmax": nn.Softmax(-1), "log_softmax": nn.LogSoftmax(-1),
+        "batch_norm": nn.BatchNorm2d(4), "layer_norm": nn.LayerNorm(8), "max_pool": nn.MaxPool2d(2),
+        "avg_pool": nn.AvgPool2d(2), "global_avg_pool": nn.AdaptiveAvgPool2d(1), "flatten": nn.Flatten(),
+        "dropout": nn.Dropout(0.5), "upsample_bilinear": nn.Upsample(scale_factor=2, mode="bilinear"),
+        "upsample_nearest": nn.Upsample(scale_factor=2, mode="nearest"), "zero_pad": nn.ZeroPad2d(1),
+        "pad": Fn(lambda x: F.pad(x, (1, 1, 1, 1))), "add": Fn(lambda x: x + x), "sub": Fn(lambda x: x - 1.0),
+        "mul": Fn(lambda x: x * x), "div": Fn(lambda x: x / 3.0), "cat": Fn(lambda x: torch.cat([x, x * 2], 1)),
+        "reshape": Fn(lambda x: x.reshape(1, -1)), "view": Fn(lambda x: x.view(1, 4, 64)),
+        "permute": Fn(lambda x: x.permute(0, 2, 3, 1)), "transpose": Fn(lambda x: x.transpose(1, 2)),
+        "unsqueeze": Fn(lambda x: x.unsqueeze(0)), "squeeze": Fn(lambda x: x.squeeze(0)),
+        "slice": Fn(lambda x: x[:, :, 1:5]), "mean": Fn(lambda x: x.mean((2, 3), keepdim=True)),
+        "sum": Fn(lambda x: x.sum(1)), "matmul": Fn(lambda x: x @ x), "clamp": Fn(lambda x: x.clamp(-1, 1)),
+        "abs": Fn(torch.abs), "exp": Fn(torch.exp), "sqrt": Fn(torch.sqrt), "maximum": Fn(lambda x: torch.maximum(x, x * 2)),
+    }
+
+
+SKIP_PROBES = False  # --skip-probes: keep the committed probe results (lowering the probes takes minutes)
+
+
+def _committed_probe_ops() -> set[str]:
+    from executorch.backends.xnnpack.partition.config import ALL_PARTITIONER_CONFIGS
+
+    ops = yaml.safe_load((PROFILES / "pixel-8.yaml").read_text())["runtime"]["ops"]["aten"]
+    return set(ops) - {_qualified(cfg.target_name) for cfg in ALL_PARTITIONER_CONFIGS}
+
+
+@lru_cache(maxsize=None)
+def _xnnpack_probe_ops() -> set[str]:
+    """torch.export op names (what edge-sdk's analysis reports) of the probes XNNPACK delegated completely.
+
+    Lowering one module that holds every probe with ExecuTorch's XnnpackPartitioner; an op is listed when
+    every probe that uses it ended up inside a delegate (nothing of the probe left on the portable CPU ops).
+    """
+    if SKIP_PROBES:
+        return _committed_probe_ops()
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    probes = _probes()
+
+    class All(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.ModuleDict(probes)
+
+        def forward(self, x):
+            outs = []
+            for name, probe in self.p.items():
+                inp = torch.relu(x.mean((2, 3)) if name == "linear" else x)
+                outs.append(torch.relu(probe(inp)))
+            return tuple(outs)
+
+    def probe_of(node):
+        for path, _ in (node.meta.get("nn_module_stack") or {}).values():
+            parts = path.split(".")
+            if len(parts) >= 2 and parts[0] == "p":
+                return parts[1]
+        return None
+
+    torch.manual_seed(0)
+    program = torch.export.export(All().eval(), (torch.randn(1, 4, 8, 8),))
+    used: dict[str, set[str]] = {}
+    for node in program.graph.nodes:
+        if node.op == "call_function" and probe_of(node):
+            used.setdefault(probe_of(node), set()).add(str(node.target))
+    lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).exported_program()
+    left = {probe_of(n) for n in lowered.graph.nodes
+            if n.op == "call_function" and "executorch_call_delegate" not in str(n.target) and "getitem" not in str(n.target)}
+    delegated = {op for name, ops in used.items() if name not in left for op in ops}
+    refused = {op for name, ops in used.items() if name in left for op in ops}
+    return delegated - refused
 
 
 @lru_cache(maxsize=None)
@@ -165,8 +266,12 @@ def regenerate(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 when a block differs")
+    parser.add_argument("--skip-probes", action="store_true",
+                        help="reuse the committed XNNPACK probe results instead of lowering the probes again")
     parser.add_argument("files", nargs="*", type=Path, help="profiles to process (default: all built-ins)")
     args = parser.parse_args(argv)
+    global SKIP_PROBES
+    SKIP_PROBES = args.skip_probes
     stale = []
     for path in args.files or sorted(PROFILES.glob("*.yaml")):
         old = path.read_text()
