@@ -43,21 +43,35 @@ def test_bench_command_tflite_with_report(tflite_artifact, tmp_path, capsys):
     assert updated["bench"]["latency_ms"] == lat and updated["profile"]["name"] == "pixel-8"
 
 
-def test_host_tflm_reports_the_arena_tflm_allocates(tflm_artifact):
-    target = resolve_target(tflm_artifact.path.parent)
-    assert target.artifact.format == "tflm"
+def _bench_json(out, capsys, *args) -> dict:
+    assert main(["bench", str(out), "--device", "host", "--json", *args]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert json.loads((out / "bench.json").read_text()) == doc
+    return doc
+
+
+def test_host_tflm_reports_the_arena_tflm_allocates(tflm_artifact, tmp_path, capsys):
+    out = copy_out(tflm_artifact, tmp_path / "stm32f746-disco")
+    assert resolve_target(out).artifact.format == "tflm"
     result = host_run(tflm_artifact, parse_address("host"), BenchConfig(runs=10, warmup=1))
     _check_stats(result, 10)
     assert result.raw["start"]["runtime"] == "tflm"
     # allocated with the harness arena (measured + margin); the recording allocator reports what it used
     assert result.arena_bytes == tflm_artifact.details["arena_bytes_measured"]
+    doc = _bench_json(out, capsys, "--runs", "10")  # the CLI path: format inferred from model_data.cc
+    assert doc["artifact"]["format"] == "tflm" and doc["bench"]["raw"]["start"]["runtime"] == "tflm"
+    assert doc["bench"]["arena_bytes"] > 0 and doc["bench"]["latency_ms"]["p99"] > 0
 
 
 @pytest.mark.slow
-def test_host_pte_runs_on_executorch(pte_artifact):
-    result = host_run(pte_artifact, parse_address("host"), BenchConfig(runs=10, warmup=2, timeout_s=240))
-    _check_stats(result, 10)
-    assert result.raw["start"]["runtime"] == "executorch"
+def test_host_pte_runs_on_executorch(pte_artifact, tmp_path, capsys):
+    out = copy_out(pte_artifact, tmp_path / "pixel-8")
+    doc = _bench_json(out, capsys, "--runs", "10", "--warmup", "2", "--timeout", "240")
+    bench = doc["bench"]
+    assert doc["artifact"]["format"] == "pte" and bench["raw"]["start"]["runtime"] == "executorch"
+    assert bench["complete"] and bench["runs"] == 10
+    assert 0 < bench["latency_ms"]["p50"] <= bench["latency_ms"]["p90"] <= bench["latency_ms"]["p99"]
+    assert bench["peak_memory_bytes"] > 1 << 20
 
 
 def test_artifact_kind_is_inferred_from_files(tflite_artifact, tflm_artifact, tmp_path):
