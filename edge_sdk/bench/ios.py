@@ -6,9 +6,12 @@ prints; elsewhere it fails with a DeviceError saying how to run the harness on a
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 from edge_sdk.bench.address import Address
 from edge_sdk.bench.base import BenchConfig, register_runner
@@ -16,6 +19,18 @@ from edge_sdk.bench.process import run_and_collect
 from edge_sdk.bench.protocol import RunCollector
 from edge_sdk.errors import DeviceError
 from edge_sdk.records import Artifact, BenchResult
+
+
+def _test_scheme(harness: Path, config: BenchConfig) -> str:
+    """The scheme Xcode generated for the package that runs its tests ("EdgeBench-Package" when Xcode made
+    one per product, else "EdgeBench"), read from `xcodebuild -list -json`."""
+    try:
+        done = subprocess.run(["xcodebuild", "-list", "-json"], cwd=harness, capture_output=True, text=True,
+                              timeout=config.connect_timeout_s + 60, stdin=subprocess.DEVNULL)
+        schemes = json.loads(done.stdout).get("workspace", {}).get("schemes", [])
+    except (subprocess.TimeoutExpired, ValueError):
+        raise DeviceError(f"{harness}: `xcodebuild -list` failed or timed out; open the package in Xcode once") from None
+    return next((s for s in schemes if s.endswith("-Package")), "EdgeBench")
 
 
 @register_runner("ios")
@@ -33,7 +48,7 @@ def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResul
         raise DeviceError(f"{harness}/Package.swift not found; rebuild with `edge-sdk build --target ios`")
     if address.udid is None:
         raise DeviceError("ios: pass the device as ios:UDID (list them with `edge-sdk devices`)")
-    cmd = ["xcodebuild", "test", "-scheme", "EdgeBench", "-destination", f"platform=iOS,id={address.udid}",
+    cmd = ["xcodebuild", "test", "-scheme", _test_scheme(harness, config), "-destination", f"platform=iOS,id={address.udid}",
            "-only-testing:EdgeBenchTests"]
     env = {**os.environ, "TEST_RUNNER_EDGE_SDK_RUNS": str(config.runs), "TEST_RUNNER_EDGE_SDK_WARMUP": str(config.warmup)}
     collector = RunCollector(str(address), "ios", artifact.path.name, config)
