@@ -9,8 +9,6 @@ bounded timeouts and partial results.
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
 from functools import lru_cache
 from types import ModuleType
 
@@ -82,7 +80,7 @@ def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResul
         _call(step, what, max(STEP_TIMEOUT_S, config.connect_timeout_s), address)
     argv = script.benchmark_argv(base, kind, str(artifact.path), binary, config.runs, config.warmup,
                                  config.threads, config.delegate)
-    proc = LineProcess(argv, env={**os.environ})
+    proc = LineProcess(argv)
     lines: list[str] = []
     try:  # benchmark_model is silent during a phase: only the overall timeout applies
         lines.extend(proc.lines(config.timeout_s, config.timeout_s))
