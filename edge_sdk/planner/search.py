@@ -347,15 +347,25 @@ def _conclude(attempts: list[Attempt], accepted: Attempt | None, mode: str) -> S
     if accepted is not None:
         return SearchResult(attempts, accepted, True, None, pareto)
     best = min(built, key=lambda a: a.worst_violation()) if built else None
-    binding = None
-    if best is not None:
-        failing = {k: b for k, b in best.budgets.items() if not b["ok"]}
-        if failing:
-            key = max(failing, key=lambda k: failing[k].get("over_by_ratio", 0.0))
-            binding = {"budget": key, **failing[key], "attempt": best.candidate.name}
-        elif best.verification is not None and not best.verification.passed:
-            binding = {"budget": "verification", "reason": best.verification.reason, "attempt": best.candidate.name}
-    return SearchResult(attempts, best, False, binding, pareto)
+    return SearchResult(attempts, best, False, _binding_constraint(attempts, best), pareto)
+
+
+def _binding_constraint(attempts: list[Attempt], best: Attempt | None) -> dict | None:
+    """The budget that the most candidates missed (by measurement, or by estimate for discarded ones),
+    with by how much the written candidate missed it; ties go to the larger miss of that candidate."""
+    if best is None:
+        return None
+    misses: dict[str, int] = {}
+    for a in attempts:
+        for key, check in a.budgets.items():
+            misses[key] = misses.get(key, 0) + (not check["ok"])
+    failing = {k: b for k, b in best.budgets.items() if not b["ok"]}
+    if failing:
+        key = max(failing, key=lambda k: (misses[k], failing[k].get("over_by_ratio", 0.0)))
+        return {"budget": key, **failing[key], "candidates_missing_it": misses[key], "attempt": best.candidate.name}
+    if best.verification is not None and not best.verification.passed:
+        return {"budget": "verification", "reason": best.verification.reason, "attempt": best.candidate.name}
+    return None
 
 
 def pareto_front(attempts: list[Attempt]) -> list[Attempt]:
