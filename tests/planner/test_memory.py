@@ -92,3 +92,24 @@ def test_estimates_scale_with_the_caller_scaling(measured):
     half = replace(info, params=info.params // 2, peak_activation_elems=info.peak_activation_elems // 2)
     assert estimate_artifact_bytes(half, "tflite", "float32") < 0.6 * estimate_artifact_bytes(info, "tflite", "float32")
     assert estimate_arena_bytes(half) < estimate_arena_bytes(info)
+
+
+@pytest.fixture(scope="module")
+def coreml_sizes(models, tmp_path_factory):
+    """name -> bytes of the fp16 mlpackage, exported for real."""
+    from edge_sdk.export import EXPORTERS, ExportConfig
+    from edge_sdk.profiles import get_profile
+
+    profile = get_profile("ios")
+    return {
+        name: EXPORTERS.get("coreml")(model, profile, ExportConfig(precision="float16"), tmp_path_factory.mktemp(name)).bytes
+        for name, model in models.items()
+    }
+
+
+@pytest.mark.parametrize("name", ["plain_cnn", "separable_residual", "mlp"])
+def test_coreml_size_estimate_within_10_percent(measured, coreml_sizes, name):
+    info, _ = measured[name]
+    estimate = estimate_artifact_bytes(info, "coreml", "float16")
+    print(f"coreml float16 {name}: estimate {estimate} measured {coreml_sizes[name]} ({_err(estimate, coreml_sizes[name]):+.1%})")
+    assert abs(_err(estimate, coreml_sizes[name])) <= TOLERANCE
