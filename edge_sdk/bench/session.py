@@ -61,7 +61,8 @@ def _save(target: BenchTarget, result: BenchResult) -> dict:
     write_json(target.out_dir / "bench.json", doc)
     if target.report is not None:
         report = json.loads(target.report_path.read_text())
-        report["bench"] = {**result.to_dict(), "latency_vs_estimate": doc.get("latency_vs_estimate")}
+        report["bench"] = {**result.to_dict(), "on_device": result.runner != "host",
+                           "latency_vs_estimate": doc.get("latency_vs_estimate")}
         report["bench"].pop("raw", None)
         write_json(target.report_path, report)
     return doc

@@ -51,7 +51,7 @@ def estimated_latency_ms(estimates: dict | None) -> Optional[float]:
 def latency_ms(report: dict) -> tuple[Optional[float], str]:
     """(latency, source): on-device bench p50 > measured on the target > estimate. Host timings never count."""
     bench_p50 = dig(report, "bench", "latency_ms", "p50")
-    if bench_p50 is not None:
+    if bench_p50 is not None and dig(report, "bench", "on_device") is not False:  # `bench --device host` is not the target
         return float(bench_p50), "measured"
     measured = dig(report, "budgets", "latency_ms", "measured")
     if measured is not None:

@@ -41,6 +41,10 @@ def test_bench_command_tflite_with_report(tflite_artifact, tmp_path, capsys):
     assert json.loads((out / "bench.json").read_text()) == doc
     updated = json.loads((out / "report.json").read_text())
     assert updated["bench"]["latency_ms"] == lat and updated["profile"]["name"] == "pixel-8"
+    assert updated["bench"]["on_device"] is False  # the host is not the pixel-8: report summaries skip it
+    from edge_sdk.report.summary import latency_ms
+
+    assert latency_ms(updated) == (0.05, "estimate")
 
 
 def _bench_json(out, capsys, *args) -> dict:
