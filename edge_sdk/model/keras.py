@@ -126,6 +126,9 @@ def load(path: Path, fmt: str, *, trust_model: bool = False) -> _Loaded:
 
         model = keras_bridge.load_keras3_file(path, trust_model=trust_model)
         return wrap_tf_keras(model, bridged_from="keras3")
+    from edge_sdk.model.keras_bridge import register_activations
+
+    register_activations()  # a saved bridged model may use the bridge's Keras 3 activations
     tfk = frameworks.tf_keras()
     if fmt == "tf_keras":
         config = read_keras_config(path)

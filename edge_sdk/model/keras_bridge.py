@@ -123,7 +123,7 @@ def bridge_model(keras3_model: Any, trust_model: bool = True) -> Any:
     translator = _Translator(tfk, trust_model)
     tf_config = translator.model(serialized, keras3_model)
     try:
-        with tfk.saving.custom_object_scope({**_custom_activations(), **translator.custom_objects}):
+        with tfk.saving.custom_object_scope(translator.custom_objects):
             target = tfk.Sequential if tf_config["class_name"] == "Sequential" else tfk.Model
             tf_model = target.from_config(tf_config["config"])
     except (ValueError, TypeError, KeyError, IndexError) as exc:
@@ -164,17 +164,15 @@ class _Translator:
             if conf.get("build_input_shape") is not None:
                 out["build_input_shape"] = conf["build_input_shape"]
             return {"class_name": "Sequential", "config": out}
-        layers = [self.graph_layer(layer, live) for layer in conf["layers"]]
-        return {
-            "class_name": "Functional",
-            "config": {
-                "name": conf["name"],
-                "trainable": conf.get("trainable", True),
-                "layers": layers,
-                "input_layers": _history_list(conf["input_layers"]),
-                "output_layers": _history_list(conf["output_layers"]),
-            },
+        out = {
+            "name": conf["name"],
+            "trainable": conf.get("trainable", True),
+            "layers": [self.graph_layer(layer, live) for layer in conf["layers"]],
+            "input_layers": _history_list(conf["input_layers"]),
+            "output_layers": _history_list(conf["output_layers"]),
         }
+        _shift_nested_model_nodes(out)
+        return {"class_name": "Functional", "config": out}
 
     def graph_layer(self, cfg: dict, live: Any) -> dict:
         """A Functional layer entry: the layer plus its inbound nodes in tf_keras's list format."""
@@ -323,6 +321,24 @@ def _history_list(value: list) -> list:
     return [list(v) for v in value]
 
 
+def _shift_nested_model_nodes(conf: dict) -> None:
+    """tf_keras counts a nested model's calls from 1 when the model owns a graph node of its own (the
+    one that built it: Functional, or Sequential with an InputLayer); Keras 3 counts from 0. Without the
+    shift tf_keras waits forever for a node that never comes."""
+    nested = {layer["name"] for layer in conf["layers"] if _owns_first_node(layer)}
+    refs = [ref for layer in conf["layers"] for node in layer["inbound_nodes"] for ref in node]
+    for ref in refs + conf["input_layers"] + conf["output_layers"]:
+        if ref[0] in nested:
+            ref[1] += 1
+
+
+def _owns_first_node(layer: dict) -> bool:
+    if layer["class_name"] == "Functional":
+        return True
+    first = layer["config"].get("layers", [])[:1] if layer["class_name"] == "Sequential" else []
+    return bool(first) and first[0]["class_name"] == "InputLayer"
+
+
 def _node(node: dict, name: str, cls: str) -> list:
     """Keras 3 {"args": [...], "kwargs": {...}} -> tf_keras [[layer, node, tensor, kwargs], ...]."""
     args, kwargs = node.get("args", []), node.get("kwargs", {})
@@ -355,24 +371,29 @@ def _activation(name: str, cls: str, value: Any) -> Any:
     value = RENAMED_ACTIVATIONS.get(value, value)
     if value in SAME_ACTIVATIONS:
         return value
-    if value in _custom_activations():
-        return value
+    if value in register_activations():
+        return register_activations()[value]
     raise _bridge_error(name, cls, f"activation {value!r} has no tf_keras equivalent")
 
 
 @lru_cache(maxsize=None)
-def _custom_activations() -> dict[str, Callable]:
+def register_activations() -> dict[str, str]:
     """Keras 3 activations tf_keras lacks or defines differently (its hard_sigmoid is 0.2x+0.5), written
-    with TF ops so TFLite converts them (hard_swish fuses into HARD_SWISH)."""
+    with TF ops so TFLite converts them (hard_swish fuses into HARD_SWISH). Registered with tf_keras as
+    "edge_sdk>name" so a saved bridged model reloads (model/keras.py calls this before loading).
+    Returns Keras 3 name -> registered name."""
     tf = frameworks.tensorflow()
+    register = frameworks.tf_keras().saving.register_keras_serializable(package="edge_sdk")
 
+    @register
     def hard_sigmoid(x):
         return tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
 
+    @register
     def hard_silu(x):
         return x * hard_sigmoid(x)
 
-    return {"hard_sigmoid": hard_sigmoid, "hard_silu": hard_silu, "hard_swish": hard_silu}
+    return {"hard_sigmoid": "edge_sdk>hard_sigmoid", "hard_silu": "edge_sdk>hard_silu", "hard_swish": "edge_sdk>hard_silu"}
 
 
 @lru_cache(maxsize=None)
@@ -413,6 +434,8 @@ def _copy_weights(source: Any, target: Any) -> None:
             raise _bridge_error(layer.name, type(layer).__name__, f"weight shapes {got} do not match tf_keras {expected}")
         if values:
             twin.set_weights(values)
+            if hasattr(twin, "finalize_state"):  # Normalization caches tensors computed from its weights
+                twin.finalize_state()
 
 
 def _self_check(source: Any, target: Any) -> None:
