@@ -14,6 +14,8 @@ import dataclasses
 import time
 from typing import Any
 
+import numpy as np
+
 from edge_sdk.compress import qat, rebuild, training
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
@@ -23,9 +25,11 @@ from edge_sdk.records import StepRecord
 DEFAULTS: dict[str, Any] = {
     "width": 0.5,  # multiplier on filters/units of every non-output Conv/Dense layer
     "student": None,  # a user-given student (model or file) instead of the width-scaled one
-    "epochs": 60,  # a fresh student needs real training; early stopping ends sooner on a plateau
-    "learning_rate": 2e-3,
-    "patience": 8,  # from-scratch losses are noisy; do not stop on the first flat stretch
+    "init": "teacher",  # teacher: start from the teacher's first channels | random
+    "epochs": 30,
+    "learning_rate": 3e-3,
+    "lr_schedule": "cosine",
+    "patience": 8,  # losses at a high learning rate are noisy; do not stop on the first flat stretch
     "use_labels": True,  # add cross-entropy when the training set has labels
 }
 WIDTH_KEYS = ("filters", "units")
@@ -47,6 +51,45 @@ def scaled_student(teacher: Any, width: float) -> tuple[Any, list[str]]:
         entry.pop("build_config", None)  # shapes changed; layers rebuild from their real inputs
     config["name"] = f"{config.get('name', 'model')}_student"
     return rebuild.from_config(teacher, config), scaled
+
+
+def _flatten_input(layer: Any) -> tuple | None:
+    """The (H, W, C) a Dense reads through a Flatten, or None."""
+    nodes = getattr(layer, "_inbound_nodes", [])
+    previous = nodes[0].inbound_layers if nodes else None
+    if type(previous).__name__ == "Flatten" and len(previous.input_shape) > 2:
+        return tuple(previous.input_shape[1:])
+    return None
+
+
+def _slice(teacher_w: np.ndarray, shape: tuple, flat_in: tuple | None, flat_in_teacher: tuple | None) -> np.ndarray | None:
+    """The leading slice of a teacher weight with the student's shape (channels kept: the first ones)."""
+    if flat_in is not None and flat_in_teacher is not None and teacher_w.ndim == 2:
+        teacher_w = teacher_w.reshape(*flat_in_teacher, teacher_w.shape[-1])
+        sliced = teacher_w[tuple(slice(0, d) for d in flat_in)][..., : shape[-1]]
+        return sliced.reshape(shape) if sliced.size == int(np.prod(shape)) else None
+    if teacher_w.ndim != len(shape) or any(s > t for s, t in zip(shape, teacher_w.shape)):
+        return None
+    return teacher_w[tuple(slice(0, d) for d in shape)]
+
+
+def init_from_teacher(student: Any, teacher: Any) -> list[str]:
+    """Start each student layer from the teacher's first channels (a far better start than random)."""
+    by_name = {layer.name: layer for layer in teacher.layers}
+    done = []
+    for layer in student.layers:
+        source = by_name.get(layer.name)
+        if source is None or not layer.weights or len(layer.weights) != len(source.weights):
+            continue
+        flat_in, flat_in_teacher = _flatten_input(layer), _flatten_input(source)
+        weights = [
+            _slice(t, s.shape, flat_in if i == 0 else None, flat_in_teacher if i == 0 else None)
+            for i, (s, t) in enumerate(zip(layer.get_weights(), source.get_weights()))
+        ]
+        if all(w is not None for w in weights):
+            layer.set_weights(weights)
+            done.append(layer.name)
+    return done
 
 
 def _given_student(student: Any, teacher: LoadedModel) -> Any:
@@ -71,17 +114,23 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     cfg = training.step_config(config, DEFAULTS)
     if cfg["student"] is None and not 0.0 < float(cfg["width"]) <= 1.0:
         raise ConfigError(f"distill: width must be in (0, 1]; got {cfg['width']}")
+    if cfg["init"] not in ("teacher", "random"):
+        raise ConfigError(f"distill: init must be teacher or random; got {cfg['init']!r}")
     data = training.validated(model, data, cfg)
     if qat.is_quantized(model.handle):
         raise ConfigError("distill: the model is already quantization-aware; distill before qat")
     training.seed_everything(cfg["seed"])
+    metrics_init: list[str] = []
     if cfg["student"] is not None:
         student, scaled, kind = _given_student(cfg["student"], model), [], "given"
     else:
         student, scaled = scaled_student(model.handle, float(cfg["width"]))
         kind = f"width {cfg['width']}"
+        if cfg["init"] == "teacher":
+            metrics_init = init_from_teacher(student, model.handle)
     metrics = training.fit(student, data, cfg, label="distill")
     metrics.update(
+        initialised_from_teacher=metrics_init,
         student=kind,
         scaled_layers=scaled,
         params_teacher=int(model.handle.count_params()),
@@ -89,5 +138,5 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
         params_ratio=round(student.count_params() / max(1, model.handle.count_params()), 4),
         eval_top1_agreement=training.fidelity_on(student, data),
     )
-    params = {"student": kind, **{k: cfg[k] for k in ("epochs", "learning_rate", "temperature", "use_labels", "alpha", "seed")}}
+    params = {"student": kind, **{k: cfg[k] for k in ("init", "epochs", "learning_rate", "temperature", "use_labels", "alpha", "seed")}}
     return dataclasses.replace(model, handle=student), training.record("distill", params, metrics, [], start)

@@ -30,6 +30,7 @@ LOSS_DEFAULTS: dict[str, Any] = {
     "alpha": 0.5,  # weight of the KD term when labels are used: alpha*KD + (1-alpha)*CE
     "min_delta": 1e-4,  # smaller loss improvements count as a plateau
     "max_samples": None,  # cap on training samples (fewer available -> warning with the count)
+    "lr_schedule": "constant",  # constant | cosine (decay to 1% over `epochs`)
 }
 _EPS = 1e-7
 
@@ -196,7 +197,10 @@ def fit(
     batch_size = int(cfg["batch_size"])
     steps = -(-len(train) // batch_size)
     trainer = _trainer_class()(student, cfg["temperature"], cfg["alpha"], probs, labelled)
-    trainer.compile(optimizer=tfk.optimizers.Adam(float(cfg["learning_rate"])))
+    learning_rate: Any = float(cfg["learning_rate"])
+    if cfg.get("lr_schedule", "constant") == "cosine":  # training from scratch converges much better
+        learning_rate = tfk.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps, alpha=0.01)
+    trainer.compile(optimizer=tfk.optimizers.Adam(learning_rate))
     stopper = tfk.callbacks.EarlyStopping(
         monitor="loss", patience=int(cfg["patience"]), min_delta=float(cfg["min_delta"]), start_from_epoch=min_epochs
     )

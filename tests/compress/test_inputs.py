@@ -77,6 +77,8 @@ def test_ptq_step_returns_the_model_unchanged_with_its_spec(digits):
         ("cluster", {"clusters": 1}, "clusters must be"),
         ("lowrank", {"energy": 0}, "energy must be"),
         ("distill", {"width": 2.0}, "width must be"),
+        ("distill", {"init": "zeros"}, "init must be"),
+        ("qat", {"preserve": "everything"}, "preserve must be"),
     ],
 )
 def test_bad_config_is_a_config_error(digits, technique, config, message):
