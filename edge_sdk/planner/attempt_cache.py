@@ -45,6 +45,15 @@ def restore(cache: StepCache, key: str, label: str, work_dir: Path) -> tuple[Art
     entry = cache.get(key, label)
     if entry is None:
         return None
+    try:
+        return _restore_entry(entry, work_dir)
+    except Exception as exc:  # noqa: BLE001 - a damaged entry means "rebuild", which is always safe
+        cache.say(f"cache entry {key[:12]} unreadable ({exc.__class__.__name__}); rebuilding")
+        cache.evict(key)
+        return None
+
+
+def _restore_entry(entry: Path, work_dir: Path) -> tuple[Artifact, Path, Verification, list[StepRecord]]:
     meta = json.loads((entry / RECORD_FILE).read_text())
     if work_dir.exists():
         shutil.rmtree(work_dir)
@@ -59,6 +68,3 @@ def restore(cache: StepCache, key: str, label: str, work_dir: Path) -> tuple[Art
     })
     records = [StepRecord(**{**r, "notes": tuple(r.get("notes", ()))}) for r in meta["records"]]
     return artifact, work_dir, verification, records
-
-
-__all__ = ["attempt_key", "restore", "save"]

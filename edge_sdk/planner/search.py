@@ -65,8 +65,9 @@ class StepMemo:
                 self.hits += 1
                 continue
             step = steps[i]
-            config = {**step.params, "seed": seed, "progress": not quiet}
+            config = {**step.params, "seed": seed}
             cache_key = self._cache_key(model, data, steps[: i + 1], config)
+            config["progress"] = not quiet  # display only: not part of what the result depends on
             cached = self.cache.get_step(cache_key, current, step.technique) if cache_key else None
             if cached is not None:
                 current, record = cached
