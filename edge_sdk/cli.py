@@ -48,7 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, (click.exceptions.ClickException, vendored_click.ClickException)):
             exc.show()
             return 2
-        raise
+        import traceback
+
+        traceback.print_exc()
+        typer.echo(
+            f"internal error in edge-sdk ({exc.__class__.__name__}); this is a bug, not your input: "
+            "please report it with the traceback above", err=True,
+        )
+        return 1
     return code if isinstance(code, int) else 0
 
 
