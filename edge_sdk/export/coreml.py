@@ -13,7 +13,8 @@ then compressed with `coremltools.optimize.coreml` per `config.coreml_compressio
 
 Weights under coremltools' 2048-element threshold stay uncompressed. The package's Manifest.json item
 identifiers are random UUIDs in coremltools; they are rewritten to name-derived UUIDs so the same
-inputs give a byte-identical package. PyTorch models go to `edge_sdk.export.coreml_torch.convert`.
+inputs give a byte-identical package. PyTorch models go to `edge_sdk.export.coreml_torch.convert(model,
+profile, config) -> ct.models.MLModel` (uncompressed; the compression above is applied here).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def deterministic_manifest(package: Path) -> None:
     """Replace the random item identifiers in Manifest.json by UUIDs derived from each item's path."""
     manifest_path = package / "Manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    ids = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, "edge-sdk:" + item["path"])).upper() for old, item in manifest["itemInfoEntries"].items()}
+    ids = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, "edge-sdk:" + item["path"])) for old, item in manifest["itemInfoEntries"].items()}
     manifest["itemInfoEntries"] = {ids[old]: item for old, item in sorted(manifest["itemInfoEntries"].items(), key=lambda kv: ids[kv[0]])}
     manifest["rootModelIdentifier"] = ids[manifest["rootModelIdentifier"]]
     manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")

@@ -152,7 +152,10 @@ def simulate(artifact, inputs: dict[str, np.ndarray], reference) -> list[np.ndar
     _, program = load_program(Path(artifact.path))
     clone, unmapped = substitute(reference.handle, weight_ops(program))
     if unmapped:
-        raise ValueError(f"Core ML weights of layers {', '.join(unmapped)} could not be mapped back onto the Keras model")
+        raise NotImplementedError(
+            f"simulated numerics not possible: the Core ML weights of layers {', '.join(unmapped)} could not be "
+            "mapped back onto the Keras model (structural checks only; verify on macOS)"
+        )
     arrays = list(inputs.values())
     out = clone.predict(arrays[0] if len(arrays) == 1 else arrays, batch_size=64, verbose=0)
     return [np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, (list, tuple)) else [out])]

@@ -84,3 +84,34 @@ def test_joint_compression_needs_ios18(digits_loaded, ios_profile, tmp_path):
     with pytest.raises(ExportError, match="iOS18"):
         _export(digits_loaded, ios_profile, tmp_path, coreml_compression="sparse-palettize4")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def ios18_profile(ios_profile):
+    """The iOS profile with its deployment target raised to iOS18 (joint compression needs it)."""
+    constraints = {**ios_profile.runtime.constraints, "minimum_deployment_target": "iOS18"}
+    return ios_profile.model_copy(update={"runtime": ios_profile.runtime.model_copy(update={"constraints": constraints})})
+
+
+@pytest.mark.parametrize("compression,profile_name,marker", [
+    ("linear8", "ios_profile", "constexpr_affine_dequantize"),
+    ("sparse-palettize4", "ios18_profile", "constexpr_lut_to_sparse"),
+])
+def test_other_compressions_decode_like_coremltools(compression, profile_name, marker, digits_loaded, digits_eval, request, tmp_path):
+    """Affine int8 (iOS16/17 ops) and joint sparse+LUT (iOS18 ops): our numpy decoding equals coremltools'
+    and the simulated verification passes its tolerance."""
+    from edge_sdk.runtimes.coreml_weights import load_program, program_values
+
+    profile = request.getfixturevalue(profile_name)
+    artifact = _export(digits_loaded, profile, tmp_path, coreml_compression=compression)
+    _, program = load_program(artifact.path)
+    values, _ = program_values(program)
+    decoded = [op for op in program.functions["main"].operations if op.op_type.startswith("constexpr")]
+    assert any(op.op_type == marker for op in decoded)
+    for op in decoded:
+        theirs = op.materialized_val_inference()
+        for out, want in zip(op.outputs, theirs if isinstance(theirs, tuple) else (theirs,)):
+            np.testing.assert_allclose(np.asarray(values[out.name], np.float32), np.asarray(want, np.float32), rtol=1e-3, atol=1e-4)
+    v = verify(artifact, digits_loaded, digits_eval.head(120))
+    assert v.passed, v.reason
+    assert v.checks["problems"] == []
