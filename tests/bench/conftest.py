@@ -3,7 +3,7 @@
 - tflite: digits quantized to full int8 (int8 I/O) with edge_sdk.compress.ptq.convert_to_tflite.
 - tflm: the same flatbuffer as a TFLM artifact (model.tflite + model_data.cc/.h + op_resolver.h from the
   TFLM exporter's own source generators, arena measured by its TFLM runner).
-- pte: a tiny conv net lowered to ExecuTorch with the XNNPACK partitioner.
+- pte: the bundled torch digits CNN through the ExecuTorch exporter (XNNPACK partitioner).
 """
 
 from __future__ import annotations
@@ -60,26 +60,14 @@ def tflm_artifact(tmp_path_factory, int8_flatbuffer):
 
 @pytest.fixture(scope="session")
 def pte_artifact(tmp_path_factory):
-    import torch
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+    """The bundled torch digits CNN exported by the project's ExecuTorch exporter (XNNPACK partitioner)."""
+    from edge_sdk import get_profile, load_model
+    from edge_sdk.export import executorch  # noqa: F401  (registers "pte")
+    from edge_sdk.export.base import EXPORTERS, ExportConfig
 
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv = torch.nn.Conv2d(1, 4, 3)
-            self.fc = torch.nn.Linear(4 * 6 * 6, 10)
-
-        def forward(self, x):
-            return self.fc(torch.relu(self.conv(x)).flatten(1))
-
-    torch.manual_seed(0)
-    program = to_edge_transform_and_lower(
-        torch.export.export(Tiny().eval(), (torch.rand(1, 1, 8, 8),)), partitioner=[XnnpackPartitioner()]
-    ).to_executorch()
     out = tmp_path_factory.mktemp("pte")
-    (out / "model.pte").write_bytes(program.buffer)
-    return _artifact("pte", out, "model.pte", ["model.pte"])
+    model = load_model(ROOT / "examples" / "torch_digits" / "model.pt2")
+    return EXPORTERS.get("pte")(model, get_profile("pixel-8"), ExportConfig(), out)
 
 
 def copy_out(artifact, dest: Path) -> Path:
