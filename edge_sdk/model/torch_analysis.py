@@ -6,8 +6,8 @@ Shapes are per sample (symbolic dims are evaluated at 1, the batch-1 convention 
 program exported with a static batch B > 1 keeps its shapes, and its counts are divided by B.
 MACs count conv / linear / matmul / bmm / addmm / attention (what torch.utils.flop_counter counts as
 2 FLOPs per MAC); params are the program's parameters, each counted once at its first user.
-Peak activation memory comes from tensor lifetimes under sequential execution; view ops alias their
-input's storage instead of allocating.
+Peak activation memory comes from tensor lifetimes under sequential execution (model/analysis.py),
+with layers made only of view ops aliasing their input's tensor instead of allocating.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge_sdk.model.analysis import assemble
 from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo
 
 KINDS = {
@@ -229,45 +230,13 @@ def analyze_torch(model: LoadedModel) -> ModelInfo:
                                       output_elems=l.output_elems // batch) for l in layers]
     out_node = next(n for n in ep.graph.nodes if n.op == "output")
     out_names = tuple(dict.fromkeys(owner[a.name] for a in out_node.args[0] if hasattr(a, "name") and a.name in owner))
-    total_params = sum(state[fqn].numel() for fqn in sig.parameters)
-    return ModelInfo(
-        framework="torch", layers=tuple(layers), inputs=model.inputs, outputs=model.outputs,
-        params=int(total_params), macs=sum(l.macs for l in layers), other_ops=sum(l.other_ops for l in layers),
-        peak_activation_elems=peak_live_elems(ep.graph, set(param_of) | set(sig.inputs_to_buffers)) // (batch or 1),
-        input_names=tuple(s.name for s in model.inputs), output_names=out_names,
-    )
+    aliases = [g.name for g in groups if all(op_base(n.target) in VIEWS for n in g.nodes)]
+    dtypes = {str(state[p].dtype).replace("torch.", "") for p in sig.parameters}
+    if any(n.op == "call_function" and "quantize" in str(n.target) for n in ep.graph.nodes):
+        dtypes.add("int8")  # pt2e-quantized programs store int8 weights and compute int8 where delegated
+    return assemble("torch", layers, model.inputs, model.outputs, output_names=out_names, aliases=aliases,
+                    dtypes=tuple(sorted(dtypes)))
 
 
 def per_sample_shape_from_spec(spec: Any) -> tuple[int, ...]:
     return tuple(1 if d is None else int(d) for d in spec.shape)
-
-
-def peak_live_elems(graph: Any, weights: set[str]) -> int:
-    """Peak sum of live activation storages, executing nodes in graph order (views share storage)."""
-    storage: dict[str, str] = {}
-    size: dict[str, int] = {}
-    last_use: dict[str, int] = {}
-    order = [n for n in graph.nodes if n.op in ("placeholder", "call_function", "output")]
-    for i, n in enumerate(order):
-        if n.op == "placeholder":
-            if n.name in weights:
-                continue
-            storage[n.name] = n.name
-            size[n.name] = _numel(per_sample_shape(n.meta.get("val")))
-        elif n.op == "call_function":
-            base = op_base(n.target)
-            srcs = [a for a in n.all_input_nodes if a.name in storage]
-            if base in VIEWS and srcs:
-                storage[n.name] = storage[srcs[0].name]
-            else:
-                storage[n.name] = n.name
-                size[n.name] = _node_elems(n)
-        for a in n.all_input_nodes:
-            if a.name in storage:
-                last_use[storage[a.name]] = i
-    born = {n.name: i for i, n in enumerate(order)}
-    peak = 0
-    for i in range(len(order)):
-        live = sum(s for key, s in size.items() if born[key] <= i <= last_use.get(key, born[key]))
-        peak = max(peak, live)
-    return int(peak)
