@@ -5,6 +5,7 @@ modules import their frameworks lazily, inside `export()`.
 """
 
 from edge_sdk.export import coreml, tflite, tflm  # noqa: F401  (fill EXPORTERS)
+from edge_sdk.export import executorch  # noqa: F401  (pte, pte-coreml)
 from edge_sdk.export.base import EXPORTERS, ExportConfig, register_exporter
 
 __all__ = ["EXPORTERS", "ExportConfig", "register_exporter"]

@@ -48,3 +48,4 @@ def register_reference(framework: str):
 
 
 from edge_sdk.runtimes import coreml_sim, keras_reference, litert, tflm  # noqa: E402,F401  (fill the registries)
+from edge_sdk.runtimes import executorch, torch_reference  # noqa: E402,F401  (PyTorch path: pte runner, torch reference)
