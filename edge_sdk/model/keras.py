@@ -58,6 +58,16 @@ def _read_h5_config(path: Path) -> dict:
     return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
 
 
+def _read_savedmodel_config(path: Path) -> dict:
+    """The model config tf_keras stores in a SavedModel's keras_metadata.pb (root node), for the scan."""
+    metadata = frameworks.module("tf_keras.protobuf.saved_metadata_pb2").SavedMetadata()
+    try:
+        metadata.ParseFromString((path / "keras_metadata.pb").read_bytes())
+        return next(json.loads(n.metadata) for n in metadata.nodes if n.node_path == "root")
+    except (StopIteration, ValueError, OSError) as exc:
+        raise ModelLoadError(f"{path}: corrupt keras_metadata.pb ({exc.__class__.__name__}); re-save the model") from None
+
+
 def iter_layer_configs(config: dict) -> Iterator[dict]:
     """Every layer config in a model config, nested models included."""
     inner = config.get("config", {})
@@ -74,9 +84,27 @@ def untrusted_layers(config: dict, known: set[str]) -> list[tuple[str, str]]:
     for layer in iter_layer_configs(config):
         cls = layer.get("class_name", "")
         name = layer.get("config", {}).get("name", layer.get("name", "?"))
-        if cls in CODE_LAYERS or cls not in known:
+        if not _is_pure_tf_op(layer) and (cls in CODE_LAYERS or cls not in known):
             found.append((name, cls))
     return found
+
+
+# tf_keras records `x + 3.0`, `tf.nn.relu6(x)`, `x[:, 1]` in a functional graph as TFOpLambda /
+# SlicingOpLambda layers naming a TensorFlow API symbol. Pure math on tensors runs no code from the file;
+# anything else (tf.io, tf.py_function, ...) stays refused without --trust-model.
+PURE_TF_OP_PREFIXES = ("__operators__.", "math.", "nn.", "image.resize")
+PURE_TF_OPS = {
+    "reshape", "transpose", "compat.v1.transpose", "concat", "expand_dims", "squeeze", "stack", "split",
+    "clip_by_value", "cast", "identity", "pad", "compat.v1.pad", "tile", "broadcast_to", "gather",
+    "linalg.matmul", "einsum", "reduce_mean", "reduce_sum", "reduce_max", "compat.v1.gather",
+}  # fmt: skip
+
+
+def _is_pure_tf_op(layer: dict) -> bool:
+    if layer.get("class_name") not in ("TFOpLambda", "SlicingOpLambda"):
+        return False
+    function = layer.get("config", {}).get("function")
+    return isinstance(function, str) and (function.startswith(PURE_TF_OP_PREFIXES) or function in PURE_TF_OPS)
 
 
 def _refuse_untrusted(path: Path, config: dict, known: set[str], trust_model: bool) -> None:
@@ -134,15 +162,14 @@ def load(path: Path, fmt: str, *, trust_model: bool = False) -> _Loaded:
         config = read_keras_config(path)
     elif fmt == "h5":
         config = _read_h5_config(path)
+    elif (path / "keras_metadata.pb").is_file():
+        config = _read_savedmodel_config(path)
     else:
-        config = None
-    if config is not None:
-        _refuse_untrusted(path, config, _known_tf_keras_classes(), trust_model)
-    if fmt == "savedmodel" and not (path / "keras_metadata.pb").is_file():
         raise ModelLoadError(
             f"{path}: a plain TensorFlow SavedModel (no Keras metadata); compression needs the Keras model: "
             "save it with model.save('model.keras'), or convert it to .tflite for inspect/bench"
         )
+    _refuse_untrusted(path, config, _known_tf_keras_classes(), trust_model)
     try:
         model = tfk.models.load_model(path, compile=False, safe_mode=not trust_model)
     except TypeError:  # SavedModel / h5 loaders take no safe_mode

@@ -115,11 +115,14 @@ def bridge_model(keras3_model: Any, trust_model: bool = True) -> Any:
     """An equivalent tf_keras model (same layer names, same weights, same outputs) for a Keras 3 model."""
     keras = frameworks.keras3()
     tfk = frameworks.tf_keras()
+    serialized = keras.saving.serialize_keras_object(keras3_model)
+    if serialized.get("class_name") not in MODEL_CLASSES or "layers" not in serialized.get("config", {}):
+        raise _bridge_error(keras3_model.name, type(keras3_model).__name__, "subclassed models have no config to "
+                            "translate; rebuild it as a Functional or Sequential model")
     if not getattr(keras3_model, "built", False) or not getattr(keras3_model, "inputs", None):
         raise ModelLoadError(
             f"Keras 3 model {keras3_model.name!r} is not built; give it an Input layer or call it on data first"
         )
-    serialized = keras.saving.serialize_keras_object(keras3_model)
     translator = _Translator(tfk, trust_model)
     tf_config = translator.model(serialized, keras3_model)
     try:
@@ -152,12 +155,7 @@ class _Translator:
         self.custom_objects: dict[str, Callable] = {}
 
     def model(self, cfg: dict, live: Any) -> dict:
-        cls, conf = cfg.get("class_name"), cfg.get("config", {})
-        if cls not in MODEL_CLASSES or "layers" not in conf:
-            raise _bridge_error(
-                getattr(live, "name", "?"), str(cls), "subclassed models have no config to translate; "
-                "rebuild it as a Functional or Sequential model"
-            )
+        cls, conf = cfg["class_name"], cfg["config"]
         if cls == "Sequential":
             layers = [self.layer(layer, live) for layer in conf["layers"]]
             out = {"name": conf["name"], "layers": layers}
@@ -286,8 +284,8 @@ class _Translator:
                         "name": name,
                         "inbound_nodes": [[_history(tensors[0], {})]],
                     }
-        raise _bridge_error(name, f"keras.ops.{op}", "this op call in a functional graph is not supported; "
-                            "use the equivalent Keras layer")
+        raise _bridge_error(name, f"keras.ops.{op}", "of keras.ops calls in a functional graph only +, -, *, / "
+                            "with a constant or between two tensors are supported")
 
 
 def _affine(op: str, c: float, tensor_first: bool) -> tuple[float | None, float]:
