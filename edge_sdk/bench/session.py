@@ -2,7 +2,8 @@
 compare the measured latency with the planner's estimate in report.json.
 
 bench.json is written even when the device disconnects mid-run (`complete: false`, the runs that
-finished), before the DeviceError reaches the user. Writes are atomic (temp file + rename).
+finished), before the DeviceError reaches the user; an attempt that measured nothing leaves earlier
+results in place. Writes are atomic (temp file + rename).
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def bench(
     try:
         result = runner(target.artifact, address, config)
     except BenchInterrupted as exc:
+        if exc.partial.runs == 0 and not exc.partial.raw.get("warmup"):  # nothing measured: keep earlier results
+            raise BenchInterrupted(f"{exc}; no run finished, nothing was saved", exc.partial) from None
         _save(target, replace(exc.partial, complete=False))
         raise BenchInterrupted(
             f"{exc}; the {exc.partial.runs} finished runs were saved to {target.out_dir / 'bench.json'} (complete: false)",

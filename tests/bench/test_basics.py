@@ -151,3 +151,20 @@ def test_devices_named_in_edge_sdk_yaml_resolve_and_are_listed(tmp_path, capsys)
     found = {d["address"]: d for d in json.loads(capsys.readouterr().out)["devices"]}
     assert found["serial:/dev/ttyACM0@115200"]["state"] == "configured"
     assert found["ssh:nvidia@127.0.0.1:1"]["state"] == "unreachable" and "bench-jetson" in found["ssh:nvidia@127.0.0.1:1"]["description"]
+
+
+def test_an_attempt_that_measured_nothing_keeps_earlier_results(tmp_path, monkeypatch):
+    from edge_sdk.bench import session
+    from edge_sdk.bench.base import interrupted
+    from edge_sdk.records import BenchResult
+
+    (tmp_path / "model.tflite").write_bytes(b"x")
+    (tmp_path / "bench.json").write_text('{"earlier": true}')
+
+    def silent(artifact, address, config):
+        raise interrupted(BenchResult("host", "host", "model.tflite", 0, 0, {}), "host: sent nothing for 1 s")
+
+    monkeypatch.setitem(session.RUNNERS._items, "host", silent)
+    with pytest.raises(BenchInterrupted, match="no run finished, nothing was saved"):
+        session.bench(tmp_path, "host", BenchConfig())
+    assert json.loads((tmp_path / "bench.json").read_text()) == {"earlier": True}
