@@ -23,6 +23,9 @@
 #include "tensorflow/lite/micro/system_setup.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
+#ifndef TFLITE_SCHEMA_VERSION  // recent TFLM no longer ships tensorflow/lite/version.h
+#define TFLITE_SCHEMA_VERSION 3
+#endif
 #ifndef EDGE_SDK_RUNS
 #define EDGE_SDK_RUNS 50
 #endif
