@@ -59,4 +59,4 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json(doc)
         else:
-            typer.echo(summary(doc))
+            typer.echo(f"{summary(doc)}  -> {target.out_dir / 'bench.json'}")
