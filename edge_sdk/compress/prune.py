@@ -13,8 +13,6 @@ import dataclasses
 import time
 from typing import Any
 
-import numpy as np
-
 from edge_sdk import frameworks
 from edge_sdk.compress import qat, training
 from edge_sdk.compress.base import TechniqueData, register_technique
