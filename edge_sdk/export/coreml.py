@@ -154,6 +154,7 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         raise ExportError(f"Core ML export takes Keras or PyTorch models, not {model.framework}")
     if config.coreml_compression:
         mlmodel = compress(mlmodel, config.coreml_compression, config.sparsity_aware, target_name, config.seed)
+    spec = mlmodel.get_spec()
     mlmodel.user_defined_metadata["edge_sdk.compute_units"] = units_name
     mlmodel.user_defined_metadata["edge_sdk.compression"] = config.coreml_compression or "none"
     with staging(out_dir) as stage:
@@ -165,8 +166,9 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         "compute_precision": config.precision,
         "minimum_deployment_target": target_name,
         "compute_units": units_name,
-        "inputs": [{"name": s.name, "shape": [1, *s.sample_shape()]} for s in model.inputs],
-        "outputs": output_names(model),
+        # what the converted model declares (Keras: input names and output layer names, checked in tests)
+        "inputs": [{"name": i.name, "shape": [int(d) for d in i.type.multiArrayType.shape]} for i in spec.description.input],
+        "outputs": [o.name for o in spec.description.output],
     }
     precision = config.precision + (f"+{config.coreml_compression}" if config.coreml_compression else "")
     return make_artifact("coreml", out_dir / "model.mlpackage", files, precision, TOOLS, details)

@@ -6,7 +6,8 @@
 (b) simulated numerics (method "simulated"): every conv/linear weight stored in the package is
     decompressed in numpy (`coreml_weights`), mapped back onto the Keras layers (Core ML conv weights
     are OIHW, Keras HWIO; linear weights are transposed; batch norms that Core ML folded into the conv
-    are folded the same way in the clone) and the original Keras model runs with those weights.
+    are folded the same way in the clone) and the original Keras model runs with those weights
+    (PyTorch models: `coreml_torch.simulate`, the same idea on the torch program).
     This reproduces the weight error of fp16 storage, quantization, palettization and sparsity exactly;
     it does not reproduce fp16 activation arithmetic on the device.
 """
@@ -178,6 +179,10 @@ def predict(artifact, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
 def run(artifact, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
     if EXECUTED:
         return predict(artifact, inputs)
+    if reference is not None and reference.framework == "torch":
+        from edge_sdk.runtimes import coreml_torch
+
+        return coreml_torch.simulate(Path(artifact.path), reference, inputs)[0]
     if reference is None or reference.framework != "keras":
         raise NotImplementedError(
             "Core ML cannot predict on this OS and simulated numerics need the original Keras model; "
