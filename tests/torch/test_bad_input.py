@@ -42,3 +42,16 @@ def test_unknown_option_is_a_config_error(torch_digits, digits_data):
 def test_keras_model_is_refused_by_torch_techniques(digits_loaded, digits_data):
     with pytest.raises(ConfigError, match="PyTorch"):
         torch_ptq.apply(digits_loaded, digits_data, {})
+
+
+def test_cli_build_with_mismatched_calibration_exits_2(tmp_path, capsys):
+    from edge_sdk.cli import main
+
+    path = tmp_path / "nchw.pt2"
+    torch.export.save(torch.export.export(NCHW().eval(), (torch.zeros(1, 1, 8, 8),)), str(path))
+    code = main(["build", "--target", "android", "--model", str(path), "--calibration", str(DIGITS_CALIBRATION),
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "(300, 8, 8, 1)" in err and "(N, 1, 8, 8)" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out" / "pixel-8").exists()
