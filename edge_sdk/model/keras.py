@@ -84,7 +84,8 @@ def untrusted_layers(config: dict, known: set[str]) -> list[tuple[str, str]]:
     for layer in iter_layer_configs(config):
         cls = layer.get("class_name", "")
         name = layer.get("config", {}).get("name", layer.get("name", "?"))
-        if not _is_pure_tf_op(layer) and (cls in CODE_LAYERS or cls not in known):
+        custom = cls not in known or ">" in str(layer.get("registered_name") or "")  # "pkg>Class": user code
+        if not _is_pure_tf_op(layer) and (cls in CODE_LAYERS or custom):
             found.append((name, cls))
     return found
 

@@ -63,7 +63,7 @@ def untrusted_keras3_layers(config: dict) -> list[tuple[str, str]]:
     for layer in iter_layer_configs(config):
         name = layer.get("name") or layer.get("config", {}).get("name", "?")
         cls = layer.get("class_name", "?")
-        if cls in CODE_LAYERS or not str(layer.get("module") or "keras").startswith("keras"):
+        if cls in CODE_LAYERS or not _is_keras_module(layer.get("module") or "keras"):
             found.append((name, cls))
         elif any(_is_code_object(obj) for obj in _walk(layer.get("config", {}), skip_layers=True)):
             found.append((name, cls))
@@ -85,7 +85,12 @@ def _is_code_object(obj: dict) -> bool:
     if obj.get("class_name") == "__lambda__":
         return True
     module = obj.get("module")
-    return "class_name" in obj and isinstance(module, str) and not module.startswith("keras")
+    return "class_name" in obj and isinstance(module, str) and not _is_keras_module(module)
+
+
+def _is_keras_module(module: str) -> bool:
+    """Keras itself, not a package that merely starts with "keras" (keras_hub, keras_cv: their code)."""
+    return module == "keras" or module.startswith("keras.")
 
 
 # ------------------------------------------------------------------------------------------- loading

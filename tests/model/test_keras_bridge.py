@@ -242,12 +242,14 @@ def test_untrusted_scan_finds_lambdas_custom_classes_and_lambda_activations():
             {"class_name": "InputLayer", "module": "keras.layers", "name": "x", "config": {"name": "x"}},
             {"class_name": "Lambda", "module": "keras.layers", "name": "lam", "config": {"name": "lam"}},
             {"class_name": "MyLayer", "module": "my_pkg.layers", "name": "mine", "config": {"name": "mine"}},
+            {"class_name": "Hub", "module": "keras_hub.src.layers", "name": "hub", "config": {"name": "hub"}},
             {"class_name": "Dense", "module": "keras.layers", "name": "act", "config": {
                 "name": "act", "activation": {"class_name": "__lambda__", "config": {"code": "..."}}}},
             {"class_name": "Dense", "module": "keras.layers", "name": "ok", "config": {"name": "ok"}},
         ]},
     }
-    assert keras_bridge.untrusted_keras3_layers(config) == [("lam", "Lambda"), ("mine", "MyLayer"), ("act", "Dense")]
+    assert keras_bridge.untrusted_keras3_layers(config) == [
+        ("lam", "Lambda"), ("mine", "MyLayer"), ("hub", "Hub"), ("act", "Dense")]
 
 
 @pytest.mark.slow
