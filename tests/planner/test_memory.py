@@ -17,7 +17,7 @@ import memory_models  # noqa: E402
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 0.10
-PRECISIONS = ("int8", "float32", "float16", "dynamic-int8")  # int16x8 is calibrated too (within 3.1%), left out for time
+PRECISIONS = ("int8", "float32", "float16")  # dynamic-int8, int16x8 and Core ML linear8 were measured once (docs/export.md), left out for time
 
 
 @pytest.fixture(scope="module")
