@@ -41,7 +41,7 @@ def test_op_resolver_registers_exactly_the_ops(tflm_artifact):
     text = (out / "op_resolver.h").read_text()
     calls = re.findall(r"resolver\.(Add\w+)\(\)", text)
     assert calls == ["AddConv2D", "AddMaxPool2D", "AddReshape", "AddFullyConnected", "AddSoftmax"]
-    assert f"MicroMutableOpResolver<kNumOps>" in text and "kNumOps = 5;" in text
+    assert "MicroMutableOpResolver<kNumOps>" in text and "kNumOps = 5;" in text
     assert artifact.details["ops"] == ["CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
 
 
