@@ -9,12 +9,11 @@ results in place. Writes are atomic (temp file + rename).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from edge_sdk.atomic_text import write_text_atomic
 from edge_sdk.bench.address import parse_address
 from edge_sdk.bench.artifact import BenchTarget, resolve_target
 from edge_sdk.bench.base import RUNNERS, BenchConfig, BenchInterrupted
@@ -22,10 +21,7 @@ from edge_sdk.records import BenchResult
 
 
 def write_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def estimate_comparison(report: dict | None, result: BenchResult) -> dict | None:
@@ -66,6 +62,9 @@ def _save(target: BenchTarget, result: BenchResult) -> dict:
                            "latency_vs_estimate": doc.get("latency_vs_estimate")}
         report["bench"].pop("raw", None)
         write_json(target.report_path, report)
+        from edge_sdk.report.html import write_html
+
+        write_html(report, target.report_path.with_name("report.html"))  # the page shows the bench too
     return doc
 
 

@@ -42,6 +42,7 @@ def test_bench_command_tflite_with_report(tflite_artifact, tmp_path, capsys):
     updated = json.loads((out / "report.json").read_text())
     assert updated["bench"]["latency_ms"] == lat and updated["profile"]["name"] == "pixel-8"
     assert updated["bench"]["on_device"] is False  # the host is not the pixel-8: report summaries skip it
+    assert 'id="bench-chart"' in (out / "report.html").read_text()  # the page is re-rendered with the bench
     from edge_sdk.report.summary import latency_ms
 
     assert latency_ms(updated) == (0.05, "estimate")
