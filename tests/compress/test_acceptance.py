@@ -40,14 +40,16 @@ def test_label_free_qat_int8_loses_at_most_half_a_point(digits, qat_result):
 
 
 def test_qat_is_deterministic_for_a_seed(digits):
-    config = {**QUIET, "epochs": 1, "max_samples": 256}
+    config = {**QUIET, "epochs": 1, "max_samples": 64}
     first = int8_tflite(apply_step("qat", digits.model, digits.data(), config)[0].handle, digits)
     second = int8_tflite(apply_step("qat", digits.model, digits.data(), config)[0].handle, digits)
     assert first == second
 
 
 def test_prune_80_then_sparsity_preserving_qat(digits):
-    model, record = apply_step("prune", digits.model, digits.data(), {**QUIET, "sparsity": 0.8, "qat": True})
+    model, record = apply_step(
+        "prune", digits.model, digits.data(), {**QUIET, "sparsity": 0.8, "qat": True, "prune_epochs": 3, "epochs": 4, "qat_epochs": 2}
+    )
     flatbuffer = int8_tflite(model.handle, digits)
     exported = measure.weight_sparsity(flatbuffer)
     assert len(exported) == len(record.metrics["layer_sparsity"]) == 5
@@ -86,7 +88,7 @@ def test_lowrank_halves_dense_params_within_a_point(digits):
 
 
 def test_cluster_16_then_cluster_preserving_qat(digits):
-    model, record = apply_step("cluster", digits.model, digits.data(), {**QUIET, "clusters": 16, "qat": True, "epochs": 2, "qat_epochs": 2})
+    model, record = apply_step("cluster", digits.model, digits.data(), {**QUIET, "clusters": 16, "qat": True, "epochs": 1, "qat_epochs": 1})
     assert set(record.metrics["layer_distinct_values"].values()) == {16}
     flatbuffer = int8_tflite(model.handle, digits)
     interpreter = measure._interpreter(flatbuffer)
