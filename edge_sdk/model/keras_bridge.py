@@ -28,6 +28,10 @@ DROPPABLE = {
     "rms_scaling": (False,),
     "sparse": (False,),
     "ragged": (False,),
+    "use_gate": (False,),
+    "flash_attention": (None, False),
+    "seed": (None,),
+    "sliding_window": (None,),
 }
 RENAMED = {("LeakyReLU", "negative_slope"): "alpha", ("InputLayer", "batch_shape"): "batch_input_shape"}
 BASE_LAYER_ARGS = {
@@ -184,7 +188,9 @@ class _Translator:
             return self.op_node(cfg)
         out = self.layer(cfg, live)
         out["name"] = name
-        out["inbound_nodes"] = [_node(node, name, cfg["class_name"]) for node in cfg["inbound_nodes"]]
+        tf_cls = self.tfk.Model if out["class_name"] in MODEL_CLASSES else getattr(self.tfk.layers, out["class_name"])
+        params = _call_params(tf_cls)
+        out["inbound_nodes"] = [_node(node, name, cfg["class_name"], params) for node in cfg["inbound_nodes"]]
         return out
 
     def layer(self, cfg: dict, live: Any) -> dict:
@@ -197,7 +203,13 @@ class _Translator:
         tf_cls = getattr(self.tfk.layers, cls, None) if cfg.get("module") == "keras.layers" else None
         if tf_cls is None:
             raise _bridge_error(name, cls, "no tf_keras equivalent")
-        return {"class_name": cls, "config": self.arguments(name, cls, conf, tf_cls)}
+        out = self.arguments(name, cls, conf, tf_cls)
+        if cls == "MultiHeadAttention":  # tf_keras rebuilds its sublayers from shapes kept in the config
+            shapes = (cfg.get("build_config") or {}).get("shapes_dict", {})
+            value_shape = shapes.get("value_shape")
+            out.update(query_shape=shapes.get("query_shape"), value_shape=value_shape,
+                       key_shape=shapes.get("key_shape", value_shape))
+        return {"class_name": cls, "config": out}
 
     def arguments(self, name: str, cls: str, conf: dict, tf_cls: type) -> dict:
         accepted = _init_args(tf_cls)
@@ -330,9 +342,19 @@ def _shift_nested_model_nodes(conf: dict) -> None:
     shift tf_keras waits forever for a node that never comes."""
     nested = {layer["name"] for layer in conf["layers"] if _owns_first_node(layer)}
     refs = [ref for layer in conf["layers"] for node in layer["inbound_nodes"] for ref in node]
+    refs += [obj for ref in refs for obj in _lists(ref[3]) if len(obj) == 3 and isinstance(obj[0], str)]
     for ref in refs + conf["input_layers"] + conf["output_layers"]:
         if ref[0] in nested:
             ref[1] += 1
+
+
+def _lists(value: Any) -> Iterator[list]:
+    """Every list inside keyword arguments (tensor references are [layer, node, tensor] lists)."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    if isinstance(value, list):
+        yield value
+    for item in items:
+        yield from _lists(item)
 
 
 def _owns_first_node(layer: dict) -> bool:
@@ -342,18 +364,35 @@ def _owns_first_node(layer: dict) -> bool:
     return bool(first) and first[0]["class_name"] == "InputLayer"
 
 
-def _node(node: dict, name: str, cls: str) -> list:
-    """Keras 3 {"args": [...], "kwargs": {...}} -> tf_keras [[layer, node, tensor, kwargs], ...]."""
-    args, kwargs = node.get("args", []), node.get("kwargs", {})
-    if not args or len(args) > 1:
-        raise _bridge_error(name, cls, "the layer is called with extra positional arguments")
-    if any(_is_tensor(obj) for obj in _walk(kwargs)):
-        raise _bridge_error(name, cls, "the layer is called with tensors as keyword arguments (e.g. mask=)")
+def _node(node: dict, name: str, cls: str, call_params: tuple[str, ...]) -> list:
+    """Keras 3 {"args": [...], "kwargs": {...}} -> tf_keras [[layer, node, tensor, kwargs], ...]. Extra
+    positional arguments (MultiHeadAttention's value) become keyword arguments by the call signature;
+    tensors in keyword arguments become [layer, node, tensor] references, as tf_keras writes them."""
+    args, kwargs = node.get("args", []), dict(node.get("kwargs", {}))
+    if not args or len(args) > len(call_params):
+        raise _bridge_error(name, cls, "the layer is called with positional arguments its tf_keras twin lacks")
+    kwargs.update(zip(call_params[1:], args[1:]))
+    kwargs = _tensor_refs(kwargs)
     first = args[0]
     tensors = first if isinstance(first, list) else [first]
     if not all(_is_tensor(t) for t in tensors):
         raise _bridge_error(name, cls, "the layer is called on a nested structure or on constants")
-    return [_history(t, dict(kwargs)) for t in tensors]
+    return [_history(t, kwargs) for t in tensors]
+
+
+def _tensor_refs(value: Any) -> Any:
+    if _is_tensor(value):
+        return _history(value, {})[:3]
+    if isinstance(value, dict):
+        return {k: _tensor_refs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tensor_refs(v) for v in value]
+    return value
+
+
+def _call_params(layer_cls: type) -> tuple[str, ...]:
+    params = inspect.signature(layer_cls.call).parameters.values()
+    return tuple(p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
 def _dtype(name: str, cls: str, value: Any) -> Any:

@@ -170,6 +170,16 @@ def test_nested_sequential_inside_functional_keeps_names():
     assert bridged.input_names == ["image"]
 
 
+def test_attention_block_with_two_positional_call_arguments():
+    """MultiHeadAttention is called as mha(query, value): the second argument becomes tf_keras's value=."""
+    inp = k.Input((6, 8), name="tokens")
+    att = L.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(inp, inp)
+    x = L.LayerNormalization(name="ln")(L.Add()([inp, att]))
+    model = k.Model(inp, L.Dense(3)(L.GlobalAveragePooling1D()(x)))
+    randomize(model)
+    assert_bridged_equal(model)
+
+
 def test_sequential_without_input_layer_built_by_shape():
     model = k.Sequential([L.Dense(4, activation="relu"), L.Dense(2)])
     model.build((None, 5))
