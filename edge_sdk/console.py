@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
@@ -21,8 +23,11 @@ _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 @contextlib.contextmanager
 def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
-    """Redirect fd 2 (and sys.stderr) to `log_path`; yields `say(msg)` that writes to the terminal."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    """Redirect fd 2 (and sys.stderr) to a log; yields `say(msg)` that writes to the terminal.
+
+    The log is written to a temp file and moved to `log_path` only if its directory exists by the end
+    (the build created OUT), so a command that fails on bad input leaves nothing behind.
+    """
     sys.stderr.flush()
     saved_fd = os.dup(2)
     terminal: TextIO = os.fdopen(os.dup(saved_fd), "w", buffering=1)
@@ -38,7 +43,9 @@ def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
             old_showwarning(message, category, filename, lineno, file, line)
 
     os.environ.setdefault("TQDM_DISABLE", "1")  # coremltools' per-pass progress bars
-    with open(log_path, "a", buffering=1) as log:
+    fd, tmp_log = tempfile.mkstemp(prefix="edge-sdk-", suffix=".log")
+    keep_log = False
+    with os.fdopen(fd, "a", buffering=1) as log:
         os.dup2(log.fileno(), 2)
         warnings.showwarning = showwarning
         try:
@@ -47,7 +54,8 @@ def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
             from edge_sdk.errors import EdgeSDKError
 
             if not isinstance(exc, (EdgeSDKError, SystemExit, KeyboardInterrupt)) and exc.__class__.__name__ != "Exit":
-                say(f"internal error; third-party output of this run is in {log_path}")
+                keep_log = True
+                say(f"internal error; third-party output of this run is in {_place_log(tmp_log, log_path, keep=True)}")
             raise
         finally:
             sys.stderr.flush()
@@ -55,3 +63,16 @@ def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
             os.dup2(saved_fd, 2)
             os.close(saved_fd)
             terminal.close()
+            if not keep_log:
+                _place_log(tmp_log, log_path)
+
+
+def _place_log(tmp_log: str, log_path: Path, keep: bool = False) -> Path:
+    """Move the log into OUT when OUT exists; otherwise keep it in /tmp (keep=True) or delete it."""
+    if log_path.parent.is_dir():
+        shutil.move(tmp_log, log_path)
+        return log_path
+    if keep:
+        return Path(tmp_log)
+    os.unlink(tmp_log)
+    return log_path
