@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "examples/digits/model.keras"
 CAL = ROOT / "calibration_data/digits_calibration.npz"
 EVAL = ROOT / "calibration_data/digits_eval.npz"
+TRAIN = ROOT / "calibration_data/digits_train.npz"
 FAMILIES = ("android", "ios", "cortex-m", "jetson")
 REPORT_KEYS = {
     "schema_version", "target", "profile", "model", "budgets", "plan", "attempts", "artifacts", "verification",
@@ -88,7 +89,8 @@ def test_ram_budget_too_small_exits_3_with_ram_binding(cli, tmp_path):
 
 
 def test_tight_flash_budget_climbs_the_ladder_to_a_smaller_model(cli, tmp_path):
-    proc = cli(*build_args(tmp_path, "cortex-m"), "--flash-budget", "24KiB")
+    # distillation trains a new student: give it the labelled training split, as the example project does
+    proc = cli(*build_args(tmp_path, "cortex-m"), "--flash-budget", "24KiB", "--train-data", str(TRAIN))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (report,) = reports(tmp_path).values()
     assert report["plan"]["name"].startswith(("distill", "prune"))
