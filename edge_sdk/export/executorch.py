@@ -11,13 +11,12 @@ delegation coverage: graph nodes the backend took vs nodes left to the portable 
 
 from __future__ import annotations
 
-import itertools
+import json
+import re
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
-from unittest import mock
+from typing import Any
 
 from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
 from edge_sdk.errors import ConfigError, ExportError
@@ -85,13 +84,47 @@ def _partitioner(backend: str) -> Any:
     return CoreMLPartitioner()
 
 
-@contextmanager
-def _fixed_uuids(seed: int) -> Iterator[None]:
-    """The Core ML preprocessor names each delegate blob with uuid.uuid4(); derive them from the seed
-    instead, so the same model and seed give byte-identical .pte files."""
-    counter = itertools.count()
-    with mock.patch("uuid.uuid4", lambda: uuid.UUID(int=(seed << 32) + next(counter))):
-        yield
+_MANIFEST_START = b'{\n    "fileFormatVersion"'
+
+
+def canonical_manifests(buffer: bytes, seed: int) -> bytes:
+    """Give each Core ML delegate's embedded mlpackage Manifest.json seed-derived item UUIDs.
+
+    coremltools' native ModelPackage writer draws random UUIDs for the manifest items and lists them
+    sorted by UUID; rewriting them (same length, entries ordered by path) keeps every offset in the
+    program valid and makes the bytes reproducible.
+    """
+    start, n = 0, 0
+    while (i := buffer.find(_MANIFEST_START, start)) >= 0:
+        text = buffer[i:].decode("latin-1")
+        manifest, end = json.JSONDecoder().raw_decode(text)
+        entries = manifest.get("itemInfoEntries", {})
+        renamed = {}
+        for old, entry in sorted(entries.items(), key=lambda kv: kv[1].get("path", "")):
+            renamed[old] = str(uuid.UUID(int=(seed << 64) + (n << 16) + len(renamed)))
+        manifest["itemInfoEntries"] = {renamed[k]: v for k, v in entries.items()}
+        manifest["rootModelIdentifier"] = renamed.get(manifest.get("rootModelIdentifier"), manifest.get("rootModelIdentifier"))
+        new = json.dumps(manifest, indent=4, sort_keys=True).encode("latin-1")
+        if len(new) != end:  # an unexpected layout: leave this manifest as it is rather than corrupt the program
+            start = i + end
+            continue
+        buffer = buffer[:i] + new + buffer[i + end :]
+        for old, fresh in renamed.items():
+            buffer = buffer.replace(old.encode(), fresh.encode())
+        start, n = i + end, n + 1
+    return buffer
+
+
+_IDENTIFIER = re.compile(rb"executorch_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def canonical_identifiers(buffer: bytes, seed: int) -> bytes:
+    """The Core ML preprocessor names each delegate `executorch_<uuid4>` (the on-device compiled-model
+    cache key); rename them, in order of appearance, to seed-derived UUIDs of the same length."""
+    found = list(dict.fromkeys(m.group(0) for m in _IDENTIFIER.finditer(buffer)))
+    for k, old in enumerate(found):
+        buffer = buffer.replace(old, b"executorch_" + str(uuid.UUID(int=(seed << 64) + (1 << 48) + k)).encode())
+    return buffer
 
 
 def lower(model: LoadedModel, backend: str, seed: int = 0) -> tuple[bytes, dict[str, Any], tuple]:
@@ -100,8 +133,7 @@ def lower(model: LoadedModel, backend: str, seed: int = 0) -> tuple[bytes, dict[
 
     static = reexport(model.handle.module(), model, deploy_example(model), static=True)
     try:
-        with _fixed_uuids(seed):
-            edge = to_edge_transform_and_lower(static.handle, partitioner=[_partitioner(backend)])
+        edge = to_edge_transform_and_lower(static.handle, partitioner=[_partitioner(backend)])
         coverage = delegation(edge)
         # Quant fusion turns the weight-only embedding's dequantize (float zero points, which the
         # portable dequantize_per_channel kernel rejects; pytorch/executorch#6152 was never merged)
@@ -111,7 +143,10 @@ def lower(model: LoadedModel, backend: str, seed: int = 0) -> tuple[bytes, dict[
     except Exception as exc:  # noqa: BLE001 - lowering raises many types; the user can act on the message
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ExportError(f"ExecuTorch lowering to {backend} failed: {first}") from None
-    return bytes(buffer), coverage, static.example_inputs
+    buffer = bytes(buffer)
+    if backend == "coreml":
+        buffer = canonical_identifiers(canonical_manifests(buffer, seed), seed)
+    return buffer, coverage, static.example_inputs
 
 
 def write_pte(fmt: str, backend: str, model: LoadedModel, config: ExportConfig, out_dir: Path) -> Artifact:

@@ -4,8 +4,10 @@ decompress_weights undoes linear quantization / palettization / sparsity) and lo
 program, which then runs eagerly. That measures what weight compression did to the outputs; it does
 not exercise Core ML's kernels or float16 compute, so the method is `simulated`.
 
-Weights the converter fused into others (e.g. a batch norm folded into its conv) have no counterpart
-of the same name and shape in the package; they keep the program's values and are listed.
+Weights are matched by name (`p_<param path>`, plus a compression suffix). A conv whose batch norm
+the converter folded into it loses its name; those convs are paired in program order with the
+package's unnamed convs, get the folded weight and bias, and their batch norm is made the identity.
+Anything still unmatched keeps the program's values and is listed.
 """
 
 from __future__ import annotations
@@ -20,14 +22,41 @@ from edge_sdk.model.torch import predict
 from edge_sdk.model.types import LoadedModel
 
 
-def package_weights(mlpackage: Path) -> dict[str, np.ndarray]:
-    """MIL const name -> decompressed float weight of every weight in the package."""
+def package_weights(mlpackage: Path) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, np.ndarray | None]]]:
+    """(MIL const name -> decompressed float weight, [(weight, bias) of convs whose weight lost its name])."""
     ct = frameworks.coremltools()
     from coremltools.optimize.coreml import decompress_weights, get_weights_metadata
 
     mlmodel = ct.models.MLModel(str(mlpackage), skip_model_load=True)
     meta = get_weights_metadata(decompress_weights(mlmodel), weight_threshold=0)
-    return {name: np.asarray(m.val) for name, m in meta.items()}
+    weights = {name: np.asarray(m.val) for name, m in meta.items()}
+    fused, seen = [], set()
+    for m in meta.values():
+        for op in m.child_ops:
+            mapping = dict(op.params_name_mapping)
+            if op.op_type != "conv" or op.name in seen or str(mapping.get("weight", "p_")).startswith("p_"):
+                continue
+            seen.add(op.name)
+            fused.append((weights[mapping["weight"]], weights.get(mapping.get("bias"))))
+    return weights, fused
+
+
+def _fold_into(module: Any, node: Any, weight: np.ndarray, bias: np.ndarray | None) -> bool:
+    """Give a conv the package's folded weight/bias and make its following batch norm the identity."""
+    torch = frameworks.torch()
+    norms = [u for u in node.users if "batch_norm" in str(u.target)]
+    conv_w = module.get_parameter(node.args[1].target)
+    if len(norms) != 1 or tuple(conv_w.shape) != weight.shape or bias is None or len(node.args) < 3 or node.args[2] is None:
+        return False
+    bn = norms[0]
+    with torch.no_grad():
+        conv_w.copy_(torch.from_numpy(weight.astype(np.float32)))
+        module.get_parameter(node.args[2].target).copy_(torch.from_numpy(bias.astype(np.float32)))
+        gamma, beta, mean, var = (module.get_parameter(a.target) if a.target in dict(module.named_parameters())
+                                  else module.get_buffer(a.target) for a in bn.args[1:5])
+        eps = float(bn.args[7]) if len(bn.args) > 7 else 1e-5
+        gamma.fill_(1.0), beta.fill_(0.0), mean.fill_(0.0), var.fill_(1.0 - eps)
+    return True
 
 
 def _match(weights: dict[str, np.ndarray], base: str, shape: tuple) -> np.ndarray | None:
@@ -36,10 +65,20 @@ def _match(weights: dict[str, np.ndarray], base: str, shape: tuple) -> np.ndarra
     return weights[names[0]] if names else None
 
 
+def _bn_of(module: Any, conv_path: str) -> str | None:
+    """Module path of the batch norm that follows the conv at `conv_path` (its weight's owner)."""
+    for n in module.graph.nodes:
+        if n.op == "call_function" and "batch_norm" in str(n.target):
+            src = n.args[0]
+            if getattr(getattr(src, "args", [None, None])[1], "target", "").startswith(conv_path + "."):
+                return n.args[1].target.rsplit(".", 1)[0]
+    return None
+
+
 def substituted_module(mlpackage: Path, model: LoadedModel) -> tuple[Any, dict[str, Any]]:
     """The program's module with every parameter found in the package replaced by the package's values."""
     torch = frameworks.torch()
-    weights = package_weights(mlpackage)
+    weights, fused = package_weights(mlpackage)
     module = model.handle.module()
     used, kept = [], []
     with torch.no_grad():
@@ -50,7 +89,17 @@ def substituted_module(mlpackage: Path, model: LoadedModel) -> tuple[Any, dict[s
                 used.append(fqn)
             else:
                 kept.append(fqn)
-    return module, {"params_from_package": len(used), "params_kept_from_program": kept}
+    unnamed = [n for n in module.graph.nodes if n.op == "call_function" and "conv" in str(n.target)
+               and getattr(n.args[1], "target", None) in kept]
+    folded = []
+    for node, (weight, bias) in zip(unnamed, fused):
+        if _fold_into(module, node, weight, bias):
+            folded.append(node.args[1].target.rsplit(".", 1)[0])
+    folded_params = {p for p in kept for c in folded if p.startswith(c + ".")}
+    bn_params = {p for p in kept if any(p.rsplit(".", 1)[0] == _bn_of(module, c) for c in folded)}
+    kept = [p for p in kept if p not in folded_params | bn_params]
+    return module, {"params_from_package": len(used) + len(folded_params), "convs_with_folded_batch_norm": folded,
+                    "params_kept_from_program": kept}
 
 
 def simulate(mlpackage: Path, model: LoadedModel, inputs: dict[str, np.ndarray]) -> tuple[list[np.ndarray], dict[str, Any]]:

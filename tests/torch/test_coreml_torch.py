@@ -36,9 +36,10 @@ def test_simulated_verification_sees_weight_compression(mlmodel, torch_digits, d
     ref = run_eager(torch_digits, [x["image"]])[0]
     mlmodel.save(str(tmp_path / "fp32.mlpackage"))
     same, info = simulate(tmp_path / "fp32.mlpackage", torch_digits, x)
-    assert info["params_from_package"] == 8  # conv1/bn1 were fused by the converter: kept and listed
-    assert info["params_kept_from_program"] == ["conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias"]
-    np.testing.assert_allclose(same[0], ref, atol=1e-5)
+    # bn1 was folded into conv1 by the converter: conv1 gets the folded weights, bn1 becomes the identity
+    assert info["convs_with_folded_batch_norm"] == ["conv1"] and info["params_kept_from_program"] == []
+    assert info["params_from_package"] == 10
+    np.testing.assert_allclose(same[0], ref, atol=1e-4)
     pal = palettize_weights(mlmodel, OptimizationConfig(global_config=OpPalettizerConfig(nbits=2, weight_threshold=0)))
     pal.save(str(tmp_path / "p2.mlpackage"))
     changed, _ = simulate(tmp_path / "p2.mlpackage", torch_digits, x)
