@@ -11,8 +11,6 @@ def export_pte(model, profile, out_dir, precision="float32", calibration=None):
 
 
 def verify_pte(artifact, reference, data):
-    import edge_sdk.runtimes.executorch  # noqa: F401 - registers the pte runner
-    import edge_sdk.runtimes.torch_reference  # noqa: F401
     from edge_sdk.verify import verify
 
     return verify(artifact, reference, data)
