@@ -174,4 +174,9 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
 
 @register_exporter("pte-coreml")
 def export_coreml(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
+    if config.precision != "float32" or (model.framework == "torch" and is_quantized(model.handle)):
+        raise ConfigError(
+            "pte-coreml lowers float32 programs only (the XNNPACK int8 quantization does not carry over to "
+            "Core ML); for a smaller iOS model use the coreml format with a coreml_compression"
+        )
     return write_pte("pte-coreml", "coreml", model, config, out_dir)
