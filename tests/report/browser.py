@@ -2,7 +2,7 @@
 
 `DomIndex` records every element with the id of the chart (<svg class="chart">) it sits in, so tests
 can count a chart's marks. The `chromium` fixture skips (with the reason) where Chromium is absent;
-CI installs it with scripts/ci_browser_deps.sh and turns that skip into a failure.
+CI installs it with scripts/ci_system_deps.sh and turns that skip into a failure.
 """
 
 from __future__ import annotations
@@ -87,5 +87,5 @@ class Chromium:
 def chromium(tmp_path) -> Chromium:
     binary = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
     if binary is None:
-        pytest.skip("headless Chromium not installed; install it with scripts/ci_browser_deps.sh")
+        pytest.skip("headless Chromium not installed; install it with scripts/ci_system_deps.sh")
     return Chromium(binary, tmp_path)
