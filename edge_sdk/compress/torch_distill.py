@@ -12,7 +12,7 @@ from typing import Any
 
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.compress.torch_channels import shrink_channels
-from edge_sdk.compress.torch_graph import is_quantized, reexport, require_torch
+from edge_sdk.compress.torch_graph import is_quantized, module_copy, reexport, require_torch
 from edge_sdk.compress.torch_train import kd_train, seed_everything, step_config, train_set
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
@@ -33,7 +33,7 @@ def _student(model: LoadedModel, spec: Any) -> tuple[Any, LoadedModel, dict]:
             f"torch-distill student takes inputs {[s.shape for s in student.inputs]}, the teacher "
             f"{[s.shape for s in model.inputs]}; give a student with the teacher's inputs"
         )
-    return student.handle.module(), student, {"student": "given"}
+    return module_copy(student), student, {"student": "given"}
 
 
 @register_technique("torch-distill")
@@ -51,7 +51,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
         width = float(cfg["width"])
         if not 0.0 < width < 1.0:
             raise ConfigError(f"torch-distill width must be in (0, 1); got {width}")
-        gm, like = model.handle.module(), model
+        gm, like = module_copy(model), model
         metrics = {"student": f"channel-pruned teacher, width {width}", **shrink_channels(gm, width)}
     metrics.update(kd_train(gm, data.teacher, train, cfg))
     out = reexport(gm, like)

@@ -7,6 +7,7 @@ exported again so the next step (or the ExecuTorch exporter) gets an ExportedPro
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import Any
 
@@ -47,6 +48,12 @@ def reexport(module: Any, model: LoadedModel, example: tuple | None = None, *, s
         raise ExportError(f"the compressed model cannot be exported again with torch.export: {first}") from None
     loaded = from_program(ep)
     return dataclasses.replace(model, handle=ep, inputs=loaded.inputs, outputs=loaded.outputs, example_inputs=loaded.example_inputs)
+
+
+def module_copy(model: LoadedModel) -> Any:
+    """An independent graph module of the program. `ep.module()` shares the program's weight tensors,
+    so training or editing it in place would change the caller's model (and the teacher)."""
+    return copy.deepcopy(model.handle.module())
 
 
 def deploy_example(model: LoadedModel) -> tuple:

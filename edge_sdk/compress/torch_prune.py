@@ -15,7 +15,7 @@ from typing import Any
 from edge_sdk import frameworks
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.compress.torch_channels import shrink_channels
-from edge_sdk.compress.torch_graph import is_quantized, reexport, require_torch
+from edge_sdk.compress.torch_graph import is_quantized, module_copy, reexport, require_torch
 from edge_sdk.compress.torch_train import kd_train, seed_everything, step_config, train_set
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.torch_analysis import op_base
@@ -75,7 +75,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     start = time.perf_counter()
     train = train_set(model, data, cfg)
     seed_everything(cfg["seed"])
-    gm = model.handle.module()
+    gm = module_copy(model)
     metrics: dict[str, Any] = {}
     if cfg["structure"] == "channel":
         metrics.update(shrink_channels(gm, 1.0 - float(cfg["sparsity"])))

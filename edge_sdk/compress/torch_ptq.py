@@ -20,7 +20,7 @@ from typing import Any
 
 from edge_sdk import frameworks
 from edge_sdk.compress.base import TechniqueData, register_technique
-from edge_sdk.compress.torch_graph import checked, is_quantized, reexport, require_torch, tensors
+from edge_sdk.compress.torch_graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
@@ -87,7 +87,7 @@ def quantize(model: LoadedModel, calibration: Dataset | None, *, mode: str, conf
         quantizer = dynamic_quantizer()
     else:
         raise ConfigError(f"unknown torch quantization mode {mode!r}; valid: int8, dynamic-int8")
-    prepared = prepare_pt2e(model.handle.module(), quantizer)
+    prepared = prepare_pt2e(module_copy(model), quantizer)
     samples = 0
     with torch.no_grad():
         if mode == "int8":

@@ -10,7 +10,7 @@ import time
 
 from edge_sdk import frameworks
 from edge_sdk.compress.base import TechniqueData, register_technique
-from edge_sdk.compress.torch_graph import is_quantized, reexport, require_torch
+from edge_sdk.compress.torch_graph import is_quantized, module_copy, reexport, require_torch
 from edge_sdk.compress.torch_ptq import count_quantized, xnnpack_quantizer
 from edge_sdk.compress.torch_train import kd_train, seed_everything, step_config, train_set
 from edge_sdk.errors import ConfigError
@@ -33,7 +33,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     start = time.perf_counter()
     train = train_set(model, data, cfg)
     seed_everything(cfg["seed"])
-    prepared = prepare_qat_pt2e(model.handle.module(), xnnpack_quantizer(qat=True, per_channel=cfg["per_channel"]))
+    prepared = prepare_qat_pt2e(module_copy(model), xnnpack_quantizer(qat=True, per_channel=cfg["per_channel"]))
     move_exported_model_to_train(prepared)
     metrics = kd_train(prepared, data.teacher, train, cfg)
     move_exported_model_to_eval(prepared)

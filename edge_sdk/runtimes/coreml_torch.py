@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from edge_sdk import frameworks
+from edge_sdk.compress.torch_graph import module_copy
 from edge_sdk.model.torch import predict
 from edge_sdk.model.types import LoadedModel
 
@@ -79,7 +80,7 @@ def substituted_module(mlpackage: Path, model: LoadedModel) -> tuple[Any, dict[s
     """The program's module with every parameter found in the package replaced by the package's values."""
     torch = frameworks.torch()
     weights, fused = package_weights(mlpackage)
-    module = model.handle.module()
+    module = module_copy(model)
     used, kept = [], []
     with torch.no_grad():
         for fqn, param in module.named_parameters():

@@ -31,7 +31,10 @@ def _accuracy(model, data) -> float:
 
 
 def test_unstructured_prune_keeps_zeros_through_export(torch_digits, digits_data, android, tmp_path):
+    before = {k: v.clone() for k, v in torch_digits.handle.state_dict.items()}
     pruned, record = torch_prune.apply(torch_digits, digits_data, {"sparsity": 0.5, "epochs": 2, "progress": False})
+    # the input program (also the teacher) is never changed: ep.module() shares its weight tensors
+    assert all(torch.equal(before[k], v) for k, v in torch_digits.handle.state_dict.items())
     assert all(s >= 0.49 for s in record.metrics["layer_sparsity"].values()), record.metrics
     reloaded = _round_trip(pruned, tmp_path)
     state = reloaded.handle.state_dict
