@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         from edge_sdk.planner.budgets import Budgets
         from edge_sdk.planner.ladder import build_ladder
         from edge_sdk.planner.plan_file import candidate_to_dict, write_plan
-        from edge_sdk.planner.search import HARD, candidate_estimate, evaluate_budgets
+        from edge_sdk.planner.search import candidate_estimate, discard_reason, evaluate_budgets
         from edge_sdk.profiles import get_profile
 
         overrides = {
@@ -48,10 +48,9 @@ def register(app: typer.Typer) -> None:
             for cand in ladder:
                 est = candidate_estimate(info, profile, cand)
                 checks = evaluate_budgets(budgets, est, None, profile)
-                broken = [k for k in HARD if not checks[k]["ok"]]
+                reason = discard_reason(cand, checks)
                 rungs.append({**candidate_to_dict(cand), "estimates": est.to_dict(), "budgets": checks,
-                              "status": "discarded" if broken else "candidate",
-                              "reason": ", ".join(f"{k} over budget" for k in broken)})
+                              "status": "discarded" if reason else "candidate", "reason": reason or ""})
             doc["targets"][profile.name] = {"target": name, "budgets": budgets.to_dict(), "ladder": rungs}
         if save:
             write_plan(ladders, save)

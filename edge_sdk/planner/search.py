@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -239,6 +239,59 @@ def _export_and_verify(attempt: Attempt, model: LoadedModel, profile: Profile, d
     attempt.timings_s["verify"] = time.perf_counter() - start
 
 
+UNTRAINED_TRY_RATIO = 1.5  # an untrained rung estimated within 1.5x of a hard budget is built and measured
+
+
+def discard_reason(cand: Candidate, checks: dict[str, dict]) -> str | None:
+    """Why a rung is not worth building, from its estimates; None when it should be built.
+
+    A rung that trains is discarded as soon as an estimate breaks a hard budget (training is the
+    expensive part). An untrained rung is cheap, so it is built and measured unless its estimate is
+    more than UNTRAINED_TRY_RATIO over: estimates on an unseen architecture can be off by tens of %.
+    """
+    broken = [k for k in HARD if not checks[k]["ok"]]
+    hopeless = [k for k in broken if checks[k].get("over_by_ratio", 0.0) > UNTRAINED_TRY_RATIO - 1]
+    if (broken and cand.trains) or hopeless:
+        return "estimate over budget: " + "; ".join(_describe(k, checks[k]) for k in broken)
+    return None
+
+
+@dataclass
+class EstimateCorrections:
+    """measured / estimated flash and arena of the latest built rung per format, applied to the
+    estimates of later rungs: a measurement on this very model beats a formula calibrated on others."""
+
+    ratios: dict[str, dict[str, float]] = field(default_factory=dict)
+    source: dict[str, str] = field(default_factory=dict)
+
+    def learn(self, attempt: Attempt) -> None:
+        if attempt.artifact is None:
+            return
+        measured, est = attempt.measured(), attempt.estimate
+        ratios = {"flash_bytes": measured["flash_bytes"] / est.flash_bytes}
+        if est.arena_bytes and measured.get("arena_bytes"):
+            ratios["arena_bytes"] = measured["arena_bytes"] / est.arena_bytes
+        self.ratios[attempt.candidate.fmt] = ratios
+        self.source[attempt.candidate.fmt] = attempt.candidate.name
+
+    def apply(self, est: Estimate, fmt: str) -> Estimate:
+        ratios = self.ratios.get(fmt)
+        if not ratios:
+            return est
+        flash = int(est.flash_bytes * ratios["flash_bytes"])
+        if "arena_bytes" in ratios and est.arena_bytes:
+            arena = int(est.arena_bytes * ratios["arena_bytes"])
+            return replace(est, flash_bytes=flash, arena_bytes=arena, ram_bytes=arena)
+        return replace(est, flash_bytes=flash)
+
+    def note(self, fmt: str) -> str:
+        ratios = self.ratios.get(fmt)
+        if not ratios:
+            return ""
+        scaled = ", ".join(f"{k} x{v:.2f}" for k, v in ratios.items())
+        return f" (estimate corrected by what {self.source[fmt]} measured: {scaled})"
+
+
 def run_search(
     *,
     model: LoadedModel,
@@ -256,20 +309,20 @@ def run_search(
     say: Progress = lambda _: None,
 ) -> SearchResult:
     attempts = [Attempt(c, candidate_estimate(info, profile, c)) for c in ladder]
-    for attempt in attempts:
-        attempt.budgets = evaluate_budgets(budgets, attempt.estimate, None, profile)
-        broken = [k for k in HARD if not attempt.budgets[k]["ok"]]
-        if broken:
-            attempt.status = "discarded"
-            attempt.reason = "estimate over budget: " + "; ".join(_describe(k, attempt.budgets[k]) for k in broken)
+    corrections = EstimateCorrections()
     accepted: Attempt | None = None
     for attempt in attempts:
-        if attempt.status == "discarded":
-            continue
         if accepted is not None and mode == "first-fit":
             attempt.status, attempt.reason = "not_tried", f"{accepted.candidate.name} was accepted first"
             continue
+        checked = corrections.apply(attempt.estimate, attempt.candidate.fmt)
+        attempt.budgets = evaluate_budgets(budgets, checked, None, profile)
+        reason = discard_reason(attempt.candidate, attempt.budgets)
+        if reason:
+            attempt.status, attempt.reason = "discarded", reason + corrections.note(attempt.candidate.fmt)
+            continue
         _try(attempt, model, info, profile, budgets, data, eval_data, work_dir, memo, seed, quiet, say)
+        corrections.learn(attempt)
         if attempt.status == "accepted" and accepted is None:
             accepted = attempt
     if accepted is None and not any(a.built for a in attempts):

@@ -80,3 +80,38 @@ def test_parse_bytes(text, expected):
 def test_parse_bytes_names_the_flag():
     with pytest.raises(BudgetError, match="--flash-budget '12 parsecs'"):
         parse_bytes("12 parsecs", "--flash-budget")
+
+
+def test_untrained_rungs_are_measured_unless_hopeless_trained_rungs_discarded(info):
+    from edge_sdk.planner.search import discard_reason
+
+    profile = get_profile("cortex-m")
+    ladder = {c.name: c for c in build_ladder(info, profile)}
+    int8_est = candidate_estimate(info, profile, ladder["int8"])
+
+    def checks(limit_factor, name):
+        budgets = Budgets.from_profile(profile, ram_bytes=int(int8_est.ram_bytes / limit_factor))
+        return discard_reason(ladder[name], evaluate_budgets(budgets, candidate_estimate(info, profile, ladder[name]), None, profile))
+
+    assert checks(1.2, "int8") is None, "20% over on paper: cheap to build and measure"
+    assert "ram_bytes" in checks(1.2, "qat-int8"), "training is only spent on rungs whose estimate fits"
+    assert "ram_bytes" in checks(2.0, "int8"), "100% over: not worth converting"
+
+
+def test_measurements_correct_later_estimates(info):
+    from types import SimpleNamespace
+
+    from edge_sdk.planner.search import EstimateCorrections
+
+    profile = get_profile("cortex-m")
+    cand = build_ladder(info, profile)[0]
+    est = candidate_estimate(info, profile, cand)
+    built = SimpleNamespace(artifact=object(), estimate=est, candidate=cand,
+                            measured=lambda: {"flash_bytes": est.flash_bytes // 2, "arena_bytes": est.arena_bytes * 3 // 4})
+    corrections = EstimateCorrections()
+    corrections.learn(built)
+    corrected = corrections.apply(est, "tflm")
+    assert corrected.flash_bytes == pytest.approx(est.flash_bytes / 2, abs=2)
+    assert corrected.arena_bytes == corrected.ram_bytes == pytest.approx(est.arena_bytes * 0.75, abs=2)
+    assert corrections.apply(est, "tflite") == est, "a measurement only corrects its own format"
+    assert "int8 measured" in corrections.note("tflm")
