@@ -29,15 +29,21 @@ SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSO
 _FLOAT32 = {"top1_agreement": 0.999, "cosine": 0.9999}
 _FLOAT16 = {"top1_agreement": 0.99, "cosine": 0.999}
 _INT8 = {"top1_agreement": 0.97, "cosine": 0.98}
+_DYNAMIC_INT8 = {"top1_agreement": 0.97, "cosine": 0.99}
 TOLERANCES: dict[tuple[str, str], dict[str, float]] = {
     ("tflite", "float32"): _FLOAT32,
     ("tflite", "float16"): _FLOAT16,
-    ("tflite", "dynamic-int8"): {"top1_agreement": 0.97, "cosine": 0.99},
+    ("tflite", "dynamic-int8"): _DYNAMIC_INT8,
     ("tflite", "int8"): _INT8,
+    ("tflite", "int8-mixed"): _INT8,
     ("tflite", "int16x8"): {"top1_agreement": 0.98, "cosine": 0.995},
     # TFLM: int8 vs the float model, and vs LiteRT running the same flatbuffer (kernels may differ by
     # rounding, e.g. softmax LUTs, so not bit-exact).
     ("tflm", "int8"): {**_INT8, "vs_litert_top1_agreement": 0.99, "vs_litert_cosine": 0.999},
+    # ExecuTorch XNNPACK: same numerics classes as LiteRT's CPU kernels
+    ("pte", "float32"): _FLOAT32,
+    ("pte", "dynamic-int8"): _DYNAMIC_INT8,
+    ("pte", "int8"): _INT8,
     ("coreml", "float32"): {"top1_agreement": 0.999, "cosine": 0.9999},
     ("coreml", "float16"): _FLOAT16,
     ("coreml", "linear8"): {"top1_agreement": 0.97, "cosine": 0.99},

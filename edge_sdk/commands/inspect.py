@@ -108,6 +108,10 @@ def _print_fit(fit: Any) -> None:
         console.print(table)
     else:
         console.print("  every op is supported")
+    if fit.fallback_ops:
+        ops = sorted({issue.runtime_op for issue in fit.fallback_ops})
+        console.print(f"  {len(ops)} op(s) run on portable CPU kernels, not the delegate: {', '.join(ops[:8])}"
+                      + (" ..." if len(ops) > 8 else ""))
     for issue in fit.unsupported_dtypes:
         console.print(f"  dtype {issue.dtype} is not run by the target: {issue.fix}")
     table = Table(title="estimate vs budget")

@@ -91,6 +91,7 @@ class FitReport:
     unsupported_dtypes: tuple[DtypeIssue, ...]
     rows: tuple[PrecisionFit, ...]
     budgets: Budgets
+    fallback_ops: tuple[OpIssue, ...] = ()  # run, but outside the accelerated op set (ExecuTorch portable kernels)
 
     @property
     def ok(self) -> bool:
@@ -123,6 +124,7 @@ class FitReport:
             "ops_checked": self.ops_checked,
             "unsupported_ops": [o.__dict__ for o in self.unsupported_ops],
             "unsupported_dtypes": [d.__dict__ for d in self.unsupported_dtypes],
+            "fallback_ops": [o.__dict__ for o in self.fallback_ops],
             "budgets": self.budgets.to_dict(),
             "estimates": [r.to_dict() for r in self.rows],
         }
@@ -134,15 +136,22 @@ def choose_format(framework: str, profile: Profile) -> str | None:
     return next((f for f in profile.runtime.formats if f in producible), None)
 
 
+# Formats whose runtime runs every core op: ops outside the profile's list (the XNNPACK delegate's) run on
+# ExecuTorch's portable CPU kernels, slower but not unsupported.
+PORTABLE_FALLBACK_FORMATS = frozenset({"pte"})
+
+
 def check_fit(info: ModelInfo, profile: Profile, budgets: Budgets | None = None) -> FitReport:
     budgets = budgets or Budgets.from_profile(profile)
     fmt = choose_format(info.framework, profile)
-    ops_checked, op_issues, rows = False, (), ()
+    ops_checked, op_issues, fallback, rows = False, (), (), ()
     if fmt is not None:
         supported = profile.ops_for(fmt)
         ops_checked = bool(supported)
         if ops_checked:
             op_issues = _unsupported_ops(info, OP_NAMESPACE[fmt], supported)
+        if fmt in PORTABLE_FALLBACK_FORMATS:
+            fallback, op_issues = op_issues, ()
         rows = tuple(_precision_fit(info, profile, fmt, p, budgets) for p in _precisions(info))
     return FitReport(
         target=profile.name,
@@ -154,6 +163,7 @@ def check_fit(info: ModelInfo, profile: Profile, budgets: Budgets | None = None)
         unsupported_dtypes=_unsupported_dtypes(info, profile),
         rows=rows,
         budgets=budgets,
+        fallback_ops=fallback,
     )
 
 

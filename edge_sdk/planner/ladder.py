@@ -104,7 +104,7 @@ def _keras_int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Cand
     return rungs
 
 
-def _coreml_rungs(profile: Profile) -> list[Candidate]:
+def _coreml_rungs(profile: Profile, prune: str = "prune", distill: str = "distill") -> list[Candidate]:
     from edge_sdk.export.coreml import SPEC_VERSION, deployment
 
     # joint sparse + palettized weights need the iOS18 opset; older targets get plain sparse storage
@@ -116,14 +116,14 @@ def _coreml_rungs(profile: Profile) -> list[Candidate]:
         Candidate("fp16-palettize6", "coreml", "float16", coreml_compression="palettize6"),
         Candidate("fp16-palettize4", "coreml", "float16", coreml_compression="palettize4"),
         Candidate(
-            f"prune50-fp16-{sparse}", "coreml", "float16", (Step("prune", {"sparsity": 0.5}),),
+            f"prune50-fp16-{sparse}", "coreml", "float16", (Step(prune, {"sparsity": 0.5}),),
             coreml_compression=sparse, sparsity=0.5, trains=True,
         ),
     ]
     for w in DISTILL_WIDTHS:
         rungs.append(
             Candidate(
-                f"distill{w}-fp16-palettize4", "coreml", "float16", (Step("distill", {"width": w}),),
+                f"distill{w}-fp16-palettize4", "coreml", "float16", (Step(distill, {"width": w}),),
                 coreml_compression="palettize4", params_scale=w * w, macs_scale=w * w, activation_scale=w, trains=True,
             )
         )
@@ -159,6 +159,15 @@ def build_ladder(info: ModelInfo, profile: Profile) -> list[Candidate]:
     fmt = fit.fmt
     dtypes = set(profile.runtime.dtypes)
     allows_float = not profile.int8_only and fmt != "tflm"
+    if info.framework == "torch" and fmt == "coreml":
+        # coremltools converts float programs only: Core ML's own weight compression, not pt2e int8
+        return _coreml_rungs(profile, prune="torch-prune", distill="torch-distill")
+    if info.framework == "torch" and fmt == "pte-coreml":
+        return [Candidate("fp32", fmt, "float32")] + [
+            Candidate(f"distill{w}-fp32", fmt, "float32", (Step("torch-distill", {"width": w}),),
+                      params_scale=w * w, macs_scale=w * w, activation_scale=w, trains=True)
+            for w in DISTILL_WIDTHS
+        ]
     if info.framework == "torch":
         return _torch_rungs(fmt, allows_float)
     if fmt == "coreml":

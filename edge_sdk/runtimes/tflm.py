@@ -49,9 +49,35 @@ def _captured_stderr() -> Iterator[list[str]]:
             box[0] = tmp.read().decode(errors="replace")
 
 
+_probed: set[str] = set()
+
+
+def _survives_loading(flatbuffer: bytes, arena_size: int) -> None:
+    """Load the model once in a child process first: TFLM's interpreter can abort() the whole process
+    on a model it mishandles, which must end this candidate with a clear error, not the build."""
+    import hashlib
+    import subprocess
+
+    key = hashlib.sha256(flatbuffer).hexdigest()
+    if key in _probed:
+        return
+    with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
+        f.write(flatbuffer)
+        f.flush()
+        code = "import sys\nfrom tflite_micro import runtime\nruntime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), arena_size=int(sys.argv[2]))\n"
+        proc = subprocess.run([sys.executable, "-c", code, f.name, str(arena_size)], capture_output=True, text=True, timeout=600)
+    if proc.returncode < 0:
+        raise UnsupportedOpError(
+            f"TFLite Micro's interpreter crashed (signal {-proc.returncode}) loading this model; it cannot be "
+            "verified for this target (a tflite-micro bug or limit; see build.log)"
+        )
+    _probed.add(key)
+
+
 def interpreter(flatbuffer: bytes, arena_size: int | None = None):
     """A TFLM interpreter for `flatbuffer`; grows a probe arena until allocation succeeds."""
     runtime = frameworks.tflite_micro().runtime
+    _survives_loading(flatbuffer, arena_size or MAX_PROBE_ARENA)
     size = arena_size or max(64 << 10, 4 * len(flatbuffer))
     while True:
         with _captured_stderr() as log:

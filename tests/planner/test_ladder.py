@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_sdk import analyze, get_profile
+from edge_sdk import analyze, check_fit, get_profile
 from edge_sdk.commands.common import parse_bytes
 from edge_sdk.errors import BudgetError
 from edge_sdk.planner.budgets import Budgets
@@ -115,3 +115,16 @@ def test_measurements_correct_later_estimates(info):
     assert corrected.arena_bytes == corrected.ram_bytes == pytest.approx(est.arena_bytes * 0.75, abs=2)
     assert corrections.apply(est, "tflite") == est, "a measurement only corrects its own format"
     assert "int8 measured" in corrections.note("tflm")
+
+
+@pytest.mark.slow
+def test_torch_models_get_core_ml_rungs_on_ios_and_int8_pte_on_android(digits_paths):
+    from edge_sdk import load_model
+
+    torch_info = analyze(load_model(digits_paths["model"].parents[1] / "torch_digits" / "model.pt2"))
+    ios = build_ladder(torch_info, get_profile("ios"))
+    assert {c.fmt for c in ios} == {"coreml"} and not any(s.technique == "torch-ptq" for c in ios for s in c.steps)
+    assert {s.technique for c in ios for s in c.steps} <= {"torch-prune", "torch-distill"}
+    android = build_ladder(torch_info, get_profile("android"))
+    assert {c.fmt for c in android} == {"pte"} and any(c.precision == "int8" for c in android)
+    assert check_fit(torch_info, get_profile("android")).unsupported_ops == ()
