@@ -10,25 +10,14 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from edge_sdk import frameworks
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.types import LoadedModel, TensorSpec
+from edge_sdk.model.types import FrontendResult, LoadedModel, TensorSpec
 
 CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    framework: str
-    handle: Any
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
-    bridged_from: str | None = None
-    example_inputs: Any = None
 
 
 def keras_file_version(path: Path) -> str:
@@ -143,13 +132,13 @@ def _input_specs(model: Any) -> tuple[TensorSpec, ...]:
     return specs
 
 
-def wrap_tf_keras(model: Any, bridged_from: str | None = None) -> _Loaded:
+def wrap_tf_keras(model: Any, bridged_from: str | None = None) -> FrontendResult:
     if not getattr(model, "built", True) or not model.inputs:
         raise ModelLoadError(f"model {model.name!r} is not built; call it on an input or give it an Input layer")
-    return _Loaded("keras", model, _input_specs(model), _specs(model.outputs), bridged_from)
+    return FrontendResult("keras", model, _input_specs(model), _specs(model.outputs), bridged_from)
 
 
-def load(path: Path, fmt: str, *, trust_model: bool = False) -> _Loaded:
+def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
     if fmt == "keras3":
         from edge_sdk.model import keras_bridge
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edge_sdk import frameworks
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.types import LoadedModel, TensorSpec
+from edge_sdk.model.types import FrontendResult, TensorSpec
 
 
 def _specs(details: list[dict]) -> tuple[TensorSpec, ...]:
@@ -21,18 +21,11 @@ def _specs(details: list[dict]) -> tuple[TensorSpec, ...]:
     return tuple(specs)
 
 
-def load(path: Path) -> LoadedModel:
+def load(path: Path) -> FrontendResult:
     data = path.read_bytes()
     try:
         interp = frameworks.litert_interpreter()(model_content=data)
     except (ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"{path}: LiteRT cannot read this flatbuffer (corrupt or truncated): {first}") from None
-    return LoadedModel(
-        framework="tflite",
-        handle=data,
-        inputs=_specs(interp.get_input_details()),
-        outputs=_specs(interp.get_output_details()),
-        source_format="tflite",
-        path=path,
-    )
+    return FrontendResult("tflite", data, _specs(interp.get_input_details()), _specs(interp.get_output_details()))

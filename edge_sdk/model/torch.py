@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,19 +20,9 @@ import numpy as np
 
 from edge_sdk import frameworks
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.types import LoadedModel, TensorSpec
+from edge_sdk.model.types import FrontendResult, LoadedModel, TensorSpec
 
 _TRUST_HINT = "re-save it with torch.export.save from plain tensors, or pass --trust-model if you trust this file"
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    framework: str
-    handle: Any
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
-    bridged_from: str | None = None
-    example_inputs: Any = None
 
 
 def _safe_unpickle_check(path: Path, name: str, blob: bytes) -> None:
@@ -93,7 +82,7 @@ def _specs(ep: Any) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     return inputs, outputs
 
 
-def from_program(ep: Any) -> _Loaded:
+def from_program(ep: Any) -> FrontendResult:
     """Specs and example inputs of an ExportedProgram (names = the forward() argument names)."""
     torch = frameworks.torch()
     if not isinstance(ep, torch.export.ExportedProgram):
@@ -102,10 +91,10 @@ def from_program(ep: Any) -> _Loaded:
     example = ep.example_inputs[0] if ep.example_inputs else None
     if example is None or len(example) != len(inputs):
         example = tuple(torch.zeros([d or 1 for d in s.shape], dtype=getattr(torch, s.dtype)) for s in inputs)
-    return _Loaded("torch", ep, inputs, outputs, example_inputs=tuple(example))
+    return FrontendResult("torch", ep, inputs, outputs, example_inputs=tuple(example))
 
 
-def load(path: Path, *, trust_model: bool = False) -> _Loaded:
+def load(path: Path, *, trust_model: bool = False) -> FrontendResult:
     torch = frameworks.torch()
     if not trust_model:
         scan_archive(path)

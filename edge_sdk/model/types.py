@@ -24,6 +24,18 @@ class TensorSpec:
 
 
 @dataclass(frozen=True, eq=False)
+class FrontendResult:
+    """What a frontend's `load()` returns; `load_model` adds the path, format and content hash."""
+
+    framework: str
+    handle: Any
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    bridged_from: str | None = None
+    example_inputs: Any = None
+
+
+@dataclass(frozen=True, eq=False)
 class LoadedModel:
     """A model ready for analysis and compression.
 
