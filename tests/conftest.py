@@ -17,6 +17,13 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def pytest_configure(config):
+    """Builds in tests use a build cache of their own, never the developer's .edge-sdk-cache/."""
+    import tempfile
+
+    os.environ.setdefault("EDGE_SDK_CACHE_DIR", tempfile.mkdtemp(prefix="edge-sdk-test-cache-"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
