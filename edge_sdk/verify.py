@@ -22,7 +22,7 @@ from edge_sdk.data import Dataset
 from edge_sdk.errors import VerificationError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import Accuracy, Artifact, Fidelity, Verification
-from edge_sdk.runtimes import REFERENCES, RUNTIMES
+from edge_sdk.runtimes import REFERENCES, RUNTIMES, RuntimeCrashed
 
 SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
 
@@ -113,6 +113,10 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance:
     except NotImplementedError as exc:  # e.g. Core ML of a torch model on Linux: nothing can predict it
         return Verification(runner.runtime, "not_run", len(data), None, checks=checks, tolerance=limits,
                             passed=not problems, reason="; ".join(problems + [str(exc)]))
+    except RuntimeCrashed as exc:
+        if not runner.cross_check:
+            raise
+        return _verify_on_fallback(artifact, reference, data, ref_out, runner.cross_check, limits, checks, problems, exc)
     fid = fidelity(ref_out, got)
     measured = runner.measure(artifact) if runner.measure else {}
     values: dict[str, float | None] = {"top1_agreement": fid.top1_agreement, "cosine": fid.cosine}
@@ -134,6 +138,24 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance:
         tolerance=limits,
         passed=not problems,
         reason="; ".join(problems),
+    )
+
+
+def _verify_on_fallback(artifact: Artifact, reference: LoadedModel, data: Dataset, ref_out: list[np.ndarray],
+                        fallback_format: str, limits: dict[str, float], checks: dict, problems: list[str],
+                        crash: Exception) -> Verification:
+    """The artifact's own runtime crashed: run the same file on the cross-check runtime (TFLM -> LiteRT,
+    same builtins, kernels that differ by rounding) and report it as simulated, with why."""
+    fallback = RUNTIMES.get(fallback_format)
+    got = fallback.run(artifact, data.inputs, reference=reference)
+    fid = fidelity(ref_out, got)
+    own = {k: v for k, v in limits.items() if not k.startswith("vs_")}
+    problems = problems + _misses({"top1_agreement": fid.top1_agreement, "cosine": fid.cosine}, own)
+    note = f"{crash}; verified on {fallback.runtime} running the same file instead"
+    return Verification(
+        runtime=fallback.runtime, method="simulated", samples=len(data), fidelity=fid,
+        accuracy=_accuracy(ref_out, got, data.labels), checks=checks, tolerance=own,
+        passed=not problems, reason="; ".join(problems + [note]),
     )
 
 

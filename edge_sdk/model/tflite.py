@@ -21,11 +21,16 @@ def _specs(details: list[dict]) -> tuple[TensorSpec, ...]:
     return tuple(specs)
 
 
-def load(path: Path) -> FrontendResult:
-    data = path.read_bytes()
+def specs_of(flatbuffer: bytes, where: str = "flatbuffer") -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """(inputs, outputs) of a .tflite flatbuffer, read by LiteRT."""
     try:
-        interp = frameworks.litert_interpreter()(model_content=data)
+        interp = frameworks.litert_interpreter()(model_content=flatbuffer)
     except (ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"{path}: LiteRT cannot read this flatbuffer (corrupt or truncated): {first}") from None
-    return FrontendResult("tflite", data, _specs(interp.get_input_details()), _specs(interp.get_output_details()))
+        raise ModelLoadError(f"{where}: LiteRT cannot read this flatbuffer (corrupt or truncated): {first}") from None
+    return _specs(interp.get_input_details()), _specs(interp.get_output_details())
+
+
+def load(path: Path) -> FrontendResult:
+    data = path.read_bytes()
+    return FrontendResult("tflite", data, *specs_of(data, str(path)))

@@ -116,9 +116,9 @@ class Attempt:
             return {}
         details = self.artifact.details
         out: dict[str, Any] = {"flash_bytes": measured_flash(self.artifact), "gzip_bytes": self.artifact.gzip_bytes}
-        if "arena_bytes" in details:
+        if details.get("arena_bytes_measured") is not None:  # an estimated arena is not a measurement
             out["arena_bytes"] = details["arena_bytes"]
-            out["arena_bytes_measured"] = details.get("arena_bytes_measured")
+            out["arena_bytes_measured"] = details["arena_bytes_measured"]
             out["ram_bytes"] = details["arena_bytes"]
         if self.verification is not None:
             for key in ("host_latency_ms", "latency_ms"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from edge_sdk.errors import UnsupportedOpError
 from edge_sdk.registry import Registry
 
 RunFn = Callable[..., list]
@@ -29,6 +30,11 @@ class Runtime:
     checks: Callable[[Any], dict] | None = None  # structural checks of the artifact (Core ML on Linux)
     measure: Callable[[Any], dict] | None = None  # measured host numbers, e.g. the TFLM arena
     cross_check: str | None = None  # another format whose runner must agree with this one (TFLM vs LiteRT)
+
+
+class RuntimeCrashed(UnsupportedOpError):
+    """The runtime's host interpreter aborted on the model (its bug or limit); verify falls back to the
+    runner's cross-check runtime on the same artifact and says so (`method: simulated`)."""
 
 
 RUNTIMES: Registry[Runtime] = Registry("runtime")

@@ -21,7 +21,7 @@ import numpy as np
 
 from edge_sdk import frameworks
 from edge_sdk.errors import UnsupportedOpError
-from edge_sdk.runtimes import register_runtime
+from edge_sdk.runtimes import RuntimeCrashed, register_runtime
 from edge_sdk.export.flatbuffer import read_graph
 from edge_sdk.runtimes.litert import input_order, model_bytes
 from edge_sdk.runtimes.quant import from_output, to_input
@@ -52,6 +52,10 @@ def _captured_stderr() -> Iterator[list[str]]:
 _probed: set[str] = set()
 
 
+class TFLMCrashed(RuntimeCrashed):
+    """TFLM's interpreter aborted loading the model (a tflite-micro bug or limit, not a user error)."""
+
+
 def _survives_loading(flatbuffer: bytes, arena_size: int) -> None:
     """Load the model once in a child process first: TFLM's interpreter can abort() the whole process
     on a model it mishandles, which must end this candidate with a clear error, not the build."""
@@ -67,9 +71,9 @@ def _survives_loading(flatbuffer: bytes, arena_size: int) -> None:
         code = "import sys\nfrom tflite_micro import runtime\nruntime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), arena_size=int(sys.argv[2]))\n"
         proc = subprocess.run([sys.executable, "-c", code, f.name, str(arena_size)], capture_output=True, text=True, timeout=600)
     if proc.returncode < 0:
-        raise UnsupportedOpError(
-            f"TFLite Micro's interpreter crashed (signal {-proc.returncode}) loading this model; it cannot be "
-            "verified for this target (a tflite-micro bug or limit; see build.log)"
+        raise TFLMCrashed(
+            f"TFLite Micro's host interpreter crashed (signal {-proc.returncode}) loading this model "
+            "(a tflite-micro bug or limit), so its arena could not be measured"
         )
     _probed.add(key)
 
