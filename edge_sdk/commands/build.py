@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
 
 def summary_line(report: dict, out_dir: Path) -> str:
     """`target profile: artifact, size, RAM, latency estimate, quality, ok/over`."""
-    measured, est = report.get("measured") or {}, report.get("estimates") or {}
+    est = report.get("estimates") or {}
     if not report.get("artifacts"):
         return f"{report['target']:<9} {report['profile']['name']:<16} no candidate could be built (see {out_dir / 'report.json'})"
     artifact = report["artifacts"][0]
@@ -84,11 +84,13 @@ def summary_line(report: dict, out_dir: Path) -> str:
         f"acc drop {accuracy['drop']:.2f} pt" if accuracy
         else f"top1 agree {fidelity.get('top1_agreement', 0):.3f}" if fidelity else "quality n/a"
     )
-    ram = measured.get("ram_bytes", est.get("ram_bytes"))
+    ram_check = (report.get("budgets") or {}).get("ram_bytes") or {}
+    ram = next((v for v in (ram_check.get("measured"), ram_check.get("estimate"), est.get("ram_bytes")) if v is not None), None)
+    ram_kind = "" if ram_check.get("measured") is not None else " est."
     verdict = "ok" if report["feasible"] else f"OVER ({(report.get('binding_constraint') or {}).get('budget', '?')})"
     plan = report["plan"]["name"] or "-"
     return (
         f"{report['target']:<9} {report['profile']['name']:<16} {plan:<22} "
-        f"{out_dir / artifact.get('path', '-')}  {human_bytes(artifact.get('bytes'))}  RAM {human_bytes(ram)}  "
+        f"{out_dir / artifact.get('path', '-')}  {human_bytes(artifact.get('bytes'))}  RAM{ram_kind} {human_bytes(ram)}  "
         f"{'-' if latency is None else f'{latency:.2f} ms ({unit})'}  {quality}  {verdict}"
     )
