@@ -29,27 +29,10 @@ def _interpreter(flatbuffer: bytes) -> Any:
 
 
 def tflite_predict(flatbuffer: bytes, data: Dataset) -> np.ndarray:
-    """Run every sample through LiteRT one by one, (de)quantizing int8/int16 I/O; float outputs."""
-    interpreter = _interpreter(flatbuffer)
-    ins = interpreter.get_input_details()
-    out = interpreter.get_output_details()[0]
-    arrays = list(data.inputs.values())
-    results = []
-    for i in range(len(data)):
-        for detail, arr in zip(ins, arrays):
-            x = arr[i : i + 1]
-            scale, zero = detail["quantization"]
-            if np.issubdtype(detail["dtype"], np.integer) and scale:
-                info = np.iinfo(detail["dtype"])
-                x = np.clip(np.round(x / scale + zero), info.min, info.max)
-            interpreter.set_tensor(detail["index"], x.astype(detail["dtype"]))
-        interpreter.invoke()
-        y = interpreter.get_tensor(out["index"]).astype(np.float32)
-        scale, zero = out["quantization"]
-        if np.issubdtype(out["dtype"], np.integer) and scale:
-            y = (y - zero) * scale
-        results.append(y)
-    return np.concatenate(results)
+    """The .tflite's first output on every sample, executed in LiteRT (the shared runner; float outputs)."""
+    from edge_sdk.runtimes.litert import run
+
+    return run(flatbuffer, data.inputs)[0]
 
 
 def tflite_accuracy(flatbuffer: bytes, data: Dataset) -> float:
