@@ -13,11 +13,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from edge_sdk.errors import DeviceError
 from edge_sdk.records import Artifact, BenchResult
 from edge_sdk.registry import Registry
+
+if TYPE_CHECKING:
+    from edge_sdk.bench.address import Address
 
 Runner = Callable[[Artifact, "Address", "BenchConfig"], BenchResult]
 RUNNERS: Registry[Runner] = Registry("runner")

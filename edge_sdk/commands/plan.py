@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
             rungs = []
             for cand in ladder:
                 est = candidate_estimate(info, profile, cand)
-                checks = evaluate_budgets(budgets, est, None, profile)
+                checks = evaluate_budgets(budgets, est, None)
                 reason = discard_reason(cand, checks)
                 rungs.append({**candidate_to_dict(cand), "estimates": est.to_dict(), "budgets": checks,
                               "status": "discarded" if reason else "candidate", "reason": reason or ""})

@@ -171,7 +171,7 @@ def _estimate_precision(cand: Candidate) -> str:
     return "int8" if cand.precision == "int8-mixed" else cand.precision
 
 
-def _check(name: str, limit: float | None, est: float | None, measured: float | None, higher_is_better: bool = False) -> dict:
+def _check(limit: float | None, est: float | None, measured: float | None, higher_is_better: bool = False) -> dict:
     value = measured if measured is not None else est
     entry: dict[str, Any] = {"limit": limit, "estimate": est, "measured": measured, "ok": True}
     if limit is None or value is None:
@@ -185,7 +185,7 @@ def _check(name: str, limit: float | None, est: float | None, measured: float | 
     return entry
 
 
-def evaluate_budgets(budgets: Budgets, est: Estimate, attempt: Attempt | None, profile: Profile) -> dict[str, dict]:
+def evaluate_budgets(budgets: Budgets, est: Estimate, attempt: Attempt | None) -> dict[str, dict]:
     measured = attempt.measured() if attempt is not None else {}
     unit = est.best_unit
     ram_estimate = est.ram_bytes
@@ -193,18 +193,18 @@ def evaluate_budgets(budgets: Budgets, est: Estimate, attempt: Attempt | None, p
     if details.get("arena_bytes_estimated"):  # not measurable: the estimate on the converted graph is closer
         ram_estimate = details["arena_bytes"]
     checks = {
-        "flash_bytes": _check("flash", budgets.flash_bytes, est.flash_bytes, measured.get("flash_bytes")),
-        "ram_bytes": _check("ram", budgets.ram_bytes, ram_estimate, measured.get("ram_bytes")),
-        "latency_ms": _check("latency", budgets.latency_ms, est.latency_ms.get(unit) if unit else None, None),
+        "flash_bytes": _check(budgets.flash_bytes, est.flash_bytes, measured.get("flash_bytes")),
+        "ram_bytes": _check(budgets.ram_bytes, ram_estimate, measured.get("ram_bytes")),
+        "latency_ms": _check(budgets.latency_ms, est.latency_ms.get(unit) if unit else None, None),
     }
     v = attempt.verification if attempt is not None else None
     if v is not None and v.accuracy is not None and budgets.max_accuracy_drop is not None:
-        checks["accuracy"] = _check("accuracy drop", budgets.max_accuracy_drop, None, v.accuracy.drop)
+        checks["accuracy"] = _check(budgets.max_accuracy_drop, None, v.accuracy.drop)
     elif budgets.min_fidelity is not None:
         agreement = v.fidelity.top1_agreement if v is not None and v.fidelity is not None else None
         if agreement is None and v is not None and v.fidelity is not None:
             agreement = v.fidelity.cosine
-        checks["fidelity"] = _check("fidelity", budgets.min_fidelity, None, agreement, higher_is_better=True)
+        checks["fidelity"] = _check(budgets.min_fidelity, None, agreement, higher_is_better=True)
     return checks
 
 
@@ -320,12 +320,12 @@ def run_search(
             attempt.status, attempt.reason = "not_tried", f"{accepted.candidate.name} was accepted first"
             continue
         checked = corrections.apply(attempt.estimate, attempt.candidate.fmt)
-        attempt.budgets = evaluate_budgets(budgets, checked, None, profile)
+        attempt.budgets = evaluate_budgets(budgets, checked, None)
         reason = discard_reason(attempt.candidate, attempt.budgets)
         if reason:
             attempt.status, attempt.reason = "discarded", reason + corrections.note(attempt.candidate.fmt)
             continue
-        _try(attempt, model, info, profile, budgets, data, eval_data, work_dir, memo, seed, quiet, say)
+        _try(attempt, model, profile, budgets, data, eval_data, work_dir, memo, seed, quiet, say)
         corrections.learn(attempt)
         if attempt.status == "accepted" and accepted is None:
             accepted = attempt
@@ -333,11 +333,11 @@ def run_search(
         # Nothing fit even on paper: still build the candidate that misses by the least, so the user
         # gets a real artifact and measured numbers to judge how far off the target is.
         closest = min(attempts, key=lambda a: (a.worst_violation(), a.candidate.trains))
-        _try(closest, model, info, profile, budgets, data, eval_data, work_dir, memo, seed, quiet, say)
+        _try(closest, model, profile, budgets, data, eval_data, work_dir, memo, seed, quiet, say)
     return _conclude(attempts, accepted, mode)
 
 
-def _try(attempt: Attempt, model: LoadedModel, info: ModelInfo, profile: Profile, budgets: Budgets,
+def _try(attempt: Attempt, model: LoadedModel, profile: Profile, budgets: Budgets,
          data: TechniqueData, eval_data: Dataset, work_dir: Path, memo: StepMemo, seed: int, quiet: bool,
          say: Progress) -> None:
     cand = attempt.candidate
@@ -361,7 +361,7 @@ def _try(attempt: Attempt, model: LoadedModel, info: ModelInfo, profile: Profile
         say(f"  failed: {exc}")
         return
     attempt.wall_s = time.perf_counter() - start
-    attempt.budgets = evaluate_budgets(budgets, attempt.estimate, attempt, profile)
+    attempt.budgets = evaluate_budgets(budgets, attempt.estimate, attempt)
     missed = [k for k, b in attempt.budgets.items() if not b["ok"]]
     if not attempt.verification.passed:
         attempt.status, attempt.reason = "rejected", f"verification: {attempt.verification.reason}"

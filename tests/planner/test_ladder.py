@@ -60,7 +60,7 @@ def test_tight_flash_budget_discards_large_rungs_before_training(info):
     budgets = Budgets.from_profile(profile, flash_bytes=24 * 1024)
     status = {}
     for cand in build_ladder(info, profile):
-        checks = evaluate_budgets(budgets, candidate_estimate(info, profile, cand), None, profile)
+        checks = evaluate_budgets(budgets, candidate_estimate(info, profile, cand), None)
         status[cand.name] = [k for k in HARD if not checks[k]["ok"]]
     assert status["int8"] == ["flash_bytes"] and status["qat-int8"] == ["flash_bytes"]
     assert status["distill0.35-qat-int8"] == []
@@ -91,7 +91,7 @@ def test_untrained_rungs_are_measured_unless_hopeless_trained_rungs_discarded(in
 
     def checks(limit_factor, name):
         budgets = Budgets.from_profile(profile, ram_bytes=int(int8_est.ram_bytes / limit_factor))
-        return discard_reason(ladder[name], evaluate_budgets(budgets, candidate_estimate(info, profile, ladder[name]), None, profile))
+        return discard_reason(ladder[name], evaluate_budgets(budgets, candidate_estimate(info, profile, ladder[name]), None))
 
     assert checks(1.2, "int8") is None, "20% over on paper: cheap to build and measure"
     assert "ram_bytes" in checks(1.2, "qat-int8"), "training is only spent on rungs whose estimate fits"
