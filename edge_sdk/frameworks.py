@@ -43,23 +43,35 @@ def _import(name: str) -> ModuleType:
 
 
 @contextlib.contextmanager
-def _native_stderr_quiet() -> Iterator[None]:
-    """Hide what C++ code prints on fd 2 while importing (TF's CUDA probes on CPU-only machines log
-    before absl is initialised, which no env var silences); replay it if the import fails."""
+def captured_native_stderr() -> Iterator[list[str]]:
+    """Capture what C++ code writes to fd 2 (TF's CUDA probes, TFLM's MicroPrintf) into box[0]."""
+    box: list[str] = [""]
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
+            yield box
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+            sink.seek(0)
+            box[0] = sink.read().decode(errors="replace")
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Hide what C++ code prints on fd 2 while importing (TF's CUDA probes on CPU-only machines log
+    before absl is initialised, which no env var silences); replay it if the import fails."""
+    failure: BaseException | None = None
+    with captured_native_stderr() as log:
+        try:
+            yield
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the output is restored
+            failure = exc
+    if failure is not None:
+        sys.stderr.write(log[0])
+        raise failure
 
 
 def tensorflow() -> ModuleType:

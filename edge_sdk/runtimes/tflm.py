@@ -10,12 +10,9 @@ which the arena margin covers).
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import tempfile
-from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 
@@ -30,23 +27,6 @@ _TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 _HEAD = re.compile(r"Arena allocation head (\d+) bytes")
 _TAIL = re.compile(r"Arena allocation tail (\d+) bytes")
 MAX_PROBE_ARENA = 256 << 20
-
-
-@contextmanager
-def _captured_stderr() -> Iterator[list[str]]:
-    """Capture what C++ code writes to fd 2 (TFLM's MicroPrintf) into box[0]."""
-    box: list[str] = [""]
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield box
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            box[0] = tmp.read().decode(errors="replace")
 
 
 _probed: set[str] = set()
@@ -84,7 +64,7 @@ def interpreter(flatbuffer: bytes, arena_size: int | None = None):
     _survives_loading(flatbuffer, arena_size or MAX_PROBE_ARENA)
     size = arena_size or max(64 << 10, 4 * len(flatbuffer))
     while True:
-        with _captured_stderr() as log:
+        with frameworks.captured_native_stderr() as log:
             try:
                 interp = runtime.Interpreter.from_bytes(flatbuffer, arena_size=size)
             except RuntimeError:
@@ -108,7 +88,7 @@ def measure_arena(artifact_or_bytes) -> dict[str, int]:
         d = interp.get_input_details(i)
         interp.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), i)
     interp.invoke()
-    with _captured_stderr() as log:
+    with frameworks.captured_native_stderr() as log:
         interp.print_allocations()
     found = {k: rx.search(log[0]) for k, rx in (("total", _TOTAL), ("head", _HEAD), ("tail", _TAIL))}
     if not all(found.values()):
