@@ -22,6 +22,27 @@ class StepRecord:
 
 
 @dataclass(frozen=True)
+class ArenaInfo:
+    """The TFLM tensor arena of an artifact: what the harness reserves and what that figure rests on.
+
+    `basis_bytes` is measured in the TFLM interpreter (RecordingMicroAllocator) when `measured`, else
+    estimated from the flatbuffer's op graph (the interpreter could not load the model); `bytes` is
+    basis * (1 + margin), aligned, the kTensorArenaSize the harness gets.
+    """
+
+    bytes: int
+    basis_bytes: int
+    measured: bool
+    margin: float
+    head_bytes: int | None = None  # planned activations and scratch (measured only)
+    tail_bytes: int | None = None  # persistent allocations (measured only)
+    note: str = ""  # why it is an estimate
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Artifact:
     format: str  # tflite | tflm | coreml | pte | pte-coreml
     path: Path  # the main file (model.tflite, model.mlpackage, model.pte)
@@ -31,7 +52,14 @@ class Artifact:
     files: tuple[Path, ...] = ()  # every file written (e.g. model_data.cc/.h, op_resolver.h)
     precision: str = "float32"  # float32 | float16 | dynamic-int8 | int8 | int16x8 | palettized-4bit ...
     tool_versions: dict[str, str] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)  # format specifics, e.g. measured arena bytes
+    details: dict[str, Any] = field(default_factory=dict)  # format specifics for people (ops, I/O dtypes, ...)
+    arena: ArenaInfo | None = None  # TFLM formats: the tensor arena (typed: the planner reads it)
+    stored_bytes: int | None = None  # bytes in device storage when not `bytes` (e.g. the flatbuffer in flash)
+
+    @property
+    def flash_bytes(self) -> int:
+        """Bytes the model occupies where it is stored (the flatbuffer in flash for TFLM)."""
+        return self.stored_bytes if self.stored_bytes is not None else self.bytes
 
     def to_dict(self) -> dict:
         d = asdict(self)
