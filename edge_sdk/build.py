@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import DataError
@@ -148,7 +148,7 @@ def build(
             stage = {k: sum(a.timings_s.get(k, 0.0) for a in result.attempts) for k in ("compress", "export", "verify")}
             report = build_report(
                 target=target, profile=profile, loaded=loaded, info=info, budgets=budgets, result=result,
-                rationale=rationale_for(result), versions=frameworks.versions(),
+                rationale=rationale_for(result), versions=deps.versions(),
                 timings_s={**timings, "plan": plan_s, **stage}, data_sources=data.sources(),
             )
             out_dir = _write_target(result, report, profile, Path(out))

@@ -41,7 +41,7 @@ def cache_key(model_hash: str, data_fingerprint: str, step: Any, config: Any = N
               versions: Optional[dict[str, str]] = None) -> str:
     """sha256 hex over the canonical JSON of everything a step's result depends on."""
     if versions is None:
-        from edge_sdk.frameworks import versions as installed
+        from edge_sdk.deps import versions as installed
 
         versions = installed()
     payload = {"model": model_hash, "data": data_fingerprint, "step": step, "config": config, "versions": versions}
@@ -143,19 +143,19 @@ def _save_model(model: LoadedModel, directory: Path) -> str:
     if model.framework == "keras":
         model.handle.save(directory / name, include_optimizer=False)
     else:
-        from edge_sdk import frameworks
+        from edge_sdk import deps
 
-        frameworks.torch().export.save(model.handle, directory / name)
+        deps.torch().export.save(model.handle, directory / name)
     return name
 
 
 def _load_model(framework: str, path: Path) -> Any:
-    from edge_sdk import frameworks
+    from edge_sdk import deps
 
     if framework == "torch":
-        return frameworks.torch().export.load(path)
+        return deps.torch().export.load(path)
     _refuse_code_layers(path)
-    tf_keras, tfmot = frameworks.tf_keras(), frameworks.tfmot()
+    tf_keras, tfmot = deps.tf_keras(), deps.tfmot()
     # TFMOT wrappers (QAT, pruning, clustering) are custom classes: register them for deserialisation.
     with tfmot.quantization.keras.quantize_scope(), tfmot.sparsity.keras.prune_scope(), tfmot.clustering.keras.cluster_scope():
         return tf_keras.models.load_model(path, compile=False)
@@ -163,10 +163,10 @@ def _load_model(framework: str, path: Path) -> Any:
 
 def _refuse_code_layers(path: Path) -> None:
     """Never deserialise a Lambda (marshalled code) from a cache entry: such entries are recomputed."""
-    from edge_sdk import frameworks
+    from edge_sdk import deps
     from edge_sdk.model.keras import CODE_LAYERS, iter_layer_configs
 
-    with frameworks.module("h5py").File(path, "r") as f:
+    with deps.module("h5py").File(path, "r") as f:
         raw = f.attrs["model_config"]
     config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
     found = [layer.get("class_name") for layer in iter_layer_configs(config) if layer.get("class_name") in CODE_LAYERS]

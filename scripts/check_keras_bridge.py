@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.keras_bridge import bridge_model
 
@@ -19,7 +19,7 @@ DEFAULT = ["MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "EfficientNetB
 
 
 def main(names: list[str]) -> None:
-    keras = frameworks.keras3()
+    keras = deps.keras3()
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (2, 96, 96, 3)).astype("float32")
     for name in names:

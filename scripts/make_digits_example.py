@@ -61,10 +61,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     args = parser.parse_args()
 
-    from edge_sdk import frameworks
+    from edge_sdk import deps
 
-    tf = frameworks.tensorflow()
-    tfk = frameworks.tf_keras()
+    tf = deps.tensorflow()
+    tfk = deps.tf_keras()
     tfk.utils.set_random_seed(args.seed)
     tf.config.experimental.enable_op_determinism()
 

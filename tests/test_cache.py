@@ -108,11 +108,11 @@ def test_qat_model_round_trip_gives_byte_identical_tflite(tmp_path, digits_loade
     """A real TFMOT QAT model (custom wrapper classes) survives the cache; its int8 TFLite is identical."""
     import dataclasses
 
-    from edge_sdk import frameworks
+    from edge_sdk import deps
     from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import load_dataset
 
-    tfmot, tf_keras = frameworks.tfmot(), frameworks.tf_keras()
+    tfmot, tf_keras = deps.tfmot(), deps.tf_keras()
     tf_keras.utils.set_random_seed(0)
     clone = tf_keras.models.clone_model(digits_loaded.handle)
     clone.set_weights(digits_loaded.handle.get_weights())
@@ -135,10 +135,10 @@ def test_qat_model_round_trip_gives_byte_identical_tflite(tmp_path, digits_loade
 
 @pytest.mark.slow
 def test_torch_exported_program_round_trip(tmp_path):
-    from edge_sdk import frameworks
+    from edge_sdk import deps
     from edge_sdk.model.types import LoadedModel, TensorSpec
 
-    torch = frameworks.torch()
+    torch = deps.torch()
     torch.manual_seed(0)
     module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
     example = (torch.rand(1, 1, 8, 8),)
@@ -155,9 +155,9 @@ def test_torch_exported_program_round_trip(tmp_path):
 def test_entry_with_a_lambda_layer_is_not_deserialised(tmp_path, digits_loaded):
     import dataclasses
 
-    from edge_sdk import frameworks
+    from edge_sdk import deps
 
-    tf_keras = frameworks.tf_keras()
+    tf_keras = deps.tf_keras()
     inp = tf_keras.Input((8, 8, 1))
     out = tf_keras.layers.Lambda(lambda t: t * 2.0)(inp)
     lam = dataclasses.replace(digits_loaded, handle=tf_keras.Model(inp, out))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress import qat, training
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
@@ -35,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def _clusterable(layer: Any, cfg: dict) -> bool:
-    frameworks.tfmot()
+    deps.tfmot()
     from tensorflow_model_optimization.python.core.clustering.keras.clustering_registry import ClusteringRegistry
 
     if layer.name in cfg["skip"] or (cfg["layers"] is not None and layer.name not in cfg["layers"]):
@@ -58,7 +58,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     if qat.is_quantized(model.handle):
         raise ConfigError("cluster: the model is already quantization-aware; cluster before qat (or use qat: true)")
     training.seed_everything(cfg["seed"])
-    clustering = frameworks.tfmot().clustering.keras
+    clustering = deps.tfmot().clustering.keras
     clustered: list[str] = []
 
     def wrap(layer: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress import qat, rebuild, training
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
@@ -52,7 +52,7 @@ def factor(kernel2d: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray, flo
 
 
 def _candidate(layer: Any, entry: dict, cfg: dict, outputs: set[str]) -> bool:
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     if cfg["layers"] is not None and layer.name not in cfg["layers"]:
         return False
     if (layer.name in outputs and not cfg["include_output"]) or rebuild.call_count(entry) != 1:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.data import Dataset
 
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
@@ -23,7 +23,7 @@ def gzip_size(blob: bytes) -> int:
 
 
 def _interpreter(flatbuffer: bytes) -> Any:
-    interpreter = frameworks.litert_interpreter()(model_content=flatbuffer)
+    interpreter = deps.litert_interpreter()(model_content=flatbuffer)
     interpreter.allocate_tensors()
     return interpreter
 

@@ -13,7 +13,7 @@ import dataclasses
 import time
 from typing import Any
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress import qat, training
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
@@ -35,10 +35,10 @@ DEFAULTS: dict[str, Any] = {
 
 
 def _prunable(layer: Any, cfg: dict) -> bool:
-    frameworks.tfmot()
+    deps.tfmot()
     from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
 
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     if layer.name in cfg["skip"] or (cfg["layers"] is not None and layer.name not in cfg["layers"]):
         return False
     if cfg["m_by_n"] is not None and not isinstance(layer, (tfk.layers.Conv2D, tfk.layers.Dense)):
@@ -48,7 +48,7 @@ def _prunable(layer: Any, cfg: dict) -> bool:
 
 def _schedule(cfg: dict, steps_per_epoch: int) -> Any:
     """PolynomialDecay 0 -> sparsity, updating masks a few times per epoch, ending on an update step."""
-    sparsity = frameworks.tfmot().sparsity.keras
+    sparsity = deps.tfmot().sparsity.keras
     frequency = max(1, steps_per_epoch // 4)
     end_step = max(frequency, (steps_per_epoch * int(cfg["prune_epochs"]) // frequency) * frequency)
     return sparsity.PolynomialDecay(
@@ -77,7 +77,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     if qat.is_quantized(model.handle):
         raise ConfigError("prune: the model is already quantization-aware; prune before qat (or use prune qat: true)")
     training.seed_everything(cfg["seed"])
-    sparsity = frameworks.tfmot().sparsity.keras
+    sparsity = deps.tfmot().sparsity.keras
     steps = -(-len(data.train) // int(cfg["batch_size"]))
     schedule = _schedule(cfg, steps)
     m_by_n = tuple(cfg["m_by_n"]) if cfg["m_by_n"] is not None else None

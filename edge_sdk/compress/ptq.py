@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.data import Dataset
 from edge_sdk.errors import DataError, ExportError
@@ -67,7 +67,7 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
         from edge_sdk.compress.ptq_mixed import convert_int8_mixed
 
         return convert_int8_mixed(model, calibration, spec.max_samples)
-    tf = frameworks.tensorflow()
+    tf = deps.tensorflow()
     start = time.perf_counter()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     used = 0

@@ -14,7 +14,7 @@ import math
 import time
 from typing import Any
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.records import StepRecord
 
@@ -42,7 +42,7 @@ def _sensitivity(debugger: Any) -> list[tuple[str, str, float]]:
 
 def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, keep_float: int | None = None) -> tuple[bytes, StepRecord]:
     """keep_float: how many of the most sensitive ops stay float (default: those above the threshold, at least 1)."""
-    tf = frameworks.tensorflow()
+    tf = deps.tensorflow()
     start = time.perf_counter()
     used = min(len(calibration), max_samples)
 

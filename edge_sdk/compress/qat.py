@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress import training
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
@@ -31,7 +31,7 @@ PRESERVE = ("auto", "none", "sparsity", "clusters", "both")
 
 
 def _registry() -> Any:
-    frameworks.tfmot()
+    deps.tfmot()
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_registry as reg,
     )
@@ -41,7 +41,7 @@ def _registry() -> Any:
 
 def _folds_into_previous(layer: Any) -> bool:
     """BatchNormalization right after a Conv/Dense: TFMOT folds it into that layer (not in the registry)."""
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     if not isinstance(layer, tfk.layers.BatchNormalization) or not layer._inbound_nodes:
         return False
     previous = layer._inbound_nodes[0].inbound_layers
@@ -59,8 +59,8 @@ def quantize(handle: Any, scheme: Any = None) -> tuple[Any, list[str]]:
 
     `scheme` is a TFMOT QuantizeScheme (e.g. prune- or cluster-preserving); default 8-bit otherwise.
     """
-    tfmot = frameworks.tfmot()
-    tfk = frameworks.tf_keras()
+    tfmot = deps.tfmot()
+    tfk = deps.tf_keras()
     qk = tfmot.quantization.keras
     if is_quantized(handle):
         raise ConfigError("the model is already quantization-aware; apply qat once, as the last training step")
@@ -104,7 +104,7 @@ def calibrate_ranges(qat_model: Any, float_model: Any, calibration: Any) -> int:
     fine-tune on a small data set exports ranges still dominated by the initial value (much worse than
     PTQ). Returns how many quantizer ranges were set.
     """
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     float_model = training.copy_model(float_model)  # fresh layers: one node each, all in this graph
     x = calibration.as_model_input()
     wrappers = [l for l in qat_model.layers if hasattr(l, "_quantize_activations")]
@@ -164,7 +164,7 @@ def detect_preserve(handle: Any) -> str:
 
 def preserving_scheme(preserve: str) -> Any:
     """The TFMOT collaborative-optimization scheme keeping sparsity and/or clusters through QAT."""
-    combine = frameworks.tfmot().experimental.combine
+    combine = deps.tfmot().experimental.combine
     if preserve == "sparsity":
         return combine.Default8BitPrunePreserveQuantizeScheme()
     if preserve in ("clusters", "both"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ConfigError
 
 
@@ -31,7 +31,7 @@ def output_layer_names(handle: Any) -> set[str]:
 
 def from_config(handle: Any, config: dict) -> Any:
     """Build a new (randomly initialised) model of `handle`'s class from `config`."""
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     cls = tfk.Sequential if type(handle).__name__ == "Sequential" else tfk.Model
     try:
         return cls.from_config(config)

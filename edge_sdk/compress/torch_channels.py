@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.model.torch_analysis import op_base
 
 PRODUCERS = {"conv2d", "linear"}
@@ -38,7 +38,7 @@ def _attr(gm: Any, node: Any) -> Any:
 
 
 def _set_attr(gm: Any, node: Any, value: Any) -> None:
-    torch = frameworks.torch()
+    torch = deps.torch()
     owner_path, _, name = node.target.rpartition(".")
     owner = gm.get_submodule(owner_path) if owner_path else gm
     old = getattr(owner, name)
@@ -89,7 +89,7 @@ def _trace(producer: Any) -> _Plan | None:
 
 
 def _keep(weight: Any, fraction: float) -> Any:
-    torch = frameworks.torch()
+    torch = deps.torch()
     channels = weight.shape[0]
     k = max(1, int(round(channels * fraction)))
     norms = weight.detach().abs().reshape(channels, -1).sum(1)
@@ -98,7 +98,7 @@ def _keep(weight: Any, fraction: float) -> Any:
 
 def shrink_channels(gm: Any, keep_fraction: float) -> dict[str, Any]:
     """Remove (1 - keep_fraction) of the output channels of every prunable producer, in place."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     changed: dict[str, list[int]] = {}
     skipped = []
     producers = [n for n in gm.graph.nodes if n.op == "call_function" and op_base(n.target) in PRODUCERS and _is_attr(n.args[1])]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.model.torch import from_program
@@ -32,14 +32,14 @@ def dynamic_shapes(model: LoadedModel) -> tuple | None:
     """torch.export dynamic_shapes that keep each input's batch dim dynamic when the program had one."""
     if all(s.shape[0] is not None for s in model.inputs):
         return None
-    torch = frameworks.torch()
+    torch = deps.torch()
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     return tuple({0: batch} if s.shape[0] is None else None for s in model.inputs)
 
 
 def reexport(module: Any, model: LoadedModel, example: tuple | None = None, *, static: bool = False) -> LoadedModel:
     """Export `module` (a graph module made from `model`) again; a new LoadedModel like `model`."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     example = tuple(model.example_inputs if example is None else example)
     try:
         ep = torch.export.export(module, example, dynamic_shapes=None if static else dynamic_shapes(model))
@@ -68,7 +68,7 @@ def is_quantized(ep: Any) -> bool:
 
 
 def tensors(arrays: list[np.ndarray]) -> list[Any]:
-    torch = frameworks.torch()
+    torch = deps.torch()
     return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.compress.torch_channels import shrink_channels
 from edge_sdk.compress.torch_graph import is_quantized, module_copy, reexport, require_torch
@@ -40,7 +40,7 @@ def prunable_weights(gm: Any) -> dict[str, Any]:
 
 def magnitude_masks(weights: dict[str, Any], sparsity: float) -> dict[str, Any]:
     """Per-layer masks zeroing the `sparsity` fraction of smallest |w| in each layer."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     masks = {}
     for name, w in weights.items():
         k = int(round(w.numel() * sparsity))
@@ -70,7 +70,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     require_torch(model, "torch-prune")
     if is_quantized(model.handle):
         raise ConfigError("torch-prune needs a float model; prune before torch-ptq / torch-qat")
-    torch = frameworks.torch()
+    torch = deps.torch()
     cfg = _cfg(config)
     start = time.perf_counter()
     train = train_set(model, data, cfg)

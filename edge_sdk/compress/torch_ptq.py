@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.compress.torch_graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
 from edge_sdk.data import Dataset
@@ -72,7 +72,7 @@ def quantize(model: LoadedModel, calibration: Dataset | None, *, mode: str, conf
     """pt2e quantize `model` (mode "int8" = static, "dynamic-int8"); returns a re-exported program."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    torch = frameworks.torch()
+    torch = deps.torch()
     cfg = _cfg(config or {})
     start = time.perf_counter()
     if is_quantized(model.handle):

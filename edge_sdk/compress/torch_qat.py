@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.compress.torch_graph import is_quantized, module_copy, reexport, require_torch
 from edge_sdk.compress.torch_ptq import count_quantized, xnnpack_quantizer
@@ -28,7 +28,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     require_torch(model, "torch-qat")
     if is_quantized(model.handle):
         raise ConfigError("torch-qat needs a float model; this one is already quantized")
-    torch = frameworks.torch()
+    torch = deps.torch()
     cfg = step_config(config, QAT_DEFAULTS)
     start = time.perf_counter()
     train = train_set(model, data, cfg)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData, training_config
 from edge_sdk.compress.torch_graph import checked, tensors
 from edge_sdk.data import Dataset
@@ -35,7 +35,7 @@ def step_config(config: dict, defaults: dict | None = None) -> dict[str, Any]:
 
 
 def seed_everything(seed: int) -> None:
-    torch = frameworks.torch()
+    torch = deps.torch()
     torch.manual_seed(int(seed))
     np.random.seed(int(seed) % (2**32))
 
@@ -53,7 +53,7 @@ def kd_train(
     after_step: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Train `module` in place to match `teacher` on `train`; returns measured metrics."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     seed_everything(cfg["seed"])
     start = time.perf_counter()
     arrays = list(train.inputs.values())

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData, training_config
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import ConfigError
@@ -42,8 +42,8 @@ def step_config(config: dict, defaults: dict | None = None) -> dict[str, Any]:
 
 def seed_everything(seed: int) -> None:
     """Seed Python/numpy/TF and make TF kernels deterministic (same seed -> same bytes)."""
-    tf = frameworks.tensorflow()
-    frameworks.tf_keras().utils.set_random_seed(int(seed))
+    tf = deps.tensorflow()
+    deps.tf_keras().utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
 
 
@@ -59,7 +59,7 @@ def validated(model: LoadedModel, data: TechniqueData, cfg: dict) -> TechniqueDa
 
 def copy_model(handle: Any) -> Any:
     """An independent tf_keras copy (same architecture and weights), so inputs are never mutated."""
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     clone = tfk.models.clone_model(handle)
     clone.set_weights(handle.get_weights())
     return clone
@@ -67,7 +67,7 @@ def copy_model(handle: Any) -> Any:
 
 def rewrap(handle: Any, wrap: Any) -> Any:
     """A copy of `handle` with each layer passed through `wrap` (e.g. a TFMOT wrapper, or unchanged)."""
-    return frameworks.tf_keras().models.clone_model(copy_model(handle), clone_function=wrap)
+    return deps.tf_keras().models.clone_model(copy_model(handle), clone_function=wrap)
 
 
 def kernel_of(layer: Any) -> Any:
@@ -98,8 +98,8 @@ def _logits(outputs: np.ndarray) -> tuple[np.ndarray, bool]:
 @lru_cache(maxsize=None)
 def _trainer_class() -> type:
     """A Model wrapping the student with a KD (+CE) train_step; callbacks see the student as a sub-model."""
-    tf = frameworks.tensorflow()
-    tfk = frameworks.tf_keras()
+    tf = deps.tensorflow()
+    tfk = deps.tf_keras()
 
     class KDTrainer(tfk.Model):
         def __init__(self, student, temperature: float, alpha: float, probs: bool, labelled: bool):
@@ -147,7 +147,7 @@ def _progress_callback(label: str, epochs: int, steps: int) -> Any:
     """Rich progress over all training steps, with the last epoch's loss in the description."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
 
     class RichProgress(tfk.callbacks.Callback):
         def on_train_begin(self, logs=None):
@@ -183,7 +183,7 @@ def fit(
 
     `min_epochs` keeps early stopping off until e.g. a pruning schedule has reached its target.
     """
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     if len(student.outputs) != 1:
         raise ConfigError(f"{label}: fine-tuning supports single-output models; this one has {len(student.outputs)}")
     train: Dataset = data.train

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.model import file_sha256
 from edge_sdk.records import Artifact
 
@@ -59,7 +59,7 @@ def commit(stage: Path, out_dir: Path) -> list[Path]:
 
 
 def tool_versions(*dists: str) -> dict[str, str]:
-    found = {d: frameworks.version_of(d) for d in ("edge-sdk",) + dists}
+    found = {d: deps.version_of(d) for d in ("edge-sdk",) + dists}
     return {d: v for d, v in found.items() if v}
 
 

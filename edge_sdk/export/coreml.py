@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ConfigError, ExportError, MissingDependencyError
 from edge_sdk.export.atomic import commit, make_artifact, staging
 from edge_sdk.export.base import ExportConfig, register_exporter
@@ -77,7 +77,7 @@ def _op_config(cto: Any, compression: str, sparsity_aware: bool) -> list[tuple[s
 
 
 def compress(mlmodel: Any, compression: str, sparsity_aware: bool, target: str, seed: int) -> Any:
-    cto = frameworks.module("coremltools.optimize.coreml")
+    cto = deps.module("coremltools.optimize.coreml")
     if compression == "sparse-palettize4" and SPEC_VERSION.get(target, 0) < SPEC_VERSION["iOS18"]:
         raise ExportError(
             f"Core ML joint sparse+palettized weights need minimum_deployment_target iOS18 or newer; the profile "
@@ -144,7 +144,7 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     if model.framework == "torch":
         mlmodel = _convert_torch(model, profile, config)
     elif model.framework == "keras":
-        ct = frameworks.coremltools()
+        ct = deps.coremltools()
         mlmodel = _convert_keras(
             model, ct, getattr(ct.precision, PRECISIONS[config.precision]),
             _enum(ct, "target", target_name, "minimum_deployment_target", profile),

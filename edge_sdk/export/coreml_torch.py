@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
 from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.export.base import ExportConfig
@@ -25,7 +25,7 @@ DEFAULT_TARGET = "iOS17"
 
 def deployment_target(profile: Profile) -> Any:
     """The profile's minimum iOS (runtime.constraints.minimum_deployment_target), else iOS17."""
-    ct = frameworks.coremltools()
+    ct = deps.coremltools()
     constraints = getattr(profile.runtime, "constraints", None) or {}
     name = constraints.get("minimum_deployment_target", DEFAULT_TARGET) if isinstance(constraints, dict) else DEFAULT_TARGET
     return getattr(ct.target, str(name))
@@ -39,7 +39,7 @@ def convert(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
             "a pt2e-quantized program (torch-ptq/torch-qat) cannot go to Core ML; export the float model "
             "with a coreml_compression (linear8, palettize4, ...) instead"
         )
-    ct = frameworks.coremltools()
+    ct = deps.coremltools()
     program = reexport(model.handle.module(), model, deploy_example(model), static=True).handle
     precision = ct.precision.FLOAT16 if config.precision == "float16" else ct.precision.FLOAT32
     try:

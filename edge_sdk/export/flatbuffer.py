@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 
 _TENSOR_TYPES = {
     0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool", 7: "int16",
@@ -54,13 +54,13 @@ class Graph:
 
 @lru_cache(maxsize=1)
 def _builtin_names() -> dict[int, str]:
-    schema = frameworks.tflite_micro().runtime.schema_fb
+    schema = deps.tflite_micro().runtime.schema_fb
     return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
 def read_graph(flatbuffer: bytes) -> Graph:
     """The main subgraph of a .tflite flatbuffer."""
-    runtime = frameworks.tflite_micro().runtime
+    runtime = deps.tflite_micro().runtime
     model = runtime.convert_bytearray_to_object(bytearray(flatbuffer))
     names = _builtin_names()
     codes = []

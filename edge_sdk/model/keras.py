@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.types import FrontendResult, LoadedModel, TensorSpec
 
@@ -36,7 +36,7 @@ def read_keras_config(path: Path) -> dict:
 
 
 def _read_h5_config(path: Path) -> dict:
-    h5py = frameworks.module("h5py")
+    h5py = deps.module("h5py")
     try:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")
@@ -49,7 +49,7 @@ def _read_h5_config(path: Path) -> dict:
 
 def _read_savedmodel_config(path: Path) -> dict:
     """The model config tf_keras stores in a SavedModel's keras_metadata.pb (root node), for the scan."""
-    metadata = frameworks.module("tf_keras.protobuf.saved_metadata_pb2").SavedMetadata()
+    metadata = deps.module("tf_keras.protobuf.saved_metadata_pb2").SavedMetadata()
     try:
         metadata.ParseFromString((path / "keras_metadata.pb").read_bytes())
         return next(json.loads(n.metadata) for n in metadata.nodes if n.node_path == "root")
@@ -110,7 +110,7 @@ def _refuse_untrusted(path: Path, config: dict, known: set[str], trust_model: bo
 
 
 def _known_tf_keras_classes() -> set[str]:
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     return {n for n in dir(tfk.layers) if n[:1].isupper()} | {"Sequential", "Functional", "Model"}
 
 
@@ -147,7 +147,7 @@ def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
     from edge_sdk.model.keras_bridge import register_activations
 
     register_activations()  # a saved bridged model may use the bridge's Keras 3 activations
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     if fmt == "tf_keras":
         config = read_keras_config(path)
     elif fmt == "h5":

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.analysis import assemble
 from edge_sdk.model.keras_ops import (
@@ -57,7 +57,7 @@ def analyze_keras(loaded: LoadedModel) -> ModelInfo:
             f"model {model.name!r} is a subclassed tf_keras Model; analysis needs a Functional or Sequential "
             "model (rebuild it with the functional API)"
         )
-    walker = _Walker(frameworks.tensorflow())
+    walker = _Walker(deps.tensorflow())
     outputs = walker.walk(model, None, "")
     output_names = tuple(dict.fromkeys(outputs))
     layers, aliases = _fuse(walker.raws, output_names)
@@ -122,7 +122,7 @@ class _Walker:
         self.src[id(tensor)] = name
 
     def _describe(self, name: str, layer: Any, ins: list[str], node: Any, outs: list) -> _Raw:
-        tfk = frameworks.tf_keras()
+        tfk = deps.tf_keras()
         params = 0
         if id(layer) not in self.params_seen:
             self.params_seen.add(id(layer))

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.keras import CODE_LAYERS, iter_layer_configs, read_keras_config
 
@@ -112,7 +112,7 @@ def load_keras3_file(path: Path, trust_model: bool = False) -> Any:
                 f"{path}: layer {names} runs code stored in the model file; refused. "
                 "Replace it with built-in layers, or pass --trust-model if you trust this file"
             )
-    keras = frameworks.keras3()
+    keras = deps.keras3()
     try:
         model = keras.saving.load_model(path, safe_mode=not trust_model, compile=False)
     except Exception as exc:  # Keras raises many types for bad files; all mean "cannot load this file"
@@ -122,8 +122,8 @@ def load_keras3_file(path: Path, trust_model: bool = False) -> Any:
 
 def bridge_model(keras3_model: Any, trust_model: bool = True) -> Any:
     """An equivalent tf_keras model (same layer names, same weights, same outputs) for a Keras 3 model."""
-    keras = frameworks.keras3()
-    tfk = frameworks.tf_keras()
+    keras = deps.keras3()
+    tfk = deps.tf_keras()
     serialized = keras.saving.serialize_keras_object(keras3_model)
     if serialized.get("class_name") not in MODEL_CLASSES or "layers" not in serialized.get("config", {}):
         raise _bridge_error(keras3_model.name, type(keras3_model).__name__, "subclassed models have no config to "
@@ -424,8 +424,8 @@ def register_activations() -> dict[str, str]:
     with TF ops so TFLite converts them (hard_swish fuses into HARD_SWISH). Registered with tf_keras as
     "edge_sdk>name" so a saved bridged model reloads (model/keras.py calls this before loading).
     Returns Keras 3 name -> registered name."""
-    tf = frameworks.tensorflow()
-    register = frameworks.tf_keras().saving.register_keras_serializable(package="edge_sdk")
+    tf = deps.tensorflow()
+    register = deps.tf_keras().saving.register_keras_serializable(package="edge_sdk")
 
     @register
     def hard_sigmoid(x):
@@ -482,7 +482,7 @@ def _copy_weights(source: Any, target: Any) -> None:
 
 def _self_check(source: Any, target: Any) -> None:
     """Both models on one random input must agree; a translation that changed semantics fails here."""
-    np = frameworks.module("numpy")
+    np = deps.module("numpy")
     rng = np.random.default_rng(0)
     feeds = []
     for tensor in source.inputs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.types import FrontendResult, TensorSpec
 
@@ -24,7 +24,7 @@ def _specs(details: list[dict]) -> tuple[TensorSpec, ...]:
 def specs_of(flatbuffer: bytes, where: str = "flatbuffer") -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     """(inputs, outputs) of a .tflite flatbuffer, read by LiteRT."""
     try:
-        interp = frameworks.litert_interpreter()(model_content=flatbuffer)
+        interp = deps.litert_interpreter()(model_content=flatbuffer)
     except (ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"{where}: LiteRT cannot read this flatbuffer (corrupt or truncated): {first}") from None

@@ -8,7 +8,7 @@ into a conv contributes nothing), and MACs follow the same convention as the Ker
 from __future__ import annotations
 
 import math
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.analysis import assemble
 from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo
@@ -52,7 +52,7 @@ KINDS = {
 
 
 def analyze_tflite(loaded: LoadedModel) -> ModelInfo:
-    Interpreter = frameworks.litert_interpreter()
+    Interpreter = deps.litert_interpreter()
     try:
         interp = Interpreter(model_content=bytes(loaded.handle))
     except ValueError as exc:

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.types import FrontendResult, LoadedModel, TensorSpec
 
@@ -26,7 +26,7 @@ _TRUST_HINT = "re-save it with torch.export.save from plain tensors, or pass --t
 
 
 def _safe_unpickle_check(path: Path, name: str, blob: bytes) -> None:
-    torch = frameworks.torch()
+    torch = deps.torch()
     try:
         torch.load(io.BytesIO(blob), weights_only=True)
     except Exception as exc:  # the restricted unpickler refuses anything but tensors/containers
@@ -84,7 +84,7 @@ def _specs(ep: Any) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
 
 def from_program(ep: Any) -> FrontendResult:
     """Specs and example inputs of an ExportedProgram (names = the forward() argument names)."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     if not isinstance(ep, torch.export.ExportedProgram):
         raise ModelLoadError(f"expected a torch.export.ExportedProgram, got {type(ep).__name__}")
     inputs, outputs = _specs(ep)
@@ -95,7 +95,7 @@ def from_program(ep: Any) -> FrontendResult:
 
 
 def load(path: Path, *, trust_model: bool = False) -> FrontendResult:
-    torch = frameworks.torch()
+    torch = deps.torch()
     if not trust_model:
         scan_archive(path)
     try:
@@ -108,7 +108,7 @@ def load(path: Path, *, trust_model: bool = False) -> FrontendResult:
 
 def export_module(module: Any, example_inputs: Sequence[Any]) -> Any:
     """torch.export an eval-mode nn.Module, batch dim dynamic where the model allows it (Dim.AUTO)."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     example = tuple(torch.as_tensor(x) for x in example_inputs)
     dynamic = tuple({0: torch.export.Dim.AUTO} if x.ndim else None for x in example)
     try:
@@ -120,7 +120,7 @@ def export_module(module: Any, example_inputs: Sequence[Any]) -> Any:
 
 def wrap(model: Any, example_inputs: Any = None) -> LoadedModel:
     """An ExportedProgram, an `(nn.Module, example_inputs)` pair, or an nn.Module plus example_inputs."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     if isinstance(model, tuple) and len(model) == 2:
         model, example_inputs = model
     if not isinstance(model, torch.export.ExportedProgram):
@@ -145,7 +145,7 @@ def example_batch(model: LoadedModel) -> int:
 
 def predict(fn: Any, arrays: Sequence[np.ndarray], static_batch: int = 0, chunk: int = 64) -> list[np.ndarray]:
     """Run `fn(*tensors)` over arrays in chunks; a static batch is filled with zeros and cut back."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     n = len(arrays[0])
     size = static_batch or chunk
     outs: list[list[np.ndarray]] = []

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.runtimes import register_runtime
 from edge_sdk.runtimes.coreml_weights import WeightOp, load_program, weight_ops
 
@@ -51,7 +51,7 @@ def _storage(program) -> dict[str, list[str]]:
 def structural_checks(artifact) -> dict:
     from edge_sdk.export.coreml import SPEC_VERSION
 
-    ct = frameworks.coremltools()
+    ct = deps.coremltools()
     ct.models.MLModel(str(artifact.path), skip_model_load=True)  # raises if the package is malformed
     spec, program = load_program(Path(artifact.path))
     d = artifact.details
@@ -115,7 +115,7 @@ def _inbound(layer):
 
 def substitute(handle, wops: list[WeightOp]):
     """A clone of the Keras model carrying the Core ML weights; (clone, unmapped layer names)."""
-    keras = frameworks.tf_keras()
+    keras = deps.tf_keras()
     clone = keras.models.clone_model(handle)
     clone.set_weights(handle.get_weights())
     layers = {layer.name: layer for layer in clone.layers}
@@ -164,7 +164,7 @@ def simulate(artifact, inputs: dict[str, np.ndarray], reference) -> list[np.ndar
 
 def predict(artifact, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Real Core ML prediction (macOS only), one sample at a time."""
-    ct = frameworks.coremltools()
+    ct = deps.coremltools()
     units = getattr(ct.ComputeUnit, artifact.details.get("compute_units", "ALL"))
     model = ct.models.MLModel(str(artifact.path), compute_units=units)
     names = list(inputs)

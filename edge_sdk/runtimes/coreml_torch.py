@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.compress.torch_graph import module_copy
 from edge_sdk.model.torch import predict
 from edge_sdk.model.types import LoadedModel
@@ -25,7 +25,7 @@ from edge_sdk.model.types import LoadedModel
 
 def package_weights(mlpackage: Path) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, np.ndarray | None]]]:
     """(MIL const name -> decompressed float weight, [(weight, bias) of convs whose weight lost its name])."""
-    ct = frameworks.coremltools()
+    ct = deps.coremltools()
     from coremltools.optimize.coreml import decompress_weights, get_weights_metadata
 
     mlmodel = ct.models.MLModel(str(mlpackage), skip_model_load=True)
@@ -44,7 +44,7 @@ def package_weights(mlpackage: Path) -> tuple[dict[str, np.ndarray], list[tuple[
 
 def _fold_into(module: Any, node: Any, weight: np.ndarray, bias: np.ndarray | None) -> bool:
     """Give a conv the package's folded weight/bias and make its following batch norm the identity."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     norms = [u for u in node.users if "batch_norm" in str(u.target)]
     conv_w = module.get_parameter(node.args[1].target)
     if len(norms) != 1 or tuple(conv_w.shape) != weight.shape or bias is None or len(node.args) < 3 or node.args[2] is None:
@@ -78,7 +78,7 @@ def _bn_of(module: Any, conv_path: str) -> str | None:
 
 def substituted_module(mlpackage: Path, model: LoadedModel) -> tuple[Any, dict[str, Any]]:
     """The program's module with every parameter found in the package replaced by the package's values."""
-    torch = frameworks.torch()
+    torch = deps.torch()
     weights, fused = package_weights(mlpackage)
     module = module_copy(model)
     used, kept = [], []

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,8 @@ class WeightOp:
 
 def load_program(package: Path) -> tuple[Any, Any]:
     """(spec, pymil Program) of a saved mlpackage, weights resolved from its weights dir."""
-    ct = frameworks.coremltools()
-    milproto = frameworks.module("coremltools.converters.mil.frontend.milproto.load")
+    ct = deps.coremltools()
+    milproto = deps.module("coremltools.converters.mil.frontend.milproto.load")
     spec = ct.utils.load_spec(str(package))
     weights = package / "Data" / "com.apple.CoreML" / "weights"
     return spec, milproto.load(spec, spec.specificationVersion, str(weights))

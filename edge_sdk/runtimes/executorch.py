@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.model.torch import predict
 from edge_sdk.runtimes import register_runtime
 
@@ -49,7 +49,7 @@ def host_latency_ms(artifact_or_path, inputs: list, runs: int = LATENCY_RUNS, wa
 
 
 def _measure(artifact) -> dict:
-    torch = frameworks.torch()
+    torch = deps.torch()
     example = [torch.zeros(spec["shape"], dtype=getattr(torch, spec["dtype"])) for spec in artifact.details["inputs"]]
     return {"latency_ms_host": host_latency_ms(artifact, example), "delegation": artifact.details.get("delegation")}
 

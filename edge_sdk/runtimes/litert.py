@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.runtimes import register_runtime
 from edge_sdk.runtimes.quant import from_output, to_input
 
@@ -32,7 +32,7 @@ def input_order(details: list[dict], names: list[str]) -> list[int]:
 
 @register_runtime("tflite", runtime="litert")
 def run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
-    Interpreter = frameworks.litert_interpreter()
+    Interpreter = deps.litert_interpreter()
     interp = Interpreter(model_content=model_bytes(artifact_or_bytes), num_threads=1)
     in_details = interp.get_input_details()
     order = input_order(in_details, list(inputs))

@@ -16,7 +16,7 @@ import tempfile
 
 import numpy as np
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import UnsupportedOpError
 from edge_sdk.runtimes import RuntimeCrashed, register_runtime
 from edge_sdk.export.flatbuffer import read_graph
@@ -60,11 +60,11 @@ def _survives_loading(flatbuffer: bytes, arena_size: int) -> None:
 
 def interpreter(flatbuffer: bytes, arena_size: int | None = None):
     """A TFLM interpreter for `flatbuffer`; grows a probe arena until allocation succeeds."""
-    runtime = frameworks.tflite_micro().runtime
+    runtime = deps.tflite_micro().runtime
     _survives_loading(flatbuffer, arena_size or MAX_PROBE_ARENA)
     size = arena_size or max(64 << 10, 4 * len(flatbuffer))
     while True:
-        with frameworks.captured_native_stderr() as log:
+        with deps.captured_native_stderr() as log:
             try:
                 interp = runtime.Interpreter.from_bytes(flatbuffer, arena_size=size)
             except RuntimeError:
@@ -88,7 +88,7 @@ def measure_arena(artifact_or_bytes) -> dict[str, int]:
         d = interp.get_input_details(i)
         interp.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), i)
     interp.invoke()
-    with frameworks.captured_native_stderr() as log:
+    with deps.captured_native_stderr() as log:
         interp.print_allocations()
     found = {k: rx.search(log[0]) for k, rx in (("total", _TOTAL), ("head", _HEAD), ("tail", _TAIL))}
     if not all(found.values()):

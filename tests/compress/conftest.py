@@ -62,9 +62,9 @@ QUIET = {"progress": False}
 
 def tiny_keras3_cnn():
     """A small Keras 3 functional CNN trained on digits (~95%); the tests load it through the bridge."""
-    from edge_sdk import frameworks
+    from edge_sdk import deps
 
-    keras = frameworks.keras3()
+    keras = deps.keras3()
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 1), name="image")
     x = keras.layers.Conv2D(8, 3, padding="same", name="conv1")(inputs)

@@ -13,9 +13,9 @@ pytestmark = pytest.mark.slow
 
 
 def _dense_params(handle) -> int:
-    from edge_sdk import frameworks
+    from edge_sdk import deps
 
-    dense = frameworks.tf_keras().layers.Dense
+    dense = deps.tf_keras().layers.Dense
     return sum(layer.count_params() for layer in handle.layers if isinstance(layer, dense))
 
 

@@ -87,9 +87,9 @@ def test_bad_config_is_a_config_error(digits, technique, config, message):
 
 
 def test_given_student_must_match_the_teacher_io(digits):
-    from edge_sdk import frameworks
+    from edge_sdk import deps
 
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     wrong = tfk.Sequential([tfk.Input((8, 8, 1)), tfk.layers.Flatten(), tfk.layers.Dense(3, activation="softmax")])
     with pytest.raises(ConfigError, match="do not match the teacher"):
         apply_step("distill", digits.model, digits.data(), {**QUIET, "student": wrong})

@@ -9,9 +9,9 @@ import pytest
 def gelu_model(tmp_path_factory):
     import numpy as np
 
-    from edge_sdk import frameworks
+    from edge_sdk import deps
 
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     model = tfk.Sequential(
         [tfk.layers.Input((8, 8, 1), name="image"), tfk.layers.Flatten(), tfk.layers.Dense(16, name="hidden"),
          tfk.layers.Activation("gelu", name="gelu_act"), tfk.layers.Dense(10, activation="softmax", name="probs")]

@@ -71,9 +71,9 @@ def test_float_precision_refused(digits_loaded, cortex_m_profile, tmp_path):
 def test_unsupported_op_names_layer_and_writes_nothing(cortex_m_profile, digits_calibration, tmp_path):
     """GELU converts to the TFLite builtin GELU, which TFLM has no kernel for (checked below on the real
     TFLM interpreter too)."""
-    from edge_sdk import frameworks, load_model
+    from edge_sdk import deps, load_model
 
-    keras = frameworks.tf_keras()
+    keras = deps.tf_keras()
     inp = keras.Input((8, 8, 1), name="image")
     x = keras.layers.Conv2D(4, 3, name="conv")(inp)
     x = keras.layers.Activation("gelu", name="smooth_gate")(x)

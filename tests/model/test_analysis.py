@@ -12,9 +12,9 @@ from edge_sdk.model.types import LoadedModel, TensorSpec
 
 @pytest.fixture(scope="module")
 def tfk():
-    from edge_sdk import frameworks
+    from edge_sdk import deps
 
-    return frameworks.tf_keras()
+    return deps.tf_keras()
 
 
 @pytest.fixture(scope="module")

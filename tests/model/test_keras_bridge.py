@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_sdk import frameworks
+from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model import keras_bridge
 
 TOL = 1e-5
-k = frameworks.keras3()
+k = deps.keras3()
 L = k.layers
 
 
@@ -227,7 +227,7 @@ def test_subclassed_model_is_refused():
 
 
 def test_weight_shape_mismatch_names_the_layer():
-    tfk = frameworks.tf_keras()
+    tfk = deps.tf_keras()
     src = k.Sequential([k.Input((4,)), L.Dense(3, name="head")])
     dst = tfk.Sequential([tfk.Input((4,)), tfk.layers.Dense(5, name="head")])
     with pytest.raises(ModelLoadError, match=r"'head' \(Dense\): weight shapes"):

@@ -8,12 +8,12 @@ import pickle
 import numpy as np
 import pytest
 
-from edge_sdk import frameworks, load_model
+from edge_sdk import deps, load_model
 from edge_sdk.errors import ModelLoadError
 
-tfk = frameworks.tf_keras()
-tf = frameworks.tensorflow()
-k3 = frameworks.keras3()
+tfk = deps.tf_keras()
+tf = deps.tensorflow()
+k3 = deps.keras3()
 X = np.random.default_rng(0).uniform(0, 1, (4, 6, 6, 2)).astype("float32")
 
 

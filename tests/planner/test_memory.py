@@ -22,9 +22,9 @@ PRECISIONS = ("int8", "float32", "float16")  # dynamic-int8, int16x8 and Core ML
 
 @pytest.fixture(scope="module")
 def models():
-    from edge_sdk import frameworks, load_model
+    from edge_sdk import deps, load_model
 
-    keras = frameworks.tf_keras()
+    keras = deps.tf_keras()
     return {
         "plain_cnn": load_model(ROOT / "examples" / "digits" / "model.keras"),
         "separable_residual": load_model(memory_models.separable_residual(keras)),
