@@ -14,14 +14,16 @@ Lambda layer is never deserialised (that would run code from the file), it is re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
@@ -78,6 +80,9 @@ class StepCache:
         self.say(f"cache miss: {what}({key[:12]})")
         return None
 
+    def has(self, key: str) -> bool:
+        return self.enabled and (self._entry(key) / RECORD_FILE).is_file()
+
     def put(self, key: str, writer: Callable[[Path], None]) -> Optional[Path]:
         """Run writer(tmp_dir) and rename tmp_dir to the entry atomically; the first writer wins."""
         if not self.enabled:
@@ -100,6 +105,20 @@ class StepCache:
             raise
         return entry
 
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Hold `key` exclusively across processes while computing it: a second task needing the same
+        step waits and then reads the stored result instead of training it again. The OS releases the
+        lock when its holder dies, so a crashed worker never blocks the others."""
+        path = self.directory / "locks" / f"{self._entry(key).name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
     def evict(self, key: str) -> None:
         shutil.rmtree(self._entry(key), ignore_errors=True)
 
@@ -113,6 +132,13 @@ class StepCache:
 
         return self.put(key, write)
 
+    def get_record(self, key: str) -> Optional[StepRecord]:
+        """The StepRecord of a stored step without loading its model (None if absent or unreadable)."""
+        try:
+            return StepRecord.from_dict(json.loads((self._entry(key) / RECORD_FILE).read_text())["record"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def get_step(self, key: str, template: LoadedModel, label: str = "") -> Optional[tuple[LoadedModel, StepRecord]]:
         """The cached (model, record); `template` supplies specs/paths (the step's input model).
 
@@ -125,8 +151,7 @@ class StepCache:
         try:
             meta = json.loads((entry / RECORD_FILE).read_text())
             handle = _load_model(meta["framework"], entry / meta["model_file"])
-            raw = meta["record"]
-            record = StepRecord(**{**raw, "notes": tuple(raw.get("notes", ()))})
+            record = StepRecord.from_dict(meta["record"])
         except Exception as exc:  # noqa: BLE001 - any damage means "recompute", which is always safe
             self.hits -= 1
             self.misses += 1

@@ -18,6 +18,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge_sdk.contracts import FrozenModel
+
 from edge_sdk.errors import ProfileError
 
 FAMILIES = ("android", "ios", "cortex-m", "jetson")
@@ -36,11 +38,7 @@ OP_NAMESPACE: dict[str, str] = {
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "device_profiles"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Memory(_Frozen):
+class Memory(FrozenModel):
     ram_bytes: int = Field(gt=0)
     ram_budget_bytes: int = Field(gt=0, description="RAM the model may use (arena / working memory)")
     flash_bytes: int = Field(gt=0, description="storage for the model (flash on MCUs, app size elsewhere)")
@@ -56,7 +54,7 @@ class Memory(_Frozen):
         return self
 
 
-class ComputeUnit(_Frozen):
+class ComputeUnit(FrozenModel):
     name: str
     dtypes: dict[DType, float] = Field(description="sustained multiply-accumulates per second per dtype")
     efficiency: float = Field(
@@ -70,14 +68,14 @@ class ComputeUnit(_Frozen):
     source: str
 
 
-class Compute(_Frozen):
+class Compute(FrozenModel):
     cpu: str
     clock_hz: int = Field(gt=0)
     units: tuple[ComputeUnit, ...] = Field(min_length=1)
     source: str
 
 
-class Runtime(_Frozen):
+class Runtime(FrozenModel):
     formats: tuple[Format, ...] = Field(min_length=1, description="in order of preference")
     dtypes: tuple[DType, ...] = Field(min_length=1)
     ops: dict[Literal["tflite", "coreml", "aten"], tuple[str, ...]] = Field(
@@ -87,13 +85,13 @@ class Runtime(_Frozen):
     source: str
 
 
-class Connection(_Frozen):
+class Connection(FrozenModel):
     kind: Literal["serial", "adb", "ssh", "ios", "host"]
     baud: int | None = None
     address: str | None = None
 
 
-class Profile(_Frozen):
+class Profile(FrozenModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     family: Family
     default_for_family: bool = False

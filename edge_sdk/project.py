@@ -15,15 +15,13 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from edge_sdk.errors import ConfigError, EdgeSDKError
+from edge_sdk.contracts import FrozenModel
+
+from edge_sdk.contracts.budgets import Budgets
+from edge_sdk.errors import ConfigError
 
 PROJECT_FILE = "edge-sdk.yaml"
-BUDGET_KEYS = ("ram_bytes", "flash_bytes", "latency_ms", "max_accuracy_drop", "min_fidelity")
 DEVICE_KINDS = ("host", "ssh:", "adb", "serial:", "ios")
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def _resolve(value: Optional[Path | str], info: ValidationInfo) -> Optional[Path]:
@@ -39,31 +37,6 @@ def _is_path(data: str) -> bool:
     return data.endswith(".npz") or ":" not in data
 
 
-class Budgets(_Frozen):
-    """Budget overrides; unset keys keep the profile's value. Byte sizes accept 256KiB, 1.5MB, ..."""
-
-    ram_bytes: Optional[int] = Field(None, gt=0)
-    flash_bytes: Optional[int] = Field(None, gt=0)
-    latency_ms: Optional[float] = Field(None, gt=0)
-    max_accuracy_drop: Optional[float] = Field(None, ge=0, le=100)
-    min_fidelity: Optional[float] = Field(None, gt=0, le=1)
-
-    @field_validator("ram_bytes", "flash_bytes", mode="before")
-    @classmethod
-    def _sizes(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str):
-            from edge_sdk.commands.common import parse_bytes
-
-            try:
-                return parse_bytes(value, info.field_name)
-            except EdgeSDKError as exc:
-                raise ValueError(str(exc)) from None
-        return value
-
-    def overrides(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in BUDGET_KEYS if getattr(self, k) is not None}
-
-
 class TargetConfig(Budgets):
     """One target: a profile or family name plus its own budget overrides (flat keys)."""
 
@@ -74,7 +47,7 @@ class TargetConfig(Budgets):
         return self.overrides()
 
 
-class Device(_Frozen):
+class Device(FrozenModel):
     """A device `edge-sdk bench --device NAME` and `edge-sdk devices` know by name."""
 
     name: str = Field(min_length=1)
@@ -95,7 +68,7 @@ class Device(_Frozen):
         return _resolve(value, info)
 
 
-class Project(_Frozen):
+class Project(FrozenModel):
     model: Path
     trust_model: bool = False
     calibration: Optional[str] = None
@@ -107,6 +80,9 @@ class Project(_Frozen):
     profiles_dir: Optional[Path] = None
     search: Literal["first-fit", "pareto"] = "first-fit"
     seed: int = Field(0, ge=0)
+    jobs: int = Field(1, ge=1)  # candidates built at once, each in its own worker process
+    executor: Literal["local", "inline"] = "local"
+    candidate_timeout: Optional[float] = Field(None, gt=0, allow_inf_nan=False)  # seconds; default 1800
     cache_dir: Optional[Path] = None  # default: .edge-sdk-cache/ next to this file (or $EDGE_SDK_CACHE_DIR)
     devices: list[Device] = []
 

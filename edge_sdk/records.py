@@ -20,6 +20,10 @@ class StepRecord:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "StepRecord":
+        return cls(**{**d, "notes": tuple(d.get("notes", ()))})
+
 
 @dataclass(frozen=True)
 class ArenaInfo:
@@ -67,6 +71,13 @@ class Artifact:
         d["files"] = [str(p) for p in self.files]
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict, directory: Path) -> "Artifact":
+        """An artifact whose files now live in `directory` (restored from the build cache)."""
+        arena = ArenaInfo(**d["arena"]) if d.get("arena") else None
+        return cls(**{**d, "path": directory / Path(d["path"]).name, "arena": arena,
+                      "files": tuple(directory / Path(f).name for f in d["files"])})
+
 
 @dataclass(frozen=True)
 class Fidelity:
@@ -98,6 +109,11 @@ class Verification:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Verification":
+        return cls(**{**d, "fidelity": Fidelity(**d["fidelity"]) if d.get("fidelity") else None,
+                      "accuracy": Accuracy(**d["accuracy"]) if d.get("accuracy") else None})
 
 
 @dataclass(frozen=True)

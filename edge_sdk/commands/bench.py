@@ -7,7 +7,8 @@ from typing import List, Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, human_bytes, print_json
+from edge_sdk.commands.common import JsonOption, print_json
+from edge_sdk.units import human_bytes
 
 
 def summary(doc: dict) -> str:

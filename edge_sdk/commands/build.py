@@ -12,9 +12,11 @@ from typing import List, Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, human_bytes, parse_bytes, print_json
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json
+from edge_sdk.units import human_bytes, parse_bytes
 
 EXIT_INFEASIBLE = 3
+EXIT_INTERNAL = 1  # some candidate hit a bug; the targets are still written (README: exit codes)
 
 
 def register(app: typer.Typer) -> None:
@@ -35,12 +37,15 @@ def register(app: typer.Typer) -> None:
         min_fidelity: Optional[float] = typer.Option(None, "--min-fidelity", help="Min top-1 agreement with the original model (0-1)."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every trained step (default 0)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild expensive steps instead of reusing the build cache."),
+        jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Candidates built at once, each in its own worker process (default 1)."),
+        executor: Optional[str] = typer.Option(None, "--executor", help="Where candidates run: local (worker processes, default) or inline (this process; for debugging)."),
+        candidate_timeout: Optional[float] = typer.Option(None, "--candidate-timeout", help="Seconds one candidate may take before its worker is stopped and it counts as failed (default 1800)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output; only the per-target lines."),
         json_out: bool = JsonOption,
         profiles_dir: Optional[Path] = ProfilesDirOption,
         trust_model: bool = TrustModelOption,
     ) -> None:
-        from edge_sdk.build import build
+        from edge_sdk.pipeline.build import build
         from edge_sdk.commands.project_args import resolve_build_args
 
         flags = {
@@ -56,6 +61,7 @@ def register(app: typer.Typer) -> None:
             model=model, targets=target, calibration=calibration, train_data=train_data, eval_data=eval_data,
             out=out, search=search, seed=seed, profiles_dir=profiles_dir, trust_model=trust_model,
             budget_flags={k: v for k, v in flags.items() if v is not None}, no_cache=no_cache,
+            jobs=jobs, executor=executor, candidate_timeout=candidate_timeout,
         )
         silent = quiet or json_out
         with terminal_for_edge_sdk(Path(args["out"]) / "build.log") as terminal:
@@ -66,6 +72,13 @@ def register(app: typer.Typer) -> None:
         else:
             for r in results:
                 typer.echo(summary_line(r.report, r.out_dir))
+        internal = [f"{r.profile.name}/{name}" for r in results for name in r.internal_errors]
+        if internal:
+            typer.echo(
+                f"internal error in {len(internal)} candidate(s) ({', '.join(internal)}); every target was still "
+                "written, but this is a bug: please report it with `error.traceback` from report.json", err=True,
+            )
+            raise typer.Exit(EXIT_INTERNAL)
         if not all(r.feasible for r in results):
             raise typer.Exit(EXIT_INFEASIBLE)
 

@@ -12,7 +12,8 @@ from typing import Any, Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, human_bytes, human_count, print_json
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json
+from edge_sdk.units import human_bytes, human_count
 
 
 def register(app: typer.Typer) -> None:

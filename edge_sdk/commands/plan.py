@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, human_bytes, parse_bytes, print_json
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json
+from edge_sdk.units import human_bytes, parse_bytes
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +26,7 @@ def register(app: typer.Typer) -> None:
         trust_model: bool = TrustModelOption,
     ) -> None:
         from edge_sdk.model import analyze, load_model
-        from edge_sdk.planner.budgets import Budgets
+        from edge_sdk.contracts.budgets import Budgets
         from edge_sdk.planner.ladder import build_ladder
         from edge_sdk.planner.plan_file import candidate_to_dict, write_plan
         from edge_sdk.planner.search import candidate_estimate, discard_reason, evaluate_budgets
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
                 est = candidate_estimate(info, profile, cand)
                 checks = evaluate_budgets(budgets, est, None)
                 reason = discard_reason(cand, checks)
-                rungs.append({**candidate_to_dict(cand), "estimates": est.to_dict(), "budgets": checks,
+                rungs.append({**candidate_to_dict(cand), "estimates": est.to_dict(), "budgets": {c.name: c.to_dict() for c in checks},
                               "status": "discarded" if reason else "candidate", "reason": reason or ""})
             doc["targets"][profile.name] = {"target": name, "budgets": budgets.to_dict(), "ladder": rungs}
         if save:

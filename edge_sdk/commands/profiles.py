@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, human_bytes, print_json
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, print_json
+from edge_sdk.units import human_bytes
 
 profiles_app = typer.Typer(
     name="profiles",

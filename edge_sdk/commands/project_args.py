@@ -6,6 +6,7 @@ is not read at all (so a one-off build never picks up a stray config by surprise
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,13 @@ def resolve_build_args(
     trust_model: bool,
     budget_flags: dict[str, Any],
     no_cache: bool,
+    jobs: int | None = None,
+    executor: str | None = None,
+    candidate_timeout: float | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `edge_sdk.build.build`."""
+    """Keyword arguments for `edge_sdk.build`."""
     from edge_sdk.cache import StepCache, default_cache_dir
+    from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, EXECUTORS
 
     project = None
     if model is None:
@@ -61,4 +66,20 @@ def resolve_build_args(
         "trust_model": trust_model or bool(project and project.trust_model),
         "seed": seed if seed is not None else (project.seed if project else 0),
         "cache": StepCache(cache_dir, enabled=not no_cache),
+        "jobs": jobs or (project.jobs if project else 1),
+        "executor": _executor(executor or (project.executor if project else None) or DEFAULT_EXECUTOR, EXECUTORS.names()),
+        "candidate_timeout": _timeout(candidate_timeout or (project.candidate_timeout if project else None)
+                                      or DEFAULT_CANDIDATE_TIMEOUT_S),
     }
+
+
+def _executor(name: str, valid: list[str]) -> str:
+    if name not in valid:
+        raise ConfigError(f"--executor {name!r}: expected one of {', '.join(valid)}")
+    return name
+
+
+def _timeout(seconds: float) -> float:
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"--candidate-timeout {seconds!r}: expected a positive number of seconds")
+    return float(seconds)

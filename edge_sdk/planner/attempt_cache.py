@@ -19,7 +19,7 @@ from edge_sdk.compress.base import TechniqueData
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.planner.plan_file import candidate_to_dict
 from edge_sdk.profiles import Profile
-from edge_sdk.records import Accuracy, Artifact, Fidelity, StepRecord, Verification
+from edge_sdk.records import Artifact, StepRecord, Verification
 
 FILES_DIR = "files"
 
@@ -58,13 +58,5 @@ def _restore_entry(entry: Path, work_dir: Path) -> tuple[Artifact, Path, Verific
     if work_dir.exists():
         shutil.rmtree(work_dir)
     shutil.copytree(entry / FILES_DIR, work_dir)
-    a = meta["artifact"]
-    artifact = Artifact(**{**a, "path": work_dir / Path(a["path"]).name, "files": tuple(work_dir / Path(f).name for f in a["files"])})
-    v = meta["verification"]
-    verification = Verification(**{
-        **v,
-        "fidelity": Fidelity(**v["fidelity"]) if v.get("fidelity") else None,
-        "accuracy": Accuracy(**v["accuracy"]) if v.get("accuracy") else None,
-    })
-    records = [StepRecord(**{**r, "notes": tuple(r.get("notes", ()))}) for r in meta["records"]]
-    return artifact, work_dir, verification, records
+    records = [StepRecord.from_dict(r) for r in meta["records"]]
+    return Artifact.from_dict(meta["artifact"], work_dir), work_dir, Verification.from_dict(meta["verification"]), records

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from edge_sdk.errors import UnsupportedOpError
 from edge_sdk.model.types import ModelInfo
-from edge_sdk.planner.budgets import Budgets
+from edge_sdk.contracts.budgets import BudgetCheck, Budgets
 from edge_sdk.planner.estimate import Estimate, compute_dtype, estimate
 from edge_sdk.profiles import OP_NAMESPACE, Profile
 
@@ -37,23 +37,6 @@ class DtypeIssue:
 
 
 @dataclass(frozen=True)
-class BudgetCheck:
-    name: str  # flash_bytes | ram_bytes | latency_ms
-    unit: str | None  # compute unit for latency rows
-    limit: float | None
-    estimate: float
-    ok: bool
-    over_by: float | None = None  # bytes or ms beyond the limit
-    over_by_pct: float | None = None
-
-    @classmethod
-    def of(cls, name: str, limit: float | None, value: float, unit: str | None = None) -> "BudgetCheck":
-        if limit is None or value <= limit:
-            return cls(name, unit, limit, value, True)
-        return cls(name, unit, limit, value, False, value - limit, round(100 * (value - limit) / limit, 1))
-
-
-@dataclass(frozen=True)
 class PrecisionFit:
     precision: str
     runnable: bool
@@ -76,7 +59,7 @@ class PrecisionFit:
             "reason": self.reason,
             "ok": self.ok,
             "estimate": self.estimate.to_dict(),
-            "checks": [c.__dict__ for c in self.checks],
+            "checks": [c.to_dict() for c in self.checks],
         }
 
 
@@ -215,8 +198,8 @@ def _precision_fit(info: ModelInfo, profile: Profile, fmt: str, precision: str, 
     est = estimate(info, profile, fmt=fmt, precision=precision)
     reason = _runnable(profile, precision, est)
     checks = [
-        BudgetCheck.of("flash_bytes", budgets.flash_bytes, est.flash_bytes),
-        BudgetCheck.of("ram_bytes", budgets.ram_bytes, est.ram_bytes),
+        BudgetCheck("flash_bytes", budgets.flash_bytes, est.flash_bytes),
+        BudgetCheck("ram_bytes", budgets.ram_bytes, est.ram_bytes),
     ]
-    checks += [BudgetCheck.of("latency_ms", budgets.latency_ms, ms, unit) for unit, ms in est.latency_ms.items()]
+    checks += [BudgetCheck("latency_ms", budgets.latency_ms, ms, unit=unit) for unit, ms in est.latency_ms.items()]
     return PrecisionFit(precision, not reason, reason, est, tuple(checks))

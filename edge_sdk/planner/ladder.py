@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_sdk.model.types import ModelInfo
-from edge_sdk.planner.fit import check_fit
+from edge_sdk.planner.fit import FitReport, check_fit
 from edge_sdk.profiles import Profile
 
 DISTILL_WIDTHS = (0.75, 0.5, 0.35)
@@ -153,8 +153,9 @@ def _torch_rungs(fmt: str, allows_float: bool) -> list[Candidate]:
     return rungs
 
 
-def build_ladder(info: ModelInfo, profile: Profile) -> list[Candidate]:
-    fit = check_fit(info, profile)
+def build_ladder(info: ModelInfo, profile: Profile, fit: FitReport | None = None) -> list[Candidate]:
+    """The ladder for `profile`; `fit` is the fit check the caller already ran (computed if not given)."""
+    fit = fit or check_fit(info, profile)
     fit.raise_for_unsupported()  # no format, or ops the target lacks: compression cannot fix either
     fmt = fit.fmt
     dtypes = set(profile.runtime.dtypes)

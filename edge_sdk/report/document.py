@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from edge_sdk.model.types import LoadedModel, ModelInfo
-from edge_sdk.planner.budgets import Budgets
-from edge_sdk.planner.search import Attempt, SearchResult
+from edge_sdk.contracts.budgets import Budgets
+from edge_sdk.contracts.search import Attempt, SearchResult
 from edge_sdk.profiles import Profile
 
 SCHEMA_VERSION = 1
@@ -29,6 +29,7 @@ def _artifact_entries(attempt: Attempt | None, relative_to: str) -> list[dict]:
             "sha256": a.sha256,
             "precision": a.precision,
             "details": a.details,
+            "arena": a.arena.to_dict() if a.arena is not None else None,
         }
     ]
 
@@ -87,7 +88,7 @@ def build_report(
             "peak_activation_bytes": {"float32": info.peak_activation_bytes("float32"), "int8": info.peak_activation_bytes("int8")},
         },
         "data": data_sources,
-        "budgets": chosen.budgets if chosen is not None else {},
+        "budgets": {c.name: c.to_dict() for c in chosen.checks} if chosen is not None else {},
         "budget_limits": budgets.to_dict(),
         "plan": {
             "name": chosen.candidate.name if chosen else None,

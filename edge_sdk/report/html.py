@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from edge_sdk.atomic_text import write_text_atomic
-from edge_sdk.commands.common import human_bytes, human_count
+from edge_sdk.units import human_bytes, human_count
 from edge_sdk.report import summary
 from edge_sdk.report.summary import dig
 from edge_sdk.report.svg import Bar, Point, Row, grouped_hbars, legend, scatter

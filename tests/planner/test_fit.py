@@ -8,7 +8,7 @@ import pytest
 
 from edge_sdk import analyze, check_fit
 from edge_sdk.errors import BudgetError, UnsupportedOpError
-from edge_sdk.planner.budgets import Budgets
+from edge_sdk.contracts.budgets import Budgets
 from edge_sdk.planner.estimate import estimate
 from tests.planner.profile_factory import make_profile
 
@@ -79,10 +79,10 @@ def test_budgets_from_profile_and_overrides():
     assert (b.max_accuracy_drop, b.min_fidelity) == (1.0, 0.99)
     with pytest.raises(BudgetError, match="unknown budget"):
         Budgets.from_profile(profile, ram=1)
-    with pytest.raises(BudgetError, match="ram_bytes must be positive"):
+    with pytest.raises(BudgetError, match="ram_bytes: Input should be greater than 0"):
         Budgets.from_profile(profile, ram_bytes=-5)
     with pytest.raises(BudgetError, match="min_fidelity"):
-        Budgets(min_fidelity=1.5)
+        Budgets.parse(min_fidelity=1.5)
 
 
 def test_fit_table_says_over_by_how_much(digits_info, capsys):
@@ -95,3 +95,10 @@ def test_fit_table_says_over_by_how_much(digits_info, capsys):
     flash = next(c for r in report.rows if r.precision == "int8" for c in r.checks if c.name == "flash_bytes")
     assert f"over by {flash.over_by / 1024:.1f} KiB ({flash.over_by_pct:.0f}%)" in out
     assert "not runnable" in out and "does not fit as is" in out
+
+
+def test_budgets_refuse_nan_and_infinity():
+    profile = make_profile("cortex-m")
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(BudgetError, match="latency_ms"):
+            Budgets.from_profile(profile, latency_ms=bad)

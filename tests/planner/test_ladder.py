@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from edge_sdk import analyze, check_fit, get_profile
-from edge_sdk.commands.common import parse_bytes
+from edge_sdk.units import parse_bytes
 from edge_sdk.errors import BudgetError
-from edge_sdk.planner.budgets import Budgets
+from edge_sdk.contracts.budgets import Budgets
 from edge_sdk.planner.ladder import build_ladder
 from edge_sdk.planner.plan_file import read_plan, write_plan
 from edge_sdk.planner.search import HARD, candidate_estimate, evaluate_budgets
@@ -61,7 +61,7 @@ def test_tight_flash_budget_discards_large_rungs_before_training(info):
     status = {}
     for cand in build_ladder(info, profile):
         checks = evaluate_budgets(budgets, candidate_estimate(info, profile, cand), None)
-        status[cand.name] = [k for k in HARD if not checks[k]["ok"]]
+        status[cand.name] = [c.name for c in checks if c.name in HARD and not c.ok]
     assert status["int8"] == ["flash_bytes"] and status["qat-int8"] == ["flash_bytes"]
     assert status["distill0.35-qat-int8"] == []
 
@@ -106,7 +106,7 @@ def test_measurements_correct_later_estimates(info):
     profile = get_profile("cortex-m")
     cand = build_ladder(info, profile)[0]
     est = candidate_estimate(info, profile, cand)
-    built = SimpleNamespace(artifact=object(), estimate=est, candidate=cand,
+    built = SimpleNamespace(built=True, estimate=est, candidate=cand,
                             measured=lambda: {"flash_bytes": est.flash_bytes // 2, "arena_bytes": est.arena_bytes * 3 // 4})
     corrections = EstimateCorrections()
     corrections.learn(built)

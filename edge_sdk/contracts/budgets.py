@@ -1,0 +1,157 @@
+"""The limits a model must meet on a target, and one check of a value against one limit.
+
+`Budgets` is both what a user overrides (flags, edge-sdk.yaml: unset fields are None) and, after
+`resolved(profile)`, what a build checks: RAM, flash and latency default to the profile's
+`memory.ram_budget_bytes`, `memory.flash_budget_bytes` and `latency_budget_ms`; quality to at most a
+1-point accuracy drop (with labels) or at least 0.99 top-1 agreement with the original model.
+
+`BudgetCheck` is the one comparison `inspect --target`, `plan` and `build` all use. A check whose value
+was never measured where a measurement is required (fidelity) is `not_measured`, never ok.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge_sdk.errors import BudgetError
+
+DEFAULT_MAX_ACCURACY_DROP = 1.0  # points
+DEFAULT_MIN_FIDELITY = 0.99  # top-1 agreement (or cosine for non-classifiers)
+BUDGET_KEYS = ("ram_bytes", "flash_bytes", "latency_ms", "max_accuracy_drop", "min_fidelity")
+
+
+class Budgets(BaseModel):
+    """Budget values; byte sizes accept 262144, '256KiB', '1.5MB'. `parse`/`from_profile` raise BudgetError."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    ram_bytes: Optional[int] = Field(None, gt=0)
+    flash_bytes: Optional[int] = Field(None, gt=0)
+    latency_ms: Optional[float] = Field(None, gt=0)
+    max_accuracy_drop: Optional[float] = Field(None, ge=0, le=100)
+    min_fidelity: Optional[float] = Field(None, gt=0, le=1)
+
+    @classmethod
+    def parse(cls, **values: Any) -> "Budgets":
+        """Budgets from loose values (flags, API arguments); any bad value is one BudgetError line."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "budgets"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = f"unknown budget; valid: {', '.join(BUDGET_KEYS)}"
+            raise BudgetError(f"budget {field}: {msg} (got {err.get('input')!r})") from None
+
+    @field_validator("ram_bytes", "flash_bytes", mode="before")
+    @classmethod
+    def _sizes(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, str):
+            from edge_sdk.units import parse_bytes
+
+            try:
+                return parse_bytes(value, info.field_name)
+            except BudgetError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    def overrides(self) -> dict[str, Any]:
+        """The fields that are set (what a flag or a project file overrides)."""
+        return {k: getattr(self, k) for k in BUDGET_KEYS if getattr(self, k) is not None}
+
+    @classmethod
+    def from_profile(cls, profile: Any, **overrides: Any) -> "Budgets":
+        """The profile's budgets and the quality defaults; overrides that are None keep those values."""
+        base = {
+            "ram_bytes": profile.memory.ram_budget_bytes,
+            "flash_bytes": profile.memory.flash_budget_bytes,
+            "latency_ms": float(profile.latency_budget_ms),
+            "max_accuracy_drop": DEFAULT_MAX_ACCURACY_DROP,
+            "min_fidelity": DEFAULT_MIN_FIDELITY,
+        }
+        return cls.parse(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+
+    def to_dict(self) -> dict:
+        return self.model_dump()
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """One value (measured, else estimated) against one limit."""
+
+    name: str  # flash_bytes | ram_bytes | latency_ms | accuracy | fidelity
+    limit: float | None
+    estimate: float | None = None
+    measured: float | None = None
+    unit: str | None = None  # the compute unit, for latency rows of the fit check
+    higher_is_better: bool = False  # fidelity: at least the limit; everything else: at most
+    needs_measurement: bool = False  # an estimate cannot meet this budget (quality)
+
+    @property
+    def value(self) -> float | None:
+        return self.measured if self.measured is not None else (None if self.needs_measurement else self.estimate)
+
+    @property
+    def status(self) -> str:
+        """ok | over | not_measured | unlimited"""
+        if self.limit is None:
+            return "unlimited"
+        if self.value is None:
+            return "not_measured" if self.needs_measurement else "unlimited"
+        ok = self.value >= self.limit if self.higher_is_better else self.value <= self.limit
+        return "ok" if ok else "over"
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("ok", "unlimited")
+
+    @property
+    def over_by(self) -> float | None:
+        if self.status != "over":
+            return None
+        return (self.limit - self.value) if self.higher_is_better else (self.value - self.limit)  # type: ignore[operator]
+
+    @property
+    def over_by_ratio(self) -> float:
+        """Relative miss (0 when met; 1 when a required measurement is missing)."""
+        if self.status == "not_measured":
+            return 1.0
+        miss = self.over_by
+        if miss is None:
+            return 0.0
+        return miss / self.limit if self.limit else math.inf
+
+    @property
+    def over_by_pct(self) -> float | None:
+        ratio = self.over_by_ratio
+        return round(100 * ratio, 1) if self.status == "over" and math.isfinite(ratio) else None
+
+    def describe(self) -> str:
+        """What a user reads in a rejection reason."""
+        if self.status == "not_measured":
+            return f"{self.name} not measured (the artifact could not be run here), so the minimum {self.limit} is not shown to hold"
+        if self.name == "fidelity":
+            return f"fidelity {self.value:.4f} below the minimum {self.limit}"
+        if self.name == "accuracy":
+            return f"accuracy drop {self.value:.2f} points over the maximum {self.limit}"
+        kind = "measured" if self.measured is not None else "estimated"
+        pct = f" ({self.over_by_ratio * 100:.0f}% over)" if math.isfinite(self.over_by_ratio) else ""
+        return f"{self.name} {kind} {_fmt(self.value)} > limit {_fmt(self.limit)}{pct}"
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"name": self.name, "limit": self.limit, "estimate": self.estimate, "measured": self.measured,
+                               "ok": self.ok, "status": self.status}
+        if self.unit is not None:
+            out["unit"] = self.unit
+        if self.status == "over":
+            out.update(over_by=self.over_by, over_by_ratio=self.over_by_ratio, over_by_pct=self.over_by_pct)
+        return out
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

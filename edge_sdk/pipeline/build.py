@@ -1,0 +1,224 @@
+"""`edge_sdk.build`: load -> analyze -> check -> plan -> search (tasks) -> report, for every target.
+
+Everything a user can get wrong is checked here, in the calling process, before any task runs (model,
+data, profiles, unsupported ops, budgets: exit 2). The model and the validated data are written once
+into the build's work dir, so every task refers to files by path and content hash; candidates then run
+on the chosen executor (`local` process pool by default, `--jobs N`). Trained steps are shared between
+tasks and targets through the build cache on disk (the user's, or a build-private one with --no-cache).
+Each target's output is assembled in a temp dir and renamed into `OUT/<profile>/`, so an interrupted
+build never leaves a half-written target behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edge_sdk import deps
+from edge_sdk.cache import StepCache
+from edge_sdk.contracts.budgets import Budgets
+from edge_sdk.contracts.search import SearchResult
+from edge_sdk.contracts.task import DataRef, ModelRef, Task, TaskData
+from edge_sdk.data import Dataset, load_dataset
+from edge_sdk.errors import DataError, ModelLoadError
+from edge_sdk.model import analyze, file_sha256, load_model
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, make_executor
+from edge_sdk.planner.fit import check_fit
+from edge_sdk.plugins import load_plugins
+from edge_sdk.planner.ladder import Candidate, build_ladder
+from edge_sdk.planner.plan_file import read_plan
+from edge_sdk.planner.search import SearchSpec, run_search
+from edge_sdk.profiles import Profile, get_profile
+from edge_sdk.report.document import build_report, rationale_for
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    target: str
+    profile: Profile
+    out_dir: Path
+    report: dict
+
+    @property
+    def feasible(self) -> bool:
+        return bool(self.report["feasible"])
+
+    @property
+    def internal_errors(self) -> list[str]:
+        """Attempts that ended in a bug (ours or a library's): the CLI exits 1 when there are any."""
+        return [a["name"] for a in self.report["attempts"] if (a.get("error") or {}).get("internal")]
+
+
+@dataclass(frozen=True)
+class BuildData:
+    calibration: Dataset
+    train: Dataset
+    eval: Dataset
+
+    def sources(self) -> dict[str, Any]:
+        return {
+            "calibration": {"source": self.calibration.source, "samples": len(self.calibration)},
+            "train": {"source": self.train.source, "samples": len(self.train), "labels": self.train.has_labels},
+            "eval": {"source": self.eval.source, "samples": len(self.eval), "labels": self.eval.has_labels},
+        }
+
+
+def load_build_data(loaded: LoadedModel, calibration: Any, train: Any = None, eval_: Any = None) -> BuildData:
+    """Validate all data up front (nothing trains before every set is known to fit the model)."""
+    if calibration is None:
+        raise DataError("no calibration data; pass --calibration FILE.npz (a few hundred representative inputs)")
+    cal = load_dataset(calibration, loaded.inputs, purpose="calibration")
+    tr = load_dataset(train, loaded.inputs, purpose="training") if train is not None else cal
+    ev = load_dataset(eval_, loaded.inputs, purpose="eval") if eval_ is not None else cal
+    return BuildData(cal, tr, ev)
+
+
+def _data_refs(data: BuildData, work: Path) -> TaskData:
+    """Write each distinct data set once as .npz (what tasks load), named by its content hash."""
+
+    def ref(ds: Dataset) -> DataRef:
+        fingerprint = ds.fingerprint()
+        path = work / "data" / f"{fingerprint[:16]}.npz"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            arrays = dict(ds.inputs) if ds.labels is None else {**ds.inputs, "y": ds.labels}
+            np.savez(path, **arrays)
+        return DataRef(path, fingerprint, ds.source)
+
+    return TaskData(calibration=ref(data.calibration), train=ref(data.train), eval=ref(data.eval))
+
+
+def _model_ref(loaded: LoadedModel, trust_model: bool, work: Path) -> ModelRef:
+    """The model file tasks load: the user's file, or an in-memory model saved into the work dir."""
+    if loaded.framework == "tflite":
+        raise ModelLoadError("edge-sdk build takes Keras or PyTorch models; a .tflite is already converted "
+                             "(use `edge-sdk inspect` or `edge-sdk bench` on it)")
+    if loaded.path is not None and loaded.sha256 is not None:
+        return ModelRef(loaded.path, loaded.sha256, trust_model)
+    from edge_sdk.cache import _save_model
+
+    directory = work / "model"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / _save_model(loaded, directory)
+    return ModelRef(path, file_sha256(path), True)  # written by us from the caller's own object
+
+
+def _write_target(result: SearchResult, report: dict, profile: Profile, out_root: Path) -> Path:
+    """Assemble OUT/<profile>/ in a temp dir (artifact files, harness, report.json/html), then rename."""
+    from edge_sdk.bench.harness import emit as emit_harness
+    from edge_sdk.report.html import write_html
+
+    out_root.mkdir(parents=True, exist_ok=True)
+    final = out_root / profile.name
+    staging = Path(tempfile.mkdtemp(prefix=f".{profile.name}.", dir=out_root))
+    try:
+        chosen = result.chosen
+        if chosen is not None and chosen.artifact is not None:
+            for item in sorted(chosen.artifact.path.parent.iterdir()):
+                dest = staging / item.name
+                shutil.copytree(item, dest) if item.is_dir() else shutil.copy2(item, dest)
+            emit_harness(profile, chosen.artifact, staging)
+        for attempt in result.pareto:
+            shutil.copytree(attempt.artifact.path.parent, staging / "pareto" / attempt.candidate.name)  # type: ignore[union-attr]
+        (staging / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        write_html(report, staging / "report.html")
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def build(
+    model: Any,
+    targets: list[str],
+    *,
+    calibration: Any,
+    train_data: Any = None,
+    eval_data: Any = None,
+    out: str | Path = "out",
+    budget_overrides: dict[str, dict[str, Any]] | None = None,
+    search: str = "first-fit",
+    plan_file: str | Path | None = None,
+    profiles_dir: str | Path | None = None,
+    trust_model: bool = False,
+    seed: int = 0,
+    cache: StepCache | None = None,
+    executor: str = DEFAULT_EXECUTOR,
+    jobs: int = 1,
+    candidate_timeout: float = DEFAULT_CANDIDATE_TIMEOUT_S,
+    quiet: bool = False,
+    say: Say = print,
+) -> list[TargetResult]:
+    """Build `model` for each target; returns one TargetResult per target (feasible or not)."""
+    load_plugins()
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    loaded = load_model(model, trust_model=trust_model)
+    timings["load"] = time.perf_counter() - t
+    t = time.perf_counter()
+    info = analyze(loaded)
+    timings["analyze"] = time.perf_counter() - t
+    data = load_build_data(loaded, calibration, train_data, eval_data)
+    profiles = [(target, get_profile(target, profiles_dir)) for target in targets]
+    t = time.perf_counter()
+    fits = {profile.name: check_fit(info, profile) for _, profile in profiles}
+    for fit in fits.values():  # unsupported ops fail every target before any work (exit 2)
+        fit.raise_for_unsupported()
+    timings["check"] = time.perf_counter() - t
+    budgets = {profile.name: _budgets(profile, target, budget_overrides) for target, profile in profiles}
+    planned = read_plan(plan_file) if plan_file else {}
+    say = say if not quiet else (lambda _: None)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="edge-sdk-build-") as tmp:
+        work = Path(tmp)
+        model_ref = _model_ref(loaded, trust_model, work)
+        task_data = _data_refs(data, work)
+        cache_dir = cache.directory if cache is not None and cache.enabled else work / "cache"
+        pool = make_executor(executor, jobs=jobs, timeout_s=candidate_timeout, warmup=loaded.framework, say=say)
+        try:
+            for target, profile in profiles:
+                t = time.perf_counter()
+                ladder = planned.get(profile.name) or build_ladder(info, profile, fits[profile.name])
+                plan_s = time.perf_counter() - t
+
+                def make_task(cand: Candidate, profile: Profile = profile) -> Task:
+                    return Task(cand, profile, model_ref, task_data, seed, cache_dir,
+                                out_dir=work / "attempts" / profile.name / cand.name,
+                                log_path=work / "logs" / profile.name / f"{cand.name}.log", progress=not quiet)
+
+                spec = SearchSpec(info, profile, tuple(ladder), budgets[profile.name], make_task, search)
+                result = run_search(spec, pool, say)
+                report = build_report(
+                    target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
+                    result=result, rationale=rationale_for(result), versions=deps.versions(),
+                    timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
+                )
+                results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
+        finally:
+            pool.close()
+    hits = sum(a.get("cache_hits", 0) for r in results for a in r.report["attempts"])
+    if cache is not None and cache.enabled and hits:
+        say(f"build cache: reused {hits} stored result(s) from {cache.directory} (--no-cache to rebuild)")
+    if len(results) > 1:
+        from edge_sdk.report.html import write_index
+
+        write_index([r.report for r in results], Path(out) / "index.html")
+    return results
+
+
+def _budgets(profile: Profile, target: str, overrides: dict[str, dict[str, Any]] | None) -> Budgets:
+    given = (overrides or {}).get(profile.name) or (overrides or {}).get(target) or {}
+    return Budgets.from_profile(profile, **given)

@@ -1,0 +1,40 @@
+"""The `inline` executor: each task runs in the calling process when submitted (tests, debugging).
+
+No isolation: a native crash ends the caller, and the time limit is not enforced. Use `local` for
+builds; `inline` exists so a failing candidate can be stepped through in a debugger.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Callable
+
+from edge_sdk.contracts.task import Task, TaskResult
+from edge_sdk.pipeline.executors.output import redirected_to, relay, tail
+
+
+class InlineExecutor:
+    def __init__(self, *, jobs: int = 1, timeout_s: float = 0.0, warmup: str | None = None,
+                 say: Callable[[str], None] = lambda _: None) -> None:
+        self.jobs = 1
+        self._say = say
+
+    def submit(self, task: Task) -> "Future[TaskResult]":
+        from dataclasses import replace
+
+        from edge_sdk.pipeline.evaluate import run_task
+
+        future: Future[TaskResult] = Future()
+        with redirected_to(task.log_path):
+            result = run_task(task, self._say)
+        if result.error is not None:
+            result = replace(result, error=replace(result.error, log_tail=tail(task.log_path)))
+        relay(task.log_path, task.name)
+        future.set_result(result)
+        return future
+
+    def cancel(self, future: "Future[TaskResult]") -> None:
+        """Nothing runs in the background here."""
+
+    def close(self) -> None:
+        """Nothing to release."""

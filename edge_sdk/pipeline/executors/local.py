@@ -1,0 +1,239 @@
+"""The `local` executor: tasks run in a pool of spawned worker processes, never in the CLI's own.
+
+Why processes: a trained rung can die inside native code (a segfault in TensorFlow's `fit`) or hang;
+in its own process that ends one candidate, recorded as `failed` with the signal or the time limit and
+the tail of its output, and the build goes on with the next rung and the other targets.
+
+Each worker is a `spawn`ed process that imports the model's framework once (`warmup`) and then runs
+tasks one at a time, sent over a pipe; it sends back progress lines and the TaskResult. A dispatcher
+thread in the parent hands queued tasks to idle workers and watches the busy ones: a result, a death
+(the process sentinel fires: the exit code names the signal), the deadline (kill), or a cancellation
+(kill). A worker that was killed or died is replaced by a fresh one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable
+
+from edge_sdk.contracts.task import Task, TaskError, TaskResult
+from edge_sdk.pipeline.executors.output import redirected_to, relay, tail
+
+POLL_S = 0.1
+STOP_GRACE_S = 5.0
+STARTUP_ALLOWANCE_S = 300.0  # a fresh worker imports its framework before it takes the task
+
+
+def worker_main(conn: Connection, warmup: str | None) -> None:
+    """A worker's life: import the framework, then run each task it is sent until told to stop."""
+    from edge_sdk.pipeline.evaluate import run_task
+    from edge_sdk.plugins import load_plugins
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    load_plugins()
+    _warm_up(warmup)
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        conn.send(("start", None))
+        with redirected_to(task.log_path):
+            result = run_task(task, lambda message: conn.send(("say", message)))
+        conn.send(("done", result))
+
+
+def _warm_up(framework: str | None) -> None:
+    """Import the heavy framework while the parent is still loading and analysing the model."""
+    from edge_sdk import deps
+
+    if framework == "keras":
+        deps.tf_keras()
+    elif framework == "torch":
+        deps.torch()
+
+
+@dataclass
+class _Job:
+    task: Task
+    future: "Future[TaskResult]"
+    deadline: float = 0.0
+    started: float = 0.0
+    cancelled: bool = False
+
+
+class _Worker:
+    def __init__(self, ctx: Any, warmup: str | None) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=worker_main, args=(child, warmup), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: _Job | None = None
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+class LocalExecutor:
+    def __init__(self, *, jobs: int = 1, timeout_s: float = 1800.0, warmup: str | None = None,
+                 say: Callable[[str], None] = lambda _: None) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be at least 1, got {jobs}")
+        self.jobs = jobs
+        self._timeout_s = timeout_s
+        self._warmup = warmup
+        self._say = say
+        self._ctx = multiprocessing.get_context("spawn")
+        self._workers = [_Worker(self._ctx, warmup) for _ in range(jobs)]
+        self._queue: deque[_Job] = deque()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._dispatch, name="edge-sdk-executor", daemon=True)
+        self._thread.start()
+
+    def submit(self, task: Task) -> "Future[TaskResult]":
+        future: Future[TaskResult] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("executor is closed")
+            self._queue.append(_Job(task, future))
+        return future
+
+    def cancel(self, future: "Future[TaskResult]") -> None:
+        """Drop a queued task, or kill the worker running it (its worker is replaced)."""
+        with self._lock:
+            for job in list(self._queue):
+                if job.future is future:
+                    self._queue.remove(job)
+                    future.cancel()
+                    return
+            for worker in self._workers:
+                if worker.job is not None and worker.job.future is future:
+                    worker.job.cancelled = True
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for job in self._queue:
+                job.future.cancel()
+            self._queue.clear()
+        self._thread.join()
+        for worker in self._workers:
+            if worker.job is None and worker.process.is_alive():
+                try:
+                    worker.conn.send(None)
+                except OSError:
+                    pass
+            worker.process.join(STOP_GRACE_S)
+            worker.kill()
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the dispatcher thread -------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    for worker in self._workers:
+                        if worker.job is not None:
+                            worker.kill()
+                            self._finish(worker, _failure(worker.job.task, "cancelled", "cancelled", "the build ended"))
+                    return
+                self._assign()
+                busy = [w for w in self._workers if w.job is not None]
+            if not busy:
+                time.sleep(POLL_S)
+                continue
+            wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=POLL_S)
+            with self._lock:
+                for worker in busy:
+                    self._watch(worker)
+
+    def _assign(self) -> None:
+        for i, worker in enumerate(self._workers):
+            if not self._queue:
+                return
+            if worker.job is not None:
+                continue
+            if not worker.process.is_alive():
+                worker.kill()
+                worker = self._workers[i] = _Worker(self._ctx, self._warmup)
+            job = self._queue.popleft()
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            job.deadline = time.monotonic() + STARTUP_ALLOWANCE_S + self._timeout_s
+            worker.conn.send(job.task)
+            worker.job = job
+
+    def _watch(self, worker: _Worker) -> None:
+        job = worker.job
+        assert job is not None
+        try:
+            while worker.conn.poll():
+                kind, payload = worker.conn.recv()
+                if kind == "start":
+                    job.started = time.monotonic()
+                    job.deadline = job.started + self._timeout_s
+                elif kind == "say":
+                    self._say(payload)
+                elif kind == "done":
+                    self._finish(worker, payload)
+                    return
+        except (EOFError, OSError):
+            pass  # the worker died mid-message: its exit code below says how
+        if job.cancelled:
+            self._replace(worker, _failure(job.task, "cancelled", "cancelled", "a decision made this candidate unnecessary"))
+        elif not worker.process.is_alive():
+            worker.process.join()
+            code = worker.process.exitcode or 0
+            if code < 0:
+                name = signal.Signals(-code).name
+                error = _failure(job.task, "signal", name, f"signal {-code} in {job.task.name}")
+            else:
+                error = _failure(job.task, "exit", f"exit {code}", f"the worker exited with code {code} in {job.task.name}")
+            self._replace(worker, error)
+        elif time.monotonic() > job.deadline:
+            limit = f"{self._timeout_s:g} s"
+            self._replace(worker, _failure(job.task, "timeout", "timeout",
+                                           f"timed out after {limit} (--candidate-timeout); the worker was stopped"))
+
+    def _replace(self, worker: _Worker, result: TaskResult) -> None:
+        worker.kill()
+        index = self._workers.index(worker)
+        job = worker.job
+        self._workers[index] = _Worker(self._ctx, self._warmup)
+        worker.job = job
+        self._finish(worker, result)
+
+    def _finish(self, worker: _Worker, result: TaskResult) -> None:
+        job = worker.job
+        assert job is not None
+        worker.job = None
+        if result.error is not None and not result.error.log_tail:
+            result = replace(result, error=replace(result.error, log_tail=tail(job.task.log_path)))
+        if not result.wall_s and job.started:
+            result = replace(result, wall_s=time.monotonic() - job.started)
+        relay(job.task.log_path, job.task.name)
+        if not job.future.done():
+            job.future.set_result(result)
+
+
+def _failure(task: Task, kind: str, type_: str, message: str) -> TaskResult:
+    return TaskResult(error=TaskError(kind, type_, message, internal=False))
