@@ -213,7 +213,7 @@ def build(
     if cache is not None and cache.enabled and hits:
         say(f"build cache: reused {hits} stored result(s) from {cache.directory} (--no-cache to rebuild)")
     if len(results) > 1:
-        from edge_sdk.report.html import write_index
+        from edge_sdk.report.index import write_index
 
         write_index([r.report for r in results], Path(out) / "index.html")
     return results

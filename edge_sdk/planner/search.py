@@ -21,6 +21,7 @@ from edge_sdk.contracts.budgets import BudgetCheck, Budgets
 from edge_sdk.contracts.search import Attempt, SearchResult
 from edge_sdk.contracts.task import Executor, Task, TaskResult
 from edge_sdk.model.types import ModelInfo
+from edge_sdk.pareto import pareto_front
 from edge_sdk.planner.estimate import Estimate, estimate
 from edge_sdk.planner.ladder import Candidate
 from edge_sdk.profiles import Profile
@@ -209,7 +210,7 @@ def _conclude(attempts: tuple[Attempt, ...], accepted: Attempt | None, mode: str
     built = [a for a in attempts if a.built]
     pareto: tuple[Attempt, ...] = ()
     if mode == "pareto":
-        front = pareto_front(built)
+        front = pareto_front(built, size=lambda a: a.measured()["flash_bytes"], quality=quality_score)
         feasible = [a for a in front if a.status == "accepted"]
         chosen = min(feasible, key=lambda a: a.measured()["flash_bytes"]) if feasible else None
         relabel = {id(a): (a if a is chosen else replace(a, status="pareto")) for a in feasible}
@@ -244,19 +245,3 @@ def quality_score(a: Attempt) -> float:
     """The one number the Pareto front and the report's chart rank quality by."""
     q = a.quality()
     return q.get("accuracy", q.get("top1_agreement") or q.get("cosine") or 0.0)
-
-
-def pareto_front(attempts: list[Attempt]) -> list[Attempt]:
-    """Attempts no other attempt beats on both size (smaller) and quality (higher)."""
-    front = []
-    for a in attempts:
-        size, qual = a.measured()["flash_bytes"], quality_score(a)
-        dominated = any(
-            (b.measured()["flash_bytes"] <= size and quality_score(b) >= qual)
-            and (b.measured()["flash_bytes"] < size or quality_score(b) > qual)
-            for b in attempts
-            if b is not a
-        )
-        if not dominated:
-            front.append(a)
-    return front

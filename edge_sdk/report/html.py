@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from edge_sdk.atomic_text import write_text_atomic
+from edge_sdk.pareto import pareto_front
 from edge_sdk.units import human_bytes, human_count
 from edge_sdk.report import summary
 from edge_sdk.report.summary import dig
@@ -270,10 +271,7 @@ def _pareto_names(points: list[Point], report: dict) -> list[str]:
     listed = report.get("pareto") or []
     if listed:
         return [p.label for p in points if p.label in listed]
-    return [
-        p.label for p in points
-        if not any(o is not p and o.x <= p.x and o.y >= p.y and (o.x < p.x or o.y > p.y) for o in points)
-    ]
+    return [p.label for p in pareto_front(points, size=lambda p: p.x, quality=lambda p: p.y)]
 
 
 def _largest(rows: list[Row], key) -> tuple[list[Row], str]:
@@ -343,6 +341,12 @@ def _footer(report: dict) -> str:
     )
 
 
+def _share(value: float, limit: float) -> str:
+    """A share of a budget, readable from 0.01% to several times over."""
+    pct = 100.0 * value / limit
+    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
+
+
 def render_html(report: dict) -> str:
     body = "".join(
         part(report) for part in (_header, _budgets, _quality, _plan, _attempts, _layers, _bench, _footer)
@@ -351,64 +355,6 @@ def render_html(report: dict) -> str:
     return _page(f"edge-sdk: {report.get('target', '?')} ({profile})", body)
 
 
-# --- index.html -----------------------------------------------------------------------------------
-
-
-def _percent_of_budget(report: dict, key: str, value: Optional[float]) -> Optional[float]:
-    limit = dig(report, "budgets", key, "limit")
-    return None if value is None or not limit else 100.0 * value / limit
-
-
-def _share(value: float, limit: float) -> str:
-    """A share of a budget, readable from 0.01% to several times over."""
-    pct = 100.0 * value / limit
-    return f"{pct:.0f}%" if pct >= 10 else f"{pct:.2g}%"
-
-
-def render_index(reports: list[dict]) -> str:
-    rows, chart_rows = [], []
-    for r in reports:
-        profile = dig(r, "profile", "name") or "?"
-        size = summary.artifact_bytes(r)
-        ram, ram_src = summary.ram_bytes(r)
-        latency, latency_src = summary.latency_ms(r)
-        q_value, q_metric = summary.quality(r)
-        verdict = '<span class="ok">feasible</span>' if r.get("feasible") else (
-            f'<span class="over">infeasible ({escape(str(dig(r, "binding_constraint", "budget") or "?"))})</span>'
-        )
-        rows.append([
-            escape(str(r.get("target", "?"))),
-            f'<a href="{escape(profile)}/report.html">{escape(profile)}</a>',
-            verdict,
-            escape(str(dig(r, "plan", "name") or "-")),
-            human_bytes(size),
-            f"{human_bytes(ram)} <span class=\"na\">{ram_src}</span>",
-            f"{_ms(latency)} <span class=\"na\">{latency_src}</span>",
-            "-" if q_value is None else f"{summary.format_quality(q_value, q_metric)} <span class=\"na\">{q_metric.replace('_', ' ')}</span>",
-        ])
-        bars = []
-        for series, key, value in (("flash", "flash_bytes", size), ("ram", "ram_bytes", ram), ("latency", "latency_ms", latency)):
-            pct = _percent_of_budget(r, key, value)
-            bars.append(Bar(series, pct, f"{series} {_share(pct, 100.0)}" if pct is not None else f"{series}: no budget"))
-        chart_rows.append(Row(f"{r.get('target')} ({profile})", tuple(bars), 100.0, "100% of budget"))
-    table = _table(["target", "profile", "verdict", "plan", "artifact", "RAM", "latency", "quality"], rows, "targets-table")
-    chart = grouped_hbars("targets-chart", chart_rows, title="share of each budget used, per target") if chart_rows else ""
-    feasible = sum(1 for r in reports if r.get("feasible"))
-    body = (
-        f"<h1>edge-sdk build: {len(reports)} targets</h1><p class=\"sub\">{feasible} of {len(reports)} feasible. "
-        "Open a profile for its full report.</p>"
-        + _section("targets", "Targets", table)
-        + _section("budget-use", "Budget use", chart + legend([("flash", "flash"), ("ram", "RAM"), ("latency", "latency"), ("limit", "100% of budget")]),
-                   "Size, RAM and latency as a share of each target's own budget; past the dashed line is over.")
-    )
-    return _page("edge-sdk build: targets", body)
-
-
 def write_html(report: dict, path: str | Path) -> Path:
     """Write report.html for one target's report.json dict."""
     return write_text_atomic(path, render_html(report))
-
-
-def write_index(reports: list[dict], path: str | Path) -> Path:
-    """Write OUT/index.html comparing the targets of one build (links to each <profile>/report.html)."""
-    return write_text_atomic(path, render_index(reports))

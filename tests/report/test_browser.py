@@ -7,7 +7,8 @@ import struct
 
 import pytest
 
-from edge_sdk.report.html import write_html, write_index
+from edge_sdk.report.html import write_html
+from edge_sdk.report.index import write_index
 
 from .test_html import CHARTS
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import re
 
-from edge_sdk.report.html import render_html, render_index, write_html, write_index
+from edge_sdk.report.html import render_html, write_html
+from edge_sdk.report.index import render_index, write_index
 
 from .browser import DomIndex
 
