@@ -1,8 +1,10 @@
 """edge-sdk: take a trained model to a phone, a microcontroller or a Jetson.
 
-Public API (heavy frameworks are imported only inside the functions that need them):
+The public API (README "Python API"); heavy frameworks are imported only inside the functions that
+need them, and every name below resolves on first use, so `import edge_sdk` stays cheap:
 
-    from edge_sdk import load_model, analyze, get_profile, list_profiles, check_fit, load_dataset
+    from edge_sdk import build, plan, inspect, bench, compare
+    from edge_sdk import load_model, analyze, check_fit, get_profile, list_profiles, load_dataset
 """
 
 __version__ = "0.1.0"
@@ -13,6 +15,17 @@ from edge_sdk.errors import EdgeSDKError
 
 # Resolved on first use (PEP 562) so `import edge_sdk` - and with it `edge-sdk --help` - stays cheap.
 _LAZY = {
+    "build": "edge_sdk.api",
+    "plan": "edge_sdk.api",
+    "inspect": "edge_sdk.api",
+    "bench": "edge_sdk.api",
+    "compare": "edge_sdk.api",
+    "TargetResult": "edge_sdk.api",
+    "PlanResult": "edge_sdk.api",
+    "InspectResult": "edge_sdk.api",
+    "BenchOutcome": "edge_sdk.api",
+    "CompareResult": "edge_sdk.api",
+    "Budgets": "edge_sdk.contracts.budgets",
     "Dataset": "edge_sdk.data",
     "load_dataset": "edge_sdk.data",
     "analyze": "edge_sdk.model",
@@ -29,15 +42,5 @@ def __getattr__(name: str):
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'edge_sdk' has no attribute {name!r}")
 
-__all__ = [
-    "__version__",
-    "Dataset",
-    "EdgeSDKError",
-    "Profile",
-    "analyze",
-    "check_fit",
-    "get_profile",
-    "list_profiles",
-    "load_dataset",
-    "load_model",
-]
+
+__all__ = ["__version__", "EdgeSDKError", *sorted(_LAZY)]

@@ -45,19 +45,15 @@ def register(app: typer.Typer) -> None:
         config_file: Optional[Path] = typer.Option(None, "--config", help="edge-sdk.yaml naming devices (default: ./edge-sdk.yaml)."),
         json_out: bool = JsonOption,
     ) -> None:
-        from edge_sdk.bench.artifact import resolve_target
-        from edge_sdk.bench.named import resolve_device
-        from edge_sdk.bench.session import bench, default_config
+        from edge_sdk.api import bench
 
-        device, key = resolve_device(device, config_file)
-        target = resolve_target(path)
-        config = default_config(
-            target, runs=runs, warmup=warmup, threads=threads, delegate=delegate, timeout_s=timeout,
-            idle_timeout_s=idle_timeout, binary=binary, remote_python=remote_python, identity=identity or key,
-            ssh_options=tuple(ssh_option),
+        outcome = bench(
+            path, device, config_file=config_file, runs=runs, warmup=warmup, threads=threads, delegate=delegate,
+            timeout_s=timeout, idle_timeout_s=idle_timeout, binary=binary, remote_python=remote_python,
+            identity=identity, ssh_options=tuple(ssh_option),
         )
-        _, doc = bench(target, device, config)
+        doc = outcome.document
         if json_out:
             print_json(doc)
         else:
-            typer.echo(f"{summary(doc)}  -> {target.out_dir / 'bench.json'}")
+            typer.echo(f"{summary(doc)}  -> {outcome.path}")

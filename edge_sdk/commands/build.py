@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
         profiles_dir: Optional[Path] = ProfilesDirOption,
         trust_model: bool = TrustModelOption,
     ) -> None:
-        from edge_sdk.pipeline.build import build
+        from edge_sdk.api import build
         from edge_sdk.commands.project_args import resolve_build_args
 
         flags = {

@@ -26,23 +26,15 @@ def register(app: typer.Typer) -> None:
         json_out: bool = JsonOption,
     ) -> None:
         """Regression gate: exit 1 when NEW is bigger, slower, worse or less feasible than BASE."""
-        from edge_sdk.report.compare import (
-            Thresholds, compare, load_reports, parse_fraction, parse_points, to_dict, write_junit,
-        )
+        from edge_sdk.api import compare
 
-        thresholds = Thresholds(
-            max_size_growth=parse_fraction(max_size_growth, "--max-size-growth"),
-            max_latency_growth=parse_fraction(max_latency_growth, "--max-latency-growth"),
-            max_quality_drop=parse_points(max_quality_drop, "--max-quality-drop"),
-        )
-        changes = compare(load_reports(base), load_reports(new), thresholds)
-        if junit:
-            write_junit(changes, junit)
-        regressions = [c for c in changes if c.regression]
+        result = compare(base, new, max_size_growth=max_size_growth, max_latency_growth=max_latency_growth,
+                         max_quality_drop=max_quality_drop, junit=junit)
+        regressions = result.regressions
         if json_out:
-            print_json(to_dict(changes, thresholds))
+            print_json(result.to_dict())
         else:
-            _print_table(changes, base, new)
+            _print_table(result.changes, base, new)
         if regressions:
             raise typer.Exit(EXIT_REGRESSION)
 

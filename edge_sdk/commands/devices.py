@@ -18,8 +18,8 @@ def register(app: typer.Typer) -> None:
         probe: bool = typer.Option(True, "--probe/--no-probe", help="Connect to ssh hosts to check they answer."),
         json_out: bool = JsonOption,
     ) -> None:
-        from edge_sdk.bench.discover import list_devices
-        from edge_sdk.bench.named import project_devices
+        from edge_sdk.devices.discover import list_devices
+        from edge_sdk.devices.named import project_devices
 
         named, _ = project_devices(config)
         found, notes = list_devices(list(ssh), probe=probe, named=named)

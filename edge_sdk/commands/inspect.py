@@ -28,41 +28,15 @@ def register(app: typer.Typer) -> None:
         trust_model: bool = TrustModelOption,
     ) -> None:
         """Per-layer ops, params, MACs and activation memory; with --target, the fit against its budgets."""
-        from edge_sdk.model import analyze, load_model
-        from edge_sdk.profiles import get_profile
+        from edge_sdk.api import inspect
 
-        profile = get_profile(target, profiles_dir) if target else None  # bad target fails before loading
-        info = analyze(load_model(model, trust_model=trust_model))
-        fit = None
-        if profile is not None:
-            from edge_sdk.planner.fit import check_fit
-
-            fit = check_fit(info, profile)
+        result = inspect(model, target=target, profiles_dir=profiles_dir, trust_model=trust_model)
         if json_out:
-            print_json(inspect_document(model, info, fit))
+            print_json(result.to_dict())
             return
-        _print_model(model, info)
-        if fit is not None:
-            _print_fit(fit)
-
-
-def inspect_document(model: Path, info: Any, fit: Any) -> dict:
-    """The --json object: model totals and layers at the top level, `fit` when a target was given."""
-    d = info.to_dict()
-    by_dtype = d.pop("peak_activation_bytes")
-    doc = {
-        "model": str(model),
-        "framework": info.framework,
-        "params": info.params,
-        "macs": info.macs,
-        "other_ops": info.other_ops,
-        "peak_activation_bytes": by_dtype["float32"],
-        "peak_activation_bytes_by_dtype": by_dtype,
-        **{k: v for k, v in d.items() if k not in ("framework", "params", "macs", "other_ops")},
-    }
-    if fit is not None:
-        doc["fit"] = fit.to_dict()
-    return doc
+        _print_model(model, result.info)
+        if result.fit is not None:
+            _print_fit(result.fit)
 
 
 def _print_model(path: Path, info: Any) -> None:

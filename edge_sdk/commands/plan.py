@@ -25,36 +25,17 @@ def register(app: typer.Typer) -> None:
         profiles_dir: Optional[Path] = ProfilesDirOption,
         trust_model: bool = TrustModelOption,
     ) -> None:
-        from edge_sdk.model import analyze, load_model
-        from edge_sdk.contracts.budgets import Budgets
-        from edge_sdk.planner.ladder import build_ladder
-        from edge_sdk.planner.plan_file import candidate_to_dict, write_plan
-        from edge_sdk.planner.search import candidate_estimate, discard_reason, evaluate_budgets
-        from edge_sdk.profiles import get_profile
+        from edge_sdk.api import plan
 
         overrides = {
             "ram_bytes": parse_bytes(ram_budget, "--ram-budget"),
             "flash_bytes": parse_bytes(flash_budget, "--flash-budget"),
             "latency_ms": latency_budget,
         }
-        loaded = load_model(model, trust_model=trust_model)
-        info = analyze(loaded)
-        doc, ladders = {"model": str(model), "params": info.params, "macs": info.macs, "targets": {}}, {}
-        for name in target:
-            profile = get_profile(name, profiles_dir)
-            budgets = Budgets.from_profile(profile, **{k: v for k, v in overrides.items() if v is not None})
-            ladder = build_ladder(info, profile)
-            ladders[profile.name] = ladder
-            rungs = []
-            for cand in ladder:
-                est = candidate_estimate(info, profile, cand)
-                checks = evaluate_budgets(budgets, est, None)
-                reason = discard_reason(cand, checks)
-                rungs.append({**candidate_to_dict(cand), "estimates": est.to_dict(), "budgets": {c.name: c.to_dict() for c in checks},
-                              "status": "discarded" if reason else "candidate", "reason": reason or ""})
-            doc["targets"][profile.name] = {"target": name, "budgets": budgets.to_dict(), "ladder": rungs}
+        result = plan(model, list(target), budget_overrides=overrides, profiles_dir=profiles_dir, trust_model=trust_model)
+        doc = result.document
         if save:
-            write_plan(ladders, save)
+            result.save(save)
         if json_out:
             print_json(doc)
             return

@@ -115,7 +115,7 @@ def _model_ref(loaded: LoadedModel, trust_model: bool, work: Path) -> ModelRef:
 
 def _write_target(result: SearchResult, report: dict, profile: Profile, out_root: Path) -> Path:
     """Assemble OUT/<profile>/ in a temp dir (artifact files, harness, report.json/html), then rename."""
-    from edge_sdk.bench.harness import emit as emit_harness
+    from edge_sdk.devices.harness import emit as emit_harness
     from edge_sdk.report.html import write_html
 
     out_root.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sys
 
-from edge_sdk.bench.address import Address
-from edge_sdk.bench.base import BenchConfig, register_runner
-from edge_sdk.bench.harness import PYTHON_RUNNER
-from edge_sdk.bench.process import run_and_collect
-from edge_sdk.bench.protocol import RunCollector
+from edge_sdk.devices.address import Address
+from edge_sdk.devices.base import BenchConfig, register_runner
+from edge_sdk.devices.harness import PYTHON_RUNNER
+from edge_sdk.devices.process import run_and_collect
+from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError
 from edge_sdk.records import Artifact, BenchResult
 

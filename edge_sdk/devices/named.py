@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_sdk.bench.address import TRANSPORTS
+from edge_sdk.devices.address import TRANSPORTS
 from edge_sdk.errors import DeviceError
 
 

@@ -15,7 +15,7 @@ import json
 from collections import deque
 from typing import Any
 
-from edge_sdk.bench.base import BenchConfig, interrupted, summarize
+from edge_sdk.devices.base import BenchConfig, interrupted, summarize
 from edge_sdk.records import BenchResult
 
 

@@ -16,10 +16,10 @@ from dataclasses import replace
 
 import pytest
 
-from edge_sdk.bench import BenchConfig, BenchInterrupted, bench, parse_address
-from edge_sdk.bench.harness import PYTHON_RUNNER
-from edge_sdk.bench.protocol import RunCollector
-from edge_sdk.bench.serial import run as serial_run
+from edge_sdk.devices import BenchConfig, BenchInterrupted, bench, parse_address
+from edge_sdk.devices.harness import PYTHON_RUNNER
+from edge_sdk.devices.protocol import RunCollector
+from edge_sdk.devices.serial import run as serial_run
 from edge_sdk.errors import DeviceError
 
 from .conftest import copy_out

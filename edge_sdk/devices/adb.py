@@ -12,11 +12,11 @@ import importlib.util
 from functools import lru_cache
 from types import ModuleType
 
-from edge_sdk.bench.address import Address
-from edge_sdk.bench.base import BenchConfig, interrupted, register_runner
-from edge_sdk.bench.discover import parse_adb_devices
-from edge_sdk.bench.harness import ANDROID_SCRIPT
-from edge_sdk.bench.process import LineProcess, StreamTimeout
+from edge_sdk.devices.address import Address
+from edge_sdk.devices.base import BenchConfig, interrupted, register_runner
+from edge_sdk.devices.discover import parse_adb_devices
+from edge_sdk.devices.harness import ANDROID_SCRIPT
+from edge_sdk.devices.process import LineProcess, StreamTimeout
 from edge_sdk.errors import DeviceError
 from edge_sdk.records import Artifact, BenchResult
 

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from edge_sdk.bench import RUNNERS, BenchConfig, BenchInterrupted, parse_address
-from edge_sdk.bench.base import summarize
-from edge_sdk.bench.protocol import RunCollector
+from edge_sdk.devices import RUNNERS, BenchConfig, BenchInterrupted, parse_address
+from edge_sdk.devices.base import summarize
+from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.cli import main
 from edge_sdk.errors import DeviceError
 
@@ -132,7 +132,7 @@ def test_devices_lists_adb_devices_and_probes_ssh_hosts(capsys, monkeypatch, tmp
 
 
 def test_devices_named_in_edge_sdk_yaml_resolve_and_are_listed(tmp_path, capsys):
-    from edge_sdk.bench.named import resolve_device
+    from edge_sdk.devices.named import resolve_device
 
     root = __import__("pathlib").Path(__file__).resolve().parents[2]
     (tmp_path / "key").write_text("stand-in key file")
@@ -154,8 +154,8 @@ def test_devices_named_in_edge_sdk_yaml_resolve_and_are_listed(tmp_path, capsys)
 
 
 def test_an_attempt_that_measured_nothing_keeps_earlier_results(tmp_path, monkeypatch):
-    from edge_sdk.bench import session
-    from edge_sdk.bench.base import interrupted
+    from edge_sdk.devices import session
+    from edge_sdk.devices.base import interrupted
     from edge_sdk.records import BenchResult
 
     (tmp_path / "model.tflite").write_bytes(b"x")

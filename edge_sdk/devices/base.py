@@ -20,7 +20,7 @@ from edge_sdk.records import Artifact, BenchResult
 from edge_sdk.registry import Registry
 
 if TYPE_CHECKING:
-    from edge_sdk.bench.address import Address
+    from edge_sdk.devices.address import Address
 
 Runner = Callable[[Artifact, "Address", "BenchConfig"], BenchResult]
 RUNNERS: Registry[Runner] = Registry("runner")

@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edge_sdk.bench.address import Address
-from edge_sdk.bench.base import BenchConfig, register_runner
-from edge_sdk.bench.process import run_and_collect
-from edge_sdk.bench.protocol import RunCollector
+from edge_sdk.devices.address import Address
+from edge_sdk.devices.base import BenchConfig, register_runner
+from edge_sdk.devices.process import run_and_collect
+from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError
 from edge_sdk.records import Artifact, BenchResult
 

@@ -18,9 +18,9 @@ import textwrap
 
 import pytest
 
-from edge_sdk.bench import BenchConfig, BenchInterrupted, bench, parse_address
-from edge_sdk.bench.adb import run as adb_run
-from edge_sdk.bench.harness import ANDROID_SCRIPT
+from edge_sdk.devices import BenchConfig, BenchInterrupted, bench, parse_address
+from edge_sdk.devices.adb import run as adb_run
+from edge_sdk.devices.harness import ANDROID_SCRIPT
 from edge_sdk.errors import DeviceError
 
 from .conftest import copy_out
@@ -135,7 +135,7 @@ def test_adb_tflite_parses_benchmark_model_and_passes_profile_flags(standin_adb,
 
 
 def test_adb_pte_parses_executor_runner(standin_adb, tmp_path):
-    from edge_sdk.bench.artifact import resolve_target
+    from edge_sdk.devices.artifact import resolve_target
 
     (tmp_path / "pte").mkdir()
     (tmp_path / "pte" / "model.pte").write_bytes(b"PTE stand-in")
@@ -175,7 +175,7 @@ def test_adb_without_a_binary_says_how_to_provide_one(standin_adb, tflite_artifa
 
 
 def test_emitted_android_script_runs_on_its_own(standin_adb, tflite_artifact, tmp_path):
-    from edge_sdk.bench.harness import emit
+    from edge_sdk.devices.harness import emit
     from edge_sdk.profiles import get_profile
 
     out = copy_out(tflite_artifact, tmp_path / "pixel-8")

@@ -16,8 +16,8 @@ from collections import deque
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from edge_sdk.bench.base import BenchConfig, interrupted
-from edge_sdk.bench.protocol import RunCollector
+from edge_sdk.devices.base import BenchConfig, interrupted
+from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError
 
 _EOF = object()

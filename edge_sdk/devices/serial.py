@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 
-from edge_sdk.bench.address import Address
-from edge_sdk.bench.base import BenchConfig, interrupted, register_runner
-from edge_sdk.bench.protocol import RunCollector
+from edge_sdk.devices.address import Address
+from edge_sdk.devices.base import BenchConfig, interrupted, register_runner
+from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError, MissingDependencyError
 from edge_sdk.records import Artifact, BenchResult
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_sdk.bench.harness import ANDROID_SCRIPT, PYTHON_RUNNER, arm_flags, emit
+from edge_sdk.devices.harness import ANDROID_SCRIPT, PYTHON_RUNNER, arm_flags, emit
 from edge_sdk.profiles import get_profile
 
 from .conftest import copy_out

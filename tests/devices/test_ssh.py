@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from edge_sdk.bench import BenchConfig, BenchInterrupted, bench, parse_address
-from edge_sdk.bench.host import run as host_run
-from edge_sdk.bench.protocol import RunCollector
-from edge_sdk.bench.ssh import run as ssh_run
+from edge_sdk.devices import BenchConfig, BenchInterrupted, bench, parse_address
+from edge_sdk.devices.host import run as host_run
+from edge_sdk.devices.protocol import RunCollector
+from edge_sdk.devices.ssh import run as ssh_run
 from edge_sdk.errors import DeviceError
 
 from .conftest import copy_out

@@ -11,12 +11,12 @@ from __future__ import annotations
 import shlex
 import subprocess
 
-from edge_sdk.bench.address import Address
-from edge_sdk.bench.base import BenchConfig, register_runner
-from edge_sdk.bench.harness import PYTHON_RUNNER
-from edge_sdk.bench.host import runner_args
-from edge_sdk.bench.process import run_and_collect
-from edge_sdk.bench.protocol import RunCollector
+from edge_sdk.devices.address import Address
+from edge_sdk.devices.base import BenchConfig, register_runner
+from edge_sdk.devices.harness import PYTHON_RUNNER
+from edge_sdk.devices.host import runner_args
+from edge_sdk.devices.process import run_and_collect
+from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError
 from edge_sdk.records import Artifact, BenchResult
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.atomic_text import write_text_atomic
-from edge_sdk.bench.address import parse_address
-from edge_sdk.bench.artifact import BenchTarget, resolve_target
-from edge_sdk.bench.base import RUNNERS, BenchConfig, BenchInterrupted
+from edge_sdk.devices.address import parse_address
+from edge_sdk.devices.artifact import BenchTarget, resolve_target
+from edge_sdk.devices.base import RUNNERS, BenchConfig, BenchInterrupted
 from edge_sdk.records import BenchResult
 
 
@@ -72,7 +72,7 @@ def default_config(target: BenchTarget, **overrides: Any) -> BenchConfig:
     """Threads/delegate from the profile that built the artifact (report.json), then the user's flags."""
     settings: dict[str, Any] = {}
     if target.report is not None:
-        from edge_sdk.bench.harness import device_settings
+        from edge_sdk.devices.harness import device_settings
         from edge_sdk.errors import ProfileError
         from edge_sdk.profiles import get_profile
 

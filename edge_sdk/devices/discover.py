@@ -15,8 +15,8 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, replace
 
-from edge_sdk.bench.address import parse_address
-from edge_sdk.bench.base import BenchConfig
+from edge_sdk.devices.address import parse_address
+from edge_sdk.devices.base import BenchConfig
 from edge_sdk.errors import DeviceError
 
 PROBE_TIMEOUT_S = 10.0
@@ -103,7 +103,7 @@ def ssh_device(host: str, probe: bool, config: BenchConfig) -> Device:
     address = parse_address(host if host.startswith("ssh:") else f"ssh:{host}")
     if not probe:
         return Device("ssh", str(address), "configured")
-    from edge_sdk.bench.ssh import ssh_command
+    from edge_sdk.devices.ssh import ssh_command
 
     done = _run(ssh_command(address, config, "uname -srm"), timeout_s=config.connect_timeout_s + 5)
     if done is None:

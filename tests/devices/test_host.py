@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from edge_sdk.bench import BenchConfig, parse_address
-from edge_sdk.bench.artifact import resolve_target
-from edge_sdk.bench.host import run as host_run
+from edge_sdk.devices import BenchConfig, parse_address
+from edge_sdk.devices.artifact import resolve_target
+from edge_sdk.devices.host import run as host_run
 from edge_sdk.cli import main
 from edge_sdk.errors import DeviceError
 
