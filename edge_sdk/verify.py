@@ -22,7 +22,8 @@ from edge_sdk.data import Dataset
 from edge_sdk.errors import VerificationError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import Accuracy, Artifact, Fidelity, Verification
-from edge_sdk.runtimes import REFERENCES, RUNTIMES, RuntimeCrashed
+from edge_sdk.references import REFERENCES
+from edge_sdk.runtimes import RUNTIMES, RuntimeCrashed
 
 SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
 

@@ -14,7 +14,8 @@ from edge_sdk.data import Dataset
 from edge_sdk.errors import VerificationError
 from edge_sdk.model.types import LoadedModel, TensorSpec
 from edge_sdk.records import Artifact
-from edge_sdk.runtimes import register_reference, register_runtime
+from edge_sdk.references import register_reference
+from edge_sdk.runtimes import register_runtime
 from edge_sdk.runtimes.quant import from_output, to_input
 from edge_sdk.verify import SQNR_CAP_DB, TOLERANCES, check, fidelity, tolerance_for, verify
 
