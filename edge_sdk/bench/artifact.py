@@ -48,7 +48,7 @@ def _format_of(main: Path, report: dict | None) -> str:
 
 
 def resolve_target(path: str | Path) -> BenchTarget:
-    from edge_sdk.export.atomic import make_artifact
+    from edge_sdk.formats.common.atomic import make_artifact
 
     path = Path(path)
     if not path.exists():

@@ -105,7 +105,7 @@ def _keras_int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Cand
 
 
 def _coreml_rungs(profile: Profile, prune: str = "prune", distill: str = "distill") -> list[Candidate]:
-    from edge_sdk.export.coreml import SPEC_VERSION, deployment
+    from edge_sdk.formats.coreml.exporter import SPEC_VERSION, deployment
 
     # joint sparse + palettized weights need the iOS18 opset; older targets get plain sparse storage
     joint = SPEC_VERSION.get(deployment(profile)[0], 0) >= SPEC_VERSION["iOS18"]

@@ -222,7 +222,7 @@ class SearchResult:
 
 def _export_and_verify(attempt: Attempt, model: LoadedModel, profile: Profile, data: TechniqueData,
                        eval_data: Dataset, work_dir: Path, seed: int) -> None:
-    from edge_sdk.export import EXPORTERS, ExportConfig
+    from edge_sdk.formats import FORMATS as EXPORTERS, ExportConfig
     from edge_sdk.verify import verify
 
     cand = attempt.candidate

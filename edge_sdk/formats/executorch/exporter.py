@@ -1,5 +1,5 @@
-"""ExecuTorch `.pte` exporters: `pte` (XNNPACK delegate; Android, Jetson CPU) and `pte-coreml`
-(the ExecuTorch Core ML partitioner; iOS).
+"""ExecuTorch `.pte` exporter ("pte", XNNPACK delegate; Android, Jetson CPU) and the lowering it shares
+with `pte-coreml` (the Core ML partitioner, `formats/pte_coreml/`).
 
 A program with a dynamic batch is re-exported at batch 1 (what an app feeds; memory planning then
 needs no upper bound); a static program keeps its exported batch
@@ -11,17 +11,14 @@ delegation coverage: graph nodes the backend took vs nodes left to the portable 
 
 from __future__ import annotations
 
-import json
-import re
 import time
-import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
 from edge_sdk.errors import ConfigError, ExportError
-from edge_sdk.export.atomic import commit, make_artifact, staging
-from edge_sdk.export.base import ExportConfig, register_exporter
+from edge_sdk.formats.base import ExportConfig
+from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.records import Artifact
@@ -74,66 +71,19 @@ def delegation(edge: Any) -> dict[str, Any]:
     }
 
 
-def _partitioner(backend: str) -> Any:
-    if backend == "xnnpack":
-        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+def xnnpack_partitioner() -> Any:
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 
-        return XnnpackPartitioner()
-    from executorch.backends.apple.coreml.partition import CoreMLPartitioner
-
-    return CoreMLPartitioner()
+    return XnnpackPartitioner()
 
 
-_MANIFEST_START = b'{\n    "fileFormatVersion"'
-
-
-def canonical_manifests(buffer: bytes, seed: int) -> bytes:
-    """Give each Core ML delegate's embedded mlpackage Manifest.json seed-derived item UUIDs.
-
-    coremltools' native ModelPackage writer draws random UUIDs for the manifest items and lists them
-    sorted by UUID; rewriting them (same length, entries ordered by path) keeps every offset in the
-    program valid and makes the bytes reproducible.
-    """
-    start, n = 0, 0
-    while (i := buffer.find(_MANIFEST_START, start)) >= 0:
-        text = buffer[i:].decode("latin-1")
-        manifest, end = json.JSONDecoder().raw_decode(text)
-        entries = manifest.get("itemInfoEntries", {})
-        renamed = {}
-        for old, entry in sorted(entries.items(), key=lambda kv: kv[1].get("path", "")):
-            renamed[old] = str(uuid.UUID(int=(seed << 64) + (n << 16) + len(renamed)))
-        manifest["itemInfoEntries"] = {renamed[k]: v for k, v in entries.items()}
-        manifest["rootModelIdentifier"] = renamed.get(manifest.get("rootModelIdentifier"), manifest.get("rootModelIdentifier"))
-        new = json.dumps(manifest, indent=4, sort_keys=True).encode("latin-1")
-        if len(new) != end:  # an unexpected layout: leave this manifest as it is rather than corrupt the program
-            start = i + end
-            continue
-        buffer = buffer[:i] + new + buffer[i + end :]
-        for old, fresh in renamed.items():
-            buffer = buffer.replace(old.encode(), fresh.encode())
-        start, n = i + end, n + 1
-    return buffer
-
-
-_IDENTIFIER = re.compile(rb"executorch_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def canonical_identifiers(buffer: bytes, seed: int) -> bytes:
-    """The Core ML preprocessor names each delegate `executorch_<uuid4>` (the on-device compiled-model
-    cache key); rename them, in order of appearance, to seed-derived UUIDs of the same length."""
-    found = list(dict.fromkeys(m.group(0) for m in _IDENTIFIER.finditer(buffer)))
-    for k, old in enumerate(found):
-        buffer = buffer.replace(old, b"executorch_" + str(uuid.UUID(int=(seed << 64) + (1 << 48) + k)).encode())
-    return buffer
-
-
-def lower(model: LoadedModel, backend: str, seed: int = 0) -> tuple[bytes, dict[str, Any], tuple]:
+def lower(model: LoadedModel, backend: str, partitioner: Any) -> tuple[bytes, dict[str, Any], tuple]:
     """The .pte bytes of `model` lowered to `backend`, its delegation coverage and the example it takes."""
     from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
 
     static = reexport(model.handle.module(), model, deploy_example(model), static=True)
     try:
-        edge = to_edge_transform_and_lower(static.handle, partitioner=[_partitioner(backend)])
+        edge = to_edge_transform_and_lower(static.handle, partitioner=[partitioner])
         coverage = delegation(edge)
         # Quant fusion turns the weight-only embedding's dequantize (float zero points, which the
         # portable dequantize_per_channel kernel rejects; pytorch/executorch#6152 was never merged)
@@ -143,16 +93,17 @@ def lower(model: LoadedModel, backend: str, seed: int = 0) -> tuple[bytes, dict[
     except Exception as exc:  # noqa: BLE001 - lowering raises many types; the user can act on the message
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise ExportError(f"ExecuTorch lowering to {backend} failed: {first}") from None
-    buffer = bytes(buffer)
-    if backend == "coreml":
-        buffer = canonical_identifiers(canonical_manifests(buffer, seed), seed)
-    return buffer, coverage, static.example_inputs
+    return bytes(buffer), coverage, static.example_inputs
 
 
-def write_pte(fmt: str, backend: str, model: LoadedModel, config: ExportConfig, out_dir: Path) -> Artifact:
+def write_pte(fmt: str, backend: str, partitioner: Callable[[], Any], model: LoadedModel, config: ExportConfig,
+              out_dir: Path, canonical: Callable[[bytes, int], bytes] | None = None) -> Artifact:
+    """Prepare, lower and write model.pte; `canonical(buffer, seed)` makes a backend's bytes reproducible."""
     start = time.perf_counter()
     model, precision, notes = prepared(model, config)
-    buffer, coverage, example = lower(model, backend, config.seed)
+    buffer, coverage, example = lower(model, backend, partitioner())
+    if canonical is not None:
+        buffer = canonical(buffer, config.seed)
     with staging(out_dir) as stage:
         (stage / "model.pte").write_bytes(buffer)
         files = commit(stage, out_dir)
@@ -167,16 +118,5 @@ def write_pte(fmt: str, backend: str, model: LoadedModel, config: ExportConfig, 
     return make_artifact(fmt, out_dir / "model.pte", files, precision, TOOLS, details)
 
 
-@register_exporter("pte")
 def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
-    return write_pte("pte", "xnnpack", model, config, out_dir)
-
-
-@register_exporter("pte-coreml")
-def export_coreml(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
-    if config.precision != "float32" or (model.framework == "torch" and is_quantized(model.handle)):
-        raise ConfigError(
-            "pte-coreml lowers float32 programs only (the XNNPACK int8 quantization does not carry over to "
-            "Core ML); for a smaller iOS model use the coreml format with a coreml_compression"
-        )
-    return write_pte("pte-coreml", "coreml", model, config, out_dir)
+    return write_pte("pte", "xnnpack", xnnpack_partitioner, model, config, out_dir)

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from edge_sdk import __version__
 from edge_sdk.errors import ExportError, UnsupportedOpError
-from edge_sdk.export.atomic import commit, make_artifact, staging
-from edge_sdk.export.base import ExportConfig, register_exporter
-from edge_sdk.export.flatbuffer import Graph, layer_of, read_graph
-from edge_sdk.export.tflite import convert
+from edge_sdk.formats.base import ExportConfig
+from edge_sdk.formats.common.atomic import commit, make_artifact, staging
+from edge_sdk.formats.common.flatbuffer import Graph, layer_of, read_graph
+from edge_sdk.formats.tflite.exporter import convert
+from edge_sdk.formats.tflm.runner import TFLMCrashed, measure_arena
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.records import Artifact
@@ -149,10 +150,7 @@ def _estimated_arena(flatbuffer: bytes) -> int:
     return estimate_arena_bytes(analyze(LoadedModel("tflite", flatbuffer, inputs, outputs, "tflite")), "int8")
 
 
-@register_exporter("tflm")
 def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
-    from edge_sdk.runtimes.tflm import TFLMCrashed, measure_arena
-
     if config.precision != "int8":
         raise ExportError(
             f"TFLite Micro export is full-integer int8 only; precision {config.precision!r} was asked (use int8)"

@@ -13,8 +13,8 @@ then compressed with `coremltools.optimize.coreml` per `config.coreml_compressio
 
 Weights under coremltools' 2048-element threshold stay uncompressed. The package's Manifest.json item
 identifiers are random UUIDs in coremltools; they are rewritten to name-derived UUIDs so the same
-inputs give a byte-identical package. PyTorch models go to `edge_sdk.export.coreml_torch.convert(model,
-profile, config) -> ct.models.MLModel` (uncompressed; the compression above is applied here).
+inputs give a byte-identical package. PyTorch models go to `exporter_torch.convert(model, profile,
+config) -> ct.models.MLModel` (uncompressed; the compression above is applied here).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import numpy as np
 
 from edge_sdk import deps
 from edge_sdk.errors import ConfigError, ExportError, MissingDependencyError
-from edge_sdk.export.atomic import commit, make_artifact, staging
-from edge_sdk.export.base import ExportConfig, register_exporter
+from edge_sdk.formats.base import ExportConfig
+from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.records import Artifact
@@ -115,12 +115,12 @@ def _convert_keras(model: LoadedModel, ct: Any, precision: Any, target: Any, uni
 
 def _convert_torch(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
     try:
-        from edge_sdk.export import coreml_torch
+        from edge_sdk.formats.coreml import exporter_torch
     except ImportError:
         raise MissingDependencyError(
-            "Core ML export of PyTorch models needs edge_sdk.export.coreml_torch, which is not available in this install"
+            "Core ML export of PyTorch models needs edge_sdk.formats.coreml.exporter_torch, which is not available in this install"
         ) from None
-    return coreml_torch.convert(model, profile, config)
+    return exporter_torch.convert(model, profile, config)
 
 
 def deterministic_manifest(package: Path) -> None:
@@ -133,7 +133,6 @@ def deterministic_manifest(package: Path) -> None:
     manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")
 
 
-@register_exporter("coreml")
 def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
     if config.precision not in PRECISIONS:
         raise ExportError(f"Core ML export takes precision float16 or float32, not {config.precision!r} "

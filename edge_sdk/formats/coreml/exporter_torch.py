@@ -1,6 +1,6 @@
 """Core ML conversion of a PyTorch program through the coremltools torch frontend (torch.export path).
 
-    convert(model, profile, config) -> coremltools MLModel   (export/coreml.py saves it and applies
+    convert(model, profile, config) -> coremltools MLModel   (exporter.py saves it and applies
                                                               coremltools.optimize weight compression)
 
 The program is re-exported at its deploy batch (1 when the batch is dynamic), decomposed to the ATen
@@ -16,7 +16,7 @@ from typing import Any
 from edge_sdk import deps
 from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
 from edge_sdk.errors import ConfigError, ExportError
-from edge_sdk.export.base import ExportConfig
+from edge_sdk.formats.base import ExportConfig
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 
