@@ -15,7 +15,7 @@ from edge_sdk.errors import VerificationError
 from edge_sdk.model.types import LoadedModel, TensorSpec
 from edge_sdk.records import Artifact
 from edge_sdk.formats import FORMATS
-from edge_sdk.formats.base import Format, Runtime
+from edge_sdk.formats.base import Format, Runtime, SizeModel
 from edge_sdk.formats.common.quant import from_output, to_input
 from edge_sdk.references import register_reference
 from edge_sdk.verify import SQNR_CAP_DB, check, fidelity, tolerance_for, verify
@@ -34,7 +34,10 @@ def _run(artifact, inputs, reference=None):
     return [LOGITS + NOISE["level"] * RNG.normal(size=LOGITS.shape).astype(np.float32)]
 
 
-STANDIN = FORMATS.register("standin-format")(Format("standin-format", None, Runtime("standin", "executed", _run), {}, {}))
+STANDIN = FORMATS.register("standin-format")(Format(
+    "standin-format", exporter=None, runner=Runtime("standin", "executed", _run), frameworks={}, tolerances={},
+    size=SizeModel(0, 0, 0),
+))
 
 
 def _artifact(fmt="standin-format", precision="int8") -> Artifact:

@@ -23,4 +23,15 @@ for _folder in (
 ):
     FORMATS.register(_folder.FORMAT.name)(_folder.FORMAT)
 
-__all__ = ["FORMATS", "ExportConfig", "Format"]
+
+
+def producible_formats() -> dict[str, tuple[str, ...]]:
+    """LoadedModel.framework -> the formats a model of it can be exported to (each Format's `frameworks`)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for name in FORMATS.names():
+        for framework in FORMATS.get(name).frameworks:
+            found[framework] = found.get(framework, ()) + (name,)
+    return found
+
+
+__all__ = ["FORMATS", "ExportConfig", "Format", "producible_formats"]

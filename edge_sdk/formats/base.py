@@ -7,8 +7,10 @@
         float outputs in model order; `inputs` maps input name -> (N, ...) arrays in the model's input
         order. Quantized I/O is (de)quantized inside the runner (`common.quant`), so callers see floats.
 
-A `Format` bundles one format's exporter, runner, verification tolerances and the frameworks and
-precisions that produce it; `edge_sdk.formats.FORMATS` registers one per folder by the name users type.
+A `Format` bundles one format's exporter, runner, verification tolerances, the frameworks and
+precisions that produce it, and what the planner needs to know about it before exporting (its size
+overhead, hooks such as the weight compressions a profile allows); `edge_sdk.formats.FORMATS` registers
+one per folder by the name users type.
 """
 
 from __future__ import annotations
@@ -63,6 +65,21 @@ class RuntimeCrashed(UnsupportedOpError):
     runner's cross-check runtime on the same artifact and says so (`method: simulated`)."""
 
 
+@dataclass(frozen=True)
+class SizeModel:
+    """What the planner's artifact-size estimate (planner/memory.py) charges beyond the weights, calibrated
+    against real artifacts (docs/export.md): fixed bytes, bytes per tensor and per op of the op graph."""
+
+    base_bytes: int
+    per_tensor_bytes: int
+    per_op_bytes: int
+    flatbuffer: bool = False  # TFLite flatbuffer: quantization tables per tensor, a DEQUANTIZE per fp16 constant
+    float_io: bool = True  # quantized models keep float I/O (a QUANTIZE and a DEQUANTIZE tensor at the edges)
+    # The format's own estimate instead of the generic one:
+    # artifact_bytes(info, [(kernel elems, bias elems) per weight tensor], params scale, precision) -> bytes
+    artifact_bytes: Callable[..., int] | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class Format:
     """One output format. Calling it exports: `FORMATS.get("tflm")(model, profile, config, out_dir)`."""
@@ -72,6 +89,11 @@ class Format:
     runner: Runtime  # what `verify` runs the artifact on
     frameworks: Mapping[str, tuple[str, ...]]  # LoadedModel.framework -> the precisions it is exported at
     tolerances: Mapping[str, Mapping[str, float]]  # precision or weight compression -> metric -> minimum
+    size: SizeModel
+    # ops outside the profile's op list still run, on slower portable kernels (not unsupported)
+    portable_fallback: bool = False
+    # the weight compressions (ExportConfig.coreml_compression) the exporter can apply for a profile
+    weight_compressions: Callable[[Profile], tuple[str, ...]] = lambda profile: ()
 
     def __call__(self, model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
         return self.exporter(model, profile, config, out_dir)

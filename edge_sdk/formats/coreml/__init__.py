@@ -3,8 +3,9 @@ or a torch.export program (`exporter_torch.py`), with optional coremltools.optim
 Run for real on macOS; on Linux checked structurally and simulated with the package's decompressed
 weights (`runner.py`, `runner_torch.py`, `weights.py`)."""
 
-from edge_sdk.formats.base import FLOAT16_TOLERANCE, FLOAT32_TOLERANCE, Format, Runtime
-from edge_sdk.formats.coreml.exporter import PRECISIONS, export
+from edge_sdk.formats.base import FLOAT16_TOLERANCE, FLOAT32_TOLERANCE, Format, Runtime, SizeModel
+from edge_sdk.formats.coreml import size
+from edge_sdk.formats.coreml.exporter import PRECISIONS, compressions_for, export
 from edge_sdk.formats.coreml.runner import EXECUTED, run, structural_checks
 
 FORMAT = Format(
@@ -22,4 +23,7 @@ FORMAT = Format(
         "sparse": {"top1_agreement": 0.80, "cosine": 0.90},
         "sparse-palettize4": {"top1_agreement": 0.80, "cosine": 0.90},
     },
+    size=SizeModel(base_bytes=size.BASE_BYTES, per_tensor_bytes=0, per_op_bytes=size.PER_OP_BYTES,
+                   artifact_bytes=size.artifact_bytes),
+    weight_compressions=compressions_for,
 )

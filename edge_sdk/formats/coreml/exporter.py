@@ -50,6 +50,17 @@ def deployment(profile: Profile) -> tuple[str, str]:
     return str(constraints.get("minimum_deployment_target", DEFAULT_TARGET)), str(constraints.get("compute_units", DEFAULT_UNITS))
 
 
+def joint_compression(target: str) -> bool:
+    """Joint sparse+palettized weights need the iOS18 opset."""
+    return SPEC_VERSION.get(target, 0) >= SPEC_VERSION["iOS18"]
+
+
+def compressions_for(profile: Profile) -> tuple[str, ...]:
+    """The weight compressions the profile's deployment target can store."""
+    joint = joint_compression(deployment(profile)[0])
+    return tuple(c for c in COMPRESSIONS if joint or c != "sparse-palettize4")
+
+
 def _enum(ct: Any, kind: str, value: str, field: str, profile: Profile) -> Any:
     holder = ct.target if kind == "target" else ct.ComputeUnit
     try:
@@ -78,7 +89,7 @@ def _op_config(cto: Any, compression: str, sparsity_aware: bool) -> list[tuple[s
 
 def compress(mlmodel: Any, compression: str, sparsity_aware: bool, target: str, seed: int) -> Any:
     cto = deps.module("coremltools.optimize.coreml")
-    if compression == "sparse-palettize4" and SPEC_VERSION.get(target, 0) < SPEC_VERSION["iOS18"]:
+    if compression == "sparse-palettize4" and not joint_compression(target):
         raise ExportError(
             f"Core ML joint sparse+palettized weights need minimum_deployment_target iOS18 or newer; the profile "
             f"says {target} (use palettize4 or a profile targeting iOS18)"
