@@ -56,6 +56,10 @@ class Artifact:
     arena: ArenaInfo | None = None  # TFLM formats: the tensor arena (typed: the planner reads it)
     stored_bytes: int | None = None  # bytes in device storage when not `bytes` (e.g. the flatbuffer in flash)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.arena, dict):  # read back from to_dict() (report.json, the build cache)
+            object.__setattr__(self, "arena", ArenaInfo(**self.arena))
+
     @property
     def flash_bytes(self) -> int:
         """Bytes the model occupies where it is stored (the flatbuffer in flash for TFLM)."""

@@ -29,6 +29,7 @@ def _artifact_entries(attempt: Attempt | None, relative_to: str) -> list[dict]:
             "sha256": a.sha256,
             "precision": a.precision,
             "details": a.details,
+            "arena": a.arena.to_dict() if a.arena else None,
         }
     ]
 

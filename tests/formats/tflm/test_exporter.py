@@ -24,8 +24,8 @@ def tflm_artifact(digits_loaded, cortex_m_profile, digits_calibration, tmp_path_
 def test_files_and_arena(tflm_artifact):
     artifact, _, out = tflm_artifact
     assert sorted(p.name for p in out.iterdir()) == ["model.tflite", "model_data.cc", "model_data.h", "op_resolver.h"]
-    measured, arena = artifact.details["arena_bytes_measured"], artifact.details["arena_bytes"]
-    assert measured == artifact.details["arena_head_bytes"] + artifact.details["arena_tail_bytes"]
+    measured, arena = artifact.arena.basis_bytes, artifact.arena.bytes
+    assert artifact.arena.measured and measured == artifact.arena.head_bytes + artifact.arena.tail_bytes
     assert arena % 16 == 0 and measured * 1.25 <= arena < measured * 1.25 + 16
     header = (out / "model_data.h").read_text()
     assert f"constexpr size_t kTensorArenaSize = {arena};" in header
@@ -51,7 +51,7 @@ def test_verified_on_tflm_interpreter(tflm_artifact, digits_loaded, digits_eval)
     assert v.runtime == "tflm" and v.method == "executed"
     assert v.fidelity.top1_agreement >= 0.98
     assert v.measured["vs_litert"]["top1_agreement"] >= 0.99
-    assert v.measured["arena_bytes"] == artifact.details["arena_bytes_measured"]
+    assert v.measured["arena_bytes"] == artifact.arena.basis_bytes
 
 
 def test_deterministic(tflm_artifact, digits_loaded, cortex_m_profile, tmp_path):
