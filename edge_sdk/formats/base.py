@@ -15,12 +15,13 @@ one per folder by the name users type.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from edge_sdk.data import Dataset
-from edge_sdk.errors import UnsupportedOpError
+from edge_sdk.errors import ExportError, UnsupportedOpError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.records import Artifact
@@ -58,6 +59,17 @@ class Runtime:
     checks: Callable[[Any], dict] | None = None  # structural checks of the artifact (Core ML on Linux)
     measure: Callable[[Any], dict] | None = None  # measured host numbers, e.g. the TFLM arena
     cross_check: str | None = None  # another format whose runner must agree with this one (TFLM vs LiteRT)
+
+
+@contextmanager
+def export_errors(what: str) -> Iterator[None]:
+    """Turn what the third-party call in the block raises into `ExportError("<what>: <first line>")`,
+    chained to it. Wrap only that call, so a bug in our own code keeps its own traceback."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - converters raise many types; the user can act on the message
+        text = str(exc).strip()
+        raise ExportError(f"{what}: {text.splitlines()[0] if text else type(exc).__name__}") from exc
 
 
 class RuntimeCrashed(UnsupportedOpError):

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.errors import ConfigError, ExportError, MissingDependencyError
-from edge_sdk.formats.base import ExportConfig
+from edge_sdk.errors import ConfigError, ExportError
+from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
@@ -61,7 +61,8 @@ def compressions_for(profile: Profile) -> tuple[str, ...]:
     return tuple(c for c in COMPRESSIONS if joint or c != "sparse-palettize4")
 
 
-def _enum(ct: Any, kind: str, value: str, field: str, profile: Profile) -> Any:
+def enum_value(ct: Any, kind: str, value: str, field: str, profile: Profile) -> Any:
+    """coremltools' target / compute unit named by a profile constraint (ConfigError when unknown)."""
     holder = ct.target if kind == "target" else ct.ComputeUnit
     try:
         return getattr(holder, value)
@@ -108,13 +109,11 @@ def output_names(model: LoadedModel) -> list[str]:
 
 def _convert_keras(model: LoadedModel, ct: Any, precision: Any, target: Any, units: Any) -> Any:
     inputs = [ct.TensorType(name=s.name, shape=(1,) + s.sample_shape()) for s in model.inputs]
-    try:
+    with export_errors("Core ML conversion failed"):  # NotImplementedError/ValueError/RuntimeError with op names
         mlmodel = ct.convert(
             model.handle, convert_to="mlprogram", inputs=inputs, compute_precision=precision,
             minimum_deployment_target=target, compute_units=units,
         )
-    except Exception as exc:  # coremltools raises NotImplementedError/ValueError/RuntimeError with op names
-        raise ExportError(f"Core ML conversion failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     spec = mlmodel.get_spec()
     renamed = False
     for out, want in zip(list(spec.description.output), output_names(model)):
@@ -122,16 +121,6 @@ def _convert_keras(model: LoadedModel, ct: Any, precision: Any, target: Any, uni
             ct.utils.rename_feature(spec, out.name, want)
             renamed = True
     return ct.models.MLModel(spec, weights_dir=mlmodel.weights_dir, compute_units=units) if renamed else mlmodel
-
-
-def _convert_torch(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
-    try:
-        from edge_sdk.formats.coreml import exporter_torch
-    except ImportError:
-        raise MissingDependencyError(
-            "Core ML export of PyTorch models needs edge_sdk.formats.coreml.exporter_torch, which is not available in this install"
-        ) from None
-    return exporter_torch.convert(model, profile, config)
 
 
 def deterministic_manifest(package: Path) -> None:
@@ -152,13 +141,15 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         raise ConfigError(f"unknown coreml_compression {config.coreml_compression!r}; valid: {', '.join(COMPRESSIONS)}")
     target_name, units_name = deployment(profile)
     if model.framework == "torch":
-        mlmodel = _convert_torch(model, profile, config)
+        from edge_sdk.formats.coreml import exporter_torch  # imports this module's enum_value
+
+        mlmodel = exporter_torch.convert(model, profile, config)
     elif model.framework == "keras":
         ct = deps.coremltools()
         mlmodel = _convert_keras(
             model, ct, getattr(ct.precision, PRECISIONS[config.precision]),
-            _enum(ct, "target", target_name, "minimum_deployment_target", profile),
-            _enum(ct, "units", units_name, "compute_units", profile),
+            enum_value(ct, "target", target_name, "minimum_deployment_target", profile),
+            enum_value(ct, "units", units_name, "compute_units", profile),
         )
     else:
         raise ExportError(f"Core ML export takes Keras or PyTorch models, not {model.framework}")

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
-from edge_sdk.errors import ConfigError, ExportError
-from edge_sdk.formats.base import ExportConfig
+from edge_sdk.errors import ConfigError
+from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
@@ -82,17 +82,16 @@ def lower(model: LoadedModel, backend: str, partitioner: Any) -> tuple[bytes, di
     from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
 
     static = reexport(model.handle.module(), model, deploy_example(model), static=True)
-    try:
+    failed = f"ExecuTorch lowering to {backend} failed"
+    with export_errors(failed):
         edge = to_edge_transform_and_lower(static.handle, partitioner=[partitioner])
-        coverage = delegation(edge)
-        # Quant fusion turns the weight-only embedding's dequantize (float zero points, which the
-        # portable dequantize_per_channel kernel rejects; pytorch/executorch#6152 was never merged)
-        # into quantized_decomposed.embedding_byte, which gathers rows and dequantizes only those.
-        fuse = is_quantized(static.handle)
-        buffer = edge.to_executorch(ExecutorchBackendConfig(do_quant_fusion_and_const_prop=fuse)).buffer
-    except Exception as exc:  # noqa: BLE001 - lowering raises many types; the user can act on the message
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise ExportError(f"ExecuTorch lowering to {backend} failed: {first}") from None
+    coverage = delegation(edge)
+    # Quant fusion turns the weight-only embedding's dequantize (float zero points, which the
+    # portable dequantize_per_channel kernel rejects; pytorch/executorch#6152 was never merged)
+    # into quantized_decomposed.embedding_byte, which gathers rows and dequantizes only those.
+    backend_config = ExecutorchBackendConfig(do_quant_fusion_and_const_prop=is_quantized(static.handle))
+    with export_errors(failed):
+        buffer = edge.to_executorch(backend_config).buffer
     return bytes(buffer), coverage, static.example_inputs
 
 
