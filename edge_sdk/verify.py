@@ -3,14 +3,14 @@
     verify(artifact, reference, data, tolerance=None) -> Verification   # passed / reason filled in
     check(verification)                                                # raises VerificationError on a miss
 
-The artifact runs on the runner registered for its format (`edge_sdk.runtimes`: LiteRT, TFLM, Core ML,
-...); the reference outputs come from the original model. Fidelity: top-1 agreement (classification
-outputs: 2-D with >= 2 classes), cosine similarity, SQNR in dB and max abs error over all outputs; with
-labels, accuracy (points, 0-100) of both and the drop. TFLM is also compared with LiteRT on the same
-flatbuffer (`measured["vs_litert"]`).
+The artifact runs on its format's runner (`FORMATS.get(artifact.format).runner`, see edge_sdk/formats/);
+the reference outputs come from the original model (`edge_sdk.references`). Fidelity: top-1 agreement
+(classification outputs: 2-D with >= 2 classes), cosine similarity, SQNR in dB and max abs error over
+all outputs; with labels, accuracy (points, 0-100) of both and the drop. A runner with a cross-check
+format is also compared with that format's runner on the same file (`measured["vs_<runtime>"]`).
 
-Tolerances (TOLERANCES below, documented in docs/export.md) are per format and precision (Core ML: per
-weight compression). They catch a broken export (wrong I/O quantization, wrong layout, a bad kernel),
+Tolerances come from the format (`Format.tolerances`, documented in docs/export.md), per precision or
+weight compression. They catch a broken export (wrong I/O quantization, wrong layout, a bad kernel),
 not the expected loss of a compression: budgets such as max_accuracy_drop judge that.
 """
 
@@ -20,45 +20,17 @@ import numpy as np
 
 from edge_sdk.data import Dataset
 from edge_sdk.errors import VerificationError
+from edge_sdk.formats import FORMATS
+from edge_sdk.formats.base import RuntimeCrashed
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import Accuracy, Artifact, Fidelity, Verification
-from edge_sdk.runtimes import REFERENCES, RUNTIMES, RuntimeCrashed
+from edge_sdk.references import REFERENCES
 
 SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
 
-_FLOAT32 = {"top1_agreement": 0.999, "cosine": 0.9999}
-_FLOAT16 = {"top1_agreement": 0.99, "cosine": 0.999}
-_INT8 = {"top1_agreement": 0.97, "cosine": 0.98}
-_DYNAMIC_INT8 = {"top1_agreement": 0.97, "cosine": 0.99}
-TOLERANCES: dict[tuple[str, str], dict[str, float]] = {
-    ("tflite", "float32"): _FLOAT32,
-    ("tflite", "float16"): _FLOAT16,
-    ("tflite", "dynamic-int8"): _DYNAMIC_INT8,
-    ("tflite", "int8"): _INT8,
-    ("tflite", "int8-mixed"): _INT8,
-    ("tflite", "int16x8"): {"top1_agreement": 0.98, "cosine": 0.995},
-    # TFLM: int8 vs the float model, and vs LiteRT running the same flatbuffer (kernels may differ by
-    # rounding, e.g. softmax LUTs, so not bit-exact).
-    ("tflm", "int8"): {**_INT8, "vs_litert_top1_agreement": 0.99, "vs_litert_cosine": 0.999},
-    # ExecuTorch XNNPACK: same numerics classes as LiteRT's CPU kernels
-    ("pte", "float32"): _FLOAT32,
-    ("pte", "dynamic-int8"): _DYNAMIC_INT8,
-    ("pte", "int8"): _INT8,
-    ("coreml", "float32"): {"top1_agreement": 0.999, "cosine": 0.9999},
-    ("coreml", "float16"): _FLOAT16,
-    ("coreml", "linear8"): {"top1_agreement": 0.97, "cosine": 0.99},
-    ("coreml", "palettize8"): {"top1_agreement": 0.97, "cosine": 0.99},
-    ("coreml", "palettize6"): {"top1_agreement": 0.95, "cosine": 0.98},
-    ("coreml", "palettize4"): {"top1_agreement": 0.85, "cosine": 0.93},
-    ("coreml", "sparse"): {"top1_agreement": 0.80, "cosine": 0.90},
-    ("coreml", "sparse-palettize4"): {"top1_agreement": 0.80, "cosine": 0.90},
-}
-DEFAULT_TOLERANCE = _INT8
-
 
 def tolerance_for(artifact: Artifact) -> dict[str, float]:
-    key = artifact.details.get("compression") or artifact.precision
-    return dict(TOLERANCES.get((artifact.format, key), DEFAULT_TOLERANCE))
+    return FORMATS.get(artifact.format).tolerance(artifact.details.get("compression") or artifact.precision)
 
 
 def _is_classification(arr: np.ndarray) -> bool:
@@ -103,14 +75,14 @@ def _misses(values: dict[str, float | None], tolerance: dict[str, float]) -> lis
 
 def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance: dict[str, float] | None = None) -> Verification:
     """Run `artifact` on its runtime over `data` and compare with `reference`; never raises on a miss."""
-    runner = RUNTIMES.get(artifact.format)
+    runner = FORMATS.get(artifact.format).runner
     limits = {**tolerance_for(artifact), **(tolerance or {})}
     ref_out = REFERENCES.get(reference.framework)(reference, data.inputs)
     checks = runner.checks(artifact) if runner.checks else {}
     problems = list(checks.get("problems", []))
     try:
         got = runner.run(artifact, data.inputs, reference=reference)
-    except NotImplementedError as exc:  # e.g. Core ML of a torch model on Linux: nothing can predict it
+    except NotImplementedError as exc:  # the runtime cannot predict on this OS (and nothing simulates it)
         return Verification(runner.runtime, "not_run", len(data), None, checks=checks, tolerance=limits,
                             passed=not problems, reason="; ".join(problems + [str(exc)]))
     except RuntimeCrashed as exc:
@@ -121,8 +93,9 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance:
     measured = runner.measure(artifact) if runner.measure else {}
     values: dict[str, float | None] = {"top1_agreement": fid.top1_agreement, "cosine": fid.cosine}
     if runner.cross_check:
-        cross = fidelity(RUNTIMES.get(runner.cross_check).run(artifact, data.inputs, reference=reference), got)
-        name = RUNTIMES.get(runner.cross_check).runtime
+        cross_runner = FORMATS.get(runner.cross_check).runner
+        cross = fidelity(cross_runner.run(artifact, data.inputs, reference=reference), got)
+        name = cross_runner.runtime
         measured[f"vs_{name}"] = {"top1_agreement": cross.top1_agreement, "cosine": cross.cosine,
                                   "max_abs_error": cross.max_abs_error}
         values.update({f"vs_{name}_top1_agreement": cross.top1_agreement, f"vs_{name}_cosine": cross.cosine})
@@ -144,9 +117,9 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance:
 def _verify_on_fallback(artifact: Artifact, reference: LoadedModel, data: Dataset, ref_out: list[np.ndarray],
                         fallback_format: str, limits: dict[str, float], checks: dict, problems: list[str],
                         crash: Exception) -> Verification:
-    """The artifact's own runtime crashed: run the same file on the cross-check runtime (TFLM -> LiteRT,
-    same builtins, kernels that differ by rounding) and report it as simulated, with why."""
-    fallback = RUNTIMES.get(fallback_format)
+    """The artifact's own runtime crashed: run the same file on the cross-check format's runtime (one
+    that reads the same file, with kernels that differ by rounding) and report it as simulated, with why."""
+    fallback = FORMATS.get(fallback_format).runner
     got = fallback.run(artifact, data.inputs, reference=reference)
     fid = fidelity(ref_out, got)
     own = {k: v for k, v in limits.items() if not k.startswith("vs_")}

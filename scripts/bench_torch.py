@@ -33,11 +33,11 @@ def main() -> None:
 
     from edge_sdk.compress.torch_ptq import quantize
     from edge_sdk.data import load_dataset
-    from edge_sdk.export.base import ExportConfig
-    from edge_sdk.export.executorch import export
+    from edge_sdk.formats.base import ExportConfig
+    from edge_sdk.formats.executorch.exporter import export
+    from edge_sdk.formats.executorch.runner import host_latency_ms
     from edge_sdk.model import load_model
     from edge_sdk.profiles import get_profile
-    from edge_sdk.runtimes.executorch import host_latency_ms
 
     model = load_model(args.model)
     calibration = load_dataset(args.calibration, model.inputs)

@@ -1,7 +1,7 @@
 """verify(): metrics, tolerances, check(), dispatch by artifact format, I/O (de)quantization.
 
-Fast tests: the runtime and reference here are stand-ins registered for a made-up format/framework
-(the real runtimes are exercised in tests/export/)."""
+Fast tests: the format and reference here are stand-ins registered for a made-up format/framework
+(the real runtimes are exercised in tests/formats/)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from edge_sdk.data import Dataset
 from edge_sdk.errors import VerificationError
 from edge_sdk.model.types import LoadedModel, TensorSpec
 from edge_sdk.records import Artifact
-from edge_sdk.runtimes import register_reference, register_runtime
-from edge_sdk.runtimes.quant import from_output, to_input
-from edge_sdk.verify import SQNR_CAP_DB, TOLERANCES, check, fidelity, tolerance_for, verify
+from edge_sdk.formats import FORMATS
+from edge_sdk.formats.base import Format, Runtime, SizeModel
+from edge_sdk.formats.common.quant import from_output, to_input
+from edge_sdk.references import register_reference
+from edge_sdk.verify import SQNR_CAP_DB, check, fidelity, tolerance_for, verify
 
 RNG = np.random.default_rng(0)
 LOGITS = RNG.normal(size=(50, 10)).astype(np.float32)
@@ -28,9 +30,14 @@ def _reference(model, inputs):
     return [LOGITS]
 
 
-@register_runtime("standin-format", runtime="standin")
 def _run(artifact, inputs, reference=None):
     return [LOGITS + NOISE["level"] * RNG.normal(size=LOGITS.shape).astype(np.float32)]
+
+
+STANDIN = FORMATS.register("standin-format")(Format(
+    "standin-format", exporter=None, runner=Runtime("standin", "executed", _run), frameworks={}, tolerances={},
+    size=SizeModel(0, 0, 0),
+))
 
 
 def _artifact(fmt="standin-format", precision="int8") -> Artifact:
@@ -70,7 +77,7 @@ def test_verify_passes_and_reports_accuracy():
     v = verify(_artifact(), model, data)
     assert v.passed and v.reason == "" and v.runtime == "standin" and v.method == "executed"
     assert v.accuracy.reference == pytest.approx(90.0) and v.accuracy.drop == pytest.approx(0.0)
-    assert v.tolerance == TOLERANCES.get(("standin-format", "int8"), tolerance_for(_artifact()))
+    assert v.tolerance == STANDIN.tolerances.get("int8", tolerance_for(_artifact()))
 
 
 def test_miss_is_recorded_then_check_raises_with_metric_value_and_tolerance():
@@ -94,7 +101,7 @@ def test_tolerance_override():
 def test_tolerance_table_per_format_and_precision():
     assert tolerance_for(_artifact("tflite", "float32"))["cosine"] > tolerance_for(_artifact("tflite", "int8"))["cosine"]
     pal = Artifact("coreml", Path("x"), 1, 1, "0", precision="float16+palettize4", details={"compression": "palettize4"})
-    assert tolerance_for(pal) == TOLERANCES[("coreml", "palettize4")]
+    assert tolerance_for(pal) == FORMATS.get("coreml").tolerances["palettize4"]
 
 
 def test_unknown_format_lists_valid_runtimes():

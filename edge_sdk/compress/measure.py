@@ -30,7 +30,7 @@ def _interpreter(flatbuffer: bytes) -> Any:
 
 def tflite_predict(flatbuffer: bytes, data: Dataset) -> np.ndarray:
     """The .tflite's first output on every sample, executed in LiteRT (the shared runner; float outputs)."""
-    from edge_sdk.runtimes.litert import run
+    from edge_sdk.formats.tflite.runner import run
 
     return run(flatbuffer, data.inputs)[0]
 

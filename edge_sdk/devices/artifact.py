@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_sdk.errors import DeviceError
-from edge_sdk.records import Artifact
+from edge_sdk.records import ArenaInfo, Artifact
 
 MAIN_FILES = ("model.pte", "model.mlpackage", "model.tflite")
 SUFFIX_FORMAT = {".pte": "pte", ".mlpackage": "coreml", ".tflite": "tflite"}
@@ -48,7 +48,7 @@ def _format_of(main: Path, report: dict | None) -> str:
 
 
 def resolve_target(path: str | Path) -> BenchTarget:
-    from edge_sdk.export.atomic import make_artifact
+    from edge_sdk.formats.common.atomic import make_artifact
 
     path = Path(path)
     if not path.exists():
@@ -67,6 +67,6 @@ def resolve_target(path: str | Path) -> BenchTarget:
     siblings = [out_dir / n for n in ("model_data.cc", "model_data.h", "op_resolver.h")] if fmt == "tflm" else []
     artifact = make_artifact(
         fmt, main, [main] + [p for p in siblings if p.exists()], entry.get("precision", "unknown"), (),
-        entry.get("details") or {},
+        entry.get("details") or {}, ArenaInfo(**entry["arena"]) if entry.get("arena") else None,
     )
     return BenchTarget(artifact, out_dir, report)

@@ -71,7 +71,7 @@ def _values(profile: Profile, artifact: Artifact, unit: str | None) -> dict[str,
         "compute_units": settings["compute_units"],
         "runs": str(DEFAULT_RUNS),
         "warmup": str(DEFAULT_WARMUP),
-        "arena_bytes": str(artifact.details.get("arena_bytes", "")),
+        "arena_bytes": str(artifact.arena.bytes if artifact.arena else ""),
         "clock_hz": str(profile.compute.clock_hz),
     }
     if profile.family == "cortex-m":
@@ -87,7 +87,7 @@ def _config(profile: Profile, artifact: Artifact, unit: str | None) -> dict:
     return {"profile": profile.name, "family": profile.family, "format": artifact.format, "kind": kind,
             "model": f"../{artifact.path.name}", "threads": s["threads"], "delegate": s["delegate"],
             "compute_units": s["compute_units"], "runs": DEFAULT_RUNS, "warmup": DEFAULT_WARMUP,
-            "arena_bytes": artifact.details.get("arena_bytes")}
+            "arena_bytes": artifact.arena.bytes if artifact.arena else None}
 
 
 def render(text: str, values: dict[str, str], name: str) -> str:

@@ -32,7 +32,7 @@ def runner_args(artifact: Artifact, config: BenchConfig, model: str) -> list[str
     kind = runner_kind(artifact, "the Python runner")
     args = [model, "--kind", kind, "--runs", str(config.runs), "--warmup", str(config.warmup),
             "--threads", str(config.threads)]
-    arena = config.arena_bytes or artifact.details.get("arena_bytes")
+    arena = config.arena_bytes or (artifact.arena.bytes if artifact.arena else None)
     if kind == "tflm" and arena:
         args += ["--arena-bytes", str(int(arena))]
     if config.run_delay_s:

@@ -45,7 +45,7 @@ def run_task(task: Task, say: Progress) -> TaskResult:
 
 
 def evaluate(task: Task, say: Progress) -> TaskResult:
-    from edge_sdk.export import EXPORTERS, ExportConfig
+    from edge_sdk.formats import FORMATS, ExportConfig
     from edge_sdk.verify import verify
 
     start = time.perf_counter()
@@ -70,7 +70,7 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
             precision=cand.precision, io_dtype=cand.io_dtype, calibration=data.calibration,
             coreml_compression=cand.coreml_compression, sparsity_aware=cand.sparsity > 0, seed=task.seed,
         )
-        artifact = EXPORTERS.get(cand.fmt)(compressed, task.profile, config, task.out_dir)
+        artifact = FORMATS.get(cand.fmt).exporter(compressed, task.profile, config, task.out_dir)
         timings["export"] = time.perf_counter() - t
         t = time.perf_counter()
         verification = verify(artifact, model, data.eval)

@@ -10,16 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_sdk.errors import UnsupportedOpError
+from edge_sdk.formats import FORMATS, producible_formats
 from edge_sdk.model.types import ModelInfo
 from edge_sdk.contracts.budgets import BudgetCheck, Budgets
 from edge_sdk.planner.estimate import Estimate, compute_dtype, estimate
 from edge_sdk.profiles import OP_NAMESPACE, Profile
 
-PRODUCIBLE_FORMATS = {
-    "keras": ("tflite", "tflm", "coreml"),
-    "torch": ("pte", "pte-coreml", "coreml"),
-    "tflite": ("tflite", "tflm"),  # an existing flatbuffer runs as-is on LiteRT or TFLM
-}
+PRODUCIBLE_FORMATS = producible_formats()  # framework -> formats, from each Format's `frameworks`
 CHECKED_PRECISIONS = ("float32", "int8")
 
 
@@ -119,11 +116,6 @@ def choose_format(framework: str, profile: Profile) -> str | None:
     return next((f for f in profile.runtime.formats if f in producible), None)
 
 
-# Formats whose runtime runs every core op: ops outside the profile's list (the XNNPACK delegate's) run on
-# ExecuTorch's portable CPU kernels, slower but not unsupported.
-PORTABLE_FALLBACK_FORMATS = frozenset({"pte"})
-
-
 def check_fit(info: ModelInfo, profile: Profile, budgets: Budgets | None = None) -> FitReport:
     budgets = budgets or Budgets.from_profile(profile)
     fmt = choose_format(info.framework, profile)
@@ -133,7 +125,7 @@ def check_fit(info: ModelInfo, profile: Profile, budgets: Budgets | None = None)
         ops_checked = bool(supported)
         if ops_checked:
             op_issues = _unsupported_ops(info, OP_NAMESPACE[fmt], supported)
-        if fmt in PORTABLE_FALLBACK_FORMATS:
+        if FORMATS.get(fmt).portable_fallback:  # ops outside the profile's list run, slower, not unsupported
             fallback, op_issues = op_issues, ()
         rows = tuple(_precision_fit(info, profile, fmt, p, budgets) for p in _precisions(info))
     return FitReport(

@@ -105,10 +105,10 @@ def _keras_int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Cand
 
 
 def _coreml_rungs(profile: Profile, prune: str = "prune", distill: str = "distill") -> list[Candidate]:
-    from edge_sdk.export.coreml import SPEC_VERSION, deployment
+    from edge_sdk.formats import FORMATS
 
     # joint sparse + palettized weights need the iOS18 opset; older targets get plain sparse storage
-    joint = SPEC_VERSION.get(deployment(profile)[0], 0) >= SPEC_VERSION["iOS18"]
+    joint = "sparse-palettize4" in FORMATS.get("coreml").weight_compressions(profile)
     sparse = "sparse-palettize4" if joint else "sparse"
     rungs = [
         Candidate("fp16", "coreml", "float16"),

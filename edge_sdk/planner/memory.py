@@ -2,8 +2,8 @@
 
     estimate_artifact_bytes(info, fmt, precision) -> int
         the artifact's weights at the precision (int8: int32 biases and per-channel scale/zero-point
-        pairs too) + the format's per-tensor / per-op and fixed overhead, calibrated against real
-        artifacts (TFLite flatbuffers; Core ML mlpackages: weight blobs + the MIL program).
+        pairs too) + the format's per-tensor / per-op and fixed overhead (`Format.size`, calibrated
+        against real artifacts; a format may bring its own estimate, e.g. weight blobs + program).
     estimate_arena_bytes(info, dtype="int8") -> int
         the TFLM tensor arena: a liveness simulation of the TFLite op graph with TFLM's greedy memory
         planner (head) + the interpreter's persistent allocations (tail).
@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from edge_sdk.formats import FORMATS
 from edge_sdk.model.types import DTYPE_BYTES, LayerInfo, ModelInfo
 
 # ---- artifact size ---------------------------------------------------------------------------------
@@ -32,20 +33,9 @@ BIAS_BYTES = {"float32": 4, "float16": 2, "dynamic-int8": 4, "int8": 4, "int16x8
 DYNAMIC_MIN_ELEMS = 1024  # dynamic-range quantization leaves smaller weight tensors float32
 QPARAM_BYTES = 12  # one float32 scale + one int64 zero point per channel (quantized tensors)
 QUANTIZED = ("int8", "int16x8")
-# Per-format overhead: fixed bytes + bytes per tensor (flatbuffer tables, shapes, names) and per op.
-FORMAT_BASE_BYTES = {"tflite": 600, "tflm": 600, "coreml": 1600, "pte": 4000, "pte-coreml": 8000}
-PER_TENSOR_BYTES = {"tflite": 185, "tflm": 185, "coreml": 0, "pte": 120, "pte-coreml": 120}
+# Per-format overhead (fixed, per tensor, per op) is each format's `Format.size` (edge_sdk/formats/).
 QUANTIZED_TENSOR_BYTES = 20  # the quantization table of an int8/int16 tensor
 INT16X8_EXTRA_BYTES = 1800  # int16x8 flatbuffers carry more metadata (measured)
-PER_OP_BYTES = {"tflite": 0, "tflm": 0, "coreml": 450, "pte": 300, "pte-coreml": 300}
-# Core ML: model.mlmodel holds the MIL program (a conv brings ~6 parameter consts with it); weight.bin
-# has a 64-byte header per blob; weights under 2048 elements stay fp16 when compressing.
-COREML_OP_BYTES = {"conv": 1200}
-COREML_FP16_CASTS_BYTES = 700  # fp16 programs cast inputs/outputs and name every op *_cast_fp16
-COREML_BLOB_BYTES = 64
-COREML_INLINE_MAX = 10  # constants this small are stored in the program itself
-COREML_COMPRESS_MIN_ELEMS = 2048
-COREML_QPARAM_BYTES = 3  # linear8: an fp16 scale and an int8 zero point per channel
 
 # ---- TFLM arena ------------------------------------------------------------------------------------
 TFLM_ALIGN = 16
@@ -192,46 +182,34 @@ def _weight_tensors(info: ModelInfo) -> list[tuple[int, int]]:
     return found
 
 
-def _coreml_bytes(info: ModelInfo, tensors: list[tuple[int, int]], scale: float, precision: str) -> int:
-    float_bytes = 4 if precision == "float32" else 2
-    if precision in ("dynamic-int8", "int8"):  # linear8 weight compression
-        kernels = sum(k + COREML_QPARAM_BYTES * b if k >= COREML_COMPRESS_MIN_ELEMS else k * float_bytes for k, b in tensors)
-    else:
-        kernels = sum(k for k, _ in tensors) * float_bytes
-    biases = sum(b for _, b in tensors) * float_bytes
-    blobs = sum(1 for k, b in tensors for n in (k, b) if n > COREML_INLINE_MAX)
-    program = sum(COREML_OP_BYTES.get(op, PER_OP_BYTES["coreml"]) for l in info.layers for op in l.runtime_ops.get("coreml", ()))
-    casts = 0 if precision == "float32" else COREML_FP16_CASTS_BYTES
-    return int(kernels * scale + biases + COREML_BLOB_BYTES * blobs + program + casts + FORMAT_BASE_BYTES["coreml"])
-
-
 def estimate_artifact_bytes(info: ModelInfo, fmt: str, precision: str) -> int:
-    """Artifact bytes. `tflite` int8/int16x8 assume float I/O (QUANTIZE/DEQUANTIZE at the edges, what
-    the planner exports for phones); `tflm` int8 I/O. For `coreml`, precision dynamic-int8 means
-    linear8 weight compression."""
+    """Artifact bytes. Flatbuffer formats at int8/int16x8 get float I/O (QUANTIZE/DEQUANTIZE at the
+    edges, what the planner exports for phones) unless the format says otherwise (`SizeModel.float_io`,
+    false for int8-I/O microcontroller artifacts)."""
+    size = FORMATS.get(fmt).size
     tensors = _weight_tensors(info)
     structural = sum(k + b for k, b in tensors)
     scale = info.params / structural if structural else 0.0  # the caller may scale params
-    if fmt == "coreml":
-        return _coreml_bytes(info, tensors, scale, precision)
+    if size.artifact_bytes is not None:
+        return size.artifact_bytes(info, tensors, scale, precision)
     bias_elems = sum(b for _, b in tensors)
     g = tflite_graph(info)
     n_tensors = len(g.sizes) + sum(CONST_INPUTS.get(op, 0) for op, *_ in g.ops)
-    flatbuffer = fmt in ("tflite", "tflm")
+    flatbuffer = size.flatbuffer
     if precision == "dynamic-int8":
         big = [(k, b) for k, b in tensors if k >= DYNAMIC_MIN_ELEMS]
         kernel_bytes = sum(k * (1 if k >= DYNAMIC_MIN_ELEMS else 4) for k, _ in tensors) * scale
         data = kernel_bytes + bias_elems * BIAS_BYTES[precision] + (QPARAM_BYTES * sum(b for _, b in big) if flatbuffer else 0)
     else:
         data = sum(k for k, _ in tensors) * scale * WEIGHT_BYTES.get(precision, 1.0) + bias_elems * BIAS_BYTES.get(precision, 4)
-    per_tensor = PER_TENSOR_BYTES.get(fmt, 150)
+    per_tensor = size.per_tensor_bytes
     if flatbuffer and precision == "float16":  # each fp16 constant gets a DEQUANTIZE op and a float32 tensor
         n_tensors += 2 * len(tensors)
     if flatbuffer and precision in QUANTIZED:
-        if fmt == "tflite" or precision == "int16x8":  # float I/O: a QUANTIZE and a DEQUANTIZE tensor
+        if size.float_io or precision == "int16x8":  # float I/O: a QUANTIZE and a DEQUANTIZE tensor
             n_tensors += 2
         per_tensor += QUANTIZED_TENSOR_BYTES
         data += QPARAM_BYTES * (2 * bias_elems + len(g.sizes))  # per-channel weights/biases, per-tensor activations
         data += INT16X8_EXTRA_BYTES if precision == "int16x8" else 0
-    overhead = FORMAT_BASE_BYTES.get(fmt, 2000) + per_tensor * n_tensors + PER_OP_BYTES.get(fmt, 0) * len(g.ops)
+    overhead = size.base_bytes + per_tensor * n_tensors + size.per_op_bytes * len(g.ops)
     return int(data + overhead)

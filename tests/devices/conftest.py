@@ -27,10 +27,10 @@ def int8_flatbuffer(digits_loaded) -> bytes:
     return flatbuffer
 
 
-def _artifact(fmt: str, out: Path, main: str, files: list[str], details: dict | None = None):
-    from edge_sdk.export.atomic import make_artifact
+def _artifact(fmt: str, out: Path, main: str, files: list[str], arena=None):
+    from edge_sdk.formats.common.atomic import make_artifact
 
-    return make_artifact(fmt, out / main, [out / f for f in files], "int8", (), details or {})
+    return make_artifact(fmt, out / main, [out / f for f in files], "int8", (), arena=arena)
 
 
 @pytest.fixture(scope="session")
@@ -42,32 +42,31 @@ def tflite_artifact(tmp_path_factory, int8_flatbuffer):
 
 @pytest.fixture(scope="session")
 def tflm_artifact(tmp_path_factory, int8_flatbuffer):
-    from edge_sdk.export.flatbuffer import read_graph
-    from edge_sdk.export.tflm import arena_for_harness, model_data_files, op_resolver_file
-    from edge_sdk.runtimes.tflm import measure_arena
+    from edge_sdk.formats.common.flatbuffer import read_graph
+    from edge_sdk.formats.tflm.exporter import arena_for_harness, model_data_files, op_resolver_file
+    from edge_sdk.formats.tflm.runner import measure_arena
+    from edge_sdk.records import ArenaInfo
 
     out = tmp_path_factory.mktemp("tflm")
     measured = measure_arena(int8_flatbuffer)["arena_total_bytes"]
-    arena = arena_for_harness(measured, 0.10)
-    files = model_data_files(int8_flatbuffer, "digits", "// test fixture\n", arena, measured, 0.10)
+    arena = ArenaInfo(arena_for_harness(measured, 0.10), measured, True, 0.10)
+    files = model_data_files(int8_flatbuffer, "digits", "// test fixture\n", arena)
     files["op_resolver.h"] = op_resolver_file(read_graph(int8_flatbuffer).op_names(), "// test fixture\n")
     (out / "model.tflite").write_bytes(int8_flatbuffer)
     for name, text in files.items():
         (out / name).write_text(text)
-    return _artifact("tflm", out, "model.tflite", ["model.tflite", *files],
-                     {"arena_bytes": arena, "arena_bytes_measured": measured})
+    return _artifact("tflm", out, "model.tflite", ["model.tflite", *files], arena)
 
 
 @pytest.fixture(scope="session")
 def pte_artifact(tmp_path_factory):
     """The bundled torch digits CNN exported by the project's ExecuTorch exporter (XNNPACK partitioner)."""
     from edge_sdk import get_profile, load_model
-    from edge_sdk.export import executorch  # noqa: F401  (registers "pte")
-    from edge_sdk.export.base import EXPORTERS, ExportConfig
+    from edge_sdk.formats import FORMATS, ExportConfig
 
     out = tmp_path_factory.mktemp("pte")
     model = load_model(ROOT / "examples" / "torch_digits" / "model.pt2")
-    return EXPORTERS.get("pte")(model, get_profile("pixel-8"), ExportConfig(), out)
+    return FORMATS.get("pte")(model, get_profile("pixel-8"), ExportConfig(), out)
 
 
 def copy_out(artifact, dest: Path) -> Path:

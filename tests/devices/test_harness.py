@@ -122,7 +122,7 @@ def test_main_cc_builds_against_tflite_micro(tflm_artifact, tmp_path):
     size = subprocess.run([ARM_SIZE or "arm-none-eabi-size", str(build / "edge_sdk_bench.elf")], check=True,
                           capture_output=True, text=True).stdout
     text, data, bss = (int(v) for v in size.splitlines()[1].split()[:3])
-    assert text + data >= tflm_artifact.path.stat().st_size and bss >= tflm_artifact.details["arena_bytes"]
+    assert text + data >= tflm_artifact.path.stat().st_size and bss >= tflm_artifact.arena.bytes
 
 
 def test_emit_replaces_an_old_harness(tflite_artifact, tmp_path):

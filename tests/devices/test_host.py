@@ -62,7 +62,7 @@ def test_host_tflm_reports_the_arena_tflm_allocates(tflm_artifact, tmp_path, cap
     _check_stats(result, 10)
     assert result.raw["start"]["runtime"] == "tflm"
     # allocated with the harness arena (measured + margin); the recording allocator reports what it used
-    assert result.arena_bytes == tflm_artifact.details["arena_bytes_measured"]
+    assert result.arena_bytes == tflm_artifact.arena.basis_bytes
     doc = _bench_json(out, capsys, "--runs", "10")  # the CLI path: format inferred from model_data.cc
     assert doc["artifact"]["format"] == "tflm" and doc["bench"]["raw"]["start"]["runtime"] == "tflm"
     assert doc["bench"]["arena_bytes"] > 0 and doc["bench"]["latency_ms"]["p99"] > 0

@@ -58,7 +58,7 @@ def test_serial_runner_reads_a_full_benchmark(pty_board, tflm_artifact):
     assert result.complete and result.runs == 12 and result.runner == "serial"
     assert result.raw["start"]["runtime"] == "tflm"
     assert 0 < result.latency_ms["p50"] <= result.latency_ms["p99"]
-    assert result.arena_bytes == tflm_artifact.details["arena_bytes_measured"]
+    assert result.arena_bytes == tflm_artifact.arena.basis_bytes
 
 
 def test_closing_the_pty_mid_run_is_a_clear_error_with_partial_results(pty_board, tflm_artifact, tmp_path, monkeypatch):

@@ -174,7 +174,7 @@ def test_tflite_int8_analysis_matches_keras(digits_loaded, digits_info):
     assert info.dtypes == ("int8",)
     assert info.peak_activation_elems == digits_info.peak_activation_elems  # same folding as the converter
     # TFLM's memory planner places exactly the activations the liveness analysis says are live at once
-    from edge_sdk.runtimes.tflm import measure_arena
+    from edge_sdk.formats.tflm.runner import measure_arena
 
     assert measure_arena(flatbuffer)["arena_head_bytes"] == digits_info.peak_activation_bytes("int8")
     # BatchNormalization is folded into conv1's weights, so the flatbuffer holds fewer constants

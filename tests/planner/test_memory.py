@@ -39,7 +39,7 @@ def measured(models):
     from edge_sdk import analyze
     from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import load_dataset
-    from edge_sdk.runtimes.tflm import measure_arena
+    from edge_sdk.formats.tflm.runner import measure_arena
 
     out = {}
     for name, model in models.items():
@@ -97,12 +97,12 @@ def test_estimates_scale_with_the_caller_scaling(measured):
 @pytest.fixture(scope="module")
 def coreml_sizes(models, tmp_path_factory):
     """name -> bytes of the fp16 mlpackage, exported for real."""
-    from edge_sdk.export import EXPORTERS, ExportConfig
+    from edge_sdk.formats import FORMATS, ExportConfig
     from edge_sdk.profiles import get_profile
 
     profile = get_profile("ios")
     return {
-        name: EXPORTERS.get("coreml")(model, profile, ExportConfig(precision="float16"), tmp_path_factory.mktemp(name)).bytes
+        name: FORMATS.get("coreml")(model, profile, ExportConfig(precision="float16"), tmp_path_factory.mktemp(name)).bytes
         for name, model in models.items()
     }
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 
 def export_pte(model, profile, out_dir, precision="float32", calibration=None):
-    from edge_sdk.export import executorch
-    from edge_sdk.export.base import ExportConfig
+    from edge_sdk.formats.base import ExportConfig
+    from edge_sdk.formats.executorch import exporter
 
-    return executorch.export(model, profile, ExportConfig(precision=precision, calibration=calibration), out_dir)
+    return exporter.export(model, profile, ExportConfig(precision=precision, calibration=calibration), out_dir)
 
 
 def verify_pte(artifact, reference, data):

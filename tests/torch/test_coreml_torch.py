@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from edge_sdk.errors import ConfigError
-from edge_sdk.export.base import ExportConfig
-from edge_sdk.export.coreml_torch import convert
+from edge_sdk.formats.base import ExportConfig
+from edge_sdk.formats.coreml.exporter_torch import convert
 from edge_sdk.model.torch import run_eager
-from edge_sdk.runtimes.coreml_torch import simulate
+from edge_sdk.formats.coreml.runner_torch import simulate
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge_sdk.export import executorch
-from edge_sdk.export.base import ExportConfig
+from edge_sdk.formats.base import ExportConfig
+from edge_sdk.formats.pte_coreml import exporter
 from tests.torch.helpers import verify_pte
 
 pytestmark = pytest.mark.slow
@@ -16,8 +16,8 @@ def test_pte_coreml_lowers_deterministically_and_is_not_run(torch_digits, digits
     from edge_sdk.profiles import get_profile
 
     ios = get_profile("ios")
-    first = executorch.export_coreml(torch_digits, ios, ExportConfig(), tmp_path / "a")
-    second = executorch.export_coreml(torch_digits, ios, ExportConfig(), tmp_path / "b")
+    first = exporter.export(torch_digits, ios, ExportConfig(), tmp_path / "a")
+    second = exporter.export(torch_digits, ios, ExportConfig(), tmp_path / "b")
     assert first.format == "pte-coreml" and first.details["backend"] == "coreml"
     assert first.details["delegation"]["coverage"] > 0.9
     assert first.sha256 == second.sha256

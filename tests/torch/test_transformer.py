@@ -47,7 +47,7 @@ def test_dynamic_int8_pte_cosine_and_size(transformer, tokens, android, tmp_path
     x = token_batches(1).numpy()
     y = x.copy()
     y[0, 0] = (y[0, 0] + 1) % 10
-    from edge_sdk.runtimes.executorch import run_pte
+    from edge_sdk.formats.executorch.runner import run_pte
 
     a, b = (run_pte(art, {"tokens": np.repeat(v_, 2, axis=0)})[0] for v_ in (x, y))
     assert not np.allclose(a, b) and a.shape == (2, 64) and SEQ == 16

@@ -1,7 +1,7 @@
 """TFLite exporter ("tflite"): model.tflite at float32, float16, dynamic-int8, int8 or int16x8.
 
 Conversion is `compress.ptq.convert_to_tflite` (one converter path for the whole SDK); this module adds
-the atomic write and the artifact record. Verified by `verify.py` on LiteRT.
+the atomic write and the artifact record. Verified by `verify.py` on LiteRT (`runner.py`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 from edge_sdk.compress.ptq import MODES, QuantSpec, convert_to_tflite
 from edge_sdk.errors import ExportError
-from edge_sdk.export.atomic import commit, make_artifact, staging
-from edge_sdk.export.base import ExportConfig, register_exporter
-from edge_sdk.export.flatbuffer import read_graph
+from edge_sdk.formats.base import ExportConfig
+from edge_sdk.formats.common.atomic import commit, make_artifact, staging
+from edge_sdk.formats.common.flatbuffer import read_graph
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.records import Artifact, StepRecord
@@ -50,7 +50,6 @@ def io_dtypes(flatbuffer: bytes) -> dict[str, str]:
     }
 
 
-@register_exporter("tflite")
 def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
     flatbuffer, record = convert(model, config, "tflite")
     with staging(out_dir) as stage:

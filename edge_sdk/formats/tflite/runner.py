@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.runtimes import register_runtime
-from edge_sdk.runtimes.quant import from_output, to_input
+from edge_sdk.formats.common.quant import from_output, to_input
 
 BATCH = 64
 
@@ -30,7 +29,6 @@ def input_order(details: list[dict], names: list[str]) -> list[int]:
     return order
 
 
-@register_runtime("tflite", runtime="litert")
 def run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
     Interpreter = deps.litert_interpreter()
     interp = Interpreter(model_content=model_bytes(artifact_or_bytes), num_threads=1)

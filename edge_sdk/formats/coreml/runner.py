@@ -4,10 +4,10 @@
     present, the compressed weights' storage (LUT sizes, int8 data, sparse masks) and the spec version
     for the deployment target;
 (b) simulated numerics (method "simulated"): every conv/linear weight stored in the package is
-    decompressed in numpy (`coreml_weights`), mapped back onto the Keras layers (Core ML conv weights
+    decompressed in numpy (`weights.py`), mapped back onto the Keras layers (Core ML conv weights
     are OIHW, Keras HWIO; linear weights are transposed; batch norms that Core ML folded into the conv
     are folded the same way in the clone) and the original Keras model runs with those weights
-    (PyTorch models: `coreml_torch.simulate`, the same idea on the torch program).
+    (PyTorch models: `runner_torch.simulate`, the same idea on the torch program).
     This reproduces the weight error of fp16 storage, quantization, palettization and sparsity exactly;
     it does not reproduce fp16 activation arithmetic on the device.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.runtimes import register_runtime
-from edge_sdk.runtimes.coreml_weights import WeightOp, load_program, weight_ops
+from edge_sdk.formats.coreml.exporter import SPEC_VERSION
+from edge_sdk.formats.coreml.weights import WeightOp, load_program, weight_ops
 
 EXECUTED = sys.platform == "darwin"
 EXPECTED_OPS = {
@@ -49,8 +49,6 @@ def _storage(program) -> dict[str, list[str]]:
 
 
 def structural_checks(artifact) -> dict:
-    from edge_sdk.export.coreml import SPEC_VERSION
-
     ct = deps.coremltools()
     ct.models.MLModel(str(artifact.path), skip_model_load=True)  # raises if the package is malformed
     spec, program = load_program(Path(artifact.path))
@@ -175,14 +173,13 @@ def predict(artifact, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     return [np.concatenate(parts) for parts in zip(*results)]
 
 
-@register_runtime("coreml", runtime="coreml", method="executed" if EXECUTED else "simulated", checks=structural_checks)
 def run(artifact, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
     if EXECUTED:
         return predict(artifact, inputs)
     if reference is not None and reference.framework == "torch":
-        from edge_sdk.runtimes import coreml_torch
+        from edge_sdk.formats.coreml import runner_torch
 
-        return coreml_torch.simulate(Path(artifact.path), reference, inputs)[0]
+        return runner_torch.simulate(Path(artifact.path), reference, inputs)[0]
     if reference is None or reference.framework != "keras":
         raise NotImplementedError(
             "Core ML cannot predict on this OS and simulated numerics need the original Keras model; "

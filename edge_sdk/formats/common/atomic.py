@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from edge_sdk import deps
 from edge_sdk.model import file_sha256
-from edge_sdk.records import Artifact
+from edge_sdk.records import ArenaInfo, Artifact
 
 
 def gzip_bytes(data: bytes) -> int:
@@ -70,6 +70,7 @@ def make_artifact(
     precision: str,
     tools: tuple[str, ...],
     details: dict[str, Any] | None = None,
+    arena: ArenaInfo | None = None,
 ) -> Artifact:
     return Artifact(
         format=fmt,
@@ -81,4 +82,5 @@ def make_artifact(
         precision=precision,
         tool_versions=tool_versions(*tools),
         details=details or {},
+        arena=arena,
     )

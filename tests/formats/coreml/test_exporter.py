@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from edge_sdk.errors import ExportError
-from edge_sdk.export import EXPORTERS, ExportConfig
+from edge_sdk.formats import FORMATS, ExportConfig
 from edge_sdk.verify import check, verify
 
 pytestmark = pytest.mark.slow
 
 
 def _export(model, profile, out, **kw):
-    return EXPORTERS.get("coreml")(model, profile, ExportConfig(precision="float16", **kw), out)
+    return FORMATS.get("coreml")(model, profile, ExportConfig(precision="float16", **kw), out)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_palettize4_structural_and_simulated(pal4, fp16, digits_loaded, digits_e
 
 def test_numpy_decompression_matches_coremltools(pal4):
     """Our numpy decoding of the stored LUT weights equals coremltools' own constexpr evaluation."""
-    from edge_sdk.runtimes.coreml_weights import load_program, program_values
+    from edge_sdk.formats.coreml.weights import load_program, program_values
 
     _, program = load_program(pal4.path)
     values, _ = program_values(program)
@@ -100,7 +100,7 @@ def ios18_profile(ios_profile):
 def test_other_compressions_decode_like_coremltools(compression, profile_name, marker, digits_loaded, digits_eval, request, tmp_path):
     """Affine int8 (iOS16/17 ops) and joint sparse+LUT (iOS18 ops): our numpy decoding equals coremltools'
     and the simulated verification passes its tolerance."""
-    from edge_sdk.runtimes.coreml_weights import load_program, program_values
+    from edge_sdk.formats.coreml.weights import load_program, program_values
 
     profile = request.getfixturevalue(profile_name)
     artifact = _export(digits_loaded, profile, tmp_path, coreml_compression=compression)

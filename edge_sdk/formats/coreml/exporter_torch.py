@@ -1,6 +1,6 @@
 """Core ML conversion of a PyTorch program through the coremltools torch frontend (torch.export path).
 
-    convert(model, profile, config) -> coremltools MLModel   (export/coreml.py saves it and applies
+    convert(model, profile, config) -> coremltools MLModel   (exporter.py saves it and applies
                                                               coremltools.optimize weight compression)
 
 The program is re-exported at its deploy batch (1 when the batch is dynamic), decomposed to the ATen
@@ -15,8 +15,9 @@ from typing import Any
 
 from edge_sdk import deps
 from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
-from edge_sdk.errors import ConfigError, ExportError
-from edge_sdk.export.base import ExportConfig
+from edge_sdk.errors import ConfigError
+from edge_sdk.formats.base import ExportConfig, export_errors
+from edge_sdk.formats.coreml.exporter import enum_value
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 
@@ -28,7 +29,7 @@ def deployment_target(profile: Profile) -> Any:
     ct = deps.coremltools()
     constraints = getattr(profile.runtime, "constraints", None) or {}
     name = constraints.get("minimum_deployment_target", DEFAULT_TARGET) if isinstance(constraints, dict) else DEFAULT_TARGET
-    return getattr(ct.target, str(name))
+    return enum_value(ct, "target", str(name), "minimum_deployment_target", profile)
 
 
 def convert(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
@@ -42,13 +43,11 @@ def convert(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
     ct = deps.coremltools()
     program = reexport(model.handle.module(), model, deploy_example(model), static=True).handle
     precision = ct.precision.FLOAT16 if config.precision == "float16" else ct.precision.FLOAT32
-    try:
+    target = deployment_target(profile)
+    with export_errors("coremltools cannot convert the torch program"):
         return ct.convert(
             program.run_decompositions({}),
             convert_to="mlprogram",
-            minimum_deployment_target=deployment_target(profile),
+            minimum_deployment_target=target,
             compute_precision=precision,
         )
-    except Exception as exc:  # noqa: BLE001 - the converter raises many types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise ExportError(f"coremltools cannot convert the torch program: {first}") from None

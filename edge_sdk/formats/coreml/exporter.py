@@ -13,8 +13,8 @@ then compressed with `coremltools.optimize.coreml` per `config.coreml_compressio
 
 Weights under coremltools' 2048-element threshold stay uncompressed. The package's Manifest.json item
 identifiers are random UUIDs in coremltools; they are rewritten to name-derived UUIDs so the same
-inputs give a byte-identical package. PyTorch models go to `edge_sdk.export.coreml_torch.convert(model,
-profile, config) -> ct.models.MLModel` (uncompressed; the compression above is applied here).
+inputs give a byte-identical package. PyTorch models go to `exporter_torch.convert(model, profile,
+config) -> ct.models.MLModel` (uncompressed; the compression above is applied here).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.errors import ConfigError, ExportError, MissingDependencyError
-from edge_sdk.export.atomic import commit, make_artifact, staging
-from edge_sdk.export.base import ExportConfig, register_exporter
+from edge_sdk.errors import ConfigError, ExportError
+from edge_sdk.formats.base import ExportConfig, export_errors
+from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.records import Artifact
@@ -50,7 +50,19 @@ def deployment(profile: Profile) -> tuple[str, str]:
     return str(constraints.get("minimum_deployment_target", DEFAULT_TARGET)), str(constraints.get("compute_units", DEFAULT_UNITS))
 
 
-def _enum(ct: Any, kind: str, value: str, field: str, profile: Profile) -> Any:
+def joint_compression(target: str) -> bool:
+    """Joint sparse+palettized weights need the iOS18 opset."""
+    return SPEC_VERSION.get(target, 0) >= SPEC_VERSION["iOS18"]
+
+
+def compressions_for(profile: Profile) -> tuple[str, ...]:
+    """The weight compressions the profile's deployment target can store."""
+    joint = joint_compression(deployment(profile)[0])
+    return tuple(c for c in COMPRESSIONS if joint or c != "sparse-palettize4")
+
+
+def enum_value(ct: Any, kind: str, value: str, field: str, profile: Profile) -> Any:
+    """coremltools' target / compute unit named by a profile constraint (ConfigError when unknown)."""
     holder = ct.target if kind == "target" else ct.ComputeUnit
     try:
         return getattr(holder, value)
@@ -78,7 +90,7 @@ def _op_config(cto: Any, compression: str, sparsity_aware: bool) -> list[tuple[s
 
 def compress(mlmodel: Any, compression: str, sparsity_aware: bool, target: str, seed: int) -> Any:
     cto = deps.module("coremltools.optimize.coreml")
-    if compression == "sparse-palettize4" and SPEC_VERSION.get(target, 0) < SPEC_VERSION["iOS18"]:
+    if compression == "sparse-palettize4" and not joint_compression(target):
         raise ExportError(
             f"Core ML joint sparse+palettized weights need minimum_deployment_target iOS18 or newer; the profile "
             f"says {target} (use palettize4 or a profile targeting iOS18)"
@@ -97,13 +109,11 @@ def output_names(model: LoadedModel) -> list[str]:
 
 def _convert_keras(model: LoadedModel, ct: Any, precision: Any, target: Any, units: Any) -> Any:
     inputs = [ct.TensorType(name=s.name, shape=(1,) + s.sample_shape()) for s in model.inputs]
-    try:
+    with export_errors("Core ML conversion failed"):  # NotImplementedError/ValueError/RuntimeError with op names
         mlmodel = ct.convert(
             model.handle, convert_to="mlprogram", inputs=inputs, compute_precision=precision,
             minimum_deployment_target=target, compute_units=units,
         )
-    except Exception as exc:  # coremltools raises NotImplementedError/ValueError/RuntimeError with op names
-        raise ExportError(f"Core ML conversion failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     spec = mlmodel.get_spec()
     renamed = False
     for out, want in zip(list(spec.description.output), output_names(model)):
@@ -111,16 +121,6 @@ def _convert_keras(model: LoadedModel, ct: Any, precision: Any, target: Any, uni
             ct.utils.rename_feature(spec, out.name, want)
             renamed = True
     return ct.models.MLModel(spec, weights_dir=mlmodel.weights_dir, compute_units=units) if renamed else mlmodel
-
-
-def _convert_torch(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
-    try:
-        from edge_sdk.export import coreml_torch
-    except ImportError:
-        raise MissingDependencyError(
-            "Core ML export of PyTorch models needs edge_sdk.export.coreml_torch, which is not available in this install"
-        ) from None
-    return coreml_torch.convert(model, profile, config)
 
 
 def deterministic_manifest(package: Path) -> None:
@@ -133,7 +133,6 @@ def deterministic_manifest(package: Path) -> None:
     manifest_path.write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n")
 
 
-@register_exporter("coreml")
 def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
     if config.precision not in PRECISIONS:
         raise ExportError(f"Core ML export takes precision float16 or float32, not {config.precision!r} "
@@ -142,13 +141,15 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         raise ConfigError(f"unknown coreml_compression {config.coreml_compression!r}; valid: {', '.join(COMPRESSIONS)}")
     target_name, units_name = deployment(profile)
     if model.framework == "torch":
-        mlmodel = _convert_torch(model, profile, config)
+        from edge_sdk.formats.coreml import exporter_torch  # imports this module's enum_value
+
+        mlmodel = exporter_torch.convert(model, profile, config)
     elif model.framework == "keras":
         ct = deps.coremltools()
         mlmodel = _convert_keras(
             model, ct, getattr(ct.precision, PRECISIONS[config.precision]),
-            _enum(ct, "target", target_name, "minimum_deployment_target", profile),
-            _enum(ct, "units", units_name, "compute_units", profile),
+            enum_value(ct, "target", target_name, "minimum_deployment_target", profile),
+            enum_value(ct, "units", units_name, "compute_units", profile),
         )
     else:
         raise ExportError(f"Core ML export takes Keras or PyTorch models, not {model.framework}")

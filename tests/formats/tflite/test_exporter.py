@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from edge_sdk.export import EXPORTERS, ExportConfig
+from edge_sdk.formats import FORMATS, ExportConfig
 from edge_sdk.verify import check, verify
 
 pytestmark = pytest.mark.slow
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def int8_artifact(digits_loaded, android_profile, digits_calibration, tmp_path_factory):
     out = tmp_path_factory.mktemp("tflite_int8")
     config = ExportConfig(precision="int8", io_dtype="int8", calibration=digits_calibration)
-    return EXPORTERS.get("tflite")(digits_loaded, android_profile, config, out), config, out
+    return FORMATS.get("tflite")(digits_loaded, android_profile, config, out), config, out
 
 
 def test_int8_verified_on_litert(int8_artifact, digits_loaded, digits_eval):
@@ -36,19 +36,19 @@ def test_int8_verified_on_litert(int8_artifact, digits_loaded, digits_eval):
 
 def test_deterministic(int8_artifact, digits_loaded, android_profile, tmp_path):
     artifact, config, _ = int8_artifact
-    again = EXPORTERS.get("tflite")(digits_loaded, android_profile, config, tmp_path)
+    again = FORMATS.get("tflite")(digits_loaded, android_profile, config, tmp_path)
     assert again.sha256 == artifact.sha256 and again.gzip_bytes == artifact.gzip_bytes
 
 
 @pytest.mark.parametrize("precision", ["float32", "float16", "dynamic-int8", "int16x8"])
 def test_other_precisions_verified(precision, digits_loaded, android_profile, digits_calibration, digits_eval, tmp_path):
     config = ExportConfig(precision=precision, calibration=digits_calibration)
-    artifact = EXPORTERS.get("tflite")(digits_loaded, android_profile, config, tmp_path)
+    artifact = FORMATS.get("tflite")(digits_loaded, android_profile, config, tmp_path)
     v = verify(artifact, digits_loaded, digits_eval.head(120))
     assert v.passed, v.reason
     assert v.tolerance["cosine"] >= 0.98
 
 
 def test_float_export_is_bigger_than_int8(int8_artifact, digits_loaded, android_profile, tmp_path):
-    artifact = EXPORTERS.get("tflite")(digits_loaded, android_profile, ExportConfig(precision="float32"), tmp_path)
+    artifact = FORMATS.get("tflite")(digits_loaded, android_profile, ExportConfig(precision="float32"), tmp_path)
     assert artifact.bytes > 3 * int8_artifact[0].bytes

@@ -1,8 +1,7 @@
 """ExecuTorch runner for `.pte` artifacts: the real runtime (Python bindings, `executorch.runtime`),
 with the XNNPACK delegate and the portable kernels compiled in.
 
-A `.pte` has a static batch (usually 1, see Artifact.details["batch"]): samples run in chunks of it. `pte-coreml` programs hold a Core ML
-delegate blob that only Apple's runtime can execute: on Linux that is reported as not run.
+A `.pte` has a static batch (usually 1, see Artifact.details["batch"]): samples run in chunks of it.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import numpy as np
 
 from edge_sdk import deps
 from edge_sdk.model.torch import predict
-from edge_sdk.runtimes import register_runtime
 
 LATENCY_RUNS = 20
 
@@ -48,19 +46,8 @@ def host_latency_ms(artifact_or_path, inputs: list, runs: int = LATENCY_RUNS, wa
     return {"p50": statistics.median(times), "min": min(times), "max": max(times), "runs": runs}
 
 
-def _measure(artifact) -> dict:
+def measure(artifact) -> dict:
+    """What verification reports as measured: host latency and the delegation coverage."""
     torch = deps.torch()
     example = [torch.zeros(spec["shape"], dtype=getattr(torch, spec["dtype"])) for spec in artifact.details["inputs"]]
     return {"latency_ms_host": host_latency_ms(artifact, example), "delegation": artifact.details.get("delegation")}
-
-
-@register_runtime("pte", runtime="executorch", measure=_measure)
-def run(artifact_or_path, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
-    return run_pte(artifact_or_path, inputs, reference)
-
-
-@register_runtime("pte-coreml", runtime="executorch")
-def run_coreml(artifact_or_path, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
-    raise NotImplementedError(
-        "a pte-coreml program runs its Core ML delegate only on Apple devices (coremltools cannot predict on Linux)"
-    )

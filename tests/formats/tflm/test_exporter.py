@@ -8,7 +8,7 @@ import re
 import pytest
 
 from edge_sdk.errors import ExportError, UnsupportedOpError
-from edge_sdk.export import EXPORTERS, ExportConfig
+from edge_sdk.formats import FORMATS, ExportConfig
 from edge_sdk.verify import check, verify
 
 pytestmark = pytest.mark.slow
@@ -18,14 +18,14 @@ pytestmark = pytest.mark.slow
 def tflm_artifact(digits_loaded, cortex_m_profile, digits_calibration, tmp_path_factory):
     out = tmp_path_factory.mktemp("tflm")
     config = ExportConfig(precision="int8", io_dtype="int8", calibration=digits_calibration, arena_margin=0.25)
-    return EXPORTERS.get("tflm")(digits_loaded, cortex_m_profile, config, out), config, out
+    return FORMATS.get("tflm")(digits_loaded, cortex_m_profile, config, out), config, out
 
 
 def test_files_and_arena(tflm_artifact):
     artifact, _, out = tflm_artifact
     assert sorted(p.name for p in out.iterdir()) == ["model.tflite", "model_data.cc", "model_data.h", "op_resolver.h"]
-    measured, arena = artifact.details["arena_bytes_measured"], artifact.details["arena_bytes"]
-    assert measured == artifact.details["arena_head_bytes"] + artifact.details["arena_tail_bytes"]
+    measured, arena = artifact.arena.basis_bytes, artifact.arena.bytes
+    assert artifact.arena.measured and measured == artifact.arena.head_bytes + artifact.arena.tail_bytes
     assert arena % 16 == 0 and measured * 1.25 <= arena < measured * 1.25 + 16
     header = (out / "model_data.h").read_text()
     assert f"constexpr size_t kTensorArenaSize = {arena};" in header
@@ -51,12 +51,12 @@ def test_verified_on_tflm_interpreter(tflm_artifact, digits_loaded, digits_eval)
     assert v.runtime == "tflm" and v.method == "executed"
     assert v.fidelity.top1_agreement >= 0.98
     assert v.measured["vs_litert"]["top1_agreement"] >= 0.99
-    assert v.measured["arena_bytes"] == artifact.details["arena_bytes_measured"]
+    assert v.measured["arena_bytes"] == artifact.arena.basis_bytes
 
 
 def test_deterministic(tflm_artifact, digits_loaded, cortex_m_profile, tmp_path):
     artifact, config, out = tflm_artifact
-    again = EXPORTERS.get("tflm")(digits_loaded, cortex_m_profile, config, tmp_path)
+    again = FORMATS.get("tflm")(digits_loaded, cortex_m_profile, config, tmp_path)
     for name in ("model.tflite", "model_data.cc", "model_data.h", "op_resolver.h"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
     assert again.sha256 == artifact.sha256
@@ -64,7 +64,7 @@ def test_deterministic(tflm_artifact, digits_loaded, cortex_m_profile, tmp_path)
 
 def test_float_precision_refused(digits_loaded, cortex_m_profile, tmp_path):
     with pytest.raises(ExportError, match="int8 only"):
-        EXPORTERS.get("tflm")(digits_loaded, cortex_m_profile, ExportConfig(precision="float16"), tmp_path)
+        FORMATS.get("tflm")(digits_loaded, cortex_m_profile, ExportConfig(precision="float16"), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -81,11 +81,11 @@ def test_unsupported_op_names_layer_and_writes_nothing(cortex_m_profile, digits_
     model = load_model(keras.Model(inp, keras.layers.Dense(10, activation="softmax", name="probs")(x)))
     config = ExportConfig(precision="int8", io_dtype="int8", calibration=digits_calibration)
     with pytest.raises(UnsupportedOpError, match=r"layer 'smooth_gate' converts to TFLite op GELU"):
-        EXPORTERS.get("tflm")(model, cortex_m_profile, config, tmp_path)
+        FORMATS.get("tflm")(model, cortex_m_profile, config, tmp_path)
     assert list(tmp_path.iterdir()) == []
     # the refusal is real: the TFLM interpreter itself cannot load that op
-    from edge_sdk.export.tflite import convert
-    from edge_sdk.runtimes.tflm import interpreter
+    from edge_sdk.formats.tflite.exporter import convert
+    from edge_sdk.formats.tflm.runner import interpreter
 
     flatbuffer, _ = convert(model, config, "tflite")
     with pytest.raises(UnsupportedOpError, match="GELU"):

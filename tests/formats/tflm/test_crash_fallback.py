@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from edge_sdk import get_profile, load_dataset
-from edge_sdk.export import EXPORTERS, ExportConfig
-from edge_sdk.runtimes import tflm
+from edge_sdk.formats import FORMATS, ExportConfig
+from edge_sdk.formats.tflm import runner as tflm
 from edge_sdk.verify import verify
 
 pytestmark = pytest.mark.slow
@@ -27,10 +27,10 @@ def test_export_and_verify_fall_back_honestly(tflm_crashes, digits_loaded, digit
     cal = load_dataset(digits_paths["calibration"], digits_loaded.inputs)
     ev = load_dataset(digits_paths["eval"], digits_loaded.inputs)
     config = ExportConfig(precision="int8", io_dtype="int8", calibration=cal)
-    artifact = EXPORTERS.get("tflm")(digits_loaded, get_profile("cortex-m"), config, tmp_path / "out")
-    details = artifact.details
-    assert details["arena_bytes_measured"] is None and details["arena_bytes_estimated"] > 0
-    assert details["arena_bytes"] >= details["arena_bytes_estimated"]
+    artifact = FORMATS.get("tflm")(digits_loaded, get_profile("cortex-m"), config, tmp_path / "out")
+    arena = artifact.arena
+    assert not arena.measured and arena.basis_bytes > 0 and "crashed" in arena.note
+    assert arena.bytes >= arena.basis_bytes
     header = (tmp_path / "out" / "model_data.h").read_text()
     assert "ESTIMATED" in header and "kTensorArenaEstimatedBytes" in header and "kTensorArenaMeasuredBytes" not in header
     verification = verify(artifact, digits_loaded, ev)

@@ -1,0 +1,45 @@
+"""The format registry: one Format per folder under the name users type, the frameworks that produce
+each, and the hooks the planner reads (fast: nothing is exported)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_sdk.errors import EdgeSDKError
+from edge_sdk.formats import FORMATS, producible_formats
+from edge_sdk.profiles import get_profile
+
+
+def test_every_folder_is_registered_under_its_name():
+    assert {"tflite", "tflm", "coreml", "pte", "pte-coreml"} <= set(FORMATS.names())
+    for name in ("tflite", "tflm", "coreml", "pte", "pte-coreml"):
+        assert FORMATS.get(name).name == name
+
+
+def test_unknown_format_lists_the_valid_names():
+    with pytest.raises(EdgeSDKError, match=r"unknown format 'onnx'; valid: coreml, .*tflite, tflm"):
+        FORMATS.get("onnx")
+
+
+def test_producible_formats_come_from_each_formats_frameworks():
+    producible = producible_formats()
+    assert producible["keras"] == ("coreml", "tflite", "tflm")
+    assert producible["torch"] == ("coreml", "pte", "pte-coreml")
+    assert producible["tflite"] == ("tflite", "tflm")
+
+
+def test_tolerance_falls_back_to_the_default_and_is_a_copy():
+    tflm = FORMATS.get("tflm")
+    assert tflm.tolerance("int8")["vs_litert_cosine"] == 0.999
+    assert tflm.tolerance("float16") == {"top1_agreement": 0.97, "cosine": 0.98}
+    tflm.tolerance("int8")["cosine"] = 0.0
+    assert tflm.tolerances["int8"]["cosine"] == 0.98
+
+
+def test_core_ml_joint_compression_needs_ios18():
+    ios = get_profile("ios")
+    ios18 = ios.model_copy(update={"runtime": ios.runtime.model_copy(update={"constraints": {"minimum_deployment_target": "iOS18"}})})
+    coreml = FORMATS.get("coreml")
+    assert "sparse-palettize4" not in coreml.weight_compressions(ios)
+    assert "sparse-palettize4" in coreml.weight_compressions(ios18)
+    assert FORMATS.get("tflite").weight_compressions(ios18) == ()
