@@ -8,12 +8,17 @@ Exit codes: 0 ok; 2 bad usage or input (one line, no traceback); 3 no candidate 
 
 from __future__ import annotations
 
+import os
 import sys
 
-import typer
+# pydantic scans every installed package's entry points for plugins when the first model is built:
+# a tenth of a second of `edge-sdk profiles list`, for plugins edge-sdk does not use.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
 
-from edge_sdk.commands import register_all
-from edge_sdk.errors import EdgeSDKError
+import typer  # noqa: E402
+
+from edge_sdk.commands import register_all  # noqa: E402
+from edge_sdk.errors import EdgeSDKError  # noqa: E402
 
 app = typer.Typer(
     name="edge-sdk",
