@@ -20,9 +20,10 @@ import numpy as np
 
 from edge_sdk.data import Dataset
 from edge_sdk.errors import VerificationError
+from edge_sdk.frameworks import FRONTENDS
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import Accuracy, Artifact, Fidelity, Verification
-from edge_sdk.runtimes import REFERENCES, RUNTIMES, RuntimeCrashed
+from edge_sdk.runtimes import RUNTIMES, RuntimeCrashed
 
 SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
 
@@ -105,7 +106,7 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance:
     """Run `artifact` on its runtime over `data` and compare with `reference`; never raises on a miss."""
     runner = RUNTIMES.get(artifact.format)
     limits = {**tolerance_for(artifact), **(tolerance or {})}
-    ref_out = REFERENCES.get(reference.framework)(reference, data.inputs)
+    ref_out = FRONTENDS.get(reference.framework).reference(reference, data.inputs)
     checks = runner.checks(artifact) if runner.checks else {}
     problems = list(checks.get("problems", []))
     try:

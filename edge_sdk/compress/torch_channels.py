@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_sdk import deps
-from edge_sdk.model.torch_analysis import op_base
+from edge_sdk.frameworks.torch.analysis import op_base
 
 PRODUCERS = {"conv2d", "linear"}
 CHANNELWISE = {"relu", "relu_", "gelu", "sigmoid", "tanh", "hardtanh", "silu", "hardswish", "max_pool2d",

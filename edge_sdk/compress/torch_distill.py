@@ -12,7 +12,7 @@ from typing import Any
 
 from edge_sdk.compress.base import TechniqueData, register_technique
 from edge_sdk.compress.torch_channels import shrink_channels
-from edge_sdk.compress.torch_graph import is_quantized, module_copy, reexport, require_torch
+from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
 from edge_sdk.compress.torch_train import kd_train, seed_everything, step_config, train_set
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel

@@ -20,7 +20,7 @@ from typing import Any
 
 from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData, register_technique
-from edge_sdk.compress.torch_graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
+from edge_sdk.frameworks.torch.graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel

@@ -10,7 +10,7 @@ import time
 
 from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData, register_technique
-from edge_sdk.compress.torch_graph import is_quantized, module_copy, reexport, require_torch
+from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
 from edge_sdk.compress.torch_ptq import count_quantized, xnnpack_quantizer
 from edge_sdk.compress.torch_train import kd_train, seed_everything, step_config, train_set
 from edge_sdk.errors import ConfigError

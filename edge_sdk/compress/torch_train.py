@@ -16,9 +16,9 @@ import numpy as np
 
 from edge_sdk import deps
 from edge_sdk.compress.base import TechniqueData, training_config
-from edge_sdk.compress.torch_graph import checked, tensors
+from edge_sdk.frameworks.torch.graph import checked, tensors
 from edge_sdk.data import Dataset
-from edge_sdk.model.torch import run_eager
+from edge_sdk.frameworks.torch.reference import run_eager
 from edge_sdk.model.types import LoadedModel
 
 LOSS_DEFAULTS: dict[str, Any] = {

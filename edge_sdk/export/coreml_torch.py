@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from edge_sdk import deps
-from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
+from edge_sdk.frameworks.torch.graph import deploy_example, is_quantized, reexport
 from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.export.base import ExportConfig
 from edge_sdk.model.types import LoadedModel

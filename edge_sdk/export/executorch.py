@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
+from edge_sdk.frameworks.torch.graph import deploy_example, is_quantized, reexport
 from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.export.atomic import commit, make_artifact, staging
 from edge_sdk.export.base import ExportConfig, register_exporter

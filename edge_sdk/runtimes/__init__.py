@@ -8,7 +8,7 @@ One module per runtime, each registering the artifact format it runs:
 `inputs` maps input name -> (N, ...) arrays in the model's input order. Quantized I/O is (de)quantized
 inside the runner with the tensor's scale and zero point, so callers always see floats.
 `verify.py` looks the runner up by `artifact.format`; adding a runtime is one module + one import here.
-Reference (original model) outputs come from `REFERENCES`, keyed by `LoadedModel.framework`.
+Reference (original model) outputs come from the model's frontend (`edge_sdk.frameworks`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ class RuntimeCrashed(UnsupportedOpError):
 
 
 RUNTIMES: Registry[Runtime] = Registry("runtime")
-REFERENCES: Registry[RunFn] = Registry("reference framework")
 
 
 def register_runtime(fmt: str, *, runtime: str, method: str = "executed", checks=None, measure=None, cross_check=None):
@@ -49,9 +48,5 @@ def register_runtime(fmt: str, *, runtime: str, method: str = "executed", checks
     return decorator
 
 
-def register_reference(framework: str):
-    return REFERENCES.register(framework)
-
-
-from edge_sdk.runtimes import coreml_sim, keras_reference, litert, tflm  # noqa: E402,F401  (fill the registries)
-from edge_sdk.runtimes import executorch, torch_reference  # noqa: E402,F401  (PyTorch path: pte runner, torch reference)
+from edge_sdk.runtimes import coreml_sim, litert, tflm  # noqa: E402,F401  (fill the registry)
+from edge_sdk.runtimes import executorch  # noqa: E402,F401  (PyTorch path: pte runner)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.model.torch import predict
+from edge_sdk.frameworks.torch.reference import predict
 from edge_sdk.runtimes import register_runtime
 
 LATENCY_RUNS = 20

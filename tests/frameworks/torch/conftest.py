@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import DIGITS_CALIBRATION, DIGITS_EVAL, DIGITS_TRAIN, ROOT
-from tests.torch.helpers import export_pte
+from tests.frameworks.torch.helpers import export_pte
 
 TORCH_DIGITS = ROOT / "examples" / "torch_digits" / "model.pt2"
 

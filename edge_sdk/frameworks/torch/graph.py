@@ -16,7 +16,7 @@ import numpy as np
 from edge_sdk import deps
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import ConfigError, ExportError
-from edge_sdk.model.torch import from_program
+from edge_sdk.frameworks.torch.loading import from_program
 from edge_sdk.model.types import LoadedModel
 
 MAX_BATCH = 1024

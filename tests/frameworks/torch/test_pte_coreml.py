@@ -7,7 +7,7 @@ import pytest
 
 from edge_sdk.export import executorch
 from edge_sdk.export.base import ExportConfig
-from tests.torch.helpers import verify_pte
+from tests.frameworks.torch.helpers import verify_pte
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Keras frontend: tf_keras `.keras`/`.h5`, SavedModel dirs, and Keras 3 files (via the bridge).
 
 Everything downstream (TFMOT, TFLiteConverter) works on tf_keras models, so a Keras 3 model is
-translated into an equivalent tf_keras model by `keras_bridge`. Files are scanned for Lambda layers and
+translated into an equivalent tf_keras model by `bridge.py`. Files are scanned for Lambda layers and
 custom classes *before* anything is deserialised; those run code from the file, so they are refused
 unless the user passed `--trust-model`.
 """
@@ -18,6 +18,21 @@ from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.types import FrontendResult, LoadedModel, TensorSpec
 
 CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def detect(path: Path) -> str:
+    """keras3 | tf_keras | h5 | savedmodel, from the content, not only the suffix."""
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            return "savedmodel"
+        raise ModelLoadError(f"{path}: a directory but not a SavedModel (no saved_model.pb inside)")
+    if path.suffix.lower() == ".keras":
+        return "keras3" if keras_file_version(path).startswith("3") else "tf_keras"
+    with path.open("rb") as fh:
+        if fh.read(8) != HDF5_MAGIC:
+            raise ModelLoadError(f"{path}: not an HDF5 file (corrupt or wrong suffix)")
+    return "h5"
 
 
 def keras_file_version(path: Path) -> str:
@@ -140,11 +155,10 @@ def wrap_tf_keras(model: Any, bridged_from: str | None = None) -> FrontendResult
 
 def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
     if fmt == "keras3":
-        from edge_sdk.model import keras_bridge
+        from edge_sdk.frameworks.keras.bridge import load_keras3_file
 
-        model = keras_bridge.load_keras3_file(path, trust_model=trust_model)
-        return wrap_tf_keras(model, bridged_from="keras3")
-    from edge_sdk.model.keras_bridge import register_activations
+        return wrap_tf_keras(load_keras3_file(path, trust_model=trust_model), bridged_from="keras3")
+    from edge_sdk.frameworks.keras.translate import register_activations
 
     register_activations()  # a saved bridged model may use the bridge's Keras 3 activations
     tfk = deps.tf_keras()
@@ -181,21 +195,23 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else exc.__class__.__name__
 
 
+def is_keras_model(model: Any) -> bool:
+    return type(model).__module__.startswith(("tf_keras", "keras"))
+
+
 def wrap(model: Any) -> LoadedModel:
     """An in-memory tf_keras or Keras 3 model."""
     if type(model).__module__.startswith("keras"):
-        from edge_sdk.model import keras_bridge
+        from edge_sdk.frameworks.keras.bridge import bridge_model
 
-        loaded = wrap_tf_keras(keras_bridge.bridge_model(model), bridged_from="keras3")
-        source = "memory"
+        loaded = wrap_tf_keras(bridge_model(model), bridged_from="keras3")
     else:
         loaded = wrap_tf_keras(model)
-        source = "memory"
     return LoadedModel(
         framework="keras",
         handle=loaded.handle,
         inputs=loaded.inputs,
         outputs=loaded.outputs,
-        source_format=source,
+        source_format="memory",
         bridged_from=loaded.bridged_from,
     )

@@ -10,6 +10,14 @@ from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.types import FrontendResult, TensorSpec
 
 
+def detect(path: Path) -> str:
+    """tflite, when the file carries the flatbuffer's TFL3 identifier."""
+    with path.open("rb") as fh:
+        if fh.read(8)[4:8] != b"TFL3":
+            raise ModelLoadError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier; corrupt or wrong suffix)")
+    return "tflite"
+
+
 def _specs(details: list[dict]) -> tuple[TensorSpec, ...]:
     import numpy as np
 

@@ -11,9 +11,9 @@ import torch
 
 from edge_sdk.compress import torch_distill, torch_prune
 from edge_sdk.model import load_model
-from edge_sdk.model.torch import run_eager
-from edge_sdk.model.torch_analysis import analyze_torch
-from tests.torch.helpers import export_pte, verify_pte
+from edge_sdk.frameworks.torch.reference import run_eager
+from edge_sdk.frameworks.torch.analysis import analyze_torch
+from tests.frameworks.torch.helpers import export_pte, verify_pte
 
 pytestmark = pytest.mark.slow
 

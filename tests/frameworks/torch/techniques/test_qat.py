@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from edge_sdk.compress import torch_qat
-from tests.torch.helpers import export_pte, verify_pte
+from tests.frameworks.torch.helpers import export_pte, verify_pte
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.torch.helpers import verify_pte
+from tests.frameworks.torch.helpers import verify_pte
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def test_int8_pte_accuracy_and_size(int8_model, int8_pte, fp32_pte, torch_digits
 
 
 def test_float_model_asked_for_int8_is_quantized_at_export(torch_digits, digits_data, android, tmp_path, int8_pte):
-    from tests.torch.helpers import export_pte
+    from tests.frameworks.torch.helpers import export_pte
 
     art = export_pte(torch_digits, android, tmp_path, precision="int8", calibration=digits_data.calibration)
     assert art.precision == "int8" and any("quantized at export" in n for n in art.details["notes"])

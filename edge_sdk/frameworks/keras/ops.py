@@ -2,7 +2,7 @@
 
 These are the ops the converters emit for the layer on its own (checked against TFLiteConverter output
 for the common layers). Fusion with the producing layer (BatchNormalization and ReLU folded into the
-conv before them, `activation="relu"` inside a layer) is decided in `keras_analysis`, because it
+conv before them, `activation="relu"` inside a layer) is decided in `analysis.py`, because it
 depends on the graph around the layer. A class not listed here maps to `?ClassName`, which no profile
 supports, so the fit check flags it instead of assuming it runs.
 """

@@ -1,22 +1,20 @@
-"""Keras 3 -> tf_keras bridge: TFMOT and the TFLite converter path work on tf_keras models only.
+"""Keras 3 config -> tf_keras config: the translation half of the bridge (`bridge.py` loads, copies the
+weights and checks the result).
 
-A Keras 3 model is translated config-first: its serialized config is rewritten into the equivalent
-tf_keras config (class names, renamed/removed arguments, dtype policies, initializer/regularizer/
-constraint dicts, functional `inbound_nodes`, Sequential InputLayers, nested models), tf_keras builds
-the model from it, and the weights are copied layer by layer. Layer names stay identical. The result
-is checked against the original on a random input, so a silent semantic change cannot slip through.
+Class names, renamed/removed arguments, dtype policies, initializer/regularizer/constraint dicts,
+functional `inbound_nodes`, Sequential InputLayers, nested models and keras.ops nodes are rewritten so
+tf_keras can build the model from the config; anything without a tf_keras equivalent is a
+ModelLoadError naming the layer.
 """
 
 from __future__ import annotations
 
 import inspect
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.keras import CODE_LAYERS, iter_layer_configs, read_keras_config
 
 MODEL_CLASSES = {"Functional", "Sequential", "Model"}
 # Arguments Keras 3 writes that tf_keras lacks, with the values that mean "feature not used".
@@ -47,115 +45,16 @@ RENAMED_ACTIVATIONS = {"silu": "swish"}
 # Keras 3 op nodes (x + 3.0, x * y in a functional graph) and the tf_keras merge layer for two tensors.
 MERGE_OPS = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply", "Maximum": "Maximum", "Minimum": "Minimum"}
 SCALAR_OPS = {"Add", "Subtract", "Multiply", "Divide", "TrueDivide"}
-SELF_CHECK_ATOL = 1e-4
 
 
-def _bridge_error(layer: str, cls: str, what: str) -> ModelLoadError:
+def bridge_error(layer: str, cls: str, what: str) -> ModelLoadError:
     return ModelLoadError(
         f"Keras 3 layer {layer!r} ({cls}): {what}; the tf_keras bridge cannot translate it. Replace it with "
         "a supported layer (see docs/models.md), or save the model with tf_keras (TF_USE_LEGACY_KERAS=1)"
     )
 
 
-# ----------------------------------------------------------------------------------------- trust scan
-
-
-def untrusted_keras3_layers(config: dict) -> list[tuple[str, str]]:
-    """(layer, class) of layers that would run code from the file: Lambdas, python lambdas anywhere in a
-    layer's config (e.g. as an activation), and classes defined outside the keras package."""
-    found: list[tuple[str, str]] = []
-    for layer in iter_layer_configs(config):
-        name = layer.get("name") or layer.get("config", {}).get("name", "?")
-        cls = layer.get("class_name", "?")
-        if cls in CODE_LAYERS or not _is_keras_module(layer.get("module") or "keras"):
-            found.append((name, cls))
-        elif any(_is_code_object(obj) for obj in _walk(layer.get("config", {}), skip_layers=True)):
-            found.append((name, cls))
-    return found
-
-
-def _walk(value: Any, skip_layers: bool = False) -> Iterator[dict]:
-    if isinstance(value, dict):
-        yield value
-        for key, item in value.items():
-            if not (skip_layers and key == "layers"):
-                yield from _walk(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _walk(item)
-
-
-def _is_code_object(obj: dict) -> bool:
-    if obj.get("class_name") == "__lambda__":
-        return True
-    module = obj.get("module")
-    return "class_name" in obj and isinstance(module, str) and not _is_keras_module(module)
-
-
-def _is_keras_module(module: str) -> bool:
-    """Keras itself, not a package that merely starts with "keras" (keras_hub, keras_cv: their code)."""
-    return module == "keras" or module.startswith("keras.")
-
-
-# ------------------------------------------------------------------------------------------- loading
-
-
-def load_keras3_file(path: Path, trust_model: bool = False) -> Any:
-    """Load a Keras 3 `.keras` file (refusing code-carrying layers unless trusted) as a tf_keras model."""
-    path = Path(path)
-    config = read_keras_config(path)
-    if not trust_model:
-        bad = untrusted_keras3_layers(config)
-        if bad:
-            names = ", ".join(f"{n} ({c})" for n, c in bad[:5])
-            raise ModelLoadError(
-                f"{path}: layer {names} runs code stored in the model file; refused. "
-                "Replace it with built-in layers, or pass --trust-model if you trust this file"
-            )
-    keras = deps.keras3()
-    try:
-        model = keras.saving.load_model(path, safe_mode=not trust_model, compile=False)
-    except Exception as exc:  # Keras raises many types for bad files; all mean "cannot load this file"
-        raise ModelLoadError(f"{path}: cannot load the Keras 3 model: {_one_line(exc)}") from None
-    return bridge_model(model, trust_model=trust_model)
-
-
-def bridge_model(keras3_model: Any, trust_model: bool = True) -> Any:
-    """An equivalent tf_keras model (same layer names, same weights, same outputs) for a Keras 3 model."""
-    keras = deps.keras3()
-    tfk = deps.tf_keras()
-    serialized = keras.saving.serialize_keras_object(keras3_model)
-    if serialized.get("class_name") not in MODEL_CLASSES or "layers" not in serialized.get("config", {}):
-        raise _bridge_error(keras3_model.name, type(keras3_model).__name__, "subclassed models have no config to "
-                            "translate; rebuild it as a Functional or Sequential model")
-    if not getattr(keras3_model, "built", False) or not getattr(keras3_model, "inputs", None):
-        raise ModelLoadError(
-            f"Keras 3 model {keras3_model.name!r} is not built; give it an Input layer or call it on data first"
-        )
-    translator = _Translator(tfk, trust_model)
-    tf_config = translator.model(serialized, keras3_model)
-    try:
-        with tfk.saving.custom_object_scope(translator.custom_objects):
-            target = tfk.Sequential if tf_config["class_name"] == "Sequential" else tfk.Model
-            tf_model = target.from_config(tf_config["config"])
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise ModelLoadError(
-            f"Keras 3 model {keras3_model.name!r}: tf_keras cannot rebuild it: {_one_line(exc)}"
-        ) from None
-    _copy_weights(keras3_model, tf_model)
-    _self_check(keras3_model, tf_model)
-    return tf_model
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [s.strip() for s in str(exc).splitlines() if s.strip()]
-    return lines[0] if lines else exc.__class__.__name__
-
-
-# ------------------------------------------------------------------------------- config translation
-
-
-class _Translator:
+class Translator:
     """Rewrites one Keras 3 serialized model (with its live object, for Lambda functions) for tf_keras."""
 
     def __init__(self, tfk: Any, trust_model: bool) -> None:
@@ -202,7 +101,7 @@ class _Translator:
             return {"class_name": "Lambda", "config": self.lambda_config(name, conf, live)}
         tf_cls = getattr(self.tfk.layers, cls, None) if cfg.get("module") == "keras.layers" else None
         if tf_cls is None:
-            raise _bridge_error(name, cls, "no tf_keras equivalent")
+            raise bridge_error(name, cls, "no tf_keras equivalent")
         out = self.arguments(name, cls, conf, tf_cls)
         if cls == "MultiHeadAttention":  # tf_keras rebuilds its sublayers from shapes kept in the config
             shapes = (cfg.get("build_config") or {}).get("shapes_dict", {})
@@ -219,7 +118,7 @@ class _Translator:
             if key not in accepted:
                 if value in DROPPABLE.get(key, ()):
                     continue
-                raise _bridge_error(name, cls, f"argument {key}={value!r} has no tf_keras equivalent")
+                raise bridge_error(name, cls, f"argument {key}={value!r} has no tf_keras equivalent")
             out[key] = self.value(name, cls, key, value)
         return out
 
@@ -242,7 +141,7 @@ class _Translator:
         if obj_cls is None:
             if optional:
                 return None
-            raise _bridge_error(name, cls, f"{key} {value.get('class_name')} has no tf_keras equivalent")
+            raise bridge_error(name, cls, f"{key} {value.get('class_name')} has no tf_keras equivalent")
         accepted = _init_args(obj_cls)
         conf = value.get("config") or {}
         return {"class_name": value["class_name"], "config": {k: v for k, v in conf.items() if k in accepted}}
@@ -284,7 +183,7 @@ class _Translator:
         name, op = cfg["name"], cfg["class_name"]
         nodes = cfg.get("inbound_nodes", [])
         if len(nodes) != 1 or nodes[0].get("kwargs"):
-            raise _bridge_error(name, f"keras.ops.{op}", "op called with keyword arguments or shared")
+            raise bridge_error(name, f"keras.ops.{op}", "op called with keyword arguments or shared")
         args = nodes[0]["args"]
         tensors = [a for a in args if _is_tensor(a)]
         if len(args) == 2 and len(tensors) == 2 and op in MERGE_OPS:
@@ -301,7 +200,7 @@ class _Translator:
                         "name": name,
                         "inbound_nodes": [[_history(tensors[0], {})]],
                     }
-        raise _bridge_error(name, f"keras.ops.{op}", "of keras.ops calls in a functional graph only +, -, *, / "
+        raise bridge_error(name, f"keras.ops.{op}", "of keras.ops calls in a functional graph only +, -, *, / "
                             "with a constant or between two tensors are supported")
 
 
@@ -370,13 +269,13 @@ def _node(node: dict, name: str, cls: str, call_params: tuple[str, ...]) -> list
     tensors in keyword arguments become [layer, node, tensor] references, as tf_keras writes them."""
     args, kwargs = node.get("args", []), dict(node.get("kwargs", {}))
     if not args or len(args) > len(call_params):
-        raise _bridge_error(name, cls, "the layer is called with positional arguments its tf_keras twin lacks")
+        raise bridge_error(name, cls, "the layer is called with positional arguments its tf_keras twin lacks")
     kwargs.update(zip(call_params[1:], args[1:]))
     kwargs = _tensor_refs(kwargs)
     first = args[0]
     tensors = first if isinstance(first, list) else [first]
     if not all(_is_tensor(t) for t in tensors):
-        raise _bridge_error(name, cls, "the layer is called on a nested structure or on constants")
+        raise bridge_error(name, cls, "the layer is called on a nested structure or on constants")
     return [_history(t, kwargs) for t in tensors]
 
 
@@ -401,7 +300,7 @@ def _dtype(name: str, cls: str, value: Any) -> Any:
         return value
     policy = value.get("config", {}).get("name")
     if value.get("class_name") not in ("DTypePolicy", "FloatDTypePolicy") or not isinstance(policy, str):
-        raise _bridge_error(name, cls, f"dtype policy {value.get('class_name')} (quantized Keras 3 layer)")
+        raise bridge_error(name, cls, f"dtype policy {value.get('class_name')} (quantized Keras 3 layer)")
     return policy
 
 
@@ -409,20 +308,20 @@ def _activation(name: str, cls: str, value: Any) -> Any:
     if isinstance(value, dict):  # {"module": "keras.activations", "class_name": "function", "config": "relu"}
         value = value.get("config") if value.get("class_name") == "function" else None
     if value is None or not isinstance(value, str):
-        raise _bridge_error(name, cls, "its activation is not a built-in Keras activation")
+        raise bridge_error(name, cls, "its activation is not a built-in Keras activation")
     value = RENAMED_ACTIVATIONS.get(value, value)
     if value in SAME_ACTIVATIONS:
         return value
     if value in register_activations():
         return register_activations()[value]
-    raise _bridge_error(name, cls, f"activation {value!r} has no tf_keras equivalent")
+    raise bridge_error(name, cls, f"activation {value!r} has no tf_keras equivalent")
 
 
 @lru_cache(maxsize=None)
 def register_activations() -> dict[str, str]:
     """Keras 3 activations tf_keras lacks or defines differently (its hard_sigmoid is 0.2x+0.5), written
     with TF ops so TFLite converts them (hard_swish fuses into HARD_SWISH). Registered with tf_keras as
-    "edge_sdk>name" so a saved bridged model reloads (model/keras.py calls this before loading).
+    "edge_sdk>name" so a saved bridged model reloads (loading.py calls this before loading).
     Returns Keras 3 name -> registered name."""
     tf = deps.tensorflow()
     register = deps.tf_keras().saving.register_keras_serializable(package="edge_sdk")
@@ -452,58 +351,3 @@ def _init_args(cls: type) -> frozenset[str]:
             continue
         names |= {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"}
     return frozenset(names)
-
-
-# ------------------------------------------------------------------------------------------ weights
-
-
-def _copy_weights(source: Any, target: Any) -> None:
-    """Copy weights layer by layer (matched by name, recursing into nested models), checking shapes."""
-    for layer in source.layers:
-        try:
-            twin = target.get_layer(layer.name)
-        except ValueError:
-            if layer.weights:
-                raise _bridge_error(layer.name, type(layer).__name__, "no tf_keras twin to receive its weights") from None
-            continue
-        if hasattr(layer, "layers") and hasattr(twin, "layers"):
-            _copy_weights(layer, twin)
-            continue
-        values = layer.get_weights()
-        expected = [tuple(w.shape) for w in twin.weights]
-        got = [tuple(v.shape) for v in values]
-        if got != expected:
-            raise _bridge_error(layer.name, type(layer).__name__, f"weight shapes {got} do not match tf_keras {expected}")
-        if values:
-            twin.set_weights(values)
-            if hasattr(twin, "finalize_state"):  # Normalization caches tensors computed from its weights
-                twin.finalize_state()
-
-
-def _self_check(source: Any, target: Any) -> None:
-    """Both models on one random input must agree; a translation that changed semantics fails here."""
-    np = deps.module("numpy")
-    rng = np.random.default_rng(0)
-    feeds = []
-    for tensor in source.inputs:
-        shape = tuple(tensor.shape)
-        if any(d is None for d in shape[1:]):
-            return  # dynamic spatial dims: no single probe input; the weight copy is still shape-checked
-        dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
-        sample = rng.standard_normal((2, *shape[1:])) if "float" in dtype else np.zeros((2, *shape[1:]))
-        feeds.append(sample.astype(dtype))
-    feed = feeds if len(feeds) > 1 else feeds[0]
-    ref = [np.asarray(o) for o in _as_list(source(feed, training=False))]
-    got = [np.asarray(o) for o in _as_list(target(feed, training=False))]
-    worst = max((float(np.max(np.abs(r - g))) / max(1.0, float(np.max(np.abs(r)))) for r, g in zip(ref, got)), default=0.0)
-    if len(ref) != len(got) or worst > SELF_CHECK_ATOL:
-        raise ModelLoadError(
-            f"Keras 3 model {source.name!r}: the bridged tf_keras model differs from the original "
-            f"(relative max abs diff {worst:.3g}); please report this model's layers"
-        )
-
-
-def _as_list(value: Any) -> list:
-    if isinstance(value, dict):
-        return list(value.values())
-    return list(value) if isinstance(value, (list, tuple)) else [value]

@@ -12,9 +12,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model import load_model
-from edge_sdk.model.torch_analysis import analyze_torch
-from tests.torch.conftest import TORCH_DIGITS
-from tests.torch.models import tiny_transformer, token_batches
+from edge_sdk.frameworks.torch.analysis import analyze_torch
+from tests.frameworks.torch.conftest import TORCH_DIGITS
+from tests.frameworks.torch.models import tiny_transformer, token_batches
 
 
 class NotATensor:  # pickled into a crafted archive: the restricted unpickler must refuse it

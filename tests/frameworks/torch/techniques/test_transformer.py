@@ -11,8 +11,8 @@ from edge_sdk.compress import torch_ptq
 from edge_sdk.compress.base import TechniqueData
 from edge_sdk.data import load_dataset
 from edge_sdk.model import load_model
-from tests.torch.helpers import export_pte, verify_pte
-from tests.torch.models import SEQ, tiny_transformer, token_batches
+from tests.frameworks.torch.helpers import export_pte, verify_pte
+from tests.frameworks.torch.models import SEQ, tiny_transformer, token_batches
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from edge_sdk.errors import ConfigError
 from edge_sdk.export.base import ExportConfig
 from edge_sdk.export.coreml_torch import convert
-from edge_sdk.model.torch import run_eager
+from edge_sdk.frameworks.torch.reference import run_eager
 from edge_sdk.runtimes.coreml_torch import simulate
 
 pytestmark = pytest.mark.slow

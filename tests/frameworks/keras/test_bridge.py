@@ -8,7 +8,7 @@ import pytest
 
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model import keras_bridge
+from edge_sdk.frameworks.keras import bridge as keras_bridge
 
 TOL = 1e-5
 k = deps.keras3()

@@ -16,13 +16,21 @@ import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.types import FrontendResult, LoadedModel, TensorSpec
 
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin")
 _TRUST_HINT = "re-save it with torch.export.save from plain tensors, or pass --trust-model if you trust this file"
+
+
+def detect(path: Path) -> str:
+    """pt2; pickled PyTorch files (.pt, .pth, ...) are refused, never unpickled."""
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise ModelLoadError(
+            f"{path}: pickled PyTorch files are not loaded; save the model with torch.export.save(ep, 'model.pt2')"
+        )
+    return "pt2"
 
 
 def _safe_unpickle_check(path: Path, name: str, blob: bytes) -> None:
@@ -118,6 +126,13 @@ def export_module(module: Any, example_inputs: Sequence[Any]) -> Any:
         raise ModelLoadError(f"torch.export cannot trace {type(module).__name__}: {first}") from None
 
 
+def is_torch_model(model: Any) -> bool:
+    """ExportedPrograms, nn.Modules (also duck-typed ones) and (nn.Module, example_inputs) pairs."""
+    if type(model).__module__.startswith("torch") or (isinstance(model, tuple) and len(model) == 2):
+        return True
+    return hasattr(model, "parameters") and hasattr(model, "forward")
+
+
 def wrap(model: Any, example_inputs: Any = None) -> LoadedModel:
     """An ExportedProgram, an `(nn.Module, example_inputs)` pair, or an nn.Module plus example_inputs."""
     torch = deps.torch()
@@ -136,31 +151,3 @@ def wrap(model: Any, example_inputs: Any = None) -> LoadedModel:
         framework="torch", handle=loaded.handle, inputs=loaded.inputs, outputs=loaded.outputs,
         source_format="memory", example_inputs=loaded.example_inputs,
     )
-
-
-def example_batch(model: LoadedModel) -> int:
-    """Batch size the program was exported with; a dynamic batch dim reports 0."""
-    return 0 if model.inputs[0].shape[0] is None else int(model.inputs[0].shape[0])
-
-
-def predict(fn: Any, arrays: Sequence[np.ndarray], static_batch: int = 0, chunk: int = 64) -> list[np.ndarray]:
-    """Run `fn(*tensors)` over arrays in chunks; a static batch is filled with zeros and cut back."""
-    torch = deps.torch()
-    n = len(arrays[0])
-    size = static_batch or chunk
-    outs: list[list[np.ndarray]] = []
-    with torch.no_grad():
-        for start in range(0, n, size):
-            parts = [np.asarray(a[start : start + size]) for a in arrays]
-            real = len(parts[0])
-            if static_batch and real < static_batch:
-                parts = [np.concatenate([p, np.zeros((static_batch - real, *p.shape[1:]), p.dtype)]) for p in parts]
-            res = fn(*[torch.from_numpy(np.ascontiguousarray(p)) for p in parts])
-            res = res if isinstance(res, (tuple, list)) else (res,)
-            outs.append([r.detach().numpy()[:real] for r in res])
-    return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
-
-
-def run_eager(model: LoadedModel, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Outputs of the (exported) model on numpy inputs, batch by batch."""
-    return predict(model.handle.module(), arrays, example_batch(model))

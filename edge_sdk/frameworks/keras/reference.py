@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_sdk.runtimes import register_reference
+from edge_sdk.model.types import LoadedModel
 
 
-@register_reference("keras")
-def run(model, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+def run(model: LoadedModel, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     arrays = list(inputs.values())
     out = model.handle.predict(arrays[0] if len(arrays) == 1 else arrays, batch_size=64, verbose=0)
     return [np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, (list, tuple)) else [out])]

@@ -15,7 +15,7 @@ from typing import Any
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.analysis import assemble
-from edge_sdk.model.keras_ops import (
+from edge_sdk.frameworks.keras.ops import (
     ACTIVATIONS,
     FUSE_ACTIVATION_INTO,
     FUSE_TARGETS,
