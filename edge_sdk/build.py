@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edge_sdk import deps
-from edge_sdk.compress.base import TechniqueData
+from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import DataError
 from edge_sdk.model import analyze, load_model

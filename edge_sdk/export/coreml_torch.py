@@ -5,7 +5,7 @@
 
 The program is re-exported at its deploy batch (1 when the batch is dynamic), decomposed to the ATen
 dialect coremltools expects (`run_decompositions({})`), and converted as an ML program with the
-profile's deployment target. pt2e-quantized programs (torch-ptq / torch-qat) are refused: Core ML
+profile's deployment target. pt2e-quantized programs (ptq / qat) are refused: Core ML
 compression is coremltools.optimize's job, so convert the float model and pick `coreml_compression`.
 """
 
@@ -36,7 +36,7 @@ def convert(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
         raise ConfigError(f"coreml_torch converts PyTorch programs; got a {model.framework} model")
     if is_quantized(model.handle):
         raise ConfigError(
-            "a pt2e-quantized program (torch-ptq/torch-qat) cannot go to Core ML; export the float model "
+            "a pt2e-quantized program (ptq/qat) cannot go to Core ML; export the float model "
             "with a coreml_compression (linear8, palettize4, ...) instead"
         )
     ct = deps.coremltools()

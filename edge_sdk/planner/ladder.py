@@ -8,8 +8,9 @@ Order (cost to apply, then expected quality loss), per the target's capabilities
     -> low-rank + QAT -> distill to width 0.75 / 0.5 / 0.35 + QAT
 
 Core ML targets replace the TFLite precisions with Core ML's: float16 compute, then weight compression
-(8-bit linear, 6- and 4-bit palettization, sparse + 4-bit palettization). PyTorch models use the
-`torch-*` techniques and ExecuTorch precisions. Each candidate carries its cost-model estimate; the
+(8-bit linear, 6- and 4-bit palettization, sparse + 4-bit palettization). PyTorch models get the
+ExecuTorch precisions; technique names are the same for both frameworks (a step runs the
+implementation of the model's framework). Each candidate carries its cost-model estimate; the
 search discards those whose estimate breaks a hard budget before any training.
 """
 
@@ -104,7 +105,7 @@ def _keras_int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Cand
     return rungs
 
 
-def _coreml_rungs(profile: Profile, prune: str = "prune", distill: str = "distill") -> list[Candidate]:
+def _coreml_rungs(profile: Profile) -> list[Candidate]:
     from edge_sdk.export.coreml import SPEC_VERSION, deployment
 
     # joint sparse + palettized weights need the iOS18 opset; older targets get plain sparse storage
@@ -116,14 +117,14 @@ def _coreml_rungs(profile: Profile, prune: str = "prune", distill: str = "distil
         Candidate("fp16-palettize6", "coreml", "float16", coreml_compression="palettize6"),
         Candidate("fp16-palettize4", "coreml", "float16", coreml_compression="palettize4"),
         Candidate(
-            f"prune50-fp16-{sparse}", "coreml", "float16", (Step(prune, {"sparsity": 0.5}),),
+            f"prune50-fp16-{sparse}", "coreml", "float16", (Step("prune", {"sparsity": 0.5}),),
             coreml_compression=sparse, sparsity=0.5, trains=True,
         ),
     ]
     for w in DISTILL_WIDTHS:
         rungs.append(
             Candidate(
-                f"distill{w}-fp16-palettize4", "coreml", "float16", (Step(distill, {"width": w}),),
+                f"distill{w}-fp16-palettize4", "coreml", "float16", (Step("distill", {"width": w}),),
                 coreml_compression="palettize4", params_scale=w * w, macs_scale=w * w, activation_scale=w, trains=True,
             )
         )
@@ -134,19 +135,19 @@ def _torch_rungs(fmt: str, allows_float: bool) -> list[Candidate]:
     rungs = []
     if allows_float:
         rungs.append(Candidate("fp32", fmt, "float32"))
-        rungs.append(Candidate("dynamic-int8", fmt, "dynamic-int8", (Step("torch-dynamic", {}),)))
+        rungs.append(Candidate("dynamic-int8", fmt, "dynamic-int8", (Step("ptq", {"mode": "dynamic-int8"}),)))
     rungs += [
-        Candidate("int8", fmt, "int8", (Step("torch-ptq", {}),)),
-        Candidate("qat-int8", fmt, "int8", (Step("torch-qat", {}),), trains=True),
+        Candidate("int8", fmt, "int8", (Step("ptq", {}),)),
+        Candidate("qat-int8", fmt, "int8", (Step("qat", {}),), trains=True),
         Candidate(
-            "prune50-int8", fmt, "int8", (Step("torch-prune", {"sparsity": 0.5}), Step("torch-ptq", {})),
+            "prune50-int8", fmt, "int8", (Step("prune", {"sparsity": 0.5}), Step("ptq", {})),
             sparsity=0.5, trains=True,
         ),
     ]
     for w in DISTILL_WIDTHS:
         rungs.append(
             Candidate(
-                f"distill{w}-int8", fmt, "int8", (Step("torch-distill", {"width": w}), Step("torch-ptq", {})),
+                f"distill{w}-int8", fmt, "int8", (Step("distill", {"width": w}), Step("ptq", {})),
                 params_scale=w * w, macs_scale=w * w, activation_scale=w, trains=True,
             )
         )
@@ -161,10 +162,10 @@ def build_ladder(info: ModelInfo, profile: Profile) -> list[Candidate]:
     allows_float = not profile.int8_only and fmt != "tflm"
     if info.framework == "torch" and fmt == "coreml":
         # coremltools converts float programs only: Core ML's own weight compression, not pt2e int8
-        return _coreml_rungs(profile, prune="torch-prune", distill="torch-distill")
+        return _coreml_rungs(profile)
     if info.framework == "torch" and fmt == "pte-coreml":
         return [Candidate("fp32", fmt, "float32")] + [
-            Candidate(f"distill{w}-fp32", fmt, "float32", (Step("torch-distill", {"width": w}),),
+            Candidate(f"distill{w}-fp32", fmt, "float32", (Step("distill", {"width": w}),),
                       params_scale=w * w, macs_scale=w * w, activation_scale=w, trains=True)
             for w in DISTILL_WIDTHS
         ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from edge_sdk.compress.base import TechniqueData
+from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.planner import attempt_cache
 from edge_sdk.data import Dataset
 from edge_sdk.errors import EdgeSDKError
@@ -55,7 +55,7 @@ class StepMemo:
 
     def apply(self, model: LoadedModel, steps: tuple[Step, ...], data: TechniqueData, seed: int, quiet: bool,
               say: Progress) -> tuple[LoadedModel, list[StepRecord]]:
-        from edge_sdk.compress.base import apply_step
+        from edge_sdk.techniques.dispatch import apply_step
 
         current, records = model, []
         for i in range(len(steps)):

@@ -123,8 +123,8 @@ def test_torch_models_get_core_ml_rungs_on_ios_and_int8_pte_on_android(digits_pa
 
     torch_info = analyze(load_model(digits_paths["model"].parents[1] / "torch_digits" / "model.pt2"))
     ios = build_ladder(torch_info, get_profile("ios"))
-    assert {c.fmt for c in ios} == {"coreml"} and not any(s.technique == "torch-ptq" for c in ios for s in c.steps)
-    assert {s.technique for c in ios for s in c.steps} <= {"torch-prune", "torch-distill"}
+    assert {c.fmt for c in ios} == {"coreml"} and not any(s.technique == "ptq" for c in ios for s in c.steps)
+    assert {s.technique for c in ios for s in c.steps} <= {"prune", "distill"}
     android = build_ladder(torch_info, get_profile("android"))
     assert {c.fmt for c in android} == {"pte"} and any(c.precision == "int8" for c in android)
     assert check_fit(torch_info, get_profile("android")).unsupported_ops == ()

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edge_sdk.compress.base import TECHNIQUES, TechniqueData
+from edge_sdk.techniques.base import TECHNIQUES, TechniqueData
 from edge_sdk.data import load_dataset
 from edge_sdk.model.types import LoadedModel, TensorSpec
 from edge_sdk.planner.ladder import Step
@@ -23,9 +23,9 @@ def counting_technique():
         CALLS.append(config["tag"])
         return dataclasses.replace(model, handle=model.handle + [config["tag"]]), StepRecord("counting", dict(config))
 
-    TECHNIQUES._items["counting"] = apply  # a stand-in technique: what is shared, not how it trains
+    TECHNIQUES._items[("counting", "keras")] = apply  # a stand-in technique: what is shared, not how it trains
     yield
-    del TECHNIQUES._items["counting"]
+    del TECHNIQUES._items[("counting", "keras")]
 
 
 def test_a_chain_is_applied_once_and_prefixes_are_reused():

@@ -5,7 +5,7 @@ Loading and the trust scan (loading.py), the Keras 3 bridge (bridge.py, translat
 """
 
 from edge_sdk.frameworks.base import CacheFormat, Frontend, register_frontend
-from edge_sdk.frameworks.keras import analysis, cache, loading, reference
+from edge_sdk.frameworks.keras import analysis, cache, loading, reference, techniques  # techniques: registers them
 
 register_frontend(
     Frontend(

@@ -6,7 +6,7 @@ cache's `.pt2` (cache.py).
 """
 
 from edge_sdk.frameworks.base import CacheFormat, Frontend, register_frontend
-from edge_sdk.frameworks.torch import analysis, cache, loading, reference
+from edge_sdk.frameworks.torch import analysis, cache, loading, reference, techniques  # techniques: registers them
 
 register_frontend(
     Frontend(

@@ -63,7 +63,7 @@ def deploy_example(model: LoadedModel) -> tuple:
 
 
 def is_quantized(ep: Any) -> bool:
-    """True when the program holds pt2e quantize/dequantize nodes (torch-ptq / torch-qat / torch-dynamic ran)."""
+    """True when the program holds pt2e quantize/dequantize nodes (ptq or qat ran)."""
     return any(n.op == "call_function" and QUANT_NAMESPACE in str(n.target) for n in ep.graph.nodes)
 
 

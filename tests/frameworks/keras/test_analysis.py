@@ -159,7 +159,7 @@ def test_subclassed_model_is_refused_with_the_fix(tfk):
 
 @pytest.mark.slow
 def test_tflite_int8_analysis_matches_keras(digits_loaded, digits_info):
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import load_dataset
     from tests.conftest import DIGITS_CALIBRATION
 
@@ -203,7 +203,7 @@ def test_runtime_ops_match_the_tflite_converter(tfk):
     """The TFLite ops predicted per Keras layer (with BN/ReLU6 folding) are the ops the converter emits."""
     from collections import Counter
 
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
 
     model = _many_layer_types(tfk)
     info = analyze(_wrap(model))

@@ -21,7 +21,7 @@ def torch_digits():
 
 @pytest.fixture(scope="session")
 def digits_data(torch_digits):
-    from edge_sdk.compress.base import TechniqueData
+    from edge_sdk.techniques.base import TechniqueData
     from edge_sdk.data import load_dataset
 
     cal = load_dataset(DIGITS_CALIBRATION, torch_digits.inputs)
@@ -50,7 +50,7 @@ def fp32_pte(torch_digits, android, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def int8_model(torch_digits, digits_data):
-    from edge_sdk.compress import torch_ptq
+    from edge_sdk.frameworks.torch.techniques import ptq as torch_ptq
 
     return torch_ptq.apply(torch_digits, digits_data, {})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edge_sdk.compress import torch_ptq
-from edge_sdk.compress.base import TechniqueData
+from edge_sdk.frameworks.torch.techniques import ptq as torch_ptq
+from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.errors import ConfigError, DataError
 from edge_sdk.model import load_model
 from tests.conftest import DIGITS_CALIBRATION

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from edge_sdk.compress import torch_distill, torch_prune
+from edge_sdk.frameworks.torch.techniques import distill as torch_distill
+from edge_sdk.frameworks.torch.techniques import prune as torch_prune
 from edge_sdk.model import load_model
 from edge_sdk.frameworks.torch.reference import run_eager
 from edge_sdk.frameworks.torch.analysis import analyze_torch

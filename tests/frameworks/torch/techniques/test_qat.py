@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from edge_sdk.compress import torch_qat
+from edge_sdk.frameworks.torch.techniques import qat as torch_qat
 from tests.frameworks.torch.helpers import export_pte, verify_pte
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from edge_sdk.compress import torch_ptq
-from edge_sdk.compress.base import TechniqueData
+from edge_sdk.frameworks.torch.techniques import ptq as torch_ptq
+from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.data import load_dataset
 from edge_sdk.model import load_model
 from tests.frameworks.torch.helpers import export_pte, verify_pte
@@ -29,7 +29,7 @@ def tokens(transformer):
 
 def test_dynamic_int8_pte_cosine_and_size(transformer, tokens, android, tmp_path):
     data = TechniqueData(train=tokens, calibration=tokens, teacher=transformer)
-    quantized, record = torch_ptq.apply_dynamic(transformer, data, {})
+    quantized, record = torch_ptq.apply(transformer, data, {"mode": "dynamic-int8"})
     assert record.metrics["quantized_ops"] == {"embedding": 2, "linear": 5}
     # integer index arithmetic stayed integer and the causal mask stayed float
     graph = quantized.handle.graph

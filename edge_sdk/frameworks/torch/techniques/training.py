@@ -1,6 +1,6 @@
 """The one torch training loop every torch technique fine-tunes with (QAT, pruning, distillation).
 
-Same rules as the Keras loop (compress/training.py): knowledge distillation from the original model
+Same rules as the Keras loop (frameworks/keras/techniques/training.py): knowledge distillation from the original model
 (KL divergence of temperature-softened outputs, times T^2), plus cross-entropy on the labels when the
 step uses them (`alpha` weights the two); seeded and deterministic; stops on a plateau of the epoch
 loss; teacher outputs are computed once, so no more data is used than the user gave. It trains the
@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.compress.base import TechniqueData, training_config
+from edge_sdk.techniques.base import TechniqueData, training_config
 from edge_sdk.frameworks.torch.graph import checked, tensors
 from edge_sdk.data import Dataset
 from edge_sdk.frameworks.torch.reference import run_eager

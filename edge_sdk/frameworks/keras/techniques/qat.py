@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.compress import training
-from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.frameworks.keras.techniques import training
+from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
@@ -172,7 +172,7 @@ def preserving_scheme(preserve: str) -> Any:
     return None
 
 
-@register_technique("qat")
+@register_technique("qat", "keras")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
     cfg = training.step_config(config, DEFAULTS)

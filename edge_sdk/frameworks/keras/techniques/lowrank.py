@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.compress import qat, rebuild, training
-from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.frameworks.keras.techniques import qat, rebuild, training
+from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
@@ -83,7 +83,7 @@ def _split_entry(entry: dict, rank: int, functional: bool) -> tuple[dict, dict]:
     return first, second
 
 
-@register_technique("lowrank")
+@register_technique("lowrank", "keras")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
     cfg = training.step_config(config, DEFAULTS)

@@ -8,18 +8,19 @@ import warnings
 import numpy as np
 import pytest
 
-from edge_sdk.compress import TECHNIQUES, apply_step
+from edge_sdk.techniques.base import TECHNIQUES
+from edge_sdk.techniques.dispatch import apply_step
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError, DataError, EdgeSDKError
-from tests.compress.conftest import QUIET
+from tests.frameworks.keras.techniques.conftest import QUIET
 
 KERAS_TECHNIQUES = ("ptq", "qat", "prune", "cluster", "lowrank", "distill")
 
 
 def test_every_keras_technique_is_registered_and_unknown_names_list_them():
-    assert set(KERAS_TECHNIQUES) <= set(TECHNIQUES.names())
+    assert set(KERAS_TECHNIQUES) <= set(TECHNIQUES.names("keras"))
     with pytest.raises(EdgeSDKError, match="valid: .*distill.*lowrank"):
-        TECHNIQUES.get("quantise")
+        TECHNIQUES.get("quantise", "keras")
 
 
 def _with_train(digits, train: Dataset):
@@ -39,7 +40,7 @@ def _with_train(digits, train: Dataset):
     ids=["shape", "nan", "empty", "input-name", "dtype"],
 )
 def test_bad_training_data_is_a_data_error_before_any_work(digits, technique, bad, message, monkeypatch):
-    from edge_sdk.compress import training
+    from edge_sdk.frameworks.keras.techniques import training
 
     monkeypatch.setattr(training, "fit", lambda *a, **k: pytest.fail("trained on bad data"))
     data = _with_train(digits, Dataset(bad, None, "train.npz"))
@@ -96,7 +97,7 @@ def test_given_student_must_match_the_teacher_io(digits):
 
 
 def test_rank_choice_by_energy_and_by_budget():
-    from edge_sdk.compress.lowrank import choose_rank, factor
+    from edge_sdk.frameworks.keras.techniques.lowrank import choose_rank, factor
 
     s = np.array([10.0, 5.0, 1.0, 0.1])
     assert choose_rank(s, 100, 100, {"param_ratio": None, "energy": 0.79}) == 1  # 100/126.01 = 0.7936
@@ -110,7 +111,7 @@ def test_rank_choice_by_energy_and_by_budget():
 
 
 def test_width_scaled_student_keeps_topology_and_output_width(digits):
-    from edge_sdk.compress.distill import scaled_student
+    from edge_sdk.frameworks.keras.techniques.distill import scaled_student
 
     student, scaled = scaled_student(digits.model.handle, 0.5)
     teacher = digits.model.handle

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.compress.base import TechniqueData, training_config
+from edge_sdk.techniques.base import TechniqueData, training_config
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel

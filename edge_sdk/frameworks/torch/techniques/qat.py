@@ -1,4 +1,4 @@
-"""torch-qat: quantization-aware training with torchao pt2e (`prepare_qat_pt2e`, XNNPACKQuantizer QAT
+"""qat: quantization-aware training with torchao pt2e (`prepare_qat_pt2e`, XNNPACKQuantizer QAT
 config, per-channel), label-free by default: the original model is the teacher (KD loss on the user's
 unlabeled data). Observers calibrate on the first pass, fake-quant nodes train with the weights, then
 `convert_pt2e` gives the int8 program the `pte` exporter lowers as is.
@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 
 from edge_sdk import deps
-from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
-from edge_sdk.compress.torch_ptq import count_quantized, xnnpack_quantizer
-from edge_sdk.compress.torch_train import kd_train, seed_everything, step_config, train_set
+from edge_sdk.frameworks.torch.techniques.ptq import count_quantized, xnnpack_quantizer
+from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, step_config, train_set
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
@@ -20,14 +20,14 @@ from edge_sdk.records import StepRecord
 QAT_DEFAULTS = {"epochs": 3, "learning_rate": 1e-4, "per_channel": True}
 
 
-@register_technique("torch-qat")
+@register_technique("qat", "torch")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
     from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
 
-    require_torch(model, "torch-qat")
+    require_torch(model, "qat")
     if is_quantized(model.handle):
-        raise ConfigError("torch-qat needs a float model; this one is already quantized")
+        raise ConfigError("qat needs a float model; this one is already quantized")
     torch = deps.torch()
     cfg = step_config(config, QAT_DEFAULTS)
     start = time.perf_counter()
@@ -42,4 +42,4 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     out = reexport(converted, model)
     metrics["quantized_ops"] = count_quantized(out.handle)
     params = {k: cfg[k] for k in ("epochs", "learning_rate", "temperature", "per_channel", "use_labels")}
-    return out, StepRecord("torch-qat", params, metrics, wall_s=time.perf_counter() - start)
+    return out, StepRecord("qat", params, metrics, wall_s=time.perf_counter() - start)

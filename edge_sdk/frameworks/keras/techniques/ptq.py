@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_sdk import deps
-from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.data import Dataset
 from edge_sdk.errors import DataError, ExportError
 from edge_sdk.model.types import LoadedModel
@@ -64,7 +64,7 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
     if spec.mode == "int8-mixed":
         if calibration is None:
             raise DataError("int8-mixed quantization needs calibration data (--calibration FILE.npz)")
-        from edge_sdk.compress.ptq_mixed import convert_int8_mixed
+        from edge_sdk.frameworks.keras.techniques.ptq_mixed import convert_int8_mixed
 
         return convert_int8_mixed(model, calibration, spec.max_samples)
     tf = deps.tensorflow()
@@ -104,7 +104,7 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
     return bytes(flatbuffer), record
 
 
-@register_technique("ptq")
+@register_technique("ptq", "keras")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
     """The plan step for PTQ: checks the spec and the calibration data now; quantizing happens at export.
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.compress import qat, training
-from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.frameworks.keras.techniques import qat, training
+from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
@@ -48,7 +48,7 @@ def distinct_values(handle: Any, names: list[str]) -> dict[str, int]:
     return {n: int(np.unique(training.kernel_of(training.find_layer(handle, n))).size) for n in names}
 
 
-@register_technique("cluster")
+@register_technique("cluster", "keras")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
     cfg = training.step_config(config, DEFAULTS)

@@ -22,7 +22,7 @@ class Digits:
     fp32_accuracy: float  # points, executed in LiteRT
 
     def data(self, labelled: bool = False):
-        from edge_sdk.compress.base import TechniqueData
+        from edge_sdk.techniques.base import TechniqueData
 
         train = self.train if labelled else self.train_unlabelled
         return TechniqueData(train=train, calibration=self.calibration, teacher=self.model, eval=self.eval)
@@ -30,8 +30,8 @@ class Digits:
 
 @pytest.fixture(scope="session")
 def digits(digits_loaded) -> Digits:
-    from edge_sdk.compress import measure
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques import measure
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import Dataset, load_dataset
 
     specs = digits_loaded.inputs
@@ -51,7 +51,7 @@ def digits(digits_loaded) -> Digits:
 
 def int8_tflite(handle, digits: Digits) -> bytes:
     """Full-integer int8 export (int8 I/O), the artifact the acceptance criteria measure."""
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
 
     flatbuffer, _ = convert_to_tflite(handle, QuantSpec("int8", "int8"), digits.calibration)
     return flatbuffer

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk.compress import qat, rebuild, training
-from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.frameworks.keras.techniques import qat, rebuild, training
+from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
@@ -108,7 +108,7 @@ def _given_student(student: Any, teacher: LoadedModel) -> Any:
     return training.copy_model(loaded.handle)
 
 
-@register_technique("distill")
+@register_technique("distill", "keras")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
     cfg = training.step_config(config, DEFAULTS)

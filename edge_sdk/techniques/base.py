@@ -4,6 +4,9 @@
 LoadedModel via `dataclasses.replace(model, handle=new_handle)` and never mutates its input).
 `data` bundles what a step may train or calibrate on; there are never more samples than the user gave.
 `config` is a plain dict: the technique's own parameters plus the common training keys below.
+
+Technique names are user-facing and framework-neutral (`ptq`, `qat`, `prune`, `distill`, ...): the
+registry is keyed by (name, framework) and a step runs the implementation of the model's framework.
 """
 
 from __future__ import annotations
@@ -12,13 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from edge_sdk.data import Dataset
+from edge_sdk.errors import EdgeSDKError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
-from edge_sdk.registry import Registry
 
 Technique = Callable[[LoadedModel, "TechniqueData", dict], tuple[LoadedModel, StepRecord]]
-TECHNIQUES: Registry[Technique] = Registry("technique")
-register_technique = TECHNIQUES.register
 
 # Common training keys every training technique accepts in `config` (with these defaults).
 TRAINING_DEFAULTS: dict[str, Any] = {
@@ -30,6 +31,40 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "progress": True,  # rich progress bars (off with --quiet)
 }
+
+
+class TechniqueRegistry:
+    """Techniques by (name, framework); a failed lookup lists the valid names for that framework."""
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], Technique] = {}
+
+    def register(self, name: str, framework: str) -> Callable[[Technique], Technique]:
+        def decorator(technique: Technique) -> Technique:
+            if (name, framework) in self._items:
+                raise ValueError(f"technique {name!r} registered twice for {framework}")
+            self._items[(name, framework)] = technique
+            return technique
+
+        return decorator
+
+    def get(self, name: str, framework: str) -> Technique:
+        try:
+            return self._items[(name, framework)]
+        except KeyError:
+            valid = ", ".join(self.names(framework)) or "(none: these models are not compressed)"
+            raise EdgeSDKError(f"unknown technique {name!r} for a {framework} model; valid: {valid}") from None
+
+    def names(self, framework: str | None = None) -> list[str]:
+        """Technique names of one framework, or of all of them."""
+        return sorted({n for n, f in self._items if framework is None or f == framework})
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._items
+
+
+TECHNIQUES = TechniqueRegistry()
+register_technique = TECHNIQUES.register
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,7 +82,3 @@ class TechniqueData:
 def training_config(config: dict) -> dict[str, Any]:
     """The common training keys with defaults filled in (technique keys pass through)."""
     return {**TRAINING_DEFAULTS, **config}
-
-
-def apply_step(name: str, model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
-    return TECHNIQUES.get(name)(model, data, config)

@@ -1,8 +1,8 @@
 """Channel surgery on an exported program's graph module: remove the weakest output channels of
 conv/linear layers and the matching input channels of their consumers.
 
-Why on the graph: a `.pt2` carries no Python model class, so a width-scaled student (torch-distill) or
-a channel-pruned model (torch-prune structure=channel) has to be derived from the graph itself. A
+Why on the graph: a `.pt2` carries no Python model class, so a width-scaled student (distill) or
+a channel-pruned model (prune structure=channel) has to be derived from the graph itself. A
 producer (conv2d / linear) is pruned only when every path from its output reaches consumers through
 channel-wise ops (batch norm, activations, pooling, dropout) and ends in conv2d (groups=1) or linear
 inputs, or in a flatten feeding a linear; anything else (residual adds, concats, fixed reshapes, graph

@@ -1,6 +1,6 @@
-"""torch-distill: knowledge distillation (KD loss, label-free by default) from the original program into
+"""distill: knowledge distillation (KD loss, label-free by default) from the original program into
 a smaller student: by default one derived from the teacher graph by removing the weakest (1 - width)
-of each prunable layer's output channels (compress/torch_channels.py: the same topology, scaled
+of each prunable layer's output channels (channels.py: the same topology, scaled
 width), or a user-given student (`student`: a .pt2 path, an ExportedProgram, or an nn.Module taking
 the same inputs). The student is trained longer and with a larger learning rate than fine-tuning.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from edge_sdk.compress.base import TechniqueData, register_technique
-from edge_sdk.compress.torch_channels import shrink_channels
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.frameworks.torch.techniques.channels import shrink_channels
 from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
-from edge_sdk.compress.torch_train import kd_train, seed_everything, step_config, train_set
+from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, step_config, train_set
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
@@ -27,20 +27,20 @@ def _student(model: LoadedModel, spec: Any) -> tuple[Any, LoadedModel, dict]:
 
     student = load_model(spec, example_inputs=model.example_inputs) if spec is not None else None
     if student.framework != "torch":
-        raise ConfigError(f"torch-distill student must be a PyTorch model; got {student.framework}")
+        raise ConfigError(f"distill student must be a PyTorch model; got {student.framework}")
     if [s.shape[1:] for s in student.inputs] != [s.shape[1:] for s in model.inputs]:
         raise ConfigError(
-            f"torch-distill student takes inputs {[s.shape for s in student.inputs]}, the teacher "
+            f"distill student takes inputs {[s.shape for s in student.inputs]}, the teacher "
             f"{[s.shape for s in model.inputs]}; give a student with the teacher's inputs"
         )
     return module_copy(student), student, {"student": "given"}
 
 
-@register_technique("torch-distill")
+@register_technique("distill", "torch")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
-    require_torch(model, "torch-distill")
+    require_torch(model, "distill")
     if is_quantized(model.handle):
-        raise ConfigError("torch-distill needs a float teacher; distill before torch-ptq / torch-qat")
+        raise ConfigError("distill needs a float teacher; distill before ptq / qat")
     cfg = step_config(config, DISTILL_DEFAULTS)
     start = time.perf_counter()
     train = train_set(model, data, cfg)
@@ -50,7 +50,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     else:
         width = float(cfg["width"])
         if not 0.0 < width < 1.0:
-            raise ConfigError(f"torch-distill width must be in (0, 1); got {width}")
+            raise ConfigError(f"distill width must be in (0, 1); got {width}")
         gm, like = module_copy(model), model
         metrics = {"student": f"channel-pruned teacher, width {width}", **shrink_channels(gm, width)}
     metrics.update(kd_train(gm, data.teacher, train, cfg))
@@ -60,4 +60,4 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     metrics["params_ratio"] = round(metrics["params"] / teacher_params, 4)
     params = {k: cfg[k] for k in ("width", "epochs", "learning_rate", "temperature", "use_labels")}
     params["student"] = "given" if cfg["student"] is not None else "derived"
-    return out, StepRecord("torch-distill", params, metrics, wall_s=time.perf_counter() - start)
+    return out, StepRecord("distill", params, metrics, wall_s=time.perf_counter() - start)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_sdk.compress import apply_step, measure
-from edge_sdk.compress.qat import is_quantized
-from tests.compress.conftest import QUIET, int8_tflite, tiny_keras3_cnn
+from edge_sdk.frameworks.keras.techniques import measure
+from edge_sdk.techniques.dispatch import apply_step
+from edge_sdk.frameworks.keras.techniques.qat import is_quantized
+from tests.frameworks.keras.techniques.conftest import QUIET, int8_tflite, tiny_keras3_cnn
 
 pytestmark = pytest.mark.slow
 FAST = {**QUIET, "epochs": 2}

@@ -1,13 +1,13 @@
-"""torch-ptq and torch-dynamic: torchao pt2e post-training int8 quantization for the XNNPACK backend.
+"""ptq for torch programs: torchao pt2e post-training int8 quantization for the XNNPACK backend.
 
-torch-ptq: static int8 (XNNPACKQuantizer from executorch.backends.xnnpack.quantizer, symmetric,
+mode int8 (default): static int8 (XNNPACKQuantizer from executorch.backends.xnnpack.quantizer, symmetric,
 per-channel weights), calibrated on at most `max_samples` of the user's calibration data.
-torch-dynamic: dynamic int8 activations x per-channel int8 weights for Linear layers (what XNNPACK
+mode dynamic-int8: dynamic int8 activations x per-channel int8 weights for Linear layers (what XNNPACK
 runs fast for Linear-heavy models), plus int8 weight-only embedding tables (torchao's
 EmbeddingQuantizer, lowered to quantized_decomposed.embedding_byte), so a transformer's size falls
 with its embeddings too. Only float tensors are ever annotated (the XNNPACK quantizer guards inputs by
 dtype, see pytorch/executorch#21608), so integer index arithmetic stays integer; attention masks stay
-float under torch-dynamic because only Linear/embedding weights are quantized (an additive -inf mask
+float under dynamic-int8 because only Linear/embedding weights are quantized (an additive -inf mask
 cannot be quantized, see pytorch/executorch#8736).
 The result is a re-exported ExportedProgram with quantize/dequantize nodes that the `pte` exporter
 lowers as is.
@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from edge_sdk import deps
-from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.frameworks.torch.graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError
@@ -76,10 +76,10 @@ def quantize(model: LoadedModel, calibration: Dataset | None, *, mode: str, conf
     cfg = _cfg(config or {})
     start = time.perf_counter()
     if is_quantized(model.handle):
-        raise ConfigError("the model is already quantized (torch-ptq/torch-qat/torch-dynamic ran before); quantize once")
+        raise ConfigError("the model is already quantized (ptq or qat ran before); quantize once")
     if mode == "int8":
         if calibration is None:
-            raise ConfigError("torch-ptq needs calibration data; pass --calibration FILE.npz")
+            raise ConfigError("ptq (int8) needs calibration data; pass --calibration FILE.npz")
         data = checked(calibration, model, "calibration", cfg["max_samples"])
         quantizer = xnnpack_quantizer(per_channel=cfg["per_channel"])
     elif mode == "dynamic-int8":
@@ -99,7 +99,7 @@ def quantize(model: LoadedModel, calibration: Dataset | None, *, mode: str, conf
     converted = convert_pt2e(prepared)
     out = reexport(converted, model)
     record = StepRecord(
-        technique="torch-ptq" if mode == "int8" else "torch-dynamic",
+        technique="ptq",
         params={"mode": mode, "per_channel": cfg["per_channel"], "quantizer": type(quantizer).__name__},
         metrics={"calibration_samples": samples, "quantized_ops": count_quantized(out.handle)},
         wall_s=time.perf_counter() - start,
@@ -107,13 +107,8 @@ def quantize(model: LoadedModel, calibration: Dataset | None, *, mode: str, conf
     return out, record
 
 
-@register_technique("torch-ptq")
+@register_technique("ptq", "torch")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
-    require_torch(model, "torch-ptq")
-    return quantize(model, data.calibration, mode="int8", config=config)
-
-
-@register_technique("torch-dynamic")
-def apply_dynamic(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
-    require_torch(model, "torch-dynamic")
-    return quantize(model, data.calibration, mode="dynamic-int8", config=config)
+    require_torch(model, "ptq")
+    options = {k: v for k, v in config.items() if k != "mode"}
+    return quantize(model, data.calibration, mode=config.get("mode", "int8"), config=options)

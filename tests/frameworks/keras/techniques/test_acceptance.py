@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_sdk.compress import apply_step, measure
-from tests.compress.conftest import QUIET, int8_tflite
+from edge_sdk.frameworks.keras.techniques import measure
+from edge_sdk.techniques.dispatch import apply_step
+from tests.frameworks.keras.techniques.conftest import QUIET, int8_tflite
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +79,7 @@ def test_distill_half_width_then_int8(digits):
 
 
 def test_lowrank_halves_dense_params_within_a_point(digits):
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
 
     model, record = apply_step("lowrank", digits.model, digits.data(), {**QUIET, "param_ratio": 0.45})
     assert _dense_params(digits.model.handle) >= 2 * _dense_params(model.handle)

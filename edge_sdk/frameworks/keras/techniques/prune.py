@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from edge_sdk import deps
-from edge_sdk.compress import qat, training
-from edge_sdk.compress.base import TechniqueData, register_technique
+from edge_sdk.frameworks.keras.techniques import qat, training
+from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
@@ -68,7 +68,7 @@ def _validate(cfg: dict) -> None:
         raise ConfigError(f"prune: m_by_n must be [m, n] with 0 < m < n, e.g. [2, 4]; got {cfg['m_by_n']}")
 
 
-@register_technique("prune")
+@register_technique("prune", "keras")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
     cfg = training.step_config(config, DEFAULTS)

@@ -1,9 +1,9 @@
-"""torch-prune: magnitude pruning of a torch program with label-free fine-tuning (KD from the original).
+"""prune: magnitude pruning of a torch program with label-free fine-tuning (KD from the original).
 
 structure="unstructured": the smallest-magnitude weights of every conv/linear layer are zeroed to
 `sparsity`, and kept at zero through fine-tuning (masks re-applied after each step); the record holds
 the measured per-layer sparsity of the final weights. structure="channel": `sparsity` of each prunable
-layer's output channels (smallest L1 norm) are removed from the graph (compress/torch_channels.py), so
+layer's output channels (smallest L1 norm) are removed from the graph (channels.py), so
 the model really gets smaller and faster, then fine-tuned. Either way the result is re-exported.
 """
 
@@ -13,10 +13,10 @@ import time
 from typing import Any
 
 from edge_sdk import deps
-from edge_sdk.compress.base import TechniqueData, register_technique
-from edge_sdk.compress.torch_channels import shrink_channels
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.frameworks.torch.techniques.channels import shrink_channels
 from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
-from edge_sdk.compress.torch_train import kd_train, seed_everything, step_config, train_set
+from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, step_config, train_set
 from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.torch.analysis import op_base
 from edge_sdk.model.types import LoadedModel
@@ -59,17 +59,17 @@ def measured_sparsity(weights: dict[str, Any]) -> dict[str, float]:
 def _cfg(config: dict) -> dict:
     cfg = step_config(config, PRUNE_DEFAULTS)
     if cfg["structure"] not in STRUCTURES:
-        raise ConfigError(f"torch-prune structure {cfg['structure']!r} is not one of {', '.join(STRUCTURES)}")
+        raise ConfigError(f"prune structure {cfg['structure']!r} is not one of {', '.join(STRUCTURES)}")
     if not 0.0 < float(cfg["sparsity"]) < 1.0:
-        raise ConfigError(f"torch-prune sparsity must be in (0, 1); got {cfg['sparsity']}")
+        raise ConfigError(f"prune sparsity must be in (0, 1); got {cfg['sparsity']}")
     return cfg
 
 
-@register_technique("torch-prune")
+@register_technique("prune", "torch")
 def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
-    require_torch(model, "torch-prune")
+    require_torch(model, "prune")
     if is_quantized(model.handle):
-        raise ConfigError("torch-prune needs a float model; prune before torch-ptq / torch-qat")
+        raise ConfigError("prune needs a float model; prune before ptq / qat")
     torch = deps.torch()
     cfg = _cfg(config)
     start = time.perf_counter()
@@ -95,4 +95,4 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     out = reexport(gm, model)
     metrics["params"] = sum(int(out.handle.state_dict[p].numel()) for p in out.handle.graph_signature.parameters)
     params = {k: cfg[k] for k in ("sparsity", "structure", "epochs", "learning_rate", "temperature", "use_labels")}
-    return out, StepRecord("torch-prune", params, metrics, wall_s=time.perf_counter() - start)
+    return out, StepRecord("prune", params, metrics, wall_s=time.perf_counter() - start)
