@@ -25,7 +25,10 @@ QUANT_NAMESPACE = "quantized_decomposed"
 
 def require_torch(model: LoadedModel, technique: str) -> None:
     if model.framework != "torch":
-        raise ConfigError(f"{technique} works on PyTorch (.pt2) models; got a {model.framework} model (use the Keras techniques)")
+        raise ConfigError(
+            f"the PyTorch {technique} works on PyTorch (.pt2) models; got a {model.framework} model "
+            "(apply_step runs the implementation of the model's framework)"
+        )
 
 
 def dynamic_shapes(model: LoadedModel) -> tuple | None:

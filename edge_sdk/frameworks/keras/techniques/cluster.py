@@ -10,54 +10,50 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
 from edge_sdk import deps
-from edge_sdk.frameworks.keras.techniques import qat, training
-from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
+from edge_sdk.frameworks.keras.techniques import qat, training
+from edge_sdk.frameworks.keras.techniques.qat import LayerStepConfig
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
-
-DEFAULTS: dict[str, Any] = {
-    "clusters": 16,  # distinct weight values per layer
-    "layers": None,  # names of layers to cluster; default every Conv/Dense kernel TFMOT can cluster
-    "skip": [],
-    "epochs": 4,
-    "learning_rate": 1e-4,
-    "qat": False,  # cluster-preserving QAT afterwards
-    "preserve_sparsity": False,  # with qat: also keep zeros (after prune -> cluster)
-    "qat_epochs": 3,
-    "qat_learning_rate": 1e-4,
-}
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, Positive
 
 
-def _clusterable(layer: Any, cfg: dict) -> bool:
+class ClusterConfig(LayerStepConfig):
+    clusters: Annotated[int, Field(ge=2)] = 16  # distinct weight values per layer
+    epochs: Count = 4
+    learning_rate: Positive = 1e-4
+    preserve_sparsity: bool = False  # with qat: also keep zeros (after prune -> cluster)
+    qat_epochs: Count = 3
+
+
+def _clusterable(layer: Any, cfg: ClusterConfig) -> bool:
     deps.tfmot()
     from tensorflow_model_optimization.python.core.clustering.keras.clustering_registry import ClusteringRegistry
 
-    if layer.name in cfg["skip"] or (cfg["layers"] is not None and layer.name not in cfg["layers"]):
+    if not cfg.chooses(layer.name):
         return False
     kernel = getattr(layer, "kernel", None)
-    return kernel is not None and int(np.prod(kernel.shape)) > int(cfg["clusters"]) and ClusteringRegistry.supports(layer)
+    return kernel is not None and int(np.prod(kernel.shape)) > cfg.clusters and ClusteringRegistry.supports(layer)
 
 
 def distinct_values(handle: Any, names: list[str]) -> dict[str, int]:
     return {n: int(np.unique(training.kernel_of(training.find_layer(handle, n))).size) for n in names}
 
 
-@register_technique("cluster", "keras")
-def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+@register_technique("cluster", "keras", ClusterConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: ClusterConfig) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
-    cfg = training.step_config(config, DEFAULTS)
-    if int(cfg["clusters"]) < 2:
-        raise ConfigError(f"cluster: clusters must be >= 2; got {cfg['clusters']}")
     data = training.validated(model, data, cfg)
     if qat.is_quantized(model.handle):
         raise ConfigError("cluster: the model is already quantization-aware; cluster before qat (or use qat: true)")
-    training.seed_everything(cfg["seed"])
+    training.seed_everything(cfg.seed)
     clustering = deps.tfmot().clustering.keras
     clustered: list[str] = []
 
@@ -67,7 +63,7 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
         clustered.append(layer.name)
         return clustering.cluster_weights(
             layer,
-            number_of_clusters=int(cfg["clusters"]),
+            number_of_clusters=cfg.clusters,
             cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
         )
 
@@ -77,12 +73,10 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     metrics = training.fit(wrapped, data, cfg, label="cluster")
     result = clustering.strip_clustering(wrapped)
     notes: list[str] = []
-    if cfg["qat"]:
-        scheme = qat.preserving_scheme("both" if cfg["preserve_sparsity"] else "clusters")
-        qat_cfg = {**cfg, "epochs": cfg["qat_epochs"], "learning_rate": cfg["qat_learning_rate"]}
-        stripped = dataclasses.replace(model, handle=result)
-        result, metrics["qat"], notes = qat.quantize_and_finetune(stripped, data, qat_cfg, scheme, label="cluster-qat")
+    if cfg.qat:
+        preserve = "both" if cfg.preserve_sparsity else "clusters"
+        result, metrics["qat"], notes = qat.finish_with_qat(model, result, data, cfg, preserve, label="cluster-qat")
     metrics["layer_distinct_values"] = distinct_values(result, clustered)
     metrics["eval_top1_agreement"] = training.fidelity_on(result, data)
-    params = {k: cfg[k] for k in ("clusters", "epochs", "learning_rate", "qat", "preserve_sparsity", "seed")}
+    params = {k: getattr(cfg, k) for k in ("clusters", "epochs", "learning_rate", "qat", "preserve_sparsity", "seed")}
     return dataclasses.replace(model, handle=result), training.record("cluster", params, metrics, notes, start)

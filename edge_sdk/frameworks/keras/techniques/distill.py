@@ -12,26 +12,30 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from edge_sdk.frameworks.keras.techniques import qat, rebuild, training
-from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
+from edge_sdk.frameworks.keras.techniques import qat, rebuild, training
+from edge_sdk.frameworks.keras.techniques.training import KerasTrainingConfig
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, NonNegative, Positive, UpToOne
 
-DEFAULTS: dict[str, Any] = {
-    "width": 0.5,  # multiplier on filters/units of every non-output Conv/Dense layer
-    "student": None,  # a user-given student (model or file) instead of the width-scaled one
-    "init": "teacher",  # teacher: start from the teacher's first channels | random
-    "epochs": 30,
-    "learning_rate": 3e-3,
-    "lr_schedule": "cosine",
-    "patience": 8,  # losses at a high learning rate are noisy; do not stop on the first flat stretch
-    "use_labels": True,  # add cross-entropy when the training set has labels
-}
+
+class DistillConfig(KerasTrainingConfig):
+    width: UpToOne = 0.5  # multiplier on filters/units of every non-output Conv/Dense layer
+    student: Any = None  # a user-given student (model or file) instead of the width-scaled one
+    init: Literal["teacher", "random"] = "teacher"  # teacher: start from the teacher's first channels
+    epochs: Count = 30
+    learning_rate: Positive = 3e-3
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    patience: NonNegative = 8  # losses at a high learning rate are noisy; do not stop on the first flat stretch
+    use_labels: bool = True  # add cross-entropy when the training set has labels
+
+
 WIDTH_KEYS = ("filters", "units")
 
 
@@ -108,25 +112,20 @@ def _given_student(student: Any, teacher: LoadedModel) -> Any:
     return training.copy_model(loaded.handle)
 
 
-@register_technique("distill", "keras")
-def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+@register_technique("distill", "keras", DistillConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: DistillConfig) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
-    cfg = training.step_config(config, DEFAULTS)
-    if cfg["student"] is None and not 0.0 < float(cfg["width"]) <= 1.0:
-        raise ConfigError(f"distill: width must be in (0, 1]; got {cfg['width']}")
-    if cfg["init"] not in ("teacher", "random"):
-        raise ConfigError(f"distill: init must be teacher or random; got {cfg['init']!r}")
     data = training.validated(model, data, cfg)
     if qat.is_quantized(model.handle):
         raise ConfigError("distill: the model is already quantization-aware; distill before qat")
-    training.seed_everything(cfg["seed"])
+    training.seed_everything(cfg.seed)
     metrics_init: list[str] = []
-    if cfg["student"] is not None:
-        student, scaled, kind = _given_student(cfg["student"], model), [], "given"
+    if cfg.student is not None:
+        student, scaled, kind = _given_student(cfg.student, model), [], "given"
     else:
-        student, scaled = scaled_student(model.handle, float(cfg["width"]))
-        kind = f"width {cfg['width']}"
-        if cfg["init"] == "teacher":
+        student, scaled = scaled_student(model.handle, cfg.width)
+        kind = f"width {cfg.width}"
+        if cfg.init == "teacher":
             metrics_init = init_from_teacher(student, model.handle)
     metrics = training.fit(student, data, cfg, label="distill")
     metrics.update(
@@ -138,5 +137,5 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
         params_ratio=round(student.count_params() / max(1, model.handle.count_params()), 4),
         eval_top1_agreement=training.fidelity_on(student, data),
     )
-    params = {"student": kind, **{k: cfg[k] for k in ("init", "epochs", "learning_rate", "temperature", "use_labels", "alpha", "seed")}}
+    params = {"student": kind, **{k: getattr(cfg, k) for k in ("init", "epochs", "learning_rate", "temperature", "use_labels", "alpha", "seed")}}
     return dataclasses.replace(model, handle=student), training.record("distill", params, metrics, [], start)

@@ -2,7 +2,9 @@
 
 A kernel W (in x out) becomes A (in x r, no bias, linear) followed by B (r x out, the original bias and
 activation), with A = U_r sqrt(S_r) and B = sqrt(S_r) V_r^T. The rank r keeps `energy` of the squared
-singular values, or, when `param_ratio` is set, fits r*(in+out) <= param_ratio*in*out. Layers where the
+singular values; or, when `param_ratio` is set, fits r*(in+out) <= param_ratio*in*out; or, when
+`rank_fraction` is set, is rank_fraction * min(in, out) (the planner's low-rank rung, whose estimate
+assumes exactly that). Layers where the
 factorisation would not save parameters are left alone (and named in the record). The model is rebuilt
 from its config (B keeps the original layer name, so the topology and every other weight carry over),
 then fine-tuned label-free against the original model. Output layers are left alone by default.
@@ -15,31 +17,44 @@ import time
 from typing import Any
 
 import numpy as np
+from pydantic import model_validator
 
 from edge_sdk import deps
-from edge_sdk.frameworks.keras.techniques import qat, rebuild, training
-from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
+from edge_sdk.frameworks.keras.techniques import qat, rebuild, training
+from edge_sdk.frameworks.keras.techniques.training import KerasTrainingConfig
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, Fraction, Positive, UpToOne
 
-DEFAULTS: dict[str, Any] = {
-    "energy": 0.9,  # fraction of sum(S^2) kept when choosing the rank
-    "param_ratio": None,  # e.g. 0.5: rank from a per-layer parameter budget instead of energy
-    "layers": None,  # names to factorise; default every Dense and 1x1 Conv2D
-    "include_output": False,  # also factorise the model's output layers
-    "epochs": 6,
-    "learning_rate": 5e-4,
-}
 SUFFIX = "_lowrank"
 
 
-def choose_rank(singular: np.ndarray, n_in: int, n_out: int, cfg: dict) -> int:
-    if cfg["param_ratio"] is not None:
-        rank = int(float(cfg["param_ratio"]) * n_in * n_out // (n_in + n_out))
+class LowRankConfig(KerasTrainingConfig):
+    energy: UpToOne = 0.9  # fraction of sum(S^2) kept when choosing the rank
+    param_ratio: Fraction | None = None  # e.g. 0.5: rank from a per-layer parameter budget instead
+    rank_fraction: Fraction | None = None  # e.g. 0.25: rank = rank_fraction * min(in, out) instead
+    layers: tuple[str, ...] | None = None  # names to factorise; default every Dense and 1x1 Conv2D
+    include_output: bool = False  # also factorise the model's output layers
+    epochs: Count = 6
+    learning_rate: Positive = 5e-4
+
+    @model_validator(mode="after")
+    def _one_rank_rule(self) -> LowRankConfig:
+        if self.param_ratio is not None and self.rank_fraction is not None:
+            raise ValueError("param_ratio and rank_fraction both choose the rank: set one of them")
+        return self
+
+
+def choose_rank(singular: np.ndarray, n_in: int, n_out: int, cfg: LowRankConfig) -> int:
+    if cfg.rank_fraction is not None:
+        rank = int(cfg.rank_fraction * min(n_in, n_out))
+    elif cfg.param_ratio is not None:
+        rank = int(cfg.param_ratio * n_in * n_out // (n_in + n_out))
     else:
         energy = np.cumsum(singular**2) / max(float((singular**2).sum()), 1e-30)
-        rank = int(np.searchsorted(energy, float(cfg["energy"]) - 1e-9) + 1)
+        rank = int(np.searchsorted(energy, cfg.energy - 1e-9) + 1)
     return max(1, min(rank, len(singular)))
 
 
@@ -51,11 +66,11 @@ def factor(kernel2d: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray, flo
     return (u[:, :rank] * root).astype(np.float32), (root[:, None] * vt[:rank]).astype(np.float32), kept
 
 
-def _candidate(layer: Any, entry: dict, cfg: dict, outputs: set[str]) -> bool:
+def _candidate(layer: Any, entry: dict, cfg: LowRankConfig, outputs: set[str]) -> bool:
     tfk = deps.tf_keras()
-    if cfg["layers"] is not None and layer.name not in cfg["layers"]:
+    if cfg.layers is not None and layer.name not in cfg.layers:
         return False
-    if (layer.name in outputs and not cfg["include_output"]) or rebuild.call_count(entry) != 1:
+    if (layer.name in outputs and not cfg.include_output) or rebuild.call_count(entry) != 1:
         return False
     if type(layer) is tfk.layers.Dense:
         return True
@@ -83,16 +98,13 @@ def _split_entry(entry: dict, rank: int, functional: bool) -> tuple[dict, dict]:
     return first, second
 
 
-@register_technique("lowrank", "keras")
-def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+@register_technique("lowrank", "keras", LowRankConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: LowRankConfig) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
-    cfg = training.step_config(config, DEFAULTS)
-    if cfg["param_ratio"] is None and not 0.0 < float(cfg["energy"]) <= 1.0:
-        raise ConfigError(f"lowrank: energy must be in (0, 1]; got {cfg['energy']}")
     data = training.validated(model, data, cfg)
     if qat.is_quantized(model.handle):
         raise ConfigError("lowrank: the model is already quantization-aware; factorise before qat")
-    training.seed_everything(cfg["seed"])
+    training.seed_everything(cfg.seed)
     source = model.handle
     config_dict = rebuild.config_of(source)
     functional = rebuild.is_functional(config_dict)
@@ -136,5 +148,5 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     metrics["params_before"] = int(source.count_params())
     metrics["params_after"] = int(student.count_params())
     metrics["eval_top1_agreement"] = training.fidelity_on(student, data)
-    params = {k: cfg[k] for k in ("energy", "param_ratio", "include_output", "epochs", "learning_rate", "seed")}
+    params = {k: getattr(cfg, k) for k in ("energy", "param_ratio", "rank_fraction", "include_output", "epochs", "learning_rate", "seed")}
     return dataclasses.replace(model, handle=student), training.record("lowrank", params, metrics, notes, start)

@@ -13,46 +13,52 @@ import dataclasses
 import time
 from typing import Any
 
+from pydantic import field_validator
+
 from edge_sdk import deps
-from edge_sdk.frameworks.keras.techniques import qat, training
-from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
+from edge_sdk.frameworks.keras.techniques import qat, training
+from edge_sdk.frameworks.keras.techniques.qat import LayerStepConfig
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
-
-DEFAULTS: dict[str, Any] = {
-    "sparsity": 0.8,  # target fraction of zero weights per pruned layer (ignored with m_by_n)
-    "m_by_n": None,  # e.g. [2, 4]: 2 zeros in every 4 consecutive weights (Conv2D/Dense only)
-    "layers": None,  # names of layers to prune; default every layer TFMOT can prune
-    "skip": [],  # names of layers never pruned
-    "prune_epochs": 4,  # epochs over which sparsity ramps up; fine-tuning continues after
-    "epochs": 8,
-    "learning_rate": 5e-4,
-    "qat": False,  # sparsity-preserving QAT afterwards (the model is then quantization-aware)
-    "qat_epochs": 4,
-    "qat_learning_rate": 1e-4,
-}
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, Fraction, NonNegative, Positive
 
 
-def _prunable(layer: Any, cfg: dict) -> bool:
+class PruneConfig(LayerStepConfig):
+    sparsity: Fraction = 0.8  # target fraction of zero weights per pruned layer (ignored with m_by_n)
+    m_by_n: tuple[int, int] | None = None  # e.g. [2, 4]: 2 zeros in every 4 consecutive weights (Conv2D/Dense only)
+    prune_epochs: NonNegative = 4  # epochs over which sparsity ramps up; fine-tuning continues after
+    epochs: Count = 8
+    learning_rate: Positive = 5e-4
+
+    @field_validator("m_by_n")
+    @classmethod
+    def _m_below_n(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 0 < value[0] < value[1]:
+            raise ValueError("m_by_n must be [m, n] with 0 < m < n, e.g. [2, 4]")
+        return value
+
+
+def _prunable(layer: Any, cfg: PruneConfig) -> bool:
     deps.tfmot()
     from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
 
     tfk = deps.tf_keras()
-    if layer.name in cfg["skip"] or (cfg["layers"] is not None and layer.name not in cfg["layers"]):
+    if not cfg.chooses(layer.name):
         return False
-    if cfg["m_by_n"] is not None and not isinstance(layer, (tfk.layers.Conv2D, tfk.layers.Dense)):
+    if cfg.m_by_n is not None and not isinstance(layer, (tfk.layers.Conv2D, tfk.layers.Dense)):
         return False
     return hasattr(layer, "kernel") and PruneRegistry.supports(layer)
 
 
-def _schedule(cfg: dict, steps_per_epoch: int) -> Any:
+def _schedule(cfg: PruneConfig, steps_per_epoch: int) -> Any:
     """PolynomialDecay 0 -> sparsity, updating masks a few times per epoch, ending on an update step."""
     sparsity = deps.tfmot().sparsity.keras
     frequency = max(1, steps_per_epoch // 4)
-    end_step = max(frequency, (steps_per_epoch * int(cfg["prune_epochs"]) // frequency) * frequency)
+    end_step = max(frequency, (steps_per_epoch * cfg.prune_epochs // frequency) * frequency)
     return sparsity.PolynomialDecay(
-        initial_sparsity=0.0, final_sparsity=float(cfg["sparsity"]), begin_step=0, end_step=end_step, frequency=frequency
+        initial_sparsity=0.0, final_sparsity=cfg.sparsity, begin_step=0, end_step=end_step, frequency=frequency
     )
 
 
@@ -61,33 +67,23 @@ def layer_sparsity(handle: Any, names: list[str]) -> dict[str, float]:
     return {n: round(float((training.kernel_of(training.find_layer(handle, n)) == 0).mean()), 4) for n in names}
 
 
-def _validate(cfg: dict) -> None:
-    if cfg["m_by_n"] is None and not 0.0 < float(cfg["sparsity"]) < 1.0:
-        raise ConfigError(f"prune: sparsity must be in (0, 1); got {cfg['sparsity']}")
-    if cfg["m_by_n"] is not None and (len(cfg["m_by_n"]) != 2 or not 0 < cfg["m_by_n"][0] < cfg["m_by_n"][1]):
-        raise ConfigError(f"prune: m_by_n must be [m, n] with 0 < m < n, e.g. [2, 4]; got {cfg['m_by_n']}")
-
-
-@register_technique("prune", "keras")
-def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+@register_technique("prune", "keras", PruneConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: PruneConfig) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
-    cfg = training.step_config(config, DEFAULTS)
-    _validate(cfg)
     data = training.validated(model, data, cfg)
     if qat.is_quantized(model.handle):
         raise ConfigError("prune: the model is already quantization-aware; prune before qat (or use prune qat: true)")
-    training.seed_everything(cfg["seed"])
+    training.seed_everything(cfg.seed)
     sparsity = deps.tfmot().sparsity.keras
-    steps = -(-len(data.train) // int(cfg["batch_size"]))
+    steps = -(-len(data.train) // cfg.batch_size)
     schedule = _schedule(cfg, steps)
-    m_by_n = tuple(cfg["m_by_n"]) if cfg["m_by_n"] is not None else None
     pruned: list[str] = []
 
     def wrap(layer: Any) -> Any:
         if not _prunable(layer, cfg):
             return layer
         pruned.append(layer.name)
-        return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule, sparsity_m_by_n=m_by_n)
+        return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule, sparsity_m_by_n=cfg.m_by_n)
 
     wrapped = training.rewrap(model.handle, wrap)
     if not pruned:
@@ -98,20 +94,17 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
         cfg,
         label="prune",
         callbacks=(sparsity.UpdatePruningStep(),),
-        min_epochs=int(cfg["prune_epochs"]) + 1,
+        min_epochs=cfg.prune_epochs + 1,
     )
     result = sparsity.strip_pruning(wrapped)
     notes: list[str] = []
-    if cfg["qat"]:
-        scheme = qat.preserving_scheme("sparsity")
-        qat_cfg = {**cfg, "epochs": cfg["qat_epochs"], "learning_rate": cfg["qat_learning_rate"]}
-        stripped = dataclasses.replace(model, handle=result)
-        result, metrics["qat"], notes = qat.quantize_and_finetune(stripped, data, qat_cfg, scheme, label="prune-qat")
+    if cfg.qat:
+        result, metrics["qat"], notes = qat.finish_with_qat(model, result, data, cfg, "sparsity", label="prune-qat")
     per_layer = layer_sparsity(result, pruned)
     metrics["layer_sparsity"] = per_layer
     metrics["sparsity"] = _overall(result, pruned)
     metrics["eval_top1_agreement"] = training.fidelity_on(result, data)
-    params = {k: cfg[k] for k in ("sparsity", "m_by_n", "prune_epochs", "epochs", "learning_rate", "qat", "seed")}
+    params = {k: getattr(cfg, k) for k in ("sparsity", "m_by_n", "prune_epochs", "epochs", "learning_rate", "qat", "seed")}
     return dataclasses.replace(model, handle=result), training.record("prune", params, metrics, notes, start)
 
 

@@ -19,16 +19,18 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from edge_sdk import deps
-from edge_sdk.techniques.base import TechniqueData, register_technique
-from edge_sdk.data import Dataset
+from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import DataError, ExportError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, TechniqueConfig
 
-MODES = ("float32", "float16", "dynamic-int8", "int8", "int8-mixed", "int16x8")
+Mode = Literal["float32", "float16", "dynamic-int8", "int8", "int8-mixed", "int16x8"]
+MODES: tuple[str, ...] = get_args(Mode)
 CALIBRATED = ("int8", "int16x8")
 DEFAULT_CALIBRATION_SAMPLES = 200
 
@@ -104,20 +106,19 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
     return bytes(flatbuffer), record
 
 
-@register_technique("ptq", "keras")
-def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+class PTQConfig(TechniqueConfig):
+    mode: Mode = "int8"
+    io_dtype: Literal["float32", "int8"] = "float32"
+    max_samples: Count = DEFAULT_CALIBRATION_SAMPLES
+
+
+@register_technique("ptq", "keras", PTQConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: PTQConfig) -> tuple[LoadedModel, StepRecord]:
     """The plan step for PTQ: checks the spec and the calibration data now; quantizing happens at export.
 
-    config: `mode` (default int8), `io_dtype` (float32), `max_samples` (200). The model is returned
-    unchanged; the exporter calls `convert_to_tflite` with the same spec.
+    The model is returned unchanged; the exporter calls `convert_to_tflite` with the same spec.
     """
-    from edge_sdk.data import load_dataset
-
-    spec = QuantSpec(
-        mode=config.get("mode", "int8"),
-        io_dtype=config.get("io_dtype", "float32"),
-        max_samples=int(config.get("max_samples", DEFAULT_CALIBRATION_SAMPLES)),
-    )
+    spec = QuantSpec(mode=cfg.mode, io_dtype=cfg.io_dtype, max_samples=cfg.max_samples)
     used = 0
     if spec.mode in CALIBRATED:
         calibration = load_dataset(data.calibration, model.inputs, max_samples=spec.max_samples, purpose="calibration")

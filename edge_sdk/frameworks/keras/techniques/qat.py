@@ -11,23 +11,39 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.frameworks.keras.techniques import training
-from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.errors import ConfigError
+from edge_sdk.frameworks.keras.techniques import training
+from edge_sdk.frameworks.keras.techniques.training import KerasTrainingConfig
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, Positive
 
-DEFAULTS: dict[str, Any] = {
-    "epochs": 5,
-    "learning_rate": 1e-4,
-    "preserve": "auto",  # auto | none | sparsity | clusters | both: keep zeros / shared values of earlier steps
-}
-PRESERVE = ("auto", "none", "sparsity", "clusters", "both")
+
+class QATConfig(KerasTrainingConfig):
+    epochs: Count = 5
+    learning_rate: Positive = 1e-4
+    # keep what earlier steps left: zeros (pruning), shared values (clustering), both; auto detects it
+    preserve: Literal["auto", "none", "sparsity", "clusters", "both"] = "auto"
+
+
+class LayerStepConfig(KerasTrainingConfig):
+    """Keys of the steps that change chosen layers' weights and can finish with QAT that keeps what
+    they made (prune, cluster: `qat: true`)."""
+
+    layers: tuple[str, ...] | None = None  # names of the layers to change; default every supported one
+    skip: tuple[str, ...] = ()  # names of layers never changed
+    qat: bool = False  # preserving QAT afterwards (the model is then quantization-aware)
+    qat_epochs: Count = 4
+    qat_learning_rate: Positive = 1e-4
+
+    def chooses(self, name: str) -> bool:
+        return name not in self.skip and (self.layers is None or name in self.layers)
 
 
 def _registry() -> Any:
@@ -137,7 +153,7 @@ def calibrate_ranges(qat_model: Any, float_model: Any, calibration: Any) -> int:
 
 
 def quantize_and_finetune(
-    model: LoadedModel, data: TechniqueData, cfg: dict, scheme: Any = None, label: str = "qat"
+    model: LoadedModel, data: TechniqueData, cfg: KerasTrainingConfig, scheme: Any = None, label: str = "qat"
 ) -> tuple[Any, dict, list[str]]:
     """Shared by qat, prune (`qat: true`) and cluster (`qat: true`): quantize, then KD fine-tune."""
     qat_model, float_layers = quantize(model.handle, scheme)
@@ -172,17 +188,24 @@ def preserving_scheme(preserve: str) -> Any:
     return None
 
 
-@register_technique("qat", "keras")
-def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+def finish_with_qat(
+    model: LoadedModel, result: Any, data: TechniqueData, cfg: LayerStepConfig, preserve: str, label: str
+) -> tuple[Any, dict, list[str]]:
+    """`qat: true` of prune/cluster: QAT of `result` (the stripped model) keeping `preserve`, trained for
+    `qat_epochs` at `qat_learning_rate`."""
+    qat_cfg = cfg.model_copy(update={"epochs": cfg.qat_epochs, "learning_rate": cfg.qat_learning_rate})
+    stripped = dataclasses.replace(model, handle=result)
+    return quantize_and_finetune(stripped, data, qat_cfg, preserving_scheme(preserve), label=label)
+
+
+@register_technique("qat", "keras", QATConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: QATConfig) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
-    cfg = training.step_config(config, DEFAULTS)
     data = training.validated(model, data, cfg)
-    if cfg["preserve"] not in PRESERVE:
-        raise ConfigError(f"qat: preserve must be one of {', '.join(PRESERVE)}; got {cfg['preserve']!r}")
-    training.seed_everything(cfg["seed"])
-    preserve = detect_preserve(model.handle) if cfg["preserve"] == "auto" else cfg["preserve"]
+    training.seed_everything(cfg.seed)
+    preserve = detect_preserve(model.handle) if cfg.preserve == "auto" else cfg.preserve
     qat_model, metrics, notes = quantize_and_finetune(model, data, cfg, preserving_scheme(preserve))
     metrics["preserved"] = preserve
     metrics["eval_top1_agreement"] = training.fidelity_on(qat_model, data)
-    params = {k: cfg[k] for k in ("epochs", "learning_rate", "temperature", "use_labels", "preserve", "seed")}
+    params = {k: getattr(cfg, k) for k in ("epochs", "learning_rate", "temperature", "use_labels", "preserve", "seed")}
     return dataclasses.replace(model, handle=qat_model), training.record("qat", params, metrics, notes, start)

@@ -13,31 +13,25 @@ from __future__ import annotations
 import dataclasses
 import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.techniques.base import TechniqueData, training_config
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import ConfigError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData
+from edge_sdk.techniques.config import TrainingConfig
 
-# Extra training keys (beyond base.TRAINING_DEFAULTS) every Keras technique understands.
-LOSS_DEFAULTS: dict[str, Any] = {
-    "use_labels": False,  # train on labels too (when the train set has them); else label-free
-    "alpha": 0.5,  # weight of the KD term when labels are used: alpha*KD + (1-alpha)*CE
-    "min_delta": 1e-4,  # smaller loss improvements count as a plateau
-    "max_samples": None,  # cap on training samples (fewer available -> warning with the count)
-    "lr_schedule": "constant",  # constant | cosine (decay to 1% over `epochs`)
-}
 _EPS = 1e-7
 
 
-def step_config(config: dict, defaults: dict | None = None) -> dict[str, Any]:
-    """Common training keys + loss keys + the technique's own defaults, overridden by `config`."""
-    return training_config({**LOSS_DEFAULTS, **(defaults or {}), **config})
+class KerasTrainingConfig(TrainingConfig):
+    """The common training keys plus the learning-rate schedule of the Keras loop."""
+
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: decay to 1% over `epochs`
 
 
 def seed_everything(seed: int) -> None:
@@ -47,11 +41,14 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def validated(model: LoadedModel, data: TechniqueData, cfg: dict) -> TechniqueData:
+def validated(model: LoadedModel, data: TechniqueData, cfg: KerasTrainingConfig) -> TechniqueData:
     """Re-check every data split against the model's inputs before any work (DataError on mismatch)."""
     if model.framework != "keras":
-        raise ConfigError(f"this technique works on Keras models; got a {model.framework} model (use the torch_* steps)")
-    train = load_dataset(data.train, model.inputs, max_samples=cfg.get("max_samples"), purpose="training")
+        raise ConfigError(
+            f"the Keras techniques work on Keras models; got a {model.framework} model "
+            "(apply_step runs the implementation of the model's framework)"
+        )
+    train = load_dataset(data.train, model.inputs, max_samples=cfg.max_samples, purpose="training")
     calibration = load_dataset(data.calibration, model.inputs, purpose="calibration")
     evaluation = None if data.eval is None else load_dataset(data.eval, model.inputs, purpose="eval")
     return dataclasses.replace(data, train=train, calibration=calibration, eval=evaluation)
@@ -173,7 +170,7 @@ def _progress_callback(label: str, epochs: int, steps: int) -> Any:
 def fit(
     student: Any,
     data: TechniqueData,
-    cfg: dict,
+    cfg: KerasTrainingConfig,
     *,
     label: str,
     callbacks: tuple = (),
@@ -190,22 +187,22 @@ def fit(
     x = train.as_model_input()
     teacher_out = np.asarray(data.teacher.handle.predict(x, batch_size=256, verbose=0))
     teacher_logits, probs = _logits(teacher_out)
-    labelled = bool(cfg["use_labels"] and train.has_labels and teacher_logits.ndim == 2)
+    labelled = bool(cfg.use_labels and train.has_labels and teacher_logits.ndim == 2)
     targets = (teacher_logits, train.labels.astype(np.int32)) if labelled else teacher_logits
 
-    epochs = max(int(cfg["epochs"]), min_epochs)
-    batch_size = int(cfg["batch_size"])
+    epochs = max(cfg.epochs, min_epochs)
+    batch_size = cfg.batch_size
     steps = -(-len(train) // batch_size)
-    trainer = _trainer_class()(student, cfg["temperature"], cfg["alpha"], probs, labelled)
-    learning_rate: Any = float(cfg["learning_rate"])
-    if cfg.get("lr_schedule", "constant") == "cosine":  # training from scratch converges much better
+    trainer = _trainer_class()(student, cfg.temperature, cfg.alpha, probs, labelled)
+    learning_rate: Any = cfg.learning_rate
+    if cfg.lr_schedule == "cosine":  # training from scratch converges much better
         learning_rate = tfk.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps, alpha=0.01)
     trainer.compile(optimizer=tfk.optimizers.Adam(learning_rate))
     stopper = tfk.callbacks.EarlyStopping(
-        monitor="loss", patience=int(cfg["patience"]), min_delta=float(cfg["min_delta"]), start_from_epoch=min_epochs
+        monitor="loss", patience=cfg.patience, min_delta=cfg.min_delta, start_from_epoch=min_epochs
     )
     all_callbacks = [*callbacks, stopper]
-    if cfg["progress"]:
+    if cfg.progress:
         all_callbacks.append(_progress_callback(label, epochs, steps))
     start = time.perf_counter()
     history = trainer.fit(

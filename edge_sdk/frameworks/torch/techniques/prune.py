@@ -10,20 +10,25 @@ the model really gets smaller and faster, then fine-tuned. Either way the result
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from edge_sdk import deps
-from edge_sdk.techniques.base import TechniqueData, register_technique
-from edge_sdk.frameworks.torch.techniques.channels import shrink_channels
-from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
-from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, step_config, train_set
 from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.torch.analysis import op_base
+from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
+from edge_sdk.frameworks.torch.techniques.channels import shrink_channels
+from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, train_set
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, Fraction, Positive, TrainingConfig
 
-PRUNE_DEFAULTS = {"sparsity": 0.5, "structure": "unstructured", "epochs": 3, "learning_rate": 5e-4}
-STRUCTURES = ("unstructured", "channel")
+
+class PruneConfig(TrainingConfig):
+    sparsity: Fraction = 0.5  # fraction of weights zeroed (unstructured) or of output channels removed (channel)
+    structure: Literal["unstructured", "channel"] = "unstructured"
+    epochs: Count = 3
+    learning_rate: Positive = 5e-4
 
 
 def prunable_weights(gm: Any) -> dict[str, Any]:
@@ -56,33 +61,23 @@ def measured_sparsity(weights: dict[str, Any]) -> dict[str, float]:
     return {name: round(float((w == 0).float().mean()), 4) for name, w in weights.items()}
 
 
-def _cfg(config: dict) -> dict:
-    cfg = step_config(config, PRUNE_DEFAULTS)
-    if cfg["structure"] not in STRUCTURES:
-        raise ConfigError(f"prune structure {cfg['structure']!r} is not one of {', '.join(STRUCTURES)}")
-    if not 0.0 < float(cfg["sparsity"]) < 1.0:
-        raise ConfigError(f"prune sparsity must be in (0, 1); got {cfg['sparsity']}")
-    return cfg
-
-
-@register_technique("prune", "torch")
-def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+@register_technique("prune", "torch", PruneConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: PruneConfig) -> tuple[LoadedModel, StepRecord]:
     require_torch(model, "prune")
     if is_quantized(model.handle):
         raise ConfigError("prune needs a float model; prune before ptq / qat")
     torch = deps.torch()
-    cfg = _cfg(config)
     start = time.perf_counter()
     train = train_set(model, data, cfg)
-    seed_everything(cfg["seed"])
+    seed_everything(cfg.seed)
     gm = module_copy(model)
     metrics: dict[str, Any] = {}
-    if cfg["structure"] == "channel":
-        metrics.update(shrink_channels(gm, 1.0 - float(cfg["sparsity"])))
+    if cfg.structure == "channel":
+        metrics.update(shrink_channels(gm, 1.0 - cfg.sparsity))
         metrics.update(kd_train(gm, data.teacher, train, cfg))
     else:
         weights = prunable_weights(gm)
-        masks = magnitude_masks(weights, float(cfg["sparsity"]))
+        masks = magnitude_masks(weights, cfg.sparsity)
 
         def reapply() -> None:
             with torch.no_grad():
@@ -94,5 +89,5 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
         metrics["layer_sparsity"] = measured_sparsity(weights)
     out = reexport(gm, model)
     metrics["params"] = sum(int(out.handle.state_dict[p].numel()) for p in out.handle.graph_signature.parameters)
-    params = {k: cfg[k] for k in ("sparsity", "structure", "epochs", "learning_rate", "temperature", "use_labels")}
+    params = {k: getattr(cfg, k) for k in ("sparsity", "structure", "epochs", "learning_rate", "temperature", "use_labels")}
     return out, StepRecord("prune", params, metrics, wall_s=time.perf_counter() - start)

@@ -16,17 +16,23 @@ lowers as is.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from edge_sdk import deps
-from edge_sdk.techniques.base import TechniqueData, register_technique
-from edge_sdk.frameworks.torch.graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError
+from edge_sdk.frameworks.torch.graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, TechniqueConfig
 
-PTQ_DEFAULTS = {"max_samples": 200, "per_channel": True, "batch_size": 32}
+
+class PTQConfig(TechniqueConfig):
+    mode: Literal["int8", "dynamic-int8"] = "int8"
+    max_samples: Count = 200  # calibration samples (int8)
+    per_channel: bool = True
+    batch_size: Count = 32  # calibration batch
 
 
 def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: bool = True) -> Any:
@@ -48,13 +54,6 @@ def dynamic_quantizer() -> Any:
     return ComposableQuantizer([EmbeddingQuantizer(), xnnpack_quantizer(dynamic=True)])
 
 
-def _cfg(config: dict) -> dict:
-    unknown = set(config) - set(PTQ_DEFAULTS) - {"seed", "progress"}
-    if unknown:
-        raise ConfigError(f"unknown torch quantization option(s) {', '.join(sorted(unknown))}; valid: {', '.join(PTQ_DEFAULTS)}")
-    return {**PTQ_DEFAULTS, **config}
-
-
 def count_quantized(ep: Any) -> dict[str, int]:
     """How many ops the program quantizes, by the op that consumes a dequantize."""
     found: dict[str, int] = {}
@@ -69,29 +68,31 @@ def count_quantized(ep: Any) -> dict[str, int]:
 
 
 def quantize(model: LoadedModel, calibration: Dataset | None, *, mode: str, config: dict | None = None) -> tuple[LoadedModel, StepRecord]:
-    """pt2e quantize `model` (mode "int8" = static, "dynamic-int8"); returns a re-exported program."""
+    """pt2e quantize `model` (mode "int8" = static, "dynamic-int8"); returns a re-exported program.
+    The exporter's entry point: `config` holds the other PTQConfig keys."""
+    return _quantize(model, calibration, PTQConfig.parse({**(config or {}), "mode": mode}, "ptq"))
+
+
+def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -> tuple[LoadedModel, StepRecord]:
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     torch = deps.torch()
-    cfg = _cfg(config or {})
     start = time.perf_counter()
     if is_quantized(model.handle):
         raise ConfigError("the model is already quantized (ptq or qat ran before); quantize once")
-    if mode == "int8":
+    if cfg.mode == "int8":
         if calibration is None:
             raise ConfigError("ptq (int8) needs calibration data; pass --calibration FILE.npz")
-        data = checked(calibration, model, "calibration", cfg["max_samples"])
-        quantizer = xnnpack_quantizer(per_channel=cfg["per_channel"])
-    elif mode == "dynamic-int8":
+        data = checked(calibration, model, "calibration", cfg.max_samples)
+        quantizer = xnnpack_quantizer(per_channel=cfg.per_channel)
+    else:
         data = checked(calibration, model, "calibration", 1) if calibration is not None else None
         quantizer = dynamic_quantizer()
-    else:
-        raise ConfigError(f"unknown torch quantization mode {mode!r}; valid: int8, dynamic-int8")
     prepared = prepare_pt2e(module_copy(model), quantizer)
     samples = 0
     with torch.no_grad():
-        if mode == "int8":
-            for batch in data.batches(cfg["batch_size"]):
+        if cfg.mode == "int8":
+            for batch in data.batches(cfg.batch_size):
                 prepared(*tensors(batch))
                 samples += len(batch[0])
         else:
@@ -100,15 +101,14 @@ def quantize(model: LoadedModel, calibration: Dataset | None, *, mode: str, conf
     out = reexport(converted, model)
     record = StepRecord(
         technique="ptq",
-        params={"mode": mode, "per_channel": cfg["per_channel"], "quantizer": type(quantizer).__name__},
+        params={"mode": cfg.mode, "per_channel": cfg.per_channel, "quantizer": type(quantizer).__name__},
         metrics={"calibration_samples": samples, "quantized_ops": count_quantized(out.handle)},
         wall_s=time.perf_counter() - start,
     )
     return out, record
 
 
-@register_technique("ptq", "torch")
-def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+@register_technique("ptq", "torch", PTQConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: PTQConfig) -> tuple[LoadedModel, StepRecord]:
     require_torch(model, "ptq")
-    options = {k: v for k, v in config.items() if k != "mode"}
-    return quantize(model, data.calibration, mode=config.get("mode", "int8"), config=options)
+    return _quantize(model, data.calibration, cfg)

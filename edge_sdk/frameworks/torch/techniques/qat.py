@@ -9,19 +9,24 @@ from __future__ import annotations
 import time
 
 from edge_sdk import deps
-from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
 from edge_sdk.frameworks.torch.techniques.ptq import count_quantized, xnnpack_quantizer
-from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, step_config, train_set
-from edge_sdk.errors import ConfigError
+from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, train_set
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, Positive, TrainingConfig
 
-QAT_DEFAULTS = {"epochs": 3, "learning_rate": 1e-4, "per_channel": True}
+
+class QATConfig(TrainingConfig):
+    epochs: Count = 3
+    learning_rate: Positive = 1e-4
+    per_channel: bool = True
 
 
-@register_technique("qat", "torch")
-def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[LoadedModel, StepRecord]:
+@register_technique("qat", "torch", QATConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: QATConfig) -> tuple[LoadedModel, StepRecord]:
     from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
 
@@ -29,11 +34,10 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
     if is_quantized(model.handle):
         raise ConfigError("qat needs a float model; this one is already quantized")
     torch = deps.torch()
-    cfg = step_config(config, QAT_DEFAULTS)
     start = time.perf_counter()
     train = train_set(model, data, cfg)
-    seed_everything(cfg["seed"])
-    prepared = prepare_qat_pt2e(module_copy(model), xnnpack_quantizer(qat=True, per_channel=cfg["per_channel"]))
+    seed_everything(cfg.seed)
+    prepared = prepare_qat_pt2e(module_copy(model), xnnpack_quantizer(qat=True, per_channel=cfg.per_channel))
     move_exported_model_to_train(prepared)
     metrics = kd_train(prepared, data.teacher, train, cfg)
     move_exported_model_to_eval(prepared)
@@ -41,5 +45,5 @@ def apply(model: LoadedModel, data: TechniqueData, config: dict) -> tuple[Loaded
         converted = convert_pt2e(prepared)
     out = reexport(converted, model)
     metrics["quantized_ops"] = count_quantized(out.handle)
-    params = {k: cfg[k] for k in ("epochs", "learning_rate", "temperature", "per_channel", "use_labels")}
+    params = {k: getattr(cfg, k) for k in ("epochs", "learning_rate", "temperature", "per_channel", "use_labels")}
     return out, StepRecord("qat", params, metrics, wall_s=time.perf_counter() - start)

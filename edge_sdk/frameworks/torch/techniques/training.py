@@ -15,23 +15,12 @@ from typing import Any, Callable
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.techniques.base import TechniqueData, training_config
-from edge_sdk.frameworks.torch.graph import checked, tensors
 from edge_sdk.data import Dataset
+from edge_sdk.frameworks.torch.graph import checked, tensors
 from edge_sdk.frameworks.torch.reference import run_eager
 from edge_sdk.model.types import LoadedModel
-
-LOSS_DEFAULTS: dict[str, Any] = {
-    "use_labels": False,  # add cross-entropy on the labels (when the train set has them)
-    "alpha": 0.5,  # alpha * KD + (1 - alpha) * CE when labels are used
-    "min_delta": 1e-4,  # smaller loss improvements count as a plateau
-    "max_samples": None,  # cap on training samples
-}
-
-
-def step_config(config: dict, defaults: dict | None = None) -> dict[str, Any]:
-    """Common training keys + loss keys + the technique's own defaults, overridden by `config`."""
-    return training_config({**LOSS_DEFAULTS, **(defaults or {}), **config})
+from edge_sdk.techniques.base import TechniqueData
+from edge_sdk.techniques.config import TrainingConfig
 
 
 def seed_everything(seed: int) -> None:
@@ -40,42 +29,42 @@ def seed_everything(seed: int) -> None:
     np.random.seed(int(seed) % (2**32))
 
 
-def train_set(model: LoadedModel, data: TechniqueData, cfg: dict) -> Dataset:
-    return checked(data.train, model, "training", cfg.get("max_samples"))
+def train_set(model: LoadedModel, data: TechniqueData, cfg: TrainingConfig) -> Dataset:
+    return checked(data.train, model, "training", cfg.max_samples)
 
 
 def kd_train(
     module: Any,
     teacher: LoadedModel,
     train: Dataset,
-    cfg: dict,
+    cfg: TrainingConfig,
     *,
     after_step: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Train `module` in place to match `teacher` on `train`; returns measured metrics."""
     torch = deps.torch()
-    seed_everything(cfg["seed"])
+    seed_everything(cfg.seed)
     start = time.perf_counter()
     arrays = list(train.inputs.values())
     soft = tensors(run_eager(teacher, arrays)[:1])[0]
     xs = tensors(arrays)
-    use_labels = bool(cfg["use_labels"] and train.has_labels)
+    use_labels = bool(cfg.use_labels and train.has_labels)
     labels = torch.from_numpy(train.labels) if use_labels else None
     params = [p for p in module.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=float(cfg["learning_rate"]))
-    temp, alpha = float(cfg["temperature"]), float(cfg["alpha"])
-    gen = torch.Generator().manual_seed(int(cfg["seed"]))
+    opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+    temp, alpha = cfg.temperature, cfg.alpha
+    gen = torch.Generator().manual_seed(cfg.seed)
     best, stale, history = float("inf"), 0, []
-    epochs = range(int(cfg["epochs"]))
-    if cfg.get("progress"):
+    epochs = range(cfg.epochs)
+    if cfg.progress:
         from rich.progress import track
 
         epochs = track(epochs, description="fine-tuning (torch)", transient=True)
     for _ in epochs:
         order = torch.randperm(len(soft), generator=gen)
         total = 0.0
-        for s in range(0, len(order), int(cfg["batch_size"])):
-            idx = order[s : s + int(cfg["batch_size"])]
+        for s in range(0, len(order), cfg.batch_size):
+            idx = order[s : s + cfg.batch_size]
             out = module(*[x[idx] for x in xs])
             out = out[0] if isinstance(out, (tuple, list)) else out
             loss = torch.nn.functional.kl_div(
@@ -91,11 +80,11 @@ def kd_train(
                 after_step()
             total += float(loss.detach()) * len(idx)
         history.append(total / len(order))
-        if history[-1] < best - float(cfg["min_delta"]):
+        if history[-1] < best - cfg.min_delta:
             best, stale = history[-1], 0
         else:
             stale += 1
-            if stale >= int(cfg["patience"]):
+            if stale >= cfg.patience:
                 break
     return {
         "epochs_run": len(history),

@@ -97,12 +97,12 @@ def test_given_student_must_match_the_teacher_io(digits):
 
 
 def test_rank_choice_by_energy_and_by_budget():
-    from edge_sdk.frameworks.keras.techniques.lowrank import choose_rank, factor
+    from edge_sdk.frameworks.keras.techniques.lowrank import LowRankConfig, choose_rank, factor
 
     s = np.array([10.0, 5.0, 1.0, 0.1])
-    assert choose_rank(s, 100, 100, {"param_ratio": None, "energy": 0.79}) == 1  # 100/126.01 = 0.7936
-    assert choose_rank(s, 100, 100, {"param_ratio": None, "energy": 0.99}) == 2
-    assert choose_rank(s, 100, 100, {"param_ratio": 0.5, "energy": 0.9}) == 4  # 0.5*1e4/200=25, capped at 4
+    assert choose_rank(s, 100, 100, LowRankConfig(param_ratio=None, energy=0.79)) == 1  # 100/126.01 = 0.7936
+    assert choose_rank(s, 100, 100, LowRankConfig(param_ratio=None, energy=0.99)) == 2
+    assert choose_rank(s, 100, 100, LowRankConfig(param_ratio=0.5, energy=0.9)) == 4  # 0.5*1e4/200=25, capped at 4
     rng = np.random.default_rng(0)
     w = rng.normal(size=(40, 3)) @ rng.normal(size=(3, 20))  # exactly rank 3
     a, b, kept = factor(w, 3)
