@@ -24,7 +24,7 @@ from edge_sdk.errors import EdgeSDKError
 from edge_sdk.model.types import LoadedModel, ModelInfo
 from edge_sdk.planner.budgets import Budgets
 from edge_sdk.planner.estimate import Estimate, estimate
-from edge_sdk.planner.ladder import Candidate, Step
+from edge_sdk.planner.candidates import Candidate, Step
 from edge_sdk.profiles import Profile
 from edge_sdk.records import Artifact, StepRecord, Verification
 

@@ -1,11 +1,12 @@
 """Keras: tf_keras `.keras`/`.h5`/SavedModel files and in-memory models, Keras 3 through the bridge.
 
 Loading and the trust scan (loading.py), the Keras 3 bridge (bridge.py, translate.py), analysis
-(analysis.py, ops.py), the reference runner (reference.py) and the build cache's `.h5` (cache.py).
+(analysis.py, ops.py), the reference runner (reference.py), the build cache's `.h5` (cache.py), the
+ladder rungs for TFLite/TFLM targets (rungs.py) and the Keras techniques (techniques/).
 """
 
 from edge_sdk.frameworks.base import CacheFormat, Frontend, register_frontend
-from edge_sdk.frameworks.keras import analysis, cache, loading, reference, techniques  # techniques: registers them
+from edge_sdk.frameworks.keras import analysis, cache, loading, reference, rungs, techniques  # techniques: registers them
 
 register_frontend(
     Frontend(
@@ -20,5 +21,6 @@ register_frontend(
         wrap=lambda model, example_inputs: loading.wrap(model),
         reference=reference.run,
         cache=CacheFormat(cache.FILE, cache.save, cache.load),
+        rungs=rungs.rungs,
     )
 )

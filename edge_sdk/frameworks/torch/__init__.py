@@ -1,12 +1,13 @@
 """PyTorch: `.pt2` files (torch.export.save) and in-memory modules, handled as ExportedPrograms.
 
 Loading and the archive safety scan (loading.py), analysis (analysis.py), running a program
-(reference.py), moving between a program and its trainable graph module (graph.py) and the build
-cache's `.pt2` (cache.py).
+(reference.py), moving between a program and its trainable graph module (graph.py), the build
+cache's `.pt2` (cache.py), the ladder rungs for ExecuTorch targets (rungs.py) and the PyTorch
+techniques (techniques/).
 """
 
 from edge_sdk.frameworks.base import CacheFormat, Frontend, register_frontend
-from edge_sdk.frameworks.torch import analysis, cache, loading, reference, techniques  # techniques: registers them
+from edge_sdk.frameworks.torch import analysis, cache, loading, reference, rungs, techniques  # techniques: registers them
 
 register_frontend(
     Frontend(
@@ -20,5 +21,6 @@ register_frontend(
         wrap=loading.wrap,
         reference=reference.run,
         cache=CacheFormat(cache.FILE, cache.save, cache.load),
+        rungs=rungs.rungs,
     )
 )
