@@ -42,6 +42,7 @@ class Frontend:
     detect: Callable[[Path], str]  # LoadedModel.source_format of a claimed path, from its content
     load: Callable[[Path, str, bool], FrontendResult]  # (path, source format, trust_model)
     analyze: Callable[[LoadedModel], ModelInfo]
+    formats: tuple[str, ...]  # artifact formats its models can be exported to (or run as, when converted)
     directories: bool = False  # claims directories (SavedModel)
     claims: Callable[[Any], bool] | None = None  # is this in-memory object one of its models?
     wrap: Callable[[Any, Any], LoadedModel] | None = None  # (in-memory model, example_inputs)
@@ -51,6 +52,11 @@ class Frontend:
 
     def claims_path(self, path: Path) -> bool:
         return self.directories if path.is_dir() else path.suffix.lower() in self.suffixes
+
+    @property
+    def converted(self) -> bool:
+        """An already converted model (no rungs): it runs as it is, at its own precision, never rebuilt."""
+        return self.rungs is None
 
 
 FRONTENDS: Registry[Frontend] = Registry("framework")

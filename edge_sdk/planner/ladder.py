@@ -30,8 +30,8 @@ def build_ladder(info: ModelInfo, profile: Profile) -> list[Candidate]:
     fmt = fit.fmt
     allows_float = not profile.int8_only and fmt != "tflm"
     frontend = FRONTENDS.get(info.framework)
-    if frontend.rungs is None:
-        sources = [FRONTENDS.get(n).accepts for n in FRONTENDS.names() if FRONTENDS.get(n).rungs is not None]
+    if frontend.converted:
+        sources = [FRONTENDS.get(n).accepts for n in FRONTENDS.names() if not FRONTENDS.get(n).converted]
         raise ModelLoadError(
             f"a {info.framework} model can be inspected and benchmarked, not rebuilt; build from the source model "
             f"({', '.join(sources)})"

@@ -17,6 +17,7 @@ register_frontend(
         detect=loading.detect,
         load=lambda path, fmt, trust_model: loading.load(path, fmt, trust_model=trust_model),
         analyze=analysis.analyze_keras,
+        formats=("tflite", "tflm", "coreml"),
         claims=loading.is_keras_model,
         wrap=lambda model, example_inputs: loading.wrap(model),
         reference=reference.run,

@@ -12,5 +12,6 @@ register_frontend(
         detect=loading.detect,
         load=lambda path, fmt, trust_model: loading.load(path),
         analyze=analysis.analyze_tflite,
+        formats=("tflite", "tflm"),
     )
 )

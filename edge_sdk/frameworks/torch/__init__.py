@@ -17,6 +17,7 @@ register_frontend(
         detect=loading.detect,
         load=lambda path, fmt, trust_model: loading.load(path, trust_model=trust_model),
         analyze=analysis.analyze_torch,
+        formats=("pte", "pte-coreml", "coreml"),
         claims=loading.is_torch_model,
         wrap=loading.wrap,
         reference=reference.run,
