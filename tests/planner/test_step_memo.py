@@ -7,12 +7,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edge_sdk.techniques.base import TECHNIQUES, TechniqueData
 from edge_sdk.data import load_dataset
 from edge_sdk.model.types import LoadedModel, TensorSpec
 from edge_sdk.planner.candidates import Step
 from edge_sdk.planner.search import StepMemo
 from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TECHNIQUES, TechniqueData
 
 CALLS: list[str] = []
 

@@ -6,7 +6,7 @@ ladder rungs for TFLite/TFLM targets (rungs.py) and the Keras techniques (techni
 """
 
 from edge_sdk.frameworks.base import CacheFormat, Frontend, register_frontend
-from edge_sdk.frameworks.keras import analysis, cache, loading, reference, rungs, techniques  # techniques: registers them
+from edge_sdk.frameworks.keras import analysis, cache, loading, reference, rungs, techniques  # noqa: F401  (techniques: registers them)
 
 register_frontend(
     Frontend(

@@ -14,7 +14,6 @@ from typing import Any
 
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.analysis import assemble
 from edge_sdk.frameworks.keras.ops import (
     ACTIVATIONS,
     FUSE_ACTIVATION_INTO,
@@ -24,6 +23,7 @@ from edge_sdk.frameworks.keras.ops import (
     activation_name,
     activation_ops,
 )
+from edge_sdk.model.analysis import assemble
 from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo
 
 Shape = tuple[int, ...]

@@ -7,7 +7,7 @@ techniques (techniques/).
 """
 
 from edge_sdk.frameworks.base import CacheFormat, Frontend, register_frontend
-from edge_sdk.frameworks.torch import analysis, cache, loading, reference, rungs, techniques  # techniques: registers them
+from edge_sdk.frameworks.torch import analysis, cache, loading, reference, rungs, techniques  # noqa: F401  (techniques: registers them)
 
 register_frontend(
     Frontend(

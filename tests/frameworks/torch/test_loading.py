@@ -11,8 +11,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model import load_model
 from edge_sdk.frameworks.torch.analysis import analyze_torch
+from edge_sdk.model import load_model
 from tests.frameworks.torch.conftest import TORCH_DIGITS
 from tests.frameworks.torch.models import tiny_transformer, token_batches
 

@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pytest
 
-from edge_sdk.techniques.base import TECHNIQUES
-from edge_sdk.techniques.dispatch import apply_step
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError, DataError, EdgeSDKError
+from edge_sdk.techniques.base import TECHNIQUES
+from edge_sdk.techniques.dispatch import apply_step
 from tests.frameworks.keras.techniques.conftest import QUIET
 
 KERAS_TECHNIQUES = ("ptq", "qat", "prune", "cluster", "lowrank", "distill")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from edge_sdk.frameworks.keras.techniques import measure
-from edge_sdk.techniques.dispatch import apply_step
 from edge_sdk.frameworks.keras.techniques.qat import is_quantized
+from edge_sdk.techniques.dispatch import apply_step
 from tests.frameworks.keras.techniques.conftest import QUIET, int8_tflite, tiny_keras3_cnn
 
 pytestmark = pytest.mark.slow

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edge_sdk.frameworks.torch.techniques import ptq as torch_ptq
-from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.errors import ConfigError, DataError
+from edge_sdk.frameworks.torch.techniques import ptq as torch_ptq
 from edge_sdk.model import load_model
+from edge_sdk.techniques.base import TechniqueData
 from tests.conftest import DIGITS_CALIBRATION
 
 

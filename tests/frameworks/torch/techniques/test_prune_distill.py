@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from edge_sdk.frameworks.torch.analysis import analyze_torch
+from edge_sdk.frameworks.torch.reference import run_eager
 from edge_sdk.frameworks.torch.techniques import distill as torch_distill
 from edge_sdk.frameworks.torch.techniques import prune as torch_prune
 from edge_sdk.model import load_model
-from edge_sdk.frameworks.torch.reference import run_eager
-from edge_sdk.frameworks.torch.analysis import analyze_torch
 from tests.frameworks.torch.helpers import export_pte, verify_pte
 
 pytestmark = pytest.mark.slow

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from edge_sdk.frameworks.torch.techniques import ptq as torch_ptq
-from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.data import load_dataset
+from edge_sdk.frameworks.torch.techniques import ptq as torch_ptq
 from edge_sdk.model import load_model
+from edge_sdk.techniques.base import TechniqueData
 from tests.frameworks.torch.helpers import export_pte, verify_pte
 from tests.frameworks.torch.models import SEQ, tiny_transformer, token_batches
 
