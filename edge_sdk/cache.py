@@ -4,12 +4,12 @@ Why: a release pipeline rebuilds the same model many times; re-training the same
 data with the same code yields the same model, so it is stored once under a key that changes when
 anything it depends on changes: sha256 over (model hash, data fingerprint, step name + config, the
 installed framework versions). An entry is a directory holding the trained model in its framework's
-own format (tf_keras `.h5`, torch ExportedProgram `.pt2`) and the step's StepRecord as JSON,
-written into a temp dir and renamed into place, so an interrupted write never leaves a half entry.
+own format (the frontend's `CacheFormat`: tf_keras `.h5`, torch ExportedProgram `.pt2`) and the step's
+StepRecord as JSON, written into a temp dir and renamed into place, so an interrupted write never
+leaves a half entry. An entry the frontend refuses to load (e.g. a Keras Lambda layer: code from the
+file) is recomputed instead.
 
 Default location: `$EDGE_SDK_CACHE_DIR`, else `.edge-sdk-cache/` in the project directory.
-Keras models are stored as `.h5` (TFMOT's QAT layers do not reload from `.keras`); an entry holding a
-Lambda layer is never deserialised (that would run code from the file), it is recomputed instead.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
+from edge_sdk.frameworks import FRONTENDS, CacheFormat
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
 
 ENV_VAR = "EDGE_SDK_CACHE_DIR"
 DEFAULT_DIRNAME = ".edge-sdk-cache"
 RECORD_FILE = "record.json"
-MODEL_FILES = {"keras": "model.h5", "torch": "model.pt2"}  # .h5: TFMOT QAT layers do not reload from .keras
 
 
 def default_cache_dir(project_dir: str | Path) -> Path:
@@ -126,8 +126,8 @@ class StepCache:
 
     def put_step(self, key: str, model: LoadedModel, record: StepRecord) -> Optional[Path]:
         def write(tmp: Path) -> None:
-            name = _save_model(model, tmp)
-            meta = {"framework": model.framework, "model_file": name, "record": record.to_dict()}
+            path = save_model(model, tmp)
+            meta = {"framework": model.framework, "model_file": path.name, "record": record.to_dict()}
             (tmp / RECORD_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True, default=repr))
 
         return self.put(key, write)
@@ -150,7 +150,7 @@ class StepCache:
             return None
         try:
             meta = json.loads((entry / RECORD_FILE).read_text())
-            handle = _load_model(meta["framework"], entry / meta["model_file"])
+            handle = _cache_format(meta["framework"]).load(entry / meta["model_file"])
             record = StepRecord.from_dict(meta["record"])
         except Exception as exc:  # noqa: BLE001 - any damage means "recompute", which is always safe
             self.hits -= 1
@@ -161,39 +161,15 @@ class StepCache:
         return dataclasses.replace(template, handle=handle), record
 
 
-def _save_model(model: LoadedModel, directory: Path) -> str:
-    name = MODEL_FILES.get(model.framework)
-    if name is None:
-        raise ValueError(f"cannot cache a {model.framework} model")
-    if model.framework == "keras":
-        model.handle.save(directory / name, include_optimizer=False)
-    else:
-        from edge_sdk import deps
-
-        deps.torch().export.save(model.handle, directory / name)
-    return name
+def save_model(model: LoadedModel, directory: Path) -> Path:
+    """Write `model` in its framework's cache format into `directory`; returns the file."""
+    stored = _cache_format(model.framework)
+    stored.save(model.handle, directory / stored.file)
+    return directory / stored.file
 
 
-def _load_model(framework: str, path: Path) -> Any:
-    from edge_sdk import deps
-
-    if framework == "torch":
-        return deps.torch().export.load(path)
-    _refuse_code_layers(path)
-    tf_keras, tfmot = deps.tf_keras(), deps.tfmot()
-    # TFMOT wrappers (QAT, pruning, clustering) are custom classes: register them for deserialisation.
-    with tfmot.quantization.keras.quantize_scope(), tfmot.sparsity.keras.prune_scope(), tfmot.clustering.keras.cluster_scope():
-        return tf_keras.models.load_model(path, compile=False)
-
-
-def _refuse_code_layers(path: Path) -> None:
-    """Never deserialise a Lambda (marshalled code) from a cache entry: such entries are recomputed."""
-    from edge_sdk import deps
-    from edge_sdk.model.keras import CODE_LAYERS, iter_layer_configs
-
-    with deps.module("h5py").File(path, "r") as f:
-        raw = f.attrs["model_config"]
-    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    found = [layer.get("class_name") for layer in iter_layer_configs(config) if layer.get("class_name") in CODE_LAYERS]
-    if found:
-        raise ValueError(f"cached model holds code layers ({', '.join(found)}); not loaded")
+def _cache_format(framework: str) -> CacheFormat:
+    stored = FRONTENDS.get(framework).cache
+    if stored is None:
+        raise ValueError(f"cannot cache a {framework} model")
+    return stored

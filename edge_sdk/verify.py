@@ -4,7 +4,7 @@
     check(verification)                                                # raises VerificationError on a miss
 
 The artifact runs on its format's runner (`FORMATS.get(artifact.format).runner`, see edge_sdk/formats/);
-the reference outputs come from the original model (`edge_sdk.references`). Fidelity: top-1 agreement
+the reference outputs come from the original model (its framework's `Frontend.reference`). Fidelity: top-1 agreement
 (classification outputs: 2-D with >= 2 classes), cosine similarity, SQNR in dB and max abs error over
 all outputs; with labels, accuracy (points, 0-100) of both and the drop. A runner with a cross-check
 format is also compared with that format's runner on the same file (`measured["vs_<runtime>"]`).
@@ -22,9 +22,9 @@ from edge_sdk.data import Dataset
 from edge_sdk.errors import VerificationError
 from edge_sdk.formats import FORMATS
 from edge_sdk.formats.base import RuntimeCrashed
+from edge_sdk.frameworks import FRONTENDS
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import Accuracy, Artifact, Fidelity, Verification
-from edge_sdk.references import REFERENCES
 
 SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
 
@@ -77,7 +77,7 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance:
     """Run `artifact` on its runtime over `data` and compare with `reference`; never raises on a miss."""
     runner = FORMATS.get(artifact.format).runner
     limits = {**tolerance_for(artifact), **(tolerance or {})}
-    ref_out = REFERENCES.get(reference.framework)(reference, data.inputs)
+    ref_out = FRONTENDS.get(reference.framework).reference(reference, data.inputs)
     checks = runner.checks(artifact) if runner.checks else {}
     problems = list(checks.get("problems", []))
     try:

@@ -42,8 +42,10 @@ def main() -> None:
     from rich.table import Table
 
     from edge_sdk import load_dataset, load_model
-    from edge_sdk.compress import TechniqueData, apply_step, measure
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques import measure
+    from edge_sdk.techniques.base import TechniqueData
+    from edge_sdk.techniques.dispatch import apply_step
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import Dataset
 
     data_dir = ROOT / "calibration_data"

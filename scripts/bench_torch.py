@@ -4,7 +4,7 @@
     python scripts/bench_torch.py [--model examples/torch_digits/model.pt2]
         [--calibration calibration_data/digits_calibration.npz] [--runs 200] [--json FILE]
 
-The int8 program is torch-ptq (static, per-channel, calibrated) then lowered; "export_s" includes
+The int8 program is ptq (static, per-channel, calibrated) then lowered; "export_s" includes
 quantization for int8. Latency is one inference at the program's deploy batch (1 for dynamic-batch
 programs), after warm-up, measured with the ExecuTorch Python bindings on this machine.
 """
@@ -31,7 +31,7 @@ def main() -> None:
 
     import torch
 
-    from edge_sdk.compress.torch_ptq import quantize
+    from edge_sdk.frameworks.torch.techniques.ptq import quantize
     from edge_sdk.data import load_dataset
     from edge_sdk.formats.base import ExportConfig
     from edge_sdk.formats.executorch.exporter import export

@@ -13,7 +13,7 @@ import numpy as np
 
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.keras_bridge import bridge_model
+from edge_sdk.frameworks.keras.bridge import bridge_model
 
 DEFAULT = ["MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "EfficientNetB0", "ResNet50"]
 

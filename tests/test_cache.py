@@ -109,7 +109,7 @@ def test_qat_model_round_trip_gives_byte_identical_tflite(tmp_path, digits_loade
     import dataclasses
 
     from edge_sdk import deps
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import load_dataset
 
     tfmot, tf_keras = deps.tfmot(), deps.tf_keras()
@@ -145,9 +145,9 @@ def test_torch_exported_program_round_trip(tmp_path):
     ep = torch.export.export(module, example)
     model = LoadedModel("torch", ep, (TensorSpec("x", (1, 1, 8, 8)),), (TensorSpec("y", (1, 10)),), "memory", example_inputs=example)
     cache = StepCache(tmp_path)
-    cache.put_step(KEY, model, _record("torch-prune"))
+    cache.put_step(KEY, model, _record("prune"))
     restored, record = cache.get_step(KEY, model)
-    assert record.technique == "torch-prune" and (tmp_path / KEY[:2] / KEY / "model.pt2").is_file()
+    assert record.technique == "prune" and (tmp_path / KEY[:2] / KEY / "model.pt2").is_file()
     assert torch.equal(restored.handle.module()(*example), ep.module()(*example))
 
 

@@ -5,6 +5,7 @@ Fast tests: the format and reference here are stand-ins registered for a made-up
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +13,12 @@ import pytest
 
 from edge_sdk.data import Dataset
 from edge_sdk.errors import VerificationError
+from edge_sdk.frameworks import FRONTENDS
 from edge_sdk.model.types import LoadedModel, TensorSpec
 from edge_sdk.records import Artifact
 from edge_sdk.formats import FORMATS
 from edge_sdk.formats.base import Format, Runtime, SizeModel
 from edge_sdk.formats.common.quant import from_output, to_input
-from edge_sdk.references import register_reference
 from edge_sdk.verify import SQNR_CAP_DB, check, fidelity, tolerance_for, verify
 
 RNG = np.random.default_rng(0)
@@ -25,9 +26,16 @@ LOGITS = RNG.normal(size=(50, 10)).astype(np.float32)
 NOISE = {"level": 0.0}
 
 
-@register_reference("standin-framework")
 def _reference(model, inputs):
     return [LOGITS]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def standin_frontend():
+    """A frontend whose reference runner returns LOGITS (registered only while these tests run)."""
+    FRONTENDS._items["standin-framework"] = dataclasses.replace(FRONTENDS.get("keras"), name="standin-framework", reference=_reference)
+    yield
+    del FRONTENDS._items["standin-framework"]
 
 
 def _run(artifact, inputs, reference=None):

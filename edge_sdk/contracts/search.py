@@ -20,7 +20,7 @@ from edge_sdk.records import Artifact, StepRecord, Verification
 
 if TYPE_CHECKING:
     from edge_sdk.planner.estimate import Estimate
-    from edge_sdk.planner.ladder import Candidate
+    from edge_sdk.planner.candidates import Candidate
 
 
 @dataclass(frozen=True)

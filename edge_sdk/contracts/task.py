@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from edge_sdk.records import Artifact, StepRecord, Verification
 
 if TYPE_CHECKING:
-    from edge_sdk.planner.ladder import Candidate
+    from edge_sdk.planner.candidates import Candidate
     from edge_sdk.profiles import Profile
 
 

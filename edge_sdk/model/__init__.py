@@ -1,4 +1,5 @@
-"""Model loading: one frontend per framework, chosen from the file's format (never from trust).
+"""Model loading: the frontend of the model's framework (edge_sdk.frameworks), chosen from the file's
+format (never from trust).
 
     load_model(path_or_model, trust_model=False) -> LoadedModel
     analyze(loaded) -> ModelInfo
@@ -6,6 +7,7 @@
 Formats: Keras 3 `.keras` (bridged to tf_keras), tf_keras `.keras`/`.h5`, TensorFlow SavedModel dirs,
 PyTorch `.pt2` (torch.export.save), `.tflite` (inspect/bench only). In-memory tf_keras / Keras 3
 models, `torch.export.ExportedProgram`s and `(nn.Module, example_inputs)` pairs are accepted too.
+The frontends are looked up inside the functions: they import `edge_sdk.model.types` themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo, TensorSpec
 
-__all__ = ["LayerInfo", "LoadedModel", "ModelInfo", "TensorSpec", "analyze", "load_model", "file_sha256"]
+__all__ = ["LayerInfo", "LoadedModel", "ModelInfo", "TensorSpec", "analyze", "detect_format", "load_model", "file_sha256"]
 
 
 def file_sha256(path: Path) -> str:
@@ -33,36 +35,28 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _frontends() -> list:
+    from edge_sdk.frameworks import FRONTENDS
+
+    return [FRONTENDS.get(name) for name in FRONTENDS.names()]
+
+
+def _claiming(path: Path) -> Any:
+    """The frontend that claims `path` (by suffix, or as a directory)."""
+    frontends = _frontends()
+    for frontend in frontends:
+        if frontend.claims_path(path):
+            return frontend
+    what = "a directory" if path.is_dir() else path.suffix or "(no suffix)"
+    expected = [f.accepts for f in frontends]
+    raise ModelLoadError(
+        f"{path}: unknown model format {what}; expected {', '.join(expected[:-1])} or {expected[-1]}"
+    )
+
+
 def detect_format(path: Path) -> str:
     """keras3 | tf_keras | h5 | savedmodel | pt2 | tflite, from content, not only the suffix."""
-    if path.is_dir():
-        if (path / "saved_model.pb").is_file():
-            return "savedmodel"
-        raise ModelLoadError(f"{path}: a directory but not a SavedModel (no saved_model.pb inside)")
-    suffix = path.suffix.lower()
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if suffix == ".keras":
-        from edge_sdk.model.keras import keras_file_version
-
-        return "keras3" if keras_file_version(path).startswith("3") else "tf_keras"
-    if suffix in (".h5", ".hdf5"):
-        if head[:8] != b"\x89HDF\r\n\x1a\n":
-            raise ModelLoadError(f"{path}: not an HDF5 file (corrupt or wrong suffix)")
-        return "h5"
-    if suffix == ".pt2":
-        return "pt2"
-    if suffix == ".tflite":
-        if head[4:8] != b"TFL3":
-            raise ModelLoadError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier; corrupt or wrong suffix)")
-        return "tflite"
-    if suffix in (".pt", ".pth", ".pkl", ".pickle", ".bin"):
-        raise ModelLoadError(
-            f"{path}: pickled PyTorch files are not loaded; save the model with torch.export.save(ep, 'model.pt2')"
-        )
-    raise ModelLoadError(
-        f"{path}: unknown model format {suffix or '(no suffix)'}; expected .keras, .h5, a SavedModel dir, .pt2 or .tflite"
-    )
+    return _claiming(path).detect(path)
 
 
 def load_model(model: Any, *, trust_model: bool = False, example_inputs: Any = None) -> LoadedModel:
@@ -72,19 +66,9 @@ def load_model(model: Any, *, trust_model: bool = False, example_inputs: Any = N
     path = Path(model)
     if not path.exists():
         raise ModelLoadError(f"model file {path} does not exist")
-    fmt = detect_format(path)
-    if fmt in ("keras3", "tf_keras", "h5", "savedmodel"):
-        from edge_sdk.model import keras
-
-        loaded = keras.load(path, fmt, trust_model=trust_model)
-    elif fmt == "pt2":
-        from edge_sdk.model import torch as torch_frontend
-
-        loaded = torch_frontend.load(path, trust_model=trust_model)
-    else:
-        from edge_sdk.model import tflite
-
-        loaded = tflite.load(path)
+    frontend = _claiming(path)
+    fmt = frontend.detect(path)
+    loaded = frontend.load(path, fmt, trust_model)
     return LoadedModel(
         framework=loaded.framework,
         handle=loaded.handle,
@@ -99,19 +83,9 @@ def load_model(model: Any, *, trust_model: bool = False, example_inputs: Any = N
 
 
 def _wrap_in_memory(model: Any, example_inputs: Any) -> LoadedModel:
-    module = type(model).__module__
-    if module.startswith(("tf_keras", "keras")):
-        from edge_sdk.model import keras
-
-        return keras.wrap(model)
-    if module.startswith("torch") or (isinstance(model, tuple) and len(model) == 2):
-        from edge_sdk.model import torch as torch_frontend
-
-        return torch_frontend.wrap(model, example_inputs)
-    if hasattr(model, "parameters") and hasattr(model, "forward"):
-        from edge_sdk.model import torch as torch_frontend
-
-        return torch_frontend.wrap(model, example_inputs)
+    for frontend in _frontends():
+        if frontend.claims is not None and frontend.claims(model):
+            return frontend.wrap(model, example_inputs)
     raise ModelLoadError(
         f"cannot use an in-memory {type(model).__name__}; pass a tf_keras/Keras 3 model, a torch.export "
         "ExportedProgram, an nn.Module with example_inputs, or a model file path"
@@ -120,6 +94,6 @@ def _wrap_in_memory(model: Any, example_inputs: Any) -> LoadedModel:
 
 def analyze(model: LoadedModel) -> ModelInfo:
     """Per-layer ops, shapes, params, MACs, activation memory and runtime op names."""
-    from edge_sdk.model import analysis
+    from edge_sdk.frameworks import FRONTENDS
 
-    return analysis.analyze(model)
+    return FRONTENDS.get(model.framework).analyze(model)

@@ -1,8 +1,8 @@
-"""Analyze a loaded model into `ModelInfo`: per-layer ops, shapes, params, MACs, activation memory.
+"""The framework-neutral half of analysis (`edge_sdk.model.analyze` -> ModelInfo).
 
-One analyzer per framework (`keras_analysis`, `tflite_analysis`, `torch_analysis`); they all finish
-through `assemble()`, which adds the totals and the peak activation memory, so every framework gets
-the same conventions:
+Each framework's analyzer (`edge_sdk/frameworks/<name>/analysis.py`) lists the layers; they all
+finish through `assemble()`, which adds the totals and the peak activation memory, so every framework
+gets the same conventions:
 
 * MACs count the multiply-accumulates of convolution, depthwise, separable, transposed convolution and
   dense/matmul work at batch 1 (the convention of published model tables); bias adds, activations,
@@ -18,24 +18,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo, TensorSpec
-
-
-def analyze(loaded: LoadedModel) -> ModelInfo:
-    if loaded.framework == "keras":
-        from edge_sdk.model.keras_analysis import analyze_keras
-
-        return analyze_keras(loaded)
-    if loaded.framework == "tflite":
-        from edge_sdk.model.tflite_analysis import analyze_tflite
-
-        return analyze_tflite(loaded)
-    if loaded.framework == "torch":
-        from edge_sdk.model.torch_analysis import analyze_torch
-
-        return analyze_torch(loaded)
-    raise ModelLoadError(f"cannot analyze a {loaded.framework!r} model; expected keras, torch or tflite")
+from edge_sdk.model.types import LayerInfo, ModelInfo, TensorSpec
 
 
 def peak_live_elems(layers: Iterable[LayerInfo], output_names: Iterable[str], aliases: Iterable[str] = ()) -> int:

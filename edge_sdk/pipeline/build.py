@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.cache import StepCache
+from edge_sdk.cache import StepCache, save_model
 from edge_sdk.contracts.budgets import Budgets
 from edge_sdk.contracts.search import SearchResult
 from edge_sdk.contracts.task import DataRef, ModelRef, Task, TaskData
@@ -33,7 +33,8 @@ from edge_sdk.model.types import LoadedModel
 from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, make_executor
 from edge_sdk.planner.fit import check_fit
 from edge_sdk.plugins import load_plugins
-from edge_sdk.planner.ladder import Candidate, build_ladder
+from edge_sdk.planner.candidates import Candidate
+from edge_sdk.planner.ladder import build_ladder
 from edge_sdk.planner.plan_file import read_plan
 from edge_sdk.planner.search import SearchSpec, run_search
 from edge_sdk.profiles import Profile, get_profile
@@ -105,11 +106,9 @@ def _model_ref(loaded: LoadedModel, trust_model: bool, work: Path) -> ModelRef:
                              "(use `edge-sdk inspect` or `edge-sdk bench` on it)")
     if loaded.path is not None and loaded.sha256 is not None:
         return ModelRef(loaded.path, loaded.sha256, trust_model)
-    from edge_sdk.cache import _save_model
-
     directory = work / "model"
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / _save_model(loaded, directory)
+    path = save_model(loaded, directory)
     return ModelRef(path, file_sha256(path), True)  # written by us from the caller's own object
 
 

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Callable
 
 from edge_sdk.cache import StepCache, cache_key
-from edge_sdk.compress.base import TechniqueData, apply_step
+from edge_sdk.techniques.base import TechniqueData
+from edge_sdk.techniques.dispatch import apply_step
 from edge_sdk.contracts.task import ModelRef, Task, TaskData, TaskError, TaskResult
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.planner import attempt_cache
-from edge_sdk.planner.ladder import Step
+from edge_sdk.planner.candidates import Step
 from edge_sdk.records import StepRecord
 
 Progress = Callable[[str], None]

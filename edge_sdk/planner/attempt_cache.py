@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.cache import RECORD_FILE, StepCache, cache_key
-from edge_sdk.compress.base import TechniqueData
+from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.planner.plan_file import candidate_to_dict
 from edge_sdk.profiles import Profile

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 from edge_sdk.errors import UnsupportedOpError
 from edge_sdk.formats import FORMATS, producible_formats
+from edge_sdk.frameworks import FRONTENDS
 from edge_sdk.model.types import ModelInfo
 from edge_sdk.contracts.budgets import BudgetCheck, Budgets
 from edge_sdk.planner.estimate import Estimate, compute_dtype, estimate
 from edge_sdk.profiles import OP_NAMESPACE, Profile
 
-PRODUCIBLE_FORMATS = producible_formats()  # framework -> formats, from each Format's `frameworks`
 CHECKED_PRECISIONS = ("float32", "int8")
 
 
@@ -81,7 +81,7 @@ class FitReport:
     def raise_for_unsupported(self) -> None:
         """UnsupportedOpError naming the layers whose ops the target lacks (no compression fixes those)."""
         if self.fmt is None:
-            producible = ", ".join(PRODUCIBLE_FORMATS.get(self.framework, ()))
+            producible = ", ".join(producible_formats().get(self.framework, ()))
             raise UnsupportedOpError(
                 f"target {self.target} runs no format a {self.framework} model can be exported to "
                 f"(this model: {producible}); pick another target"
@@ -112,7 +112,7 @@ class FitReport:
 
 def choose_format(framework: str, profile: Profile) -> str | None:
     """The first of the profile's formats (in its preference order) the framework can produce."""
-    producible = PRODUCIBLE_FORMATS.get(framework, ())
+    producible = producible_formats().get(framework, ())
     return next((f for f in profile.runtime.formats if f in producible), None)
 
 
@@ -143,8 +143,8 @@ def check_fit(info: ModelInfo, profile: Profile, budgets: Budgets | None = None)
 
 
 def _precisions(info: ModelInfo) -> tuple[str, ...]:
-    """A .tflite file is already converted: only its own precision is meaningful."""
-    if info.framework == "tflite":
+    """An already converted model (a .tflite file): only its own precision is meaningful."""
+    if FRONTENDS.get(info.framework).converted:
         return ("int8",) if "int8" in info.dtypes else ("float32",)
     return CHECKED_PRECISIONS
 

@@ -1,6 +1,9 @@
 """plan.json: the ladders `edge-sdk plan --save` wrote, replayed by `edge-sdk build --plan`.
 
-A user can edit it (drop rungs, change a sparsity or width) to steer the search without code.
+A user can edit it (drop rungs, change a sparsity or width) to steer the search without code. Each
+rung records the model's framework, so the steps are checked against their techniques' declared
+configs when the file is read: a typo is exit 2 naming the target, the rung and the field, before
+anything is trained.
 """
 
 from __future__ import annotations
@@ -9,10 +12,14 @@ import json
 from pathlib import Path
 
 from edge_sdk.errors import ConfigError
-from edge_sdk.planner.ladder import Candidate, Step
+from edge_sdk.planner.candidates import Candidate, Step
+from edge_sdk.planner.ladder import check_rung
 
-PLAN_VERSION = 1
-_FIELDS = ("name", "fmt", "precision", "coreml_compression", "params_scale", "macs_scale", "activation_scale", "sparsity", "trains")
+PLAN_VERSION = 2  # 2: rungs record their framework; technique names are framework-neutral
+_FIELDS = (
+    "name", "fmt", "precision", "framework", "coreml_compression", "params_scale", "macs_scale", "activation_scale",
+    "sparsity", "trains",
+)  # fmt: skip
 
 
 def candidate_to_dict(c: Candidate) -> dict:
@@ -30,15 +37,26 @@ def read_plan(path: str | Path) -> dict[str, list[Candidate]]:
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
-        targets = doc["targets"]
-        return {
+        if doc.get("plan_version") != PLAN_VERSION:
+            raise ConfigError(
+                f"{path}: plan version {doc.get('plan_version')}, this edge-sdk reads version {PLAN_VERSION}; "
+                "write it again with `edge-sdk plan --save`"
+            )
+        ladders = {
             name: [
-                Candidate(**{f: c[f] for f in _FIELDS if f in c}, steps=tuple(Step(s["technique"], s.get("params", {})) for s in c["steps"]))
+                Candidate(**{f: c[f] for f in _FIELDS if f in c}, steps=tuple(Step(s["technique"], dict(s.get("params", {}))) for s in c["steps"]))
                 for c in ladder
             ]
-            for name, ladder in targets.items()
+            for name, ladder in doc["targets"].items()
         }
     except FileNotFoundError:
         raise ConfigError(f"plan file {path} does not exist") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: not a plan written by `edge-sdk plan --save` ({exc.__class__.__name__}: {exc})") from None
+    for name, ladder in ladders.items():
+        for cand in ladder:
+            try:
+                check_rung(cand)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: target {name!r}, {exc}") from None
+    return ladders

@@ -23,7 +23,7 @@ from edge_sdk.contracts.task import Executor, Task, TaskResult
 from edge_sdk.model.types import ModelInfo
 from edge_sdk.pareto import pareto_front
 from edge_sdk.planner.estimate import Estimate, estimate
-from edge_sdk.planner.ladder import Candidate
+from edge_sdk.planner.candidates import Candidate
 from edge_sdk.profiles import Profile
 
 Progress = Callable[[str], None]

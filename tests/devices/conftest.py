@@ -1,6 +1,6 @@
 """Shared bench fixtures: real artifacts of the bundled digits model, built once per session.
 
-- tflite: digits quantized to full int8 (int8 I/O) with edge_sdk.compress.ptq.convert_to_tflite.
+- tflite: digits quantized to full int8 (int8 I/O) with edge_sdk.frameworks.keras.techniques.ptq.convert_to_tflite.
 - tflm: the same flatbuffer as a TFLM artifact (model.tflite + model_data.cc/.h + op_resolver.h from the
   TFLM exporter's own source generators, arena measured by its TFLM runner).
 - pte: the bundled torch digits CNN through the ExecuTorch exporter (XNNPACK partitioner).
@@ -19,7 +19,7 @@ CALIBRATION = ROOT / "calibration_data" / "digits_calibration.npz"
 
 @pytest.fixture(scope="session")
 def int8_flatbuffer(digits_loaded) -> bytes:
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import load_dataset
 
     calibration = load_dataset(CALIBRATION, digits_loaded.inputs, purpose="calibration")

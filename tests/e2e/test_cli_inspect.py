@@ -125,7 +125,7 @@ def test_usage_errors_exit_2_without_traceback(cli):
 
 @pytest.mark.slow
 def test_inspect_tflite_file(cli, tmp_path, digits_loaded):
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import load_dataset
 
     calibration = load_dataset(ROOT / "calibration_data/digits_calibration.npz", digits_loaded.inputs, max_samples=50)

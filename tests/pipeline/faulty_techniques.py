@@ -7,20 +7,21 @@ import os
 import signal
 import time
 
-from edge_sdk.compress.base import register_technique
+from edge_sdk.techniques.base import register_technique
+from edge_sdk.techniques.config import TechniqueConfig
 
 
-@register_technique("test-segfault")
+@register_technique("test-segfault", "keras", TechniqueConfig)
 def segfault(model, data, config):
     print("about to crash natively", flush=True)
     os.kill(os.getpid(), signal.SIGSEGV)
 
 
-@register_technique("test-bug")
+@register_technique("test-bug", "keras", TechniqueConfig)
 def bug(model, data, config):
     return {}["a key our own code forgot"]
 
 
-@register_technique("test-hang")
+@register_technique("test-hang", "keras", TechniqueConfig)
 def hang(model, data, config):
     time.sleep(3600)

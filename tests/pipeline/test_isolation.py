@@ -18,12 +18,12 @@ ROOT = HERE.parents[1]
 
 def _rung(name: str, technique: str | None) -> dict:
     steps = [{"technique": technique, "params": {}}] if technique else []
-    return {"name": name, "fmt": "tflite", "precision": "float32", "steps": steps}
+    return {"name": name, "fmt": "tflite", "precision": "float32", "framework": "keras", "steps": steps}
 
 
 @pytest.mark.slow
 def test_crash_bug_and_hang_each_fail_one_rung_only(tmp_path, digits_paths, monkeypatch):
-    plan = {"plan_version": 1, "targets": {"pixel-8": [
+    plan = {"plan_version": 2, "targets": {"pixel-8": [
         _rung("segfaults", "test-segfault"), _rung("has-a-bug", "test-bug"), _rung("hangs", "test-hang"),
         _rung("fp32", None),
     ]}}

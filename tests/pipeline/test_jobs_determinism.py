@@ -13,11 +13,11 @@ from tests.e2e.conftest import run_cli
 
 
 def _rung(name, fmt, precision, steps=()):
-    return {"name": name, "fmt": fmt, "precision": precision, "steps": list(steps)}
+    return {"name": name, "fmt": fmt, "precision": precision, "framework": "keras", "steps": list(steps)}
 
 
 QAT = {"technique": "qat", "params": {"epochs": 2}}
-PLAN = {"plan_version": 1, "targets": {
+PLAN = {"plan_version": 2, "targets": {
     "pixel-8": [_rung("fp32", "tflite", "float32"), _rung("dynamic-int8", "tflite", "dynamic-int8"),
                 _rung("int8", "tflite", "int8"), _rung("qat-int8", "tflite", "int8", [QAT])],
     "stm32f746-disco": [_rung("int8", "tflm", "int8"), _rung("qat-int8", "tflm", "int8", [QAT])],

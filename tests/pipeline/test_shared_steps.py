@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from edge_sdk.cache import StepCache
-from edge_sdk.compress.base import TECHNIQUES, TechniqueData
+from edge_sdk.techniques.base import TECHNIQUES, TechniqueData, register_technique
+from edge_sdk.techniques.config import TechniqueConfig
 from edge_sdk.contracts.task import ModelRef, Task, TaskData
 from edge_sdk.data import load_dataset
 from edge_sdk.pipeline.evaluate import apply_steps
-from edge_sdk.planner.ladder import Candidate, Step
+from edge_sdk.planner.candidates import Candidate, Step
 from edge_sdk.records import StepRecord
 
 CALLS: list[str] = []
@@ -20,19 +21,22 @@ CALLS: list[str] = []
 
 @pytest.fixture(scope="module", autouse=True)
 def counting_technique():
-    def apply(model, data, config):
-        CALLS.append(config["tag"])
-        return model, StepRecord("counting", {"tag": config["tag"]})
+    class TagConfig(TechniqueConfig):
+        tag: str
 
-    TECHNIQUES._items["counting"] = apply  # a stand-in technique: what is shared, not how it trains
+    @register_technique("counting", "keras", TagConfig)  # a stand-in: what is shared, not how it trains
+    def apply(model, data, config):
+        CALLS.append(config.tag)
+        return model, StepRecord("counting", {"tag": config.tag})
+
     yield
-    del TECHNIQUES._items["counting"]
+    del TECHNIQUES._items[("counting", "keras")]
 
 
 def _task(tmp_path: Path, digits_loaded) -> Task:
     ref = ModelRef(digits_loaded.path, digits_loaded.sha256, False)
     dummy = None
-    return Task(Candidate("c", "tflite", "float32"), dummy, ref, dummy, 0, tmp_path / "cache",  # type: ignore[arg-type]
+    return Task(Candidate("c", "tflite", "float32", framework="keras"), dummy, ref, dummy, 0, tmp_path / "cache",  # type: ignore[arg-type]
                 tmp_path / "out", tmp_path / "log", progress=False)
 
 

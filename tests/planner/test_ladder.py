@@ -123,8 +123,26 @@ def test_torch_models_get_core_ml_rungs_on_ios_and_int8_pte_on_android(digits_pa
 
     torch_info = analyze(load_model(digits_paths["model"].parents[1] / "torch_digits" / "model.pt2"))
     ios = build_ladder(torch_info, get_profile("ios"))
-    assert {c.fmt for c in ios} == {"coreml"} and not any(s.technique == "torch-ptq" for c in ios for s in c.steps)
-    assert {s.technique for c in ios for s in c.steps} <= {"torch-prune", "torch-distill"}
+    assert {c.fmt for c in ios} == {"coreml"} and not any(s.technique == "ptq" for c in ios for s in c.steps)
+    assert {s.technique for c in ios for s in c.steps} <= {"prune", "distill"}
     android = build_ladder(torch_info, get_profile("android"))
     assert {c.fmt for c in android} == {"pte"} and any(c.precision == "int8" for c in android)
     assert check_fit(torch_info, get_profile("android")).unsupported_ops == ()
+
+
+def test_a_converted_tflite_model_has_no_ladder():
+    from edge_sdk.errors import ModelLoadError
+    from edge_sdk.model.types import ModelInfo, TensorSpec
+
+    spec = (TensorSpec("x", (1, 8)),)
+    info = ModelInfo("tflite", (), spec, spec, params=10, macs=10, other_ops=0, peak_activation_elems=16, dtypes=("int8",))
+    with pytest.raises(ModelLoadError, match="inspected and benchmarked, not rebuilt.*\\.pt2"):
+        build_ladder(info, get_profile("cortex-m"))
+
+
+def test_every_rung_records_its_framework_and_passes_its_declared_configs(info):
+    for target in ("cortex-m", "android", "ios"):
+        ladder = build_ladder(info, get_profile(target))
+        assert {c.framework for c in ladder} == {"keras"}
+        lowrank = [s for c in ladder for s in c.steps if s.technique == "lowrank"]
+        assert all(s.params == {"rank_fraction": 0.25} for s in lowrank)

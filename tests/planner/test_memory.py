@@ -37,7 +37,7 @@ def measured(models):
     """name -> (ModelInfo, {precision: tflite bytes (float I/O, as exported for phones), "tflm": int8-I/O
     flatbuffer bytes, "arena": its TFLM arena}), all measured on the real converter and interpreter."""
     from edge_sdk import analyze
-    from edge_sdk.compress.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import load_dataset
     from edge_sdk.formats.tflm.runner import measure_arena
 

@@ -5,7 +5,7 @@
 
 The program is re-exported at its deploy batch (1 when the batch is dynamic), decomposed to the ATen
 dialect coremltools expects (`run_decompositions({})`), and converted as an ML program with the
-profile's deployment target. pt2e-quantized programs (torch-ptq / torch-qat) are refused: Core ML
+profile's deployment target. pt2e-quantized programs (ptq / qat) are refused: Core ML
 compression is coremltools.optimize's job, so convert the float model and pick `coreml_compression`.
 """
 
@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from edge_sdk import deps
-from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
 from edge_sdk.errors import ConfigError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.coreml.exporter import enum_value
+from edge_sdk.frameworks.torch.graph import deploy_example, is_quantized, reexport
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 
@@ -37,7 +37,7 @@ def convert(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
         raise ConfigError(f"coreml_torch converts PyTorch programs; got a {model.framework} model")
     if is_quantized(model.handle):
         raise ConfigError(
-            "a pt2e-quantized program (torch-ptq/torch-qat) cannot go to Core ML; export the float model "
+            "a pt2e-quantized program (ptq/qat) cannot go to Core ML; export the float model "
             "with a coreml_compression (linear8, palettize4, ...) instead"
         )
     ct = deps.coremltools()

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.compress.torch_graph import module_copy
-from edge_sdk.model.torch import predict
+from edge_sdk.frameworks.torch.graph import module_copy
+from edge_sdk.frameworks.torch.reference import predict
 from edge_sdk.model.types import LoadedModel
 
 
@@ -105,7 +105,7 @@ def substituted_module(mlpackage: Path, model: LoadedModel) -> tuple[Any, dict[s
 
 def simulate(mlpackage: Path, model: LoadedModel, inputs: dict[str, np.ndarray]) -> tuple[list[np.ndarray], dict[str, Any]]:
     """(outputs of the torch program running the package's decompressed weights, what was substituted)."""
-    from edge_sdk.model.torch import example_batch
+    from edge_sdk.frameworks.torch.reference import example_batch
 
     module, info = substituted_module(mlpackage, model)
     return predict(module, list(inputs.values()), example_batch(model)), info

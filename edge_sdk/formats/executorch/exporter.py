@@ -3,7 +3,7 @@ with `pte-coreml` (the Core ML partitioner, `formats/pte_coreml/`).
 
 A program with a dynamic batch is re-exported at batch 1 (what an app feeds; memory planning then
 needs no upper bound); a static program keeps its exported batch
-and lowered with `to_edge_transform_and_lower`. A model that torch-ptq / torch-qat / torch-dynamic
+and lowered with `to_edge_transform_and_lower`. A model that ptq / qat (any mode)
 already quantized is lowered as is; a float model asked for at int8 / dynamic-int8 is quantized here
 with the same pt2e code (static int8 needs ExportConfig.calibration). Artifact.details records the
 delegation coverage: graph nodes the backend took vs nodes left to the portable CPU kernels.
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from edge_sdk.compress.torch_graph import deploy_example, is_quantized, reexport
+from edge_sdk.frameworks.torch.graph import deploy_example, is_quantized, reexport
 from edge_sdk.errors import ConfigError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
@@ -47,7 +47,7 @@ def prepared(model: LoadedModel, config: ExportConfig) -> tuple[LoadedModel, str
         return model, done, notes
     if config.precision == "float32":
         return model, "float32", []
-    from edge_sdk.compress.torch_ptq import quantize
+    from edge_sdk.frameworks.torch.techniques.ptq import quantize
 
     quantized, record = quantize(
         model, config.calibration, mode=config.precision, config={"max_samples": config.max_calibration_samples}

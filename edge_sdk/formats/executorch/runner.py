@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.model.torch import predict
+from edge_sdk.frameworks.torch.reference import predict
 
 LATENCY_RUNS = 20
 

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from edge_sdk.compress.torch_graph import is_quantized
+from edge_sdk.frameworks.torch.graph import is_quantized
 from edge_sdk.errors import ConfigError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.executorch.exporter import write_pte

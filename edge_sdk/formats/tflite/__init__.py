@@ -1,7 +1,7 @@
 """LiteRT `.tflite` (Android, Linux CPU): `model.tflite` converted from tf_keras (`exporter.py`), run on the
 LiteRT interpreter (`runner.py`)."""
 
-from edge_sdk.compress.ptq import MODES
+from edge_sdk.frameworks.keras.techniques.ptq import MODES
 from edge_sdk.formats.base import (
     DYNAMIC_INT8_TOLERANCE,
     FLOAT16_TOLERANCE,

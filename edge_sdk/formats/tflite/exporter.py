@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_sdk.compress.ptq import MODES, QuantSpec, convert_to_tflite
+from edge_sdk.frameworks.keras.techniques.ptq import MODES, QuantSpec, convert_to_tflite
 from edge_sdk.errors import ExportError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging

@@ -143,7 +143,7 @@ def op_resolver_file(ops: list[str], banner: str) -> str:
 def _estimated_arena(flatbuffer: bytes) -> int:
     """The liveness-simulation arena estimate on the flatbuffer's own op graph (when TFLM cannot load it)."""
     from edge_sdk.model import analyze
-    from edge_sdk.model.tflite import specs_of
+    from edge_sdk.frameworks.tflite.loading import specs_of
     from edge_sdk.model.types import LoadedModel
     from edge_sdk.planner.memory import estimate_arena_bytes
 

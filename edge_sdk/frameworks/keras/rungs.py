@@ -1,0 +1,66 @@
+"""The Keras model's ladder on TFLite / TFLM targets (Core ML rungs are format-level: planner/ladder.py).
+
+    float32 -> float16 -> dynamic-int8            (only where the target runs float ops)
+    int8 PTQ -> int8 with sensitive layers float  (the latter only where float ops are allowed)
+    QAT int8 (label-free) -> prune 50/80% + sparsity-preserving QAT -> cluster 16 + CQAT
+    -> low-rank + QAT -> distill to width 0.75 / 0.5 / 0.35 + QAT
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from edge_sdk.model.types import ModelInfo
+from edge_sdk.planner.candidates import Candidate, Step, distill_rungs
+
+if TYPE_CHECKING:
+    from edge_sdk.profiles import Profile
+
+LOWRANK_FRACTION = 0.25
+_rung = partial(Candidate, framework="keras")
+
+
+def rungs(info: ModelInfo, profile: Profile, fmt: str, allows_float: bool) -> list[Candidate]:
+    dtypes = set(profile.runtime.dtypes)
+    ladder: list[Candidate] = []
+    if allows_float:
+        if "float32" in dtypes:
+            ladder.append(_rung("fp32", fmt, "float32"))
+        if "float16" in dtypes:
+            ladder.append(_rung("fp16", fmt, "float16"))
+        ladder.append(_rung("dynamic-int8", fmt, "dynamic-int8"))
+    if "int8" in dtypes:
+        ladder += _int_rungs(info, fmt, allows_float)
+    return ladder
+
+
+def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]:
+    qat = Step("qat", {})
+    ladder = [_rung("int8", fmt, "int8", (Step("ptq", {"mode": "int8"}),))]
+    if allows_float:
+        ladder.append(_rung("int8-mixed", fmt, "int8-mixed", (Step("ptq", {"mode": "int8-mixed"}),)))
+    ladder += [
+        _rung("qat-int8", fmt, "int8", (qat,), trains=True),
+        _rung("prune50-qat-int8", fmt, "int8", (Step("prune", {"sparsity": 0.5, "qat": True}),), sparsity=0.5, trains=True),
+        _rung("prune80-qat-int8", fmt, "int8", (Step("prune", {"sparsity": 0.8, "qat": True}),), sparsity=0.8, trains=True),
+        _rung("cluster16-qat-int8", fmt, "int8", (Step("cluster", {"clusters": 16, "qat": True}),), trains=True),
+        _rung(
+            "lowrank-qat-int8", fmt, "int8", (Step("lowrank", {"rank_fraction": LOWRANK_FRACTION}), qat),
+            params_scale=_dense_lowrank_scale(info, LOWRANK_FRACTION), trains=True,
+        ),
+    ]
+    return ladder + distill_rungs("keras", "qat-int8", fmt, "int8", then=(qat,))
+
+
+def _dense_lowrank_scale(info: ModelInfo, rank_fraction: float) -> float:
+    """Params after factorising every Dense kernel (in x out) into rank r = rank_fraction * min(in, out)."""
+    saved = 0
+    for layer in info.layers:
+        if layer.kind != "dense" or not layer.weight_shapes:
+            continue
+        fan_in, fan_out = layer.weight_shapes[0][-2], layer.weight_shapes[0][-1]
+        rank = max(1, int(rank_fraction * min(fan_in, fan_out)))
+        if rank * (fan_in + fan_out) < fan_in * fan_out:
+            saved += fan_in * fan_out - rank * (fan_in + fan_out)
+    return 1.0 - saved / max(1, info.params)

@@ -1,0 +1,8 @@
+"""Keras techniques (TFMOT / TFLiteConverter on tf_keras models), registered for framework "keras".
+
+Each technique module is imported here explicitly so the registry never depends on import order; they
+import TensorFlow/TFMOT only inside their functions. training.py (the one KD fine-tuning loop),
+rebuild.py (config surgery), ptq_mixed.py and measure.py are their shared helpers.
+"""
+
+from edge_sdk.frameworks.keras.techniques import cluster, distill, lowrank, prune, ptq, qat  # noqa: F401

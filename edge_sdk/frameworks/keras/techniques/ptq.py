@@ -1,0 +1,127 @@
+"""Post-training quantization, applied at TFLite conversion.
+
+Modes (what `precision` names in plans, artifacts and reports):
+    float32      no quantization
+    float16      weights stored as float16 (dequantized at load on CPU; native on GPU delegates)
+    dynamic-int8 dynamic-range: int8 weights, float activations (no calibration data)
+    int8         full-integer: int8 weights (per-channel) and activations, calibrated on user data;
+                 I/O int8 (`io_dtype="int8"`, what TFLM and NPUs want) or float32
+    int8-mixed   int8 with the most quantization-sensitive ops kept float (see ptq_mixed.py)
+    int16x8      int16 activations x int8 weights (more accurate, slower; calibrated)
+
+Calibration takes at most `max_samples` samples (default 200) and the record says how many it used.
+QAT/clustered/pruned tf_keras models carry their own quantization parameters; converting them with
+mode int8 uses the calibration data only for any ops left without ranges.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from edge_sdk import deps
+from edge_sdk.data import Dataset, load_dataset
+from edge_sdk.errors import DataError, ExportError
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, TechniqueConfig
+
+Mode = Literal["float32", "float16", "dynamic-int8", "int8", "int8-mixed", "int16x8"]
+MODES: tuple[str, ...] = get_args(Mode)
+CALIBRATED = ("int8", "int16x8")
+DEFAULT_CALIBRATION_SAMPLES = 200
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    mode: str = "float32"
+    io_dtype: str = "float32"  # int8 | float32 (int8/int16x8 modes only; int16x8 I/O stays float)
+    max_samples: int = DEFAULT_CALIBRATION_SAMPLES
+    sparsity_aware: bool = False  # let the converter keep pruned weights sparse-friendly
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ExportError(f"unknown quantization mode {self.mode!r}; valid: {', '.join(MODES)}")
+        if self.io_dtype not in ("int8", "float32"):
+            raise ExportError(f"unknown io dtype {self.io_dtype!r}; valid: int8, float32")
+
+
+def _representative(calibration: Dataset, max_samples: int):
+    used = min(len(calibration), max_samples)
+    if used < max_samples:
+        warnings.warn(f"{calibration.source}: {used} calibration samples available, fewer than the {max_samples} asked")
+
+    def gen():
+        for i in range(used):
+            yield [v[i : i + 1] for v in calibration.inputs.values()]
+
+    return gen, used
+
+
+def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None = None) -> tuple[bytes, StepRecord]:
+    """Convert a tf_keras model to a TFLite flatbuffer with the given quantization."""
+    if spec.mode == "int8-mixed":
+        if calibration is None:
+            raise DataError("int8-mixed quantization needs calibration data (--calibration FILE.npz)")
+        from edge_sdk.frameworks.keras.techniques.ptq_mixed import convert_int8_mixed
+
+        return convert_int8_mixed(model, calibration, spec.max_samples)
+    tf = deps.tensorflow()
+    start = time.perf_counter()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    used = 0
+    if spec.mode != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if spec.sparsity_aware:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    if spec.mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif spec.mode in CALIBRATED:
+        if calibration is None:
+            raise DataError(f"{spec.mode} quantization needs calibration data (--calibration FILE.npz)")
+        converter.representative_dataset, used = _representative(calibration, spec.max_samples)
+        if spec.mode == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if spec.io_dtype == "int8":
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
+        else:
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            ]
+    try:
+        flatbuffer = converter.convert()
+    except Exception as exc:  # the converter raises ConverterError/RuntimeError with MLIR diagnostics
+        first = next((l for l in str(exc).splitlines() if "error" in l.lower()), str(exc).splitlines()[0] if str(exc) else "")
+        raise ExportError(f"TFLite conversion ({spec.mode}) failed: {first.strip()}") from None
+    record = StepRecord(
+        technique="ptq",
+        params={"mode": spec.mode, "io_dtype": spec.io_dtype, "max_samples": spec.max_samples},
+        metrics={"calibration_samples": used, "bytes": len(flatbuffer)},
+        wall_s=time.perf_counter() - start,
+    )
+    return bytes(flatbuffer), record
+
+
+class PTQConfig(TechniqueConfig):
+    mode: Mode = "int8"
+    io_dtype: Literal["float32", "int8"] = "float32"
+    max_samples: Count = DEFAULT_CALIBRATION_SAMPLES
+
+
+@register_technique("ptq", "keras", PTQConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: PTQConfig) -> tuple[LoadedModel, StepRecord]:
+    """The plan step for PTQ: checks the spec and the calibration data now; quantizing happens at export.
+
+    The model is returned unchanged; the exporter calls `convert_to_tflite` with the same spec.
+    """
+    spec = QuantSpec(mode=cfg.mode, io_dtype=cfg.io_dtype, max_samples=cfg.max_samples)
+    used = 0
+    if spec.mode in CALIBRATED:
+        calibration = load_dataset(data.calibration, model.inputs, max_samples=spec.max_samples, purpose="calibration")
+        used = len(calibration)
+    params = {"mode": spec.mode, "io_dtype": spec.io_dtype, "max_samples": spec.max_samples}
+    return model, StepRecord("ptq", params, {"calibration_samples": used}, ("quantized at export",))

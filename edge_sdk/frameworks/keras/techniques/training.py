@@ -1,0 +1,236 @@
+"""The one tf_keras training loop every Keras technique fine-tunes with.
+
+Why one loop: QAT, pruning, clustering, low-rank and distillation all need the same thing - train a
+(wrapped) student to match the original model - and must all be seeded, deterministic, label-free by
+default, stop on a plateau and show progress. The loss is knowledge distillation: KL divergence between
+the teacher's and the student's outputs softened at temperature T (times T^2), plus cross-entropy on
+the labels when the step uses them (`alpha` weights the two). Teacher outputs are computed once, so no
+more data is ever used than the user gave.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+
+from edge_sdk import deps
+from edge_sdk.data import Dataset, load_dataset
+from edge_sdk.errors import ConfigError
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData
+from edge_sdk.techniques.config import TrainingConfig
+
+_EPS = 1e-7
+
+
+class KerasTrainingConfig(TrainingConfig):
+    """The common training keys plus the learning-rate schedule of the Keras loop."""
+
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: decay to 1% over `epochs`
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python/numpy/TF and make TF kernels deterministic (same seed -> same bytes)."""
+    tf = deps.tensorflow()
+    deps.tf_keras().utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+def validated(model: LoadedModel, data: TechniqueData, cfg: KerasTrainingConfig) -> TechniqueData:
+    """Re-check every data split against the model's inputs before any work (DataError on mismatch)."""
+    if model.framework != "keras":
+        raise ConfigError(
+            f"the Keras techniques work on Keras models; got a {model.framework} model "
+            "(apply_step runs the implementation of the model's framework)"
+        )
+    train = load_dataset(data.train, model.inputs, max_samples=cfg.max_samples, purpose="training")
+    calibration = load_dataset(data.calibration, model.inputs, purpose="calibration")
+    evaluation = None if data.eval is None else load_dataset(data.eval, model.inputs, purpose="eval")
+    return dataclasses.replace(data, train=train, calibration=calibration, eval=evaluation)
+
+
+def copy_model(handle: Any) -> Any:
+    """An independent tf_keras copy (same architecture and weights), so inputs are never mutated."""
+    tfk = deps.tf_keras()
+    clone = tfk.models.clone_model(handle)
+    clone.set_weights(handle.get_weights())
+    return clone
+
+
+def rewrap(handle: Any, wrap: Any) -> Any:
+    """A copy of `handle` with each layer passed through `wrap` (e.g. a TFMOT wrapper, or unchanged)."""
+    return deps.tf_keras().models.clone_model(copy_model(handle), clone_function=wrap)
+
+
+def kernel_of(layer: Any) -> Any:
+    """The main weight of a (possibly TFMOT-wrapped) layer as numpy, with any preserve-mask applied."""
+    for weight, _quantizer, quantizer_vars in getattr(layer, "_weight_vars", ()):  # QAT wrappers
+        if weight.name.split("/")[-1].startswith(("kernel", "depthwise_kernel")):
+            mask = quantizer_vars.get("sparsity_mask") if isinstance(quantizer_vars, dict) else None
+            return weight.numpy() * (1.0 if mask is None else np.asarray(mask))
+    inner = getattr(layer, "layer", layer)
+    kernel = getattr(inner, "kernel", None) if not hasattr(inner, "depthwise_kernel") else inner.depthwise_kernel
+    return None if kernel is None else kernel.numpy()
+
+
+def find_layer(handle: Any, name: str) -> Any:
+    """A layer by its original name, also when QAT renamed its wrapper to `quant_<name>`."""
+    for layer in handle.layers:
+        if layer.name == name or getattr(getattr(layer, "layer", None), "name", None) == name:
+            return layer
+    raise KeyError(name)
+
+
+def _logits(outputs: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Teacher outputs as logits; softmax outputs are detected numerically and taken to log space."""
+    probs = bool(outputs.shape[-1] > 1 and (outputs >= 0).all() and np.allclose(outputs.sum(-1), 1.0, atol=1e-3))
+    return (np.log(np.clip(outputs, _EPS, 1.0)) if probs else outputs).astype(np.float32), probs
+
+
+@lru_cache(maxsize=None)
+def _trainer_class() -> type:
+    """A Model wrapping the student with a KD (+CE) train_step; callbacks see the student as a sub-model."""
+    tf = deps.tensorflow()
+    tfk = deps.tf_keras()
+
+    class KDTrainer(tfk.Model):
+        def __init__(self, student, temperature: float, alpha: float, probs: bool, labelled: bool):
+            super().__init__()
+            self.student = student
+            self.temperature = float(temperature)
+            self.alpha = float(alpha)
+            self.probs = probs
+            self.labelled = labelled
+
+        def call(self, inputs, training=False):
+            return self.student(inputs, training=training)
+
+        def _student_logits(self, x):
+            out = self.student(x, training=True)
+            return tf.math.log(tf.clip_by_value(out, _EPS, 1.0)) if self.probs else out
+
+        def _loss(self, logits, targets):
+            t = self.temperature
+            teacher = targets[0] if self.labelled else targets
+            p_teacher = tf.nn.softmax(teacher / t)
+            log_student = tf.nn.log_softmax(logits / t)
+            kl = tf.reduce_sum(p_teacher * (tf.math.log(p_teacher + _EPS) - log_student), axis=-1)
+            loss = tf.reduce_mean(kl) * t * t
+            if self.labelled:
+                ce = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets[1], logits=logits)
+                )
+                loss = self.alpha * loss + (1.0 - self.alpha) * ce
+            return loss
+
+        def train_step(self, data):
+            x, targets = data
+            with tf.GradientTape() as tape:
+                loss = self._loss(self._student_logits(x), targets)
+                total = loss + tf.add_n(self.student.losses) if self.student.losses else loss
+            variables = self.student.trainable_variables
+            self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+            return {"loss": loss}
+
+    return KDTrainer
+
+
+def _progress_callback(label: str, epochs: int, steps: int) -> Any:
+    """Rich progress over all training steps, with the last epoch's loss in the description."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    tfk = deps.tf_keras()
+
+    class RichProgress(tfk.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(label, total=epochs * steps)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.progress.advance(self.task)
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("loss", float("nan"))
+            self.progress.update(self.task, description=f"{label} epoch {epoch + 1}/{epochs} loss {loss:.4f}")
+
+        def on_train_end(self, logs=None):
+            self.progress.stop()
+
+    return RichProgress()
+
+
+def fit(
+    student: Any,
+    data: TechniqueData,
+    cfg: KerasTrainingConfig,
+    *,
+    label: str,
+    callbacks: tuple = (),
+    min_epochs: int = 0,
+) -> dict[str, Any]:
+    """Train `student` in place towards `data.teacher` on `data.train`; returns what happened (for records).
+
+    `min_epochs` keeps early stopping off until e.g. a pruning schedule has reached its target.
+    """
+    tfk = deps.tf_keras()
+    if len(student.outputs) != 1:
+        raise ConfigError(f"{label}: fine-tuning supports single-output models; this one has {len(student.outputs)}")
+    train: Dataset = data.train
+    x = train.as_model_input()
+    teacher_out = np.asarray(data.teacher.handle.predict(x, batch_size=256, verbose=0))
+    teacher_logits, probs = _logits(teacher_out)
+    labelled = bool(cfg.use_labels and train.has_labels and teacher_logits.ndim == 2)
+    targets = (teacher_logits, train.labels.astype(np.int32)) if labelled else teacher_logits
+
+    epochs = max(cfg.epochs, min_epochs)
+    batch_size = cfg.batch_size
+    steps = -(-len(train) // batch_size)
+    trainer = _trainer_class()(student, cfg.temperature, cfg.alpha, probs, labelled)
+    learning_rate: Any = cfg.learning_rate
+    if cfg.lr_schedule == "cosine":  # training from scratch converges much better
+        learning_rate = tfk.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps, alpha=0.01)
+    trainer.compile(optimizer=tfk.optimizers.Adam(learning_rate))
+    stopper = tfk.callbacks.EarlyStopping(
+        monitor="loss", patience=cfg.patience, min_delta=cfg.min_delta, start_from_epoch=min_epochs
+    )
+    all_callbacks = [*callbacks, stopper]
+    if cfg.progress:
+        all_callbacks.append(_progress_callback(label, epochs, steps))
+    start = time.perf_counter()
+    history = trainer.fit(
+        x, targets, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=all_callbacks
+    )
+    losses = [float(v) for v in history.history.get("loss", [])]
+    return {
+        "train_samples": len(train),
+        "labels_used": labelled,
+        "epochs_run": len(losses),
+        "epochs_max": epochs,
+        "stopped_early": len(losses) < epochs,
+        "final_loss": losses[-1] if losses else None,
+        "train_s": round(time.perf_counter() - start, 3),
+    }
+
+
+def record(technique: str, params: dict, metrics: dict, notes: list[str], start: float) -> StepRecord:
+    return StepRecord(technique, params, metrics, tuple(notes), wall_s=round(time.perf_counter() - start, 3))
+
+
+def fidelity_on(handle: Any, data: TechniqueData) -> float | None:
+    """Top-1 agreement with the teacher on the eval split (reported, never trained on)."""
+    if data.eval is None:
+        return None
+    x = data.eval.as_model_input()
+    ref = np.asarray(data.teacher.handle.predict(x, batch_size=256, verbose=0))
+    out = np.asarray(handle.predict(x, batch_size=256, verbose=0))
+    if ref.ndim < 2 or ref.shape != out.shape:
+        return None
+    return float((ref.argmax(-1) == out.argmax(-1)).mean())

@@ -1,0 +1,114 @@
+"""ptq for torch programs: torchao pt2e post-training int8 quantization for the XNNPACK backend.
+
+mode int8 (default): static int8 (XNNPACKQuantizer from executorch.backends.xnnpack.quantizer, symmetric,
+per-channel weights), calibrated on at most `max_samples` of the user's calibration data.
+mode dynamic-int8: dynamic int8 activations x per-channel int8 weights for Linear layers (what XNNPACK
+runs fast for Linear-heavy models), plus int8 weight-only embedding tables (torchao's
+EmbeddingQuantizer, lowered to quantized_decomposed.embedding_byte), so a transformer's size falls
+with its embeddings too. Only float tensors are ever annotated (the XNNPACK quantizer guards inputs by
+dtype, see pytorch/executorch#21608), so integer index arithmetic stays integer; attention masks stay
+float under dynamic-int8 because only Linear/embedding weights are quantized (an additive -inf mask
+cannot be quantized, see pytorch/executorch#8736).
+The result is a re-exported ExportedProgram with quantize/dequantize nodes that the `pte` exporter
+lowers as is.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from edge_sdk import deps
+from edge_sdk.data import Dataset
+from edge_sdk.errors import ConfigError
+from edge_sdk.frameworks.torch.graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, TechniqueConfig
+
+
+class PTQConfig(TechniqueConfig):
+    mode: Literal["int8", "dynamic-int8"] = "int8"
+    max_samples: Count = 200  # calibration samples (int8)
+    per_channel: bool = True
+    batch_size: Count = 32  # calibration batch
+
+
+def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: bool = True) -> Any:
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+
+    config = get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=dynamic, is_qat=qat)
+    return XNNPACKQuantizer().set_global(config)
+
+
+def dynamic_quantizer() -> Any:
+    from torchao.quantization.pt2e.quantizer import ComposableQuantizer
+    from torchao.quantization.pt2e.quantizer.embedding_quantizer import EmbeddingQuantizer
+
+    import executorch.kernels.quantized  # noqa: F401 - registers quantized_decomposed.embedding_byte for export
+
+    return ComposableQuantizer([EmbeddingQuantizer(), xnnpack_quantizer(dynamic=True)])
+
+
+def count_quantized(ep: Any) -> dict[str, int]:
+    """How many ops the program quantizes, by the op that consumes a dequantize."""
+    found: dict[str, int] = {}
+    for n in ep.graph.nodes:
+        if n.op == "call_function" and "dequantize" not in str(n.target) and "quantize" not in str(n.target):
+            if any("dequantize" in str(a.target) for a in n.all_input_nodes if a.op == "call_function"):
+                key = str(n.target).split(".")[1] if "." in str(n.target) else str(n.target)
+                found[key] = found.get(key, 0) + 1
+            elif "embedding_byte" in str(n.target):
+                found["embedding_byte"] = found.get("embedding_byte", 0) + 1
+    return found
+
+
+def quantize(model: LoadedModel, calibration: Dataset | None, *, mode: str, config: dict | None = None) -> tuple[LoadedModel, StepRecord]:
+    """pt2e quantize `model` (mode "int8" = static, "dynamic-int8"); returns a re-exported program.
+    The exporter's entry point: `config` holds the other PTQConfig keys."""
+    return _quantize(model, calibration, PTQConfig.parse({**(config or {}), "mode": mode}, "ptq"))
+
+
+def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -> tuple[LoadedModel, StepRecord]:
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    torch = deps.torch()
+    start = time.perf_counter()
+    if is_quantized(model.handle):
+        raise ConfigError("the model is already quantized (ptq or qat ran before); quantize once")
+    if cfg.mode == "int8":
+        if calibration is None:
+            raise ConfigError("ptq (int8) needs calibration data; pass --calibration FILE.npz")
+        data = checked(calibration, model, "calibration", cfg.max_samples)
+        quantizer = xnnpack_quantizer(per_channel=cfg.per_channel)
+    else:
+        data = checked(calibration, model, "calibration", 1) if calibration is not None else None
+        quantizer = dynamic_quantizer()
+    prepared = prepare_pt2e(module_copy(model), quantizer)
+    samples = 0
+    with torch.no_grad():
+        if cfg.mode == "int8":
+            for batch in data.batches(cfg.batch_size):
+                prepared(*tensors(batch))
+                samples += len(batch[0])
+        else:
+            prepared(*model.example_inputs)
+    converted = convert_pt2e(prepared)
+    out = reexport(converted, model)
+    record = StepRecord(
+        technique="ptq",
+        params={"mode": cfg.mode, "per_channel": cfg.per_channel, "quantizer": type(quantizer).__name__},
+        metrics={"calibration_samples": samples, "quantized_ops": count_quantized(out.handle)},
+        wall_s=time.perf_counter() - start,
+    )
+    return out, record
+
+
+@register_technique("ptq", "torch", PTQConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: PTQConfig) -> tuple[LoadedModel, StepRecord]:
+    require_torch(model, "ptq")
+    return _quantize(model, data.calibration, cfg)

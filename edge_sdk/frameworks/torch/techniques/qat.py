@@ -1,0 +1,49 @@
+"""qat: quantization-aware training with torchao pt2e (`prepare_qat_pt2e`, XNNPACKQuantizer QAT
+config, per-channel), label-free by default: the original model is the teacher (KD loss on the user's
+unlabeled data). Observers calibrate on the first pass, fake-quant nodes train with the weights, then
+`convert_pt2e` gives the int8 program the `pte` exporter lowers as is.
+"""
+
+from __future__ import annotations
+
+import time
+
+from edge_sdk import deps
+from edge_sdk.errors import ConfigError
+from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
+from edge_sdk.frameworks.torch.techniques.ptq import count_quantized, xnnpack_quantizer
+from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, train_set
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.records import StepRecord
+from edge_sdk.techniques.base import TechniqueData, register_technique
+from edge_sdk.techniques.config import Count, Positive, TrainingConfig
+
+
+class QATConfig(TrainingConfig):
+    epochs: Count = 3
+    learning_rate: Positive = 1e-4
+    per_channel: bool = True
+
+
+@register_technique("qat", "torch", QATConfig)
+def apply(model: LoadedModel, data: TechniqueData, cfg: QATConfig) -> tuple[LoadedModel, StepRecord]:
+    from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_qat_pt2e
+
+    require_torch(model, "qat")
+    if is_quantized(model.handle):
+        raise ConfigError("qat needs a float model; this one is already quantized")
+    torch = deps.torch()
+    start = time.perf_counter()
+    train = train_set(model, data, cfg)
+    seed_everything(cfg.seed)
+    prepared = prepare_qat_pt2e(module_copy(model), xnnpack_quantizer(qat=True, per_channel=cfg.per_channel))
+    move_exported_model_to_train(prepared)
+    metrics = kd_train(prepared, data.teacher, train, cfg)
+    move_exported_model_to_eval(prepared)
+    with torch.no_grad():
+        converted = convert_pt2e(prepared)
+    out = reexport(converted, model)
+    metrics["quantized_ops"] = count_quantized(out.handle)
+    params = {k: getattr(cfg, k) for k in ("epochs", "learning_rate", "temperature", "per_channel", "use_labels")}
+    return out, StepRecord("qat", params, metrics, wall_s=time.perf_counter() - start)

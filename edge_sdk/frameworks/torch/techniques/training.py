@@ -1,0 +1,95 @@
+"""The one torch training loop every torch technique fine-tunes with (QAT, pruning, distillation).
+
+Same rules as the Keras loop (frameworks/keras/techniques/training.py): knowledge distillation from the original model
+(KL divergence of temperature-softened outputs, times T^2), plus cross-entropy on the labels when the
+step uses them (`alpha` weights the two); seeded and deterministic; stops on a plateau of the epoch
+loss; teacher outputs are computed once, so no more data is used than the user gave. It trains the
+graph module of an exported program (`ep.module()`), so the result can be exported again.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from edge_sdk import deps
+from edge_sdk.data import Dataset
+from edge_sdk.frameworks.torch.graph import checked, tensors
+from edge_sdk.frameworks.torch.reference import run_eager
+from edge_sdk.model.types import LoadedModel
+from edge_sdk.techniques.base import TechniqueData
+from edge_sdk.techniques.config import TrainingConfig
+
+
+def seed_everything(seed: int) -> None:
+    torch = deps.torch()
+    torch.manual_seed(int(seed))
+    np.random.seed(int(seed) % (2**32))
+
+
+def train_set(model: LoadedModel, data: TechniqueData, cfg: TrainingConfig) -> Dataset:
+    return checked(data.train, model, "training", cfg.max_samples)
+
+
+def kd_train(
+    module: Any,
+    teacher: LoadedModel,
+    train: Dataset,
+    cfg: TrainingConfig,
+    *,
+    after_step: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Train `module` in place to match `teacher` on `train`; returns measured metrics."""
+    torch = deps.torch()
+    seed_everything(cfg.seed)
+    start = time.perf_counter()
+    arrays = list(train.inputs.values())
+    soft = tensors(run_eager(teacher, arrays)[:1])[0]
+    xs = tensors(arrays)
+    use_labels = bool(cfg.use_labels and train.has_labels)
+    labels = torch.from_numpy(train.labels) if use_labels else None
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+    temp, alpha = cfg.temperature, cfg.alpha
+    gen = torch.Generator().manual_seed(cfg.seed)
+    best, stale, history = float("inf"), 0, []
+    epochs = range(cfg.epochs)
+    if cfg.progress:
+        from rich.progress import track
+
+        epochs = track(epochs, description="fine-tuning (torch)", transient=True)
+    for _ in epochs:
+        order = torch.randperm(len(soft), generator=gen)
+        total = 0.0
+        for s in range(0, len(order), cfg.batch_size):
+            idx = order[s : s + cfg.batch_size]
+            out = module(*[x[idx] for x in xs])
+            out = out[0] if isinstance(out, (tuple, list)) else out
+            loss = torch.nn.functional.kl_div(
+                torch.log_softmax(out / temp, -1), torch.log_softmax(soft[idx] / temp, -1),
+                reduction="batchmean", log_target=True,
+            ) * temp**2
+            if labels is not None:
+                loss = alpha * loss + (1 - alpha) * torch.nn.functional.cross_entropy(out, labels[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if after_step is not None:
+                after_step()
+            total += float(loss.detach()) * len(idx)
+        history.append(total / len(order))
+        if history[-1] < best - cfg.min_delta:
+            best, stale = history[-1], 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+    return {
+        "epochs_run": len(history),
+        "final_loss": round(history[-1], 6) if history else None,
+        "train_samples": len(soft),
+        "labels_used": use_labels,
+        "train_s": round(time.perf_counter() - start, 3),
+    }
