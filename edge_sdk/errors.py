@@ -50,3 +50,10 @@ class MissingDependencyError(EdgeSDKError):
 
 class ReportError(EdgeSDKError):
     """A report.json (or a build output dir given to `edge-sdk compare`) is missing or malformed."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type name): what a one-line error quotes from a
+    library's multi-line message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -5,6 +5,7 @@ Neutral ground for the CLI, the project file, budgets and the HTML report alike.
 
 from __future__ import annotations
 
+import gzip
 import re
 from typing import Optional
 
@@ -41,3 +42,9 @@ def parse_bytes(text: Optional[str], flag: str) -> Optional[int]:
     if not m or m.group(2).lower() not in _UNITS:
         raise BudgetError(f"{flag} {text!r}: expected bytes like 262144, 256KiB or 1.5MB")
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def gzip_bytes(data: bytes) -> int:
+    """Size of `data` after gzip -9 with a zero timestamp (reproducible): what a download or an OTA
+    update costs, and how well pruned zeros compress."""
+    return len(gzip.compress(data, compresslevel=9, mtime=0))

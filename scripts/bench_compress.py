@@ -47,6 +47,7 @@ def main() -> None:
     from edge_sdk.techniques.dispatch import apply_step
     from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import Dataset
+    from edge_sdk.units import gzip_bytes
 
     data_dir = ROOT / "calibration_data"
     model = load_model(ROOT / "examples/digits/model.keras")
@@ -60,7 +61,7 @@ def main() -> None:
             "technique": name,
             "params": measure.tflite_params(flatbuffer),
             "bytes": len(flatbuffer),
-            "gzip_bytes": measure.gzip_size(flatbuffer),
+            "gzip_bytes": gzip_bytes(flatbuffer),
             "accuracy": round(accuracy, 2),
             "drop": round((reference if reference is not None else accuracy) - accuracy, 2),
             "wall_s": round(wall, 1),

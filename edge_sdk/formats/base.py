@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from edge_sdk.data import Dataset
-from edge_sdk.errors import ExportError, UnsupportedOpError
+from edge_sdk.errors import ExportError, UnsupportedOpError, first_line
 from edge_sdk.model.types import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.records import Artifact
@@ -68,8 +68,7 @@ def export_errors(what: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:  # noqa: BLE001 - converters raise many types; the user can act on the message
-        text = str(exc).strip()
-        raise ExportError(f"{what}: {text.splitlines()[0] if text else type(exc).__name__}") from exc
+        raise ExportError(f"{what}: {first_line(exc)}") from exc
 
 
 class RuntimeCrashed(UnsupportedOpError):

@@ -8,7 +8,6 @@ sha256 (of the file, or of a directory's files in sorted order) and the versions
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import tempfile
@@ -19,11 +18,7 @@ from typing import Any, Iterator
 from edge_sdk import deps
 from edge_sdk.model import file_sha256
 from edge_sdk.records import ArenaInfo, Artifact
-
-
-def gzip_bytes(data: bytes) -> int:
-    """Size of `data` gzipped at level 9 with a zero timestamp (reproducible)."""
-    return len(gzip.compress(data, compresslevel=9, mtime=0))
+from edge_sdk.units import gzip_bytes
 
 
 def _files_of(path: Path) -> list[Path]:

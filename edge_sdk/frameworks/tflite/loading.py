@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge_sdk import deps
-from edge_sdk.errors import ModelLoadError
+from edge_sdk.errors import ModelLoadError, first_line
 from edge_sdk.model.types import FrontendResult, TensorSpec
 
 
@@ -34,7 +34,7 @@ def specs_of(flatbuffer: bytes, where: str = "flatbuffer") -> tuple[tuple[Tensor
     try:
         interp = deps.litert_interpreter()(model_content=flatbuffer)
     except (ValueError, RuntimeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ModelLoadError(f"{where}: LiteRT cannot read this flatbuffer (corrupt or truncated): {first}") from None
     return _specs(interp.get_input_details()), _specs(interp.get_output_details())
 

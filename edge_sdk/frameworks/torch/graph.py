@@ -15,7 +15,7 @@ import numpy as np
 
 from edge_sdk import deps
 from edge_sdk.data import Dataset, load_dataset
-from edge_sdk.errors import ConfigError, ExportError
+from edge_sdk.errors import ConfigError, ExportError, first_line
 from edge_sdk.frameworks.torch.loading import from_program
 from edge_sdk.model.types import LoadedModel
 
@@ -47,7 +47,7 @@ def reexport(module: Any, model: LoadedModel, example: tuple | None = None, *, s
     try:
         ep = torch.export.export(module, example, dynamic_shapes=None if static else dynamic_shapes(model))
     except Exception as exc:  # noqa: BLE001 - export raises many types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        first = first_line(exc)
         raise ExportError(f"the compressed model cannot be exported again with torch.export: {first}") from None
     loaded = from_program(ep)
     return dataclasses.replace(model, handle=ep, inputs=loaded.inputs, outputs=loaded.outputs, example_inputs=loaded.example_inputs)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from edge_sdk import deps
-from edge_sdk.errors import ModelLoadError
+from edge_sdk.errors import ModelLoadError, first_line
 from edge_sdk.model.types import FrontendResult, LoadedModel, TensorSpec
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin")
@@ -38,7 +38,7 @@ def _safe_unpickle_check(path: Path, name: str, blob: bytes) -> None:
     try:
         torch.load(io.BytesIO(blob), weights_only=True)
     except Exception as exc:  # the restricted unpickler refuses anything but tensors/containers
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        first = first_line(exc)
         raise ModelLoadError(f"{path}: member {name} holds pickled objects beyond tensors ({first[:120]}); {_TRUST_HINT}") from None
 
 
@@ -109,7 +109,7 @@ def load(path: Path, *, trust_model: bool = False) -> FrontendResult:
     try:
         ep = torch.export.load(str(path))
     except Exception as exc:  # noqa: BLE001 - corrupt archives raise many types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        first = first_line(exc)
         raise ModelLoadError(f"{path}: cannot load as a torch.export program: {first}") from None
     return from_program(ep)
 
@@ -122,7 +122,7 @@ def export_module(module: Any, example_inputs: Sequence[Any]) -> Any:
     try:
         return torch.export.export(module.eval(), example, dynamic_shapes=dynamic)
     except Exception as exc:  # noqa: BLE001 - export raises many error types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        first = first_line(exc)
         raise ModelLoadError(f"torch.export cannot trace {type(module).__name__}: {first}") from None
 
 

@@ -6,7 +6,6 @@ exported `.tflite`, executed in ai_edge_litert, never of the Keras model.
 
 from __future__ import annotations
 
-import gzip
 from typing import Any
 
 import numpy as np
@@ -15,11 +14,6 @@ from edge_sdk import deps
 from edge_sdk.data import Dataset
 
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
-
-
-def gzip_size(blob: bytes) -> int:
-    """Bytes after gzip -9 with a fixed mtime (what a download or an OTA update costs)."""
-    return len(gzip.compress(blob, compresslevel=9, mtime=0))
 
 
 def _interpreter(flatbuffer: bytes) -> Any:

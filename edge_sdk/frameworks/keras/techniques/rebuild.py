@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from edge_sdk import deps
-from edge_sdk.errors import ConfigError
+from edge_sdk.errors import ConfigError, first_line
 
 
 def config_of(handle: Any) -> dict:
@@ -36,7 +36,7 @@ def from_config(handle: Any, config: dict) -> Any:
     try:
         return cls.from_config(config)
     except (ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ConfigError(f"cannot rebuild {handle.name!r} with the changed layers: {first}") from None
 
 

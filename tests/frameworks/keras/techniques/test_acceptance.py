@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from edge_sdk.frameworks.keras.techniques import measure
+from edge_sdk.units import gzip_bytes
 from edge_sdk.techniques.dispatch import apply_step
 from tests.frameworks.keras.techniques.conftest import QUIET, int8_tflite
 
@@ -57,7 +58,7 @@ def test_prune_80_then_sparsity_preserving_qat(digits):
     assert min(exported.values()) >= 0.79, exported
     assert min(record.metrics["layer_sparsity"].values()) >= 0.79
     dense_int8 = int8_tflite(digits.model.handle, digits)
-    assert measure.gzip_size(flatbuffer) <= 0.6 * measure.gzip_size(dense_int8)
+    assert gzip_bytes(flatbuffer) <= 0.6 * gzip_bytes(dense_int8)
     assert measure.tflite_accuracy(flatbuffer, digits.eval) >= 95.0
 
 
@@ -75,7 +76,7 @@ def test_distill_half_width_then_int8(digits):
     assert record.metrics["labels_used"] is True
     flatbuffer = int8_tflite(model.handle, digits)
     assert digits.fp32_accuracy - measure.tflite_accuracy(flatbuffer, digits.eval) <= 1.5
-    assert measure.gzip_size(flatbuffer) <= 0.12 * measure.gzip_size(digits.fp32_tflite)
+    assert gzip_bytes(flatbuffer) <= 0.12 * gzip_bytes(digits.fp32_tflite)
 
 
 def test_lowrank_halves_dense_params_within_a_point(digits):
