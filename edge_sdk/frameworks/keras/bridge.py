@@ -80,7 +80,7 @@ def load_keras3_file(path: Path, trust_model: bool = False) -> Any:
     try:
         model = keras.saving.load_model(path, safe_mode=not trust_model, compile=False)
     except Exception as exc:  # Keras raises many types for bad files; all mean "cannot load this file"
-        raise ModelLoadError(f"{path}: cannot load the Keras 3 model: {_one_line(exc)}") from None
+        raise ModelLoadError(f"{path}: cannot load the Keras 3 model: {_one_line(exc)}") from exc
     return bridge_model(model, trust_model=trust_model)
 
 
@@ -105,7 +105,7 @@ def bridge_model(keras3_model: Any, trust_model: bool = True) -> Any:
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise ModelLoadError(
             f"Keras 3 model {keras3_model.name!r}: tf_keras cannot rebuild it: {_one_line(exc)}"
-        ) from None
+        ) from exc
     _copy_weights(keras3_model, tf_model)
     _self_check(keras3_model, tf_model)
     return tf_model

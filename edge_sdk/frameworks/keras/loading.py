@@ -41,7 +41,7 @@ def keras_file_version(path: Path) -> str:
         with zipfile.ZipFile(path) as zf:
             meta = json.loads(zf.read("metadata.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
-        raise ModelLoadError(f"{path}: not a valid .keras archive ({exc.__class__.__name__}: {exc})") from None
+        raise ModelLoadError(f"{path}: not a valid .keras archive ({exc.__class__.__name__}: {exc})") from exc
     return str(meta.get("keras_version", "3"))
 
 
@@ -56,7 +56,7 @@ def _read_h5_config(path: Path) -> dict:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")
     except OSError as exc:
-        raise ModelLoadError(f"{path}: corrupt HDF5 file ({exc})") from None
+        raise ModelLoadError(f"{path}: corrupt HDF5 file ({exc})") from exc
     if raw is None:
         raise ModelLoadError(f"{path}: HDF5 file holds weights only (no model_config); save the whole model")
     return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
@@ -69,7 +69,7 @@ def _read_savedmodel_config(path: Path) -> dict:
         metadata.ParseFromString((path / "keras_metadata.pb").read_bytes())
         return next(json.loads(n.metadata) for n in metadata.nodes if n.node_path == "root")
     except (StopIteration, ValueError, OSError) as exc:
-        raise ModelLoadError(f"{path}: corrupt keras_metadata.pb ({exc.__class__.__name__}); re-save the model") from None
+        raise ModelLoadError(f"{path}: corrupt keras_metadata.pb ({exc.__class__.__name__}); re-save the model") from exc
 
 
 def iter_layer_configs(config: dict) -> Iterator[dict]:
@@ -179,7 +179,7 @@ def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
     except TypeError:  # SavedModel / h5 loaders take no safe_mode
         model = _load_quietly(tfk, path)
     except (ValueError, OSError, KeyError) as exc:
-        raise ModelLoadError(f"{path}: cannot load as a {fmt} model: {_first_line(exc)}") from None
+        raise ModelLoadError(f"{path}: cannot load as a {fmt} model: {_first_line(exc)}") from exc
     return wrap_tf_keras(model)
 
 
@@ -187,7 +187,7 @@ def _load_quietly(tfk: Any, path: Path) -> Any:
     try:
         return tfk.models.load_model(path, compile=False)
     except (ValueError, OSError, KeyError, TypeError) as exc:
-        raise ModelLoadError(f"{path}: cannot load: {_first_line(exc)}") from None
+        raise ModelLoadError(f"{path}: cannot load: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: Exception) -> str:

@@ -56,7 +56,7 @@ def analyze_tflite(loaded: LoadedModel) -> ModelInfo:
     try:
         interp = Interpreter(model_content=bytes(loaded.handle))
     except ValueError as exc:
-        raise ModelLoadError(f"{loaded.path or 'model'}: LiteRT cannot read this flatbuffer ({exc})") from None
+        raise ModelLoadError(f"{loaded.path or 'model'}: LiteRT cannot read this flatbuffer ({exc})") from exc
     tensors = {t["index"]: t for t in interp.get_tensor_details()}
     ops = interp._get_ops_details()
     produced = {int(o) for op in ops for o in op["outputs"]}

@@ -35,7 +35,7 @@ def specs_of(flatbuffer: bytes, where: str = "flatbuffer") -> tuple[tuple[Tensor
         interp = deps.litert_interpreter()(model_content=flatbuffer)
     except (ValueError, RuntimeError) as exc:
         first = first_line(exc)
-        raise ModelLoadError(f"{where}: LiteRT cannot read this flatbuffer (corrupt or truncated): {first}") from None
+        raise ModelLoadError(f"{where}: LiteRT cannot read this flatbuffer (corrupt or truncated): {first}") from exc
     return _specs(interp.get_input_details()), _specs(interp.get_output_details())
 
 

@@ -48,7 +48,7 @@ def reexport(module: Any, model: LoadedModel, example: tuple | None = None, *, s
         ep = torch.export.export(module, example, dynamic_shapes=None if static else dynamic_shapes(model))
     except Exception as exc:  # noqa: BLE001 - export raises many types
         first = first_line(exc)
-        raise ExportError(f"the compressed model cannot be exported again with torch.export: {first}") from None
+        raise ExportError(f"the compressed model cannot be exported again with torch.export: {first}") from exc
     loaded = from_program(ep)
     return dataclasses.replace(model, handle=ep, inputs=loaded.inputs, outputs=loaded.outputs, example_inputs=loaded.example_inputs)
 

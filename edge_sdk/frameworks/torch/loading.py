@@ -39,7 +39,7 @@ def _safe_unpickle_check(path: Path, name: str, blob: bytes) -> None:
         torch.load(io.BytesIO(blob), weights_only=True)
     except Exception as exc:  # the restricted unpickler refuses anything but tensors/containers
         first = first_line(exc)
-        raise ModelLoadError(f"{path}: member {name} holds pickled objects beyond tensors ({first[:120]}); {_TRUST_HINT}") from None
+        raise ModelLoadError(f"{path}: member {name} holds pickled objects beyond tensors ({first[:120]}); {_TRUST_HINT}") from exc
 
 
 def scan_archive(path: Path) -> None:
@@ -47,7 +47,7 @@ def scan_archive(path: Path) -> None:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelLoadError(f"{path}: not a torch.export .pt2 archive ({exc})") from None
+        raise ModelLoadError(f"{path}: not a torch.export .pt2 archive ({exc})") from exc
     with zf:
         names = zf.namelist()
         rel = {n.split("/", 1)[1] if "/" in n else n: n for n in names}
@@ -110,7 +110,7 @@ def load(path: Path, *, trust_model: bool = False) -> FrontendResult:
         ep = torch.export.load(str(path))
     except Exception as exc:  # noqa: BLE001 - corrupt archives raise many types
         first = first_line(exc)
-        raise ModelLoadError(f"{path}: cannot load as a torch.export program: {first}") from None
+        raise ModelLoadError(f"{path}: cannot load as a torch.export program: {first}") from exc
     return from_program(ep)
 
 
@@ -123,7 +123,7 @@ def export_module(module: Any, example_inputs: Sequence[Any]) -> Any:
         return torch.export.export(module.eval(), example, dynamic_shapes=dynamic)
     except Exception as exc:  # noqa: BLE001 - export raises many error types
         first = first_line(exc)
-        raise ModelLoadError(f"torch.export cannot trace {type(module).__name__}: {first}") from None
+        raise ModelLoadError(f"torch.export cannot trace {type(module).__name__}: {first}") from exc
 
 
 def is_torch_model(model: Any) -> bool:

@@ -96,7 +96,7 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
         flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError/RuntimeError with MLIR diagnostics
         first = next((l for l in str(exc).splitlines() if "error" in l.lower()), str(exc).splitlines()[0] if str(exc) else "")
-        raise ExportError(f"TFLite conversion ({spec.mode}) failed: {first.strip()}") from None
+        raise ExportError(f"TFLite conversion ({spec.mode}) failed: {first.strip()}") from exc
     record = StepRecord(
         technique="ptq",
         params={"mode": spec.mode, "io_dtype": spec.io_dtype, "max_samples": spec.max_samples},

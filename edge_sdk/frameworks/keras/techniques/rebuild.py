@@ -37,7 +37,7 @@ def from_config(handle: Any, config: dict) -> Any:
         return cls.from_config(config)
     except (ValueError, TypeError) as exc:
         first = first_line(exc)
-        raise ConfigError(f"cannot rebuild {handle.name!r} with the changed layers: {first}") from None
+        raise ConfigError(f"cannot rebuild {handle.name!r} with the changed layers: {first}") from exc
 
 
 def copy_weights(source: Any, target: Any, skip: set[str]) -> None:
