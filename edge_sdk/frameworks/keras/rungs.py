@@ -37,9 +37,10 @@ def rungs(info: ModelInfo, profile: Profile, fmt: str, allows_float: bool) -> li
 
 def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]:
     qat = Step("qat", {})
-    ladder = [_rung("int8", fmt, "int8", (Step("ptq", {"mode": "int8"}),))]
+    # PTQ is the export itself (TFLiteConverter with the calibration data): no step before it
+    ladder = [_rung("int8", fmt, "int8")]
     if allows_float:
-        ladder.append(_rung("int8-mixed", fmt, "int8-mixed", (Step("ptq", {"mode": "int8-mixed"}),)))
+        ladder.append(_rung("int8-mixed", fmt, "int8-mixed"))
     ladder += [
         _rung("qat-int8", fmt, "int8", (qat,), trains=True),
         _rung("prune50-qat-int8", fmt, "int8", (Step("prune", {"sparsity": 0.5, "qat": True}),), sparsity=0.5, trains=True),

@@ -1,4 +1,8 @@
-"""Post-training quantization, applied at TFLite conversion.
+"""Post-training quantization of a tf_keras model: the TFLite conversion itself (no step before export).
+
+The tflite and tflm exporters call `convert_to_tflite` with the candidate's precision and the build's
+calibration data; a Keras int8 rung therefore has no `ptq` step (PyTorch's `ptq` is a real step: pt2e
+calibration makes a new program).
 
 Modes (what `precision` names in plans, artifacts and reports):
     float32      no quantization
@@ -22,12 +26,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from edge_sdk import deps
-from edge_sdk.data import Dataset, load_dataset
+from edge_sdk.data import Dataset
 from edge_sdk.errors import DataError, ExportError
-from edge_sdk.model.types import LoadedModel
 from edge_sdk.records import StepRecord
-from edge_sdk.techniques.base import TechniqueData, register_technique
-from edge_sdk.techniques.config import Count, TechniqueConfig
 
 Mode = Literal["float32", "float16", "dynamic-int8", "int8", "int8-mixed", "int16x8"]
 MODES: tuple[str, ...] = get_args(Mode)
@@ -104,24 +105,3 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
         wall_s=time.perf_counter() - start,
     )
     return bytes(flatbuffer), record
-
-
-class PTQConfig(TechniqueConfig):
-    mode: Mode = "int8"
-    io_dtype: Literal["float32", "int8"] = "float32"
-    max_samples: Count = DEFAULT_CALIBRATION_SAMPLES
-
-
-@register_technique("ptq", "keras", PTQConfig)
-def apply(model: LoadedModel, data: TechniqueData, cfg: PTQConfig) -> tuple[LoadedModel, StepRecord]:
-    """The plan step for PTQ: checks the spec and the calibration data now; quantizing happens at export.
-
-    The model is returned unchanged; the exporter calls `convert_to_tflite` with the same spec.
-    """
-    spec = QuantSpec(mode=cfg.mode, io_dtype=cfg.io_dtype, max_samples=cfg.max_samples)
-    used = 0
-    if spec.mode in CALIBRATED:
-        calibration = load_dataset(data.calibration, model.inputs, max_samples=spec.max_samples, purpose="calibration")
-        used = len(calibration)
-    params = {"mode": spec.mode, "io_dtype": spec.io_dtype, "max_samples": spec.max_samples}
-    return model, StepRecord("ptq", params, {"calibration_samples": used}, ("quantized at export",))

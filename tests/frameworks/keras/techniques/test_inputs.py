@@ -14,7 +14,7 @@ from edge_sdk.techniques.base import TECHNIQUES
 from edge_sdk.techniques.dispatch import apply_step
 from tests.frameworks.keras.techniques.conftest import QUIET
 
-KERAS_TECHNIQUES = ("ptq", "qat", "prune", "cluster", "lowrank", "distill")
+KERAS_TECHNIQUES = ("qat", "prune", "cluster", "lowrank", "distill")
 
 
 def test_every_keras_technique_is_registered_and_unknown_names_list_them():
@@ -48,25 +48,23 @@ def test_bad_training_data_is_a_data_error_before_any_work(digits, technique, ba
         apply_step(technique, digits.model, data, QUIET)
 
 
-def test_bad_calibration_data_fails_ptq_step(digits):
-    data = dataclasses.replace(digits.data(), calibration=Dataset({"image": np.zeros((3, 4, 4, 1), np.float32)}, None, "cal.npz"))
-    with pytest.raises(DataError, match="cal.npz.*shape"):
-        apply_step("ptq", digits.model, data, {"mode": "int8"})
+def test_fewer_calibration_samples_than_asked_warns_with_the_count(digits):
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
 
-
-def test_fewer_samples_than_asked_warns_with_the_count(digits):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _, record = apply_step("ptq", digits.model, digits.data(), {"mode": "int8", "max_samples": 1000})
-    assert any("only 300 available" in str(w.message) for w in caught)
+        _, record = convert_to_tflite(digits.model.handle, QuantSpec("int8", max_samples=1000), digits.data().calibration)
+    assert any("300 calibration samples available" in str(w.message) for w in caught)
     assert record.metrics["calibration_samples"] == 300
 
 
-def test_ptq_step_returns_the_model_unchanged_with_its_spec(digits):
-    model, record = apply_step("ptq", digits.model, digits.data(), {"mode": "int8", "max_samples": 50})
-    assert model is digits.model
-    assert record.params == {"mode": "int8", "io_dtype": "float32", "max_samples": 50}
-    assert record.metrics["calibration_samples"] == 50
+def test_keras_int8_rungs_quantize_at_export_with_no_step_before_it(digits):
+    from edge_sdk import analyze, get_profile
+    from edge_sdk.planner.ladder import build_ladder
+
+    ladder = {c.name: c for c in build_ladder(analyze(digits.model), get_profile("android"))}
+    assert ladder["int8"].steps == () and ladder["int8-mixed"].steps == ()
+    assert ladder["int8"].plan_steps() == [{"technique": "export", "params": {"format": "tflite", "precision": "int8"}}]
 
 
 @pytest.mark.parametrize(
