@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from edge_sdk.frameworks import FRONTENDS, CacheFormat
-from edge_sdk.model.types import LoadedModel
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import StepRecord
 
 ENV_VAR = "EDGE_SDK_CACHE_DIR"
 DEFAULT_DIRNAME = ".edge-sdk-cache"

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from edge_sdk.errors import DataError
-from edge_sdk.model.types import TensorSpec
+from edge_sdk.contracts.model import TensorSpec
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,8 +23,8 @@ from edge_sdk.errors import VerificationError
 from edge_sdk.formats import FORMATS
 from edge_sdk.formats.base import RuntimeCrashed
 from edge_sdk.frameworks import FRONTENDS
-from edge_sdk.model.types import LoadedModel
-from edge_sdk.records import Accuracy, Artifact, Fidelity, Verification
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import Accuracy, Artifact, Fidelity, Verification
 
 SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_sdk.cache import ENV_VAR, StepCache, cache_key, default_cache_dir
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.records import StepRecord
 
 from .conftest import DIGITS_CALIBRATION
 
@@ -92,7 +92,7 @@ def test_default_dir(tmp_path, monkeypatch):
 
 
 def test_unreadable_entry_is_evicted_and_recomputed(tmp_path):
-    from edge_sdk.model.types import LoadedModel
+    from edge_sdk.contracts.model import LoadedModel
 
     template = LoadedModel("keras", None, (), (), "memory")  # never reached: the entry has no model file
     said = []
@@ -136,7 +136,7 @@ def test_qat_model_round_trip_gives_byte_identical_tflite(tmp_path, digits_loade
 @pytest.mark.slow
 def test_torch_exported_program_round_trip(tmp_path):
     from edge_sdk import deps
-    from edge_sdk.model.types import LoadedModel, TensorSpec
+    from edge_sdk.contracts.model import LoadedModel, TensorSpec
 
     torch = deps.torch()
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ import pytest
 
 from edge_sdk.data import load_dataset
 from edge_sdk.errors import DataError
-from edge_sdk.model.types import TensorSpec
+from edge_sdk.contracts.model import TensorSpec
 
 IMAGE = (TensorSpec("image", (None, 8, 8, 1)),)
 TWO_INPUTS = (TensorSpec("a", (None, 4)), TensorSpec("b", (None, 2)))

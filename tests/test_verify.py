@@ -14,8 +14,8 @@ import pytest
 from edge_sdk.data import Dataset
 from edge_sdk.errors import VerificationError
 from edge_sdk.frameworks import FRONTENDS
-from edge_sdk.model.types import LoadedModel, TensorSpec
-from edge_sdk.records import Artifact
+from edge_sdk.contracts.model import LoadedModel, TensorSpec
+from edge_sdk.contracts.records import Artifact
 from edge_sdk.formats import FORMATS
 from edge_sdk.formats.base import Format, Runtime, SizeModel
 from edge_sdk.formats.common.quant import from_output, to_input

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from edge_sdk.contracts.budgets import BudgetCheck
 from edge_sdk.contracts.task import TaskError, TaskResult
-from edge_sdk.records import Artifact, StepRecord, Verification
+from edge_sdk.contracts.records import Artifact, StepRecord, Verification
 
 if TYPE_CHECKING:
     from edge_sdk.planner.estimate import Estimate
-    from edge_sdk.planner.candidates import Candidate
+    from edge_sdk.contracts.plan import Candidate
 
 
 @dataclass(frozen=True)

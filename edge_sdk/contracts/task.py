@@ -18,10 +18,10 @@ from pathlib import Path
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Protocol
 
-from edge_sdk.records import Artifact, StepRecord, Verification
+from edge_sdk.contracts.records import Artifact, StepRecord, Verification
 
 if TYPE_CHECKING:
-    from edge_sdk.planner.candidates import Candidate
+    from edge_sdk.contracts.plan import Candidate
     from edge_sdk.profiles import Profile
 
 

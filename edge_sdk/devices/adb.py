@@ -18,7 +18,7 @@ from edge_sdk.devices.discover import parse_adb_devices
 from edge_sdk.devices.harness import ANDROID_SCRIPT
 from edge_sdk.devices.process import LineProcess, StreamTimeout
 from edge_sdk.errors import DeviceError
-from edge_sdk.records import Artifact, BenchResult
+from edge_sdk.contracts.records import Artifact, BenchResult
 
 ADB = "adb"
 STEP_TIMEOUT_S = 120.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_sdk.errors import DeviceError
-from edge_sdk.records import ArenaInfo, Artifact
+from edge_sdk.contracts.records import ArenaInfo, Artifact
 
 MAIN_FILES = ("model.pte", "model.mlpackage", "model.tflite")
 SUFFIX_FORMAT = {".pte": "pte", ".mlpackage": "coreml", ".tflite": "tflite"}

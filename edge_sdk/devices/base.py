@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from edge_sdk.errors import DeviceError
-from edge_sdk.records import Artifact, BenchResult
+from edge_sdk.contracts.records import Artifact, BenchResult
 from edge_sdk.registry import Registry
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.profiles import Profile
-from edge_sdk.records import Artifact
+from edge_sdk.contracts.records import Artifact
 
 TARGETS_DIR = Path(__file__).resolve().parent.parent.parent / "targets"
 FAMILY_DIRS = {"android": "android", "ios": "ios", "cortex-m": "cortex_m", "jetson": "jetson"}

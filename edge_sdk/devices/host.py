@@ -14,7 +14,7 @@ from edge_sdk.devices.harness import PYTHON_RUNNER
 from edge_sdk.devices.process import run_and_collect
 from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError
-from edge_sdk.records import Artifact, BenchResult
+from edge_sdk.contracts.records import Artifact, BenchResult
 
 RUNNER_KIND = {"tflite": "tflite", "tflm": "tflm", "pte": "pte"}
 

@@ -18,7 +18,7 @@ from edge_sdk.devices.base import BenchConfig, register_runner
 from edge_sdk.devices.process import run_and_collect
 from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError
-from edge_sdk.records import Artifact, BenchResult
+from edge_sdk.contracts.records import Artifact, BenchResult
 
 
 def _test_scheme(harness: Path, config: BenchConfig) -> str:

@@ -16,7 +16,7 @@ from collections import deque
 from typing import Any
 
 from edge_sdk.devices.base import BenchConfig, interrupted, summarize
-from edge_sdk.records import BenchResult
+from edge_sdk.contracts.records import BenchResult
 
 
 class RunCollector:

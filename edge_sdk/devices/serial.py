@@ -14,7 +14,7 @@ from edge_sdk.devices.address import Address
 from edge_sdk.devices.base import BenchConfig, interrupted, register_runner
 from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError, MissingDependencyError
-from edge_sdk.records import Artifact, BenchResult
+from edge_sdk.contracts.records import Artifact, BenchResult
 
 READ_POLL_S = 0.2
 

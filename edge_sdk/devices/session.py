@@ -17,7 +17,7 @@ from edge_sdk.atomic_text import write_text_atomic
 from edge_sdk.devices.address import parse_address
 from edge_sdk.devices.artifact import BenchTarget, resolve_target
 from edge_sdk.devices.base import RUNNERS, BenchConfig, BenchInterrupted
-from edge_sdk.records import BenchResult
+from edge_sdk.contracts.records import BenchResult
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -18,7 +18,7 @@ from edge_sdk.devices.host import runner_args
 from edge_sdk.devices.process import run_and_collect
 from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError
-from edge_sdk.records import Artifact, BenchResult
+from edge_sdk.contracts.records import Artifact, BenchResult
 
 ALIVE_INTERVAL_S, ALIVE_COUNT = 2, 3  # a dead link is noticed within ~6 s
 

@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterator, Mapping
 
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ExportError, UnsupportedOpError, first_line
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
-from edge_sdk.records import Artifact
+from edge_sdk.contracts.records import Artifact
 
 RunFn = Callable[..., list]
 Exporter = Callable[[LoadedModel, Profile, "ExportConfig", Path], Artifact]

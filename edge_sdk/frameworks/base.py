@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from edge_sdk.model.types import FrontendResult, LoadedModel, ModelInfo
+from edge_sdk.contracts.model import FrontendResult, LoadedModel, ModelInfo
 from edge_sdk.registry import Registry
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from edge_sdk.planner.candidates import Candidate
+    from edge_sdk.contracts.plan import Candidate
     from edge_sdk.profiles import Profile
 
 Reference = Callable[[LoadedModel, "dict[str, np.ndarray]"], "list[np.ndarray]"]

@@ -7,7 +7,7 @@ format (never from trust).
 Formats: Keras 3 `.keras` (bridged to tf_keras), tf_keras `.keras`/`.h5`, TensorFlow SavedModel dirs,
 PyTorch `.pt2` (torch.export.save), `.tflite` (inspect/bench only). In-memory tf_keras / Keras 3
 models, `torch.export.ExportedProgram`s and `(nn.Module, example_inputs)` pairs are accepted too.
-The frontends are looked up inside the functions: they import `edge_sdk.model.types` themselves.
+The frontends are looked up inside the functions: they import `edge_sdk.contracts.model` themselves.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo, TensorSpec
+from edge_sdk.contracts.model import LayerInfo, LoadedModel, ModelInfo, TensorSpec
 
 __all__ = ["LayerInfo", "LoadedModel", "ModelInfo", "TensorSpec", "analyze", "detect_format", "load_model", "file_sha256"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from edge_sdk.model.types import LayerInfo, ModelInfo, TensorSpec
+from edge_sdk.contracts.model import LayerInfo, ModelInfo, TensorSpec
 
 
 def peak_live_elems(layers: Iterable[LayerInfo], output_names: Iterable[str], aliases: Iterable[str] = ()) -> int:

@@ -29,11 +29,11 @@ from edge_sdk.contracts.task import DataRef, ModelRef, Task, TaskData
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import DataError, ModelLoadError
 from edge_sdk.model import analyze, file_sha256, load_model
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, make_executor
 from edge_sdk.planner.fit import check_fit
 from edge_sdk.plugins import load_plugins
-from edge_sdk.planner.candidates import Candidate
+from edge_sdk.contracts.plan import Candidate
 from edge_sdk.planner.ladder import build_ladder
 from edge_sdk.planner.plan_file import read_plan
 from edge_sdk.planner.search import SearchSpec, run_search

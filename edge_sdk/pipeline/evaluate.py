@@ -22,10 +22,10 @@ from edge_sdk.techniques.dispatch import apply_step
 from edge_sdk.contracts.task import ModelRef, Task, TaskData, TaskError, TaskResult
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import EdgeSDKError
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.planner import attempt_cache
-from edge_sdk.planner.candidates import Step
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.plan import Step
+from edge_sdk.contracts.records import StepRecord
 
 Progress = Callable[[str], None]
 _loaded: dict[tuple, object] = {}  # the last model and data this process loaded, by content hash

@@ -16,10 +16,10 @@ from typing import Any
 
 from edge_sdk.cache import RECORD_FILE, StepCache, cache_key
 from edge_sdk.techniques.base import TechniqueData
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.planner.plan_file import candidate_to_dict
 from edge_sdk.profiles import Profile
-from edge_sdk.records import Artifact, StepRecord, Verification
+from edge_sdk.contracts.records import Artifact, StepRecord, Verification
 
 FILES_DIR = "files"
 

@@ -1,59 +1,14 @@
-"""A ladder's rungs: `Candidate`s of training `Step`s, then an export.
-
-The generic order lives in ladder.py; the framework-specific rung lists in
-`edge_sdk/frameworks/<name>/rungs.py`. A Step names a framework-neutral technique (`ptq`, `prune`,
-...): its Candidate's `framework` says which implementation (and which declared config) it means,
-so a plan file can be checked before the model is loaded.
-"""
+"""Rungs every framework's ladder shares (the distillation widths); `Candidate` and `Step` themselves
+are contracts (edge_sdk/contracts/plan.py). The generic order lives in ladder.py; the framework-specific
+rung lists in `edge_sdk/frameworks/<name>/rungs.py`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from edge_sdk.contracts.plan import Candidate, Step
+
 DISTILL_WIDTHS = (0.75, 0.5, 0.35)  # the student widths every ladder tries, widest first
-
-
-@dataclass(frozen=True)
-class Step:
-    technique: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def key(self) -> tuple:
-        return (self.technique, tuple(sorted((k, repr(v)) for k, v in self.params.items())))
-
-    def to_dict(self) -> dict:
-        return {"technique": self.technique, "params": dict(self.params)}
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One rung: training steps, then export at `precision` (and Core ML weight compression)."""
-
-    name: str
-    fmt: str
-    precision: str
-    steps: tuple[Step, ...] = ()
-    coreml_compression: str | None = None
-    # cost-model inputs: how the steps change params, MACs, activations and zero fraction
-    params_scale: float = 1.0
-    macs_scale: float = 1.0
-    activation_scale: float = 1.0
-    sparsity: float = 0.0
-    trains: bool = False
-    framework: str = field(kw_only=True)  # the model's framework: whose techniques the steps run
-
-    @property
-    def io_dtype(self) -> str:
-        return "int8" if self.fmt == "tflm" else "float32"
-
-    def plan_steps(self) -> list[dict]:
-        """Every step including the export-time quantization, as report.json `plan.steps` lists them."""
-        steps = [s.to_dict() for s in self.steps]
-        export = {"technique": "export", "params": {"format": self.fmt, "precision": self.precision}}
-        if self.coreml_compression:
-            export["params"]["coreml_compression"] = self.coreml_compression
-        return steps + [export]
 
 
 def distill_rungs(framework: str, suffix: str, fmt: str, precision: str, then: tuple[Step, ...] = (), **export: Any) -> list[Candidate]:

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from edge_sdk.model.types import ModelInfo
+from edge_sdk.contracts.model import ModelInfo
 from edge_sdk.planner.memory import estimate_arena_bytes, estimate_artifact_bytes
 from edge_sdk.profiles import OP_NAMESPACE, ComputeUnit, Profile
 

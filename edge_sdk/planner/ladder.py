@@ -17,9 +17,11 @@ from functools import partial
 
 from edge_sdk.errors import ConfigError, ModelLoadError
 from edge_sdk.frameworks import FRONTENDS
-from edge_sdk.model.types import ModelInfo
-from edge_sdk.planner.candidates import Candidate, Step, distill_rungs
-from edge_sdk.planner.fit import FitReport, check_fit
+from edge_sdk.contracts.model import ModelInfo
+from edge_sdk.contracts.plan import Candidate, Step
+from edge_sdk.planner.candidates import distill_rungs
+from edge_sdk.contracts.fit import FitReport
+from edge_sdk.planner.fit import check_fit
 from edge_sdk.profiles import Profile
 from edge_sdk.techniques.dispatch import validate_step
 

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 
 from edge_sdk.formats import FORMATS
-from edge_sdk.model.types import DTYPE_BYTES, LayerInfo, ModelInfo
+from edge_sdk.contracts.model import DTYPE_BYTES, LayerInfo, ModelInfo
 
 # ---- artifact size ---------------------------------------------------------------------------------
 WEIGHT_BYTES = {"float32": 4.0, "float16": 2.0, "dynamic-int8": 1.0, "int8": 1.0, "int16x8": 1.0}

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from edge_sdk.errors import ConfigError
-from edge_sdk.planner.candidates import Candidate, Step
+from edge_sdk.contracts.plan import Candidate, Step
 from edge_sdk.planner.ladder import check_rung
 
 PLAN_VERSION = 2  # 2: rungs record their framework; technique names are framework-neutral

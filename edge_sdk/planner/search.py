@@ -20,10 +20,10 @@ from typing import Callable
 from edge_sdk.contracts.budgets import BudgetCheck, Budgets
 from edge_sdk.contracts.search import Attempt, SearchResult
 from edge_sdk.contracts.task import Executor, Task, TaskResult
-from edge_sdk.model.types import ModelInfo
+from edge_sdk.contracts.model import ModelInfo
 from edge_sdk.pareto import pareto_front
 from edge_sdk.planner.estimate import Estimate, estimate
-from edge_sdk.planner.candidates import Candidate
+from edge_sdk.contracts.plan import Candidate
 from edge_sdk.profiles import Profile
 
 Progress = Callable[[str], None]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge_sdk.model.types import LoadedModel, ModelInfo
+from edge_sdk.contracts.model import LoadedModel, ModelInfo
 from edge_sdk.contracts.budgets import Budgets
 from edge_sdk.contracts.search import Attempt, SearchResult
 from edge_sdk.profiles import Profile

@@ -18,8 +18,8 @@ from typing import Any, Callable, Mapping
 
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError
-from edge_sdk.model.types import LoadedModel
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.config import TechniqueConfig
 
 Result = tuple[LoadedModel, StepRecord]

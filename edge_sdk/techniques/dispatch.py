@@ -10,8 +10,8 @@ from typing import Any, Mapping
 
 import edge_sdk.frameworks  # noqa: F401  (each framework package registers its techniques)
 from edge_sdk.errors import ConfigError
-from edge_sdk.model.types import LoadedModel
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TECHNIQUES, TechniqueData
 from edge_sdk.techniques.config import RUNTIME_KEYS
 

@@ -45,7 +45,7 @@ def tflm_artifact(tmp_path_factory, int8_flatbuffer):
     from edge_sdk.formats.common.flatbuffer import read_graph
     from edge_sdk.formats.tflm.exporter import arena_for_harness, model_data_files, op_resolver_file
     from edge_sdk.formats.tflm.runner import measure_arena
-    from edge_sdk.records import ArenaInfo
+    from edge_sdk.contracts.records import ArenaInfo
 
     out = tmp_path_factory.mktemp("tflm")
     measured = measure_arena(int8_flatbuffer)["arena_total_bytes"]

@@ -156,7 +156,7 @@ def test_devices_named_in_edge_sdk_yaml_resolve_and_are_listed(tmp_path, capsys)
 def test_an_attempt_that_measured_nothing_keeps_earlier_results(tmp_path, monkeypatch):
     from edge_sdk.devices import session
     from edge_sdk.devices.base import interrupted
-    from edge_sdk.records import BenchResult
+    from edge_sdk.contracts.records import BenchResult
 
     (tmp_path / "model.tflite").write_bytes(b"x")
     (tmp_path / "bench.json").write_text('{"earlier": true}')

@@ -57,7 +57,7 @@ def test_android_harness_has_script_readme_and_profile_settings(tflite_artifact,
 
 
 def test_ios_harness_is_a_swift_package_with_the_profile_compute_units(tmp_path):
-    from edge_sdk.records import Artifact
+    from edge_sdk.contracts.records import Artifact
 
     out = tmp_path / "iphone-15-pro"
     (out / "model.mlpackage").mkdir(parents=True)

@@ -10,11 +10,11 @@ import pytest
 from edge_sdk.cache import StepCache
 from edge_sdk.techniques.base import TECHNIQUES, TechniqueData, register_technique
 from edge_sdk.techniques.config import TechniqueConfig
-from edge_sdk.contracts.task import ModelRef, Task, TaskData
+from edge_sdk.contracts.task import ModelRef, Task
 from edge_sdk.data import load_dataset
 from edge_sdk.pipeline.evaluate import apply_steps
-from edge_sdk.planner.candidates import Candidate, Step
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.plan import Candidate, Step
+from edge_sdk.contracts.records import StepRecord
 
 CALLS: list[str] = []
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from edge_sdk.cache import StepCache
 from edge_sdk.planner import attempt_cache
-from edge_sdk.records import Accuracy, ArenaInfo, Artifact, Fidelity, StepRecord, Verification
+from edge_sdk.contracts.records import Accuracy, ArenaInfo, Artifact, Fidelity, StepRecord, Verification
 
 KEY = "ab" * 32
 

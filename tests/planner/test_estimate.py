@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from edge_sdk import analyze
-from edge_sdk.model.types import LayerInfo, ModelInfo
+from edge_sdk.contracts.model import LayerInfo, ModelInfo
 from edge_sdk.planner import estimate as cost
 from edge_sdk.planner.estimate import estimate
 from edge_sdk.planner.memory import estimate_arena_bytes, estimate_artifact_bytes

@@ -132,7 +132,7 @@ def test_torch_models_get_core_ml_rungs_on_ios_and_int8_pte_on_android(digits_pa
 
 def test_a_converted_tflite_model_has_no_ladder():
     from edge_sdk.errors import ModelLoadError
-    from edge_sdk.model.types import ModelInfo, TensorSpec
+    from edge_sdk.contracts.model import ModelInfo, TensorSpec
 
     spec = (TensorSpec("x", (1, 8)),)
     info = ModelInfo("tflite", (), spec, spec, params=10, macs=10, other_ops=0, peak_activation_elems=16, dtypes=("int8",))

@@ -9,8 +9,8 @@ import pytest
 
 from edge_sdk.data import load_dataset
 from edge_sdk.errors import ConfigError
-from edge_sdk.model.types import LoadedModel, TensorSpec
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.model import LoadedModel, TensorSpec
+from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TECHNIQUES, Technique, TechniqueData
 from edge_sdk.techniques.config import TechniqueConfig
 from edge_sdk.techniques.dispatch import apply_step

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from edge_sdk import deps
 from edge_sdk.model import file_sha256
-from edge_sdk.records import ArenaInfo, Artifact
+from edge_sdk.contracts.records import ArenaInfo, Artifact
 from edge_sdk.units import gzip_bytes
 
 

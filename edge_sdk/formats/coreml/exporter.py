@@ -31,9 +31,9 @@ from edge_sdk import deps
 from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
-from edge_sdk.records import Artifact
+from edge_sdk.contracts.records import Artifact
 
 TOOLS = ("coremltools", "tensorflow", "tf-keras")
 PRECISIONS = {"float16": "FLOAT16", "float32": "FLOAT32"}

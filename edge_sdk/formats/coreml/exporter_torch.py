@@ -18,7 +18,7 @@ from edge_sdk.errors import ConfigError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.coreml.exporter import enum_value
 from edge_sdk.frameworks.torch.graph import deploy_example, is_quantized, reexport
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
 
 DEFAULT_TARGET = "iOS17"

@@ -20,7 +20,7 @@ import numpy as np
 from edge_sdk import deps
 from edge_sdk.frameworks.torch.graph import module_copy
 from edge_sdk.frameworks.torch.reference import predict
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 
 
 def package_weights(mlpackage: Path) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, np.ndarray | None]]]:

@@ -8,7 +8,7 @@ dynamic-int8 stands for linear8 weight compression. Calibrated on real packages 
 
 from __future__ import annotations
 
-from edge_sdk.model.types import ModelInfo
+from edge_sdk.contracts.model import ModelInfo
 
 BASE_BYTES = 1600
 PER_OP_BYTES = 450

@@ -19,9 +19,9 @@ from edge_sdk.frameworks.torch.graph import deploy_example, is_quantized, reexpo
 from edge_sdk.errors import ConfigError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
-from edge_sdk.records import Artifact
+from edge_sdk.contracts.records import Artifact
 
 PRECISIONS = ("float32", "int8", "dynamic-int8")
 TOOLS = ("torch", "executorch", "torchao")

@@ -15,9 +15,9 @@ from edge_sdk.frameworks.torch.graph import is_quantized
 from edge_sdk.errors import ConfigError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.executorch.exporter import write_pte
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
-from edge_sdk.records import Artifact
+from edge_sdk.contracts.records import Artifact
 
 
 def coreml_partitioner() -> Any:

@@ -13,9 +13,9 @@ from edge_sdk.errors import ExportError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.formats.common.flatbuffer import read_graph
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
-from edge_sdk.records import Artifact, StepRecord
+from edge_sdk.contracts.records import Artifact, StepRecord
 
 TOOLS = ("tensorflow", "tf-keras", "ai-edge-litert")
 

@@ -23,9 +23,9 @@ from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.formats.common.flatbuffer import Graph, layer_of, read_graph
 from edge_sdk.formats.tflite.exporter import convert
 from edge_sdk.formats.tflm.runner import TFLMCrashed, measure_arena
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
-from edge_sdk.records import ArenaInfo, Artifact
+from edge_sdk.contracts.records import ArenaInfo, Artifact
 
 TOOLS = ("tensorflow", "tf-keras", "tflite-micro", "ai-edge-litert")
 
@@ -144,7 +144,7 @@ def _estimated_arena(flatbuffer: bytes) -> int:
     """The liveness-simulation arena estimate on the flatbuffer's own op graph (when TFLM cannot load it)."""
     from edge_sdk.model import analyze
     from edge_sdk.frameworks.tflite.loading import specs_of
-    from edge_sdk.model.types import LoadedModel
+    from edge_sdk.contracts.model import LoadedModel
     from edge_sdk.planner.memory import estimate_arena_bytes
 
     inputs, outputs = specs_of(flatbuffer)

@@ -24,7 +24,7 @@ from edge_sdk.frameworks.keras.ops import (
     activation_ops,
 )
 from edge_sdk.model.analysis import assemble
-from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo
+from edge_sdk.contracts.model import LayerInfo, LoadedModel, ModelInfo
 
 Shape = tuple[int, ...]
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.types import FrontendResult, LoadedModel, TensorSpec
+from edge_sdk.contracts.model import FrontendResult, LoadedModel, TensorSpec
 
 CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 
 
 def run(model: LoadedModel, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:

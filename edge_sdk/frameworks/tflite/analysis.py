@@ -11,7 +11,7 @@ import math
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.analysis import assemble
-from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo
+from edge_sdk.contracts.model import LayerInfo, LoadedModel, ModelInfo
 
 KINDS = {
     "CONV_2D": "conv",

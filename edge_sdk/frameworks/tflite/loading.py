@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError, first_line
-from edge_sdk.model.types import FrontendResult, TensorSpec
+from edge_sdk.contracts.model import FrontendResult, TensorSpec
 
 
 def detect(path: Path) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_sdk.model.analysis import assemble
-from edge_sdk.model.types import LayerInfo, LoadedModel, ModelInfo
+from edge_sdk.contracts.model import LayerInfo, LoadedModel, ModelInfo
 
 KINDS = {
     "conv2d": "conv", "conv1d": "conv", "convolution": "conv", "linear": "dense", "addmm": "dense",

@@ -17,7 +17,7 @@ from edge_sdk import deps
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import ConfigError, ExportError, first_line
 from edge_sdk.frameworks.torch.loading import from_program
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 
 MAX_BATCH = 1024
 QUANT_NAMESPACE = "quantized_decomposed"

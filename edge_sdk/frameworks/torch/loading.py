@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError, first_line
-from edge_sdk.model.types import FrontendResult, LoadedModel, TensorSpec
+from edge_sdk.contracts.model import FrontendResult, LoadedModel, TensorSpec
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".bin")
 _TRUST_HINT = "re-save it with torch.export.save from plain tensors, or pass --trust-model if you trust this file"

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 
 
 def example_batch(model: LoadedModel) -> int:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from edge_sdk.model.types import ModelInfo
-from edge_sdk.planner.candidates import Candidate, Step, distill_rungs
+from edge_sdk.contracts.model import ModelInfo
+from edge_sdk.contracts.plan import Candidate, Step
+from edge_sdk.planner.candidates import distill_rungs
 
 if TYPE_CHECKING:
     from edge_sdk.profiles import Profile

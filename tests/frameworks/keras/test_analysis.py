@@ -7,7 +7,7 @@ import pytest
 
 from edge_sdk import analyze
 from edge_sdk.errors import ModelLoadError
-from edge_sdk.model.types import LoadedModel, TensorSpec
+from edge_sdk.contracts.model import LoadedModel, TensorSpec
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from edge_sdk import deps
 from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.keras.techniques import qat, training
 from edge_sdk.frameworks.keras.techniques.qat import LayerStepConfig
-from edge_sdk.model.types import LoadedModel
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.techniques.config import Count, Positive
 

@@ -19,8 +19,8 @@ import numpy as np
 from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.keras.techniques import qat, rebuild, training
 from edge_sdk.frameworks.keras.techniques.training import KerasTrainingConfig
-from edge_sdk.model.types import LoadedModel
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.techniques.config import Count, NonNegative, Positive, UpToOne
 

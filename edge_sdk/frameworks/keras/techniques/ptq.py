@@ -28,7 +28,7 @@ from typing import Any, Literal, get_args
 from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import DataError, ExportError
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.records import StepRecord
 
 Mode = Literal["float32", "float16", "dynamic-int8", "int8", "int8-mixed", "int16x8"]
 MODES: tuple[str, ...] = get_args(Mode)

@@ -16,7 +16,7 @@ from typing import Any
 
 from edge_sdk import deps
 from edge_sdk.data import Dataset
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.records import StepRecord
 
 SENSITIVE_RMSE_PER_SCALE = 0.7  # above this an op's int8 error exceeds ~0.7 quantization steps
 NON_COMPUTE_OPS = {"RESHAPE", "MAX_POOL_2D", "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "CONCATENATION", "PAD"}

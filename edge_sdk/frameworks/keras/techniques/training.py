@@ -20,8 +20,8 @@ import numpy as np
 from edge_sdk import deps
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import ConfigError
-from edge_sdk.model.types import LoadedModel
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.techniques.config import TrainingConfig
 

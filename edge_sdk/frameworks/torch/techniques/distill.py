@@ -14,8 +14,8 @@ from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
 from edge_sdk.frameworks.torch.techniques.channels import shrink_channels
 from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, train_set
-from edge_sdk.model.types import LoadedModel
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.techniques.config import Count, Fraction, NonNegative, Positive, TrainingConfig
 

@@ -22,8 +22,8 @@ from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.torch.graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
-from edge_sdk.model.types import LoadedModel
-from edge_sdk.records import StepRecord
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.techniques.config import Count, TechniqueConfig
 

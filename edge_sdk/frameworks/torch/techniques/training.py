@@ -18,7 +18,7 @@ from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.frameworks.torch.graph import checked, tensors
 from edge_sdk.frameworks.torch.reference import run_eager
-from edge_sdk.model.types import LoadedModel
+from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.techniques.config import TrainingConfig
 
