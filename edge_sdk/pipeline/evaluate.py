@@ -24,6 +24,7 @@ from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.planner import attempt_cache
+from edge_sdk.progress import reporting_to
 from edge_sdk.contracts.plan import Step
 from edge_sdk.contracts.records import StepRecord
 
@@ -35,7 +36,8 @@ def run_task(task: Task, say: Progress) -> TaskResult:
     """evaluate(task), with any exception recorded in the result instead of raised."""
     start = time.perf_counter()
     try:
-        return evaluate(task, say)
+        with reporting_to(say):
+            return evaluate(task, say)
     except EdgeSDKError as exc:
         error = TaskError("error", type(exc).__name__, str(exc), internal=False, traceback=traceback.format_exc())
     except Exception as exc:  # noqa: BLE001 - a bug, ours or a library's: recorded with its traceback, never hidden

@@ -140,31 +140,18 @@ def _trainer_class() -> type:
     return KDTrainer
 
 
-def _progress_callback(label: str, epochs: int, steps: int) -> Any:
-    """Rich progress over all training steps, with the last epoch's loss in the description."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _progress_callback(label: str, epochs: int) -> Any:
+    """One progress line per epoch with its loss (edge_sdk.progress: the terminal, from a worker too)."""
+    from edge_sdk import progress
 
     tfk = deps.tf_keras()
 
-    class RichProgress(tfk.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
-            )
-            self.progress.start()
-            self.task = self.progress.add_task(label, total=epochs * steps)
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.progress.advance(self.task)
-
+    class EpochProgress(tfk.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             loss = (logs or {}).get("loss", float("nan"))
-            self.progress.update(self.task, description=f"{label} epoch {epoch + 1}/{epochs} loss {loss:.4f}")
+            progress.report(f"    {label}: epoch {epoch + 1}/{epochs}, loss {loss:.4f}")
 
-        def on_train_end(self, logs=None):
-            self.progress.stop()
-
-    return RichProgress()
+    return EpochProgress()
 
 
 def fit(
@@ -203,7 +190,7 @@ def fit(
     )
     all_callbacks = [*callbacks, stopper]
     if cfg.progress:
-        all_callbacks.append(_progress_callback(label, epochs, steps))
+        all_callbacks.append(_progress_callback(label, epochs))
     start = time.perf_counter()
     history = trainer.fit(
         x, targets, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=all_callbacks

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edge_sdk import deps
+from edge_sdk import deps, progress
 from edge_sdk.data import Dataset
 from edge_sdk.frameworks.torch.graph import checked, tensors
 from edge_sdk.frameworks.torch.reference import run_eager
@@ -55,12 +55,7 @@ def kd_train(
     temp, alpha = cfg.temperature, cfg.alpha
     gen = torch.Generator().manual_seed(cfg.seed)
     best, stale, history = float("inf"), 0, []
-    epochs = range(cfg.epochs)
-    if cfg.progress:
-        from rich.progress import track
-
-        epochs = track(epochs, description="fine-tuning (torch)", transient=True)
-    for _ in epochs:
+    for epoch in range(cfg.epochs):
         order = torch.randperm(len(soft), generator=gen)
         total = 0.0
         for s in range(0, len(order), cfg.batch_size):
@@ -80,6 +75,8 @@ def kd_train(
                 after_step()
             total += float(loss.detach()) * len(idx)
         history.append(total / len(order))
+        if cfg.progress:
+            progress.report(f"    fine-tuning: epoch {epoch + 1}/{cfg.epochs}, loss {history[-1]:.4f}")
         if history[-1] < best - cfg.min_delta:
             best, stale = history[-1], 0
         else:
