@@ -80,6 +80,7 @@ class Project(FrozenModel):
     profiles_dir: Optional[Path] = None
     search: Literal["first-fit", "pareto"] = "first-fit"
     seed: int = Field(0, ge=0)
+    tasks: Optional[dict[str, str]] = None  # output name (or "*") -> classification | embedding | regression | ...
     jobs: int = Field(1, ge=1)  # candidates built at once, each in its own worker process
     executor: Literal["local", "inline"] = "local"
     candidate_timeout: Optional[float] = Field(None, gt=0, allow_inf_nan=False)  # seconds; default 1800

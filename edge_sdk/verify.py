@@ -25,6 +25,7 @@ from edge_sdk.formats.base import RuntimeCrashed
 from edge_sdk.frameworks import FRONTENDS
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import Accuracy, Artifact, Fidelity, Verification
+from edge_sdk.fidelity import output_fidelity
 
 SQNR_CAP_DB = 200.0  # identical outputs: reported as the cap, not infinity (JSON has no inf)
 
@@ -37,24 +38,31 @@ def _is_classification(arr: np.ndarray) -> bool:
     return arr.ndim == 2 and arr.shape[1] >= 2
 
 
-def fidelity(reference: list[np.ndarray], got: list[np.ndarray]) -> Fidelity:
-    """Top-1 (first output, when a classifier), cosine/SQNR/max-abs over all outputs flattened."""
+def default_kinds(reference: list[np.ndarray]) -> dict[str, str]:
+    """Output kinds when the caller knows nothing of the graph: (N, C >= 2) classification, else regression."""
+    return {f"output_{i}": "classification" if _is_classification(r) else "regression" for i, r in enumerate(reference)}
+
+
+def fidelity(reference: list[np.ndarray], got: list[np.ndarray], kinds: dict[str, str] | None = None) -> Fidelity:
+    """Per output, the metrics of its kind (`kinds`: output name -> kind, in output order; see
+    edge_sdk/fidelity.py); over all outputs flattened, cosine / SQNR / max abs error; top-1 agreement
+    of the first output when it is a classification."""
     if len(reference) != len(got):
         raise ValueError(f"{len(got)} outputs, the reference model has {len(reference)}")
     for r, g in zip(reference, got):
         if r.size != g.size:
             raise ValueError(f"output of {g.shape} does not match the reference {r.shape}")
+    kinds = kinds if kinds is not None and len(kinds) == len(reference) else default_kinds(reference)
+    outputs = tuple(output_fidelity(name, kind, r, g) for (name, kind), r, g in zip(kinds.items(), reference, got))
     ref = np.concatenate([r.reshape(len(r), -1) for r in reference], axis=1).astype(np.float64)
     out = np.concatenate([g.reshape(len(g), -1) for g in got], axis=1).astype(np.float64)
-    top1 = None
-    if _is_classification(reference[0]):
-        top1 = float((reference[0].argmax(1) == got[0].reshape(reference[0].shape).argmax(1)).mean())
+    top1 = outputs[0].metrics["top1_agreement"] if outputs[0].kind == "classification" else None
     denom = np.linalg.norm(ref) * np.linalg.norm(out)
     cosine = float((ref * out).sum() / denom) if denom else float(np.array_equal(ref, out))
     noise = float(((ref - out) ** 2).sum())
     signal = float((ref**2).sum())
     sqnr = SQNR_CAP_DB if noise == 0 else min(SQNR_CAP_DB, 10 * np.log10(signal / noise)) if signal else -SQNR_CAP_DB
-    return Fidelity(top1, cosine, float(sqnr), float(np.abs(ref - out).max()))
+    return Fidelity(top1, cosine, float(sqnr), float(np.abs(ref - out).max()), outputs)
 
 
 def _accuracy(reference: list[np.ndarray], got: list[np.ndarray], labels: np.ndarray | None) -> Accuracy | None:
@@ -73,7 +81,8 @@ def _misses(values: dict[str, float | None], tolerance: dict[str, float]) -> lis
     ]
 
 
-def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance: dict[str, float] | None = None) -> Verification:
+def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance: dict[str, float] | None = None,
+           kinds: dict[str, str] | None = None) -> Verification:
     """Run `artifact` on its runtime over `data` and compare with `reference`; never raises on a miss."""
     runner = FORMATS.get(artifact.format).runner
     limits = {**tolerance_for(artifact), **(tolerance or {})}
@@ -88,8 +97,8 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance:
     except RuntimeCrashed as exc:
         if not runner.cross_check:
             raise
-        return _verify_on_fallback(artifact, reference, data, ref_out, runner.cross_check, limits, checks, problems, exc)
-    fid = fidelity(ref_out, got)
+        return _verify_on_fallback(artifact, reference, data, ref_out, runner.cross_check, limits, checks, problems, exc, kinds)
+    fid = fidelity(ref_out, got, kinds)
     measured = runner.measure(artifact) if runner.measure else {}
     values: dict[str, float | None] = {"top1_agreement": fid.top1_agreement, "cosine": fid.cosine}
     if runner.cross_check:
@@ -116,12 +125,12 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, tolerance:
 
 def _verify_on_fallback(artifact: Artifact, reference: LoadedModel, data: Dataset, ref_out: list[np.ndarray],
                         fallback_format: str, limits: dict[str, float], checks: dict, problems: list[str],
-                        crash: Exception) -> Verification:
+                        crash: Exception, kinds: dict[str, str] | None) -> Verification:
     """The artifact's own runtime crashed: run the same file on the cross-check format's runtime (one
     that reads the same file, with kernels that differ by rounding) and report it as simulated, with why."""
     fallback = FORMATS.get(fallback_format).runner
     got = fallback.run(artifact, data.inputs, reference=reference)
-    fid = fidelity(ref_out, got)
+    fid = fidelity(ref_out, got, kinds)
     own = {k: v for k, v in limits.items() if not k.startswith("vs_")}
     problems = problems + _misses({"top1_agreement": fid.top1_agreement, "cosine": fid.cosine}, own)
     note = f"{crash}; verified on {fallback.runtime} running the same file instead"

@@ -62,8 +62,9 @@ def test_budgets_project_wide_then_per_target(tmp_path):
             latency_ms: 120
         """)
     android, mcu = load_project(path).targets
-    assert android.budgets() == {"min_fidelity": 0.98, "latency_ms": 50.0}
-    assert mcu.budgets() == {"ram_bytes": 204800, "flash_bytes": 1_500_000, "latency_ms": 120.0, "min_fidelity": 0.98}
+    floor = {m: 0.98 for m in ("top1_agreement", "cosine_min", "token_agreement", "box_iou_mean")}  # a bare number
+    assert android.budgets() == {"min_fidelity": floor, "latency_ms": 50.0}
+    assert mcu.budgets() == {"ram_bytes": 204800, "flash_bytes": 1_500_000, "latency_ms": 120.0, "min_fidelity": floor}
 
 
 def test_devices_and_module_data_source(tmp_path):
@@ -88,7 +89,7 @@ devices:
         (MINIMAL.replace("[android]", "[]"), "field 'targets'"),
         (MINIMAL.replace("[android]", "[andriod]"), "field 'targets[0].target':"),
         (MINIMAL + "search: best\n", "field 'search': Input should be 'first-fit' or 'pareto'"),
-        (MINIMAL + "budgets: {min_fidelity: 1.5}\n", "field 'budgets.min_fidelity': Input should be less than or equal to 1"),
+        (MINIMAL + "budgets: {min_fidelity: 1.5}\n", "field 'budgets.min_fidelity': min_fidelity top1_agreement=1.5: expected a fraction in (0, 1]"),
         (MINIMAL.replace("model.keras", "missing.keras"), "field 'model': "),
         (MINIMAL.replace("data/cal.npz", "data/none.npz"), "field 'calibration': "),
         (MINIMAL + "devices: [{name: a, address: 'telnet:x'}]\n", "field 'devices[0].address': 'telnet:x' is not a device address"),

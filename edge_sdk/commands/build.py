@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
         flash_budget: Optional[str] = typer.Option(None, "--flash-budget", help="Flash/size budget for every target (e.g. 1MB)."),
         latency_budget: Optional[float] = typer.Option(None, "--latency-budget", help="Latency budget in ms."),
         max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="Max accuracy drop in points (needs labelled eval data)."),
-        min_fidelity: Optional[float] = typer.Option(None, "--min-fidelity", help="Min top-1 agreement with the original model (0-1)."),
+        min_fidelity: Optional[List[str]] = typer.Option(None, "--min-fidelity", help="Fidelity floor: METRIC=VALUE (e.g. sqnr_db=25, cosine_min=0.99; repeatable) or a bare 0-1 value for the agreement metrics."),
+        task: Optional[List[str]] = typer.Option(None, "--task", help="What an output is: KIND or OUTPUT=KIND (classification, embedding, regression, detection, sequence); default: inferred."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every trained step (default 0)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild expensive steps instead of reusing the build cache."),
         jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Candidates built at once, each in its own worker process (default 1)."),
@@ -53,7 +54,7 @@ def register(app: typer.Typer) -> None:
             "flash_bytes": parse_bytes(flash_budget, "--flash-budget"),
             "latency_ms": latency_budget,
             "max_accuracy_drop": max_accuracy_drop,
-            "min_fidelity": min_fidelity,
+            "min_fidelity": min_fidelity or None,
         }
         from edge_sdk.console import terminal_for_edge_sdk
 
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
             model=model, targets=target, calibration=calibration, train_data=train_data, eval_data=eval_data,
             out=out, search=search, seed=seed, profiles_dir=profiles_dir, trust_model=trust_model,
             budget_flags={k: v for k, v in flags.items() if v is not None}, no_cache=no_cache,
-            jobs=jobs, executor=executor, candidate_timeout=candidate_timeout,
+            jobs=jobs, executor=executor, candidate_timeout=candidate_timeout, tasks=task,
         )
         silent = quiet or json_out
         with terminal_for_edge_sdk(Path(args["out"]) / "build.log") as terminal:
@@ -93,8 +94,12 @@ def summary_line(report: dict, out_dir: Path) -> str:
     latency = (est.get("latency_ms") or {}).get(unit) if unit else None
     verification = report.get("verification") or {}
     accuracy, fidelity = verification.get("accuracy"), verification.get("fidelity") or {}
+    outputs = fidelity.get("outputs") or []
+    primary = next((m for m in ("top1_agreement", "cosine_min", "sqnr_db", "box_iou_mean", "token_agreement")
+                    if outputs and m in outputs[0]["metrics"]), None)
     quality = (
         f"acc drop {accuracy['drop']:.2f} pt" if accuracy
+        else f"{primary.replace('_', ' ')} {outputs[0]['metrics'][primary]:.3f}" if primary
         else f"top1 agree {fidelity.get('top1_agreement', 0):.3f}" if fidelity else "quality n/a"
     )
     ram_check = (report.get("budgets") or {}).get("ram_bytes") or {}

@@ -30,9 +30,11 @@ def resolve_build_args(
     jobs: int | None = None,
     executor: str | None = None,
     candidate_timeout: float | None = None,
+    tasks: list[str] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `edge_sdk.build`."""
     from edge_sdk.cache import StepCache, default_cache_dir
+    from edge_sdk.model.tasks import parse_tasks
     from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, EXECUTORS
 
     project = None
@@ -67,6 +69,7 @@ def resolve_build_args(
         "seed": seed if seed is not None else (project.seed if project else 0),
         "cache": StepCache(cache_dir, enabled=not no_cache),
         "jobs": jobs or (project.jobs if project else 1),
+        "tasks": parse_tasks(tasks) or (project.tasks if project else None),
         "executor": _executor(executor or (project.executor if project else None) or DEFAULT_EXECUTOR, EXECUTORS.names()),
         "candidate_timeout": _timeout(candidate_timeout or (project.candidate_timeout if project else None)
                                       or DEFAULT_CANDIDATE_TIMEOUT_S),

@@ -3,7 +3,8 @@
 `Budgets` is both what a user overrides (flags, edge-sdk.yaml: unset fields are None) and, after
 `resolved(profile)`, what a build checks: RAM, flash and latency default to the profile's
 `memory.ram_budget_bytes`, `memory.flash_budget_bytes` and `latency_budget_ms`; quality to at most a
-1-point accuracy drop (with labels) or at least 0.99 top-1 agreement with the original model.
+1-point accuracy drop (with labels) or, without labels, fidelity to the original model by each output's
+task metric (edge_sdk/fidelity.py: top-1 agreement >= 0.99, min cosine >= 0.98, SQNR >= 20 dB, ...).
 
 `BudgetCheck` is the one comparison `inspect --target`, `plan` and `build` all use. A check whose value
 was never measured where a measurement is required (fidelity) is `not_measured`, never ok.
@@ -20,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge_sdk.errors import BudgetError
 
 DEFAULT_MAX_ACCURACY_DROP = 1.0  # points
-DEFAULT_MIN_FIDELITY = 0.99  # top-1 agreement (or cosine for non-classifiers)
 BUDGET_KEYS = ("ram_bytes", "flash_bytes", "latency_ms", "max_accuracy_drop", "min_fidelity")
 
 
@@ -33,7 +33,8 @@ class Budgets(BaseModel):
     flash_bytes: Optional[int] = Field(None, gt=0)
     latency_ms: Optional[float] = Field(None, gt=0)
     max_accuracy_drop: Optional[float] = Field(None, ge=0, le=100)
-    min_fidelity: Optional[float] = Field(None, gt=0, le=1)
+    min_fidelity: Optional[dict[str, float]] = None  # metric -> minimum (edge_sdk.fidelity); a bare number
+    # sets the agreement metrics (top-1, min cosine, ...)
 
     @classmethod
     def parse(cls, **values: Any) -> "Budgets":
@@ -60,6 +61,16 @@ class Budgets(BaseModel):
                 raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("min_fidelity", mode="before")
+    @classmethod
+    def _fidelity(cls, value: Any) -> Any:
+        from edge_sdk.fidelity import parse_min_fidelity
+
+        try:
+            return parse_min_fidelity(value)
+        except BudgetError as exc:
+            raise ValueError(str(exc)) from None
+
     def overrides(self) -> dict[str, Any]:
         """The fields that are set (what a flag or a project file overrides)."""
         return {k: getattr(self, k) for k in BUDGET_KEYS if getattr(self, k) is not None}
@@ -72,9 +83,12 @@ class Budgets(BaseModel):
             "flash_bytes": profile.memory.flash_budget_bytes,
             "latency_ms": float(profile.latency_budget_ms),
             "max_accuracy_drop": DEFAULT_MAX_ACCURACY_DROP,
-            "min_fidelity": DEFAULT_MIN_FIDELITY,
         }
-        return cls.parse(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+        budgets = cls.parse(**{**base, **{k: v for k, v in overrides.items() if v is not None}})
+        from edge_sdk.fidelity import DEFAULT_MIN_FIDELITY
+
+        # the user's thresholds replace the defaults metric by metric; the others keep theirs
+        return budgets.model_copy(update={"min_fidelity": {**DEFAULT_MIN_FIDELITY, **(budgets.min_fidelity or {})}})
 
     def to_dict(self) -> dict:
         return self.model_dump()
@@ -91,6 +105,7 @@ class BudgetCheck:
     unit: str | None = None  # the compute unit, for latency rows of the fit check
     higher_is_better: bool = False  # fidelity: at least the limit; everything else: at most
     needs_measurement: bool = False  # an estimate cannot meet this budget (quality)
+    detail: str = ""  # which output and metric a fidelity check is about
 
     @property
     def value(self) -> float | None:
@@ -134,9 +149,10 @@ class BudgetCheck:
     def describe(self) -> str:
         """What a user reads in a rejection reason."""
         if self.status == "not_measured":
-            return f"{self.name} not measured (the artifact could not be run here), so the minimum {self.limit} is not shown to hold"
+            return (f"{self.name} {self.detail} not measured (the artifact could not be run here), so the minimum "
+                    f"{self.limit} is not shown to hold").replace("  ", " ")
         if self.name == "fidelity":
-            return f"fidelity {self.value:.4f} below the minimum {self.limit}"
+            return f"fidelity {self.detail} {self.value:.4f} below the minimum {self.limit}".replace("  ", " ")
         if self.name == "accuracy":
             return f"accuracy drop {self.value:.2f} points over the maximum {self.limit}"
         kind = "measured" if self.measured is not None else "estimated"
@@ -148,6 +164,8 @@ class BudgetCheck:
                                "ok": self.ok, "status": self.status}
         if self.unit is not None:
             out["unit"] = self.unit
+        if self.detail:
+            out["detail"] = self.detail
         if self.status == "over":
             out.update(over_by=self.over_by, over_by_ratio=self.over_by_ratio, over_by_pct=self.over_by_pct)
         return out

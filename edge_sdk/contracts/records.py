@@ -80,11 +80,26 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class OutputFidelity:
+    output: str
+    kind: str
+    metrics: dict[str, float]  # metric -> the value budgets compare
+    per_sample: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> {min, p5, median, mean}
+
+    def to_dict(self) -> dict:
+        return {"output": self.output, "kind": self.kind, "metrics": self.metrics, "per_sample": self.per_sample}
+
+
+@dataclass(frozen=True)
 class Fidelity:
+    """Per output, the metrics of its task (`outputs`, edge_sdk/fidelity.py); and over all outputs flattened,
+    the summary kept since report.json v1 (top-1 agreement of a first classification output)."""
+
     top1_agreement: float | None
     cosine: float
     sqnr_db: float
     max_abs_error: float
+    outputs: tuple[OutputFidelity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,7 +127,10 @@ class Verification:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Verification":
-        return cls(**{**d, "fidelity": Fidelity(**d["fidelity"]) if d.get("fidelity") else None,
+        fid = d.get("fidelity")
+        if fid:
+            fid = Fidelity(**{**fid, "outputs": tuple(OutputFidelity(**o) for o in fid.get("outputs", ()))})
+        return cls(**{**d, "fidelity": fid or None,
                       "accuracy": Accuracy(**d["accuracy"]) if d.get("accuracy") else None})
 
 

@@ -63,6 +63,12 @@ class Attempt:
             return {"fidelity": "not_measured"}
         out: dict[str, Any] = {"top1_agreement": v.fidelity.top1_agreement, "cosine": v.fidelity.cosine,
                                "sqnr_db": v.fidelity.sqnr_db}
+        if v.fidelity.outputs:  # the first output's task metric: what the Pareto front and charts rank by
+            from edge_sdk.fidelity import PRIMARY
+
+            first = v.fidelity.outputs[0]
+            metric = PRIMARY[first.kind]
+            out["primary"] = {"output": first.output, "metric": metric, "value": first.metrics.get(metric)}
         if v.accuracy is not None:
             out.update(accuracy=v.accuracy.compressed, reference_accuracy=v.accuracy.reference, drop=v.accuracy.drop)
         return out
@@ -83,6 +89,10 @@ class Attempt:
     def worst_violation(self) -> float:
         """Largest relative budget miss (0 when every budget is met)."""
         return max([c.over_by_ratio for c in self.checks] + [0.0])
+
+    def total_miss(self) -> float:
+        """Sum of the relative misses over every budget: how "best infeasible" ranks built candidates."""
+        return sum(c.over_by_ratio for c in self.checks)
 
     def to_dict(self) -> dict:
         c = self.candidate

@@ -58,7 +58,8 @@ class Task:
     cache_dir: Path  # the build cache (the user's, or a build-private one with --no-cache)
     out_dir: Path  # where the artifact files are written
     log_path: Path  # the worker's stdout/stderr while it runs this task (third-party output)
-    progress: bool = True  # progress bars for training steps (display only)
+    output_kinds: dict[str, str] | None = None  # output name -> task kind (fidelity metrics); None: by shape
+    progress: bool = True  # progress lines for training steps (display only)
 
     @property
     def name(self) -> str:

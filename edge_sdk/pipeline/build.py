@@ -29,6 +29,7 @@ from edge_sdk.contracts.task import DataRef, ModelRef, Task, TaskData
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import DataError, ModelLoadError
 from edge_sdk.model import analyze, file_sha256, load_model
+from edge_sdk.model.tasks import output_kinds
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, make_executor
 from edge_sdk.planner.fit import check_fit
@@ -158,6 +159,7 @@ def build(
     executor: str = DEFAULT_EXECUTOR,
     jobs: int = 1,
     candidate_timeout: float = DEFAULT_CANDIDATE_TIMEOUT_S,
+    tasks: dict[str, str] | None = None,
     quiet: bool = False,
     say: Say = print,
 ) -> list[TargetResult]:
@@ -170,6 +172,7 @@ def build(
     t = time.perf_counter()
     info = analyze(loaded)
     timings["analyze"] = time.perf_counter() - t
+    kinds = output_kinds(info, tasks)
     data = load_build_data(loaded, calibration, train_data, eval_data)
     profiles = [(target, get_profile(target, profiles_dir)) for target in targets]
     t = time.perf_counter()
@@ -196,7 +199,8 @@ def build(
                 def make_task(cand: Candidate, profile: Profile = profile) -> Task:
                     return Task(cand, profile, model_ref, task_data, seed, cache_dir,
                                 out_dir=work / "attempts" / profile.name / cand.name,
-                                log_path=work / "logs" / profile.name / f"{cand.name}.log", progress=not quiet)
+                                log_path=work / "logs" / profile.name / f"{cand.name}.log", output_kinds=kinds,
+                                progress=not quiet)
 
                 spec = SearchSpec(info, profile, tuple(ladder), budgets[profile.name], make_task, search)
                 result = run_search(spec, pool, say)
@@ -204,6 +208,7 @@ def build(
                     target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
                     result=result, rationale=rationale_for(result), versions=deps.versions(),
                     timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
+                    output_kinds=kinds,
                 )
                 results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
         finally:

@@ -76,7 +76,7 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
         artifact = FORMATS.get(cand.fmt).exporter(compressed, task.profile, config, task.out_dir)
         timings["export"] = time.perf_counter() - t
         t = time.perf_counter()
-        verification = verify(artifact, model, data.eval)
+        verification = verify(artifact, model, data.eval, kinds=task.output_kinds)
         timings["verify"] = time.perf_counter() - t
         attempt_cache.save(cache, key, artifact, task.out_dir, verification, records)
     return TaskResult(artifact, verification, tuple(records), timings, time.perf_counter() - start, hits)

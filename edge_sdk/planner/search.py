@@ -19,7 +19,9 @@ from typing import Callable
 
 from edge_sdk.contracts.budgets import BudgetCheck, Budgets
 from edge_sdk.contracts.search import Attempt, SearchResult
+from edge_sdk.contracts.records import Verification
 from edge_sdk.contracts.task import Executor, Task, TaskResult
+from edge_sdk.fidelity import LOWER_IS_BETTER
 from edge_sdk.contracts.model import ModelInfo
 from edge_sdk.pareto import pareto_front
 from edge_sdk.planner.estimate import Estimate, estimate
@@ -63,12 +65,32 @@ def evaluate_budgets(budgets: Budgets, est: Estimate, result: TaskResult | None)
     if verification is not None and verification.accuracy is not None and budgets.max_accuracy_drop is not None:
         checks.append(BudgetCheck("accuracy", budgets.max_accuracy_drop, measured=verification.accuracy.drop,
                                   needs_measurement=True))
-    elif budgets.min_fidelity is not None:
-        fid = verification.fidelity if verification is not None else None
-        agreement = None if fid is None else (fid.top1_agreement if fid.top1_agreement is not None else fid.cosine)
-        checks.append(BudgetCheck("fidelity", budgets.min_fidelity, measured=agreement, higher_is_better=True,
-                                  needs_measurement=True))
+    elif budgets.min_fidelity:
+        checks.append(fidelity_check(budgets.min_fidelity, verification))
     return tuple(checks)
+
+
+def fidelity_check(limits: dict[str, float], verification: Verification | None) -> BudgetCheck:
+    """The binding fidelity budget: of every output's metrics that have a limit, the one that misses
+    by the most (or, all met, the one closest to its limit); `not_measured` without a measurement."""
+    fid = verification.fidelity if verification is not None else None
+    candidates = [
+        BudgetCheck("fidelity", limits[metric], measured=value, higher_is_better=metric not in LOWER_IS_BETTER,
+                    needs_measurement=True, detail=f"{out.output} ({out.kind}) {metric}")
+        for out in (fid.outputs if fid is not None else ())
+        for metric, value in out.metrics.items()
+        if metric in limits
+    ]
+    if not candidates:
+        primary = min(limits, key=lambda m: m != "top1_agreement")  # what an unmeasured check names
+        return BudgetCheck("fidelity", limits[primary], needs_measurement=True, detail=primary,
+                           measured=None if fid is None else fid.top1_agreement)
+    return max(candidates, key=lambda c: (c.over_by_ratio, -_margin(c)))
+
+
+def _margin(check: BudgetCheck) -> float:
+    value, limit = check.measured or 0.0, check.limit or 1.0
+    return (limit - value) / limit if not check.higher_is_better else (value - limit) / abs(limit)
 
 
 def discard_reason(cand: Candidate, checks: tuple[BudgetCheck, ...]) -> str | None:
@@ -219,7 +241,7 @@ def _conclude(attempts: tuple[Attempt, ...], accepted: Attempt | None, mode: str
         accepted = chosen
     if accepted is not None:
         return SearchResult(attempts, accepted, True, None, pareto)
-    best = min((a for a in attempts if a.built), key=lambda a: a.worst_violation(), default=None)
+    best = min((a for a in attempts if a.built), key=lambda a: a.total_miss(), default=None)
     return SearchResult(attempts, best, False, _binding_constraint(attempts, best), pareto)
 
 
@@ -244,4 +266,6 @@ def _binding_constraint(attempts: tuple[Attempt, ...], best: Attempt | None) -> 
 def quality_score(a: Attempt) -> float:
     """The one number the Pareto front and the report's chart rank quality by."""
     q = a.quality()
-    return q.get("accuracy", q.get("top1_agreement") or q.get("cosine") or 0.0)
+    if "accuracy" in q:
+        return q["accuracy"]
+    return (q.get("primary") or {}).get("value") or q.get("top1_agreement") or q.get("cosine") or 0.0

@@ -69,6 +69,7 @@ def build_report(
     versions: dict[str, str],
     timings_s: dict[str, float],
     data_sources: dict[str, Any],
+    output_kinds: dict[str, str] | None = None,
 ) -> dict:
     chosen = result.chosen
     estimates = chosen.estimate.to_dict() if chosen is not None else {}
@@ -85,6 +86,7 @@ def build_report(
             "sha256": loaded.sha256,
             "params": info.params,
             "macs": info.macs,
+            "output_kinds": output_kinds or {},
             "peak_activation_bytes": {"float32": info.peak_activation_bytes("float32"), "int8": info.peak_activation_bytes("int8")},
         },
         "data": data_sources,

@@ -76,13 +76,17 @@ def test_budgets_from_profile_and_overrides():
     profile = make_profile("cortex-m")
     b = Budgets.from_profile(profile, ram_bytes=None, latency_ms=50)
     assert (b.ram_bytes, b.flash_bytes, b.latency_ms) == (256 * 1024, 768 * 1024, 50)
-    assert (b.max_accuracy_drop, b.min_fidelity) == (1.0, 0.99)
+    assert b.max_accuracy_drop == 1.0 and b.min_fidelity["top1_agreement"] == 0.99 and b.min_fidelity["sqnr_db"] == 20
+    tuned = Budgets.from_profile(profile, min_fidelity=["sqnr_db=30"])
+    assert tuned.min_fidelity["sqnr_db"] == 30 and tuned.min_fidelity["top1_agreement"] == 0.99  # the rest keep theirs
     with pytest.raises(BudgetError, match="unknown budget"):
         Budgets.from_profile(profile, ram=1)
     with pytest.raises(BudgetError, match="ram_bytes: Input should be greater than 0"):
         Budgets.from_profile(profile, ram_bytes=-5)
     with pytest.raises(BudgetError, match="min_fidelity"):
         Budgets.parse(min_fidelity=1.5)
+    with pytest.raises(BudgetError, match="metric 'top1' is unknown; valid: .*top1_agreement"):
+        Budgets.parse(min_fidelity=["top1=0.9"])
 
 
 def test_fit_table_says_over_by_how_much(digits_info, capsys):
