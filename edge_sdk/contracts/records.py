@@ -118,7 +118,6 @@ class Verification:
     accuracy: Accuracy | None = None
     measured: dict[str, Any] = field(default_factory=dict)  # e.g. arena_bytes, latency_ms on host
     checks: dict[str, Any] = field(default_factory=dict)  # structural checks (Core ML on Linux)
-    tolerance: dict[str, float] = field(default_factory=dict)
     passed: bool = True
     reason: str = ""
 

@@ -7,7 +7,7 @@
         float outputs in model order; `inputs` maps input name -> (N, ...) arrays in the model's input
         order. Quantized I/O is (de)quantized inside the runner (`common.quant`), so callers see floats.
 
-A `Format` bundles one format's exporter, runner, verification tolerances, the frameworks and
+A `Format` bundles one format's exporter, runner, the frameworks and
 precisions that produce it, and what the planner needs to know about it before exporting (its size
 overhead, hooks such as the weight compressions a profile allows); `edge_sdk.formats.FORMATS` registers
 one per folder by the name users type.
@@ -28,14 +28,6 @@ from edge_sdk.contracts.records import Artifact
 
 RunFn = Callable[..., list]
 Exporter = Callable[[LoadedModel, Profile, "ExportConfig", Path], Artifact]
-
-# Verification tolerances shared by several formats: metric -> minimum (see docs/export.md).
-FLOAT32_TOLERANCE = {"top1_agreement": 0.999, "cosine": 0.9999}
-FLOAT16_TOLERANCE = {"top1_agreement": 0.99, "cosine": 0.999}
-INT8_TOLERANCE = {"top1_agreement": 0.97, "cosine": 0.98}
-DYNAMIC_INT8_TOLERANCE = {"top1_agreement": 0.97, "cosine": 0.99}
-DEFAULT_TOLERANCE = INT8_TOLERANCE  # a precision or compression a format does not list
-
 
 @dataclass(frozen=True, eq=False)
 class ExportConfig:
@@ -58,7 +50,9 @@ class Runtime:
     run: RunFn
     checks: Callable[[Any], dict] | None = None  # structural checks of the artifact (Core ML on Linux)
     measure: Callable[[Any], dict] | None = None  # measured host numbers, e.g. the TFLM arena
-    cross_check: str | None = None  # another format whose runner must agree with this one (TFLM vs LiteRT)
+    # another runtime that must agree with this one on the same file, bit for bit (TFLM vs LiteRT's
+    # reference kernels); also what verifies the file when this runtime's host interpreter crashes
+    cross_check: "Runtime | None" = None
 
 
 @contextmanager
@@ -99,7 +93,6 @@ class Format:
     exporter: Exporter
     runner: Runtime  # what `verify` runs the artifact on
     frameworks: Mapping[str, tuple[str, ...]]  # LoadedModel.framework -> the precisions it is exported at
-    tolerances: Mapping[str, Mapping[str, float]]  # precision or weight compression -> metric -> minimum
     size: SizeModel
     # ops outside the profile's op list still run, on slower portable kernels (not unsupported)
     portable_fallback: bool = False
@@ -108,7 +101,3 @@ class Format:
 
     def __call__(self, model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
         return self.exporter(model, profile, config, out_dir)
-
-    def tolerance(self, key: str) -> dict[str, float]:
-        """The verification tolerance for a precision or weight compression (a copy)."""
-        return dict(self.tolerances.get(key, DEFAULT_TOLERANCE))

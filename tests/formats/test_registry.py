@@ -28,14 +28,6 @@ def test_producible_formats_come_from_each_formats_frameworks():
     assert producible["tflite"] == ("tflite", "tflm")
 
 
-def test_tolerance_falls_back_to_the_default_and_is_a_copy():
-    tflm = FORMATS.get("tflm")
-    assert tflm.tolerance("int8")["vs_litert_cosine"] == 0.999
-    assert tflm.tolerance("float16") == {"top1_agreement": 0.97, "cosine": 0.98}
-    tflm.tolerance("int8")["cosine"] = 0.0
-    assert tflm.tolerances["int8"]["cosine"] == 0.98
-
-
 def test_core_ml_joint_compression_needs_ios18():
     ios = get_profile("ios")
     ios18 = ios.model_copy(update={"runtime": ios.runtime.model_copy(update={"constraints": {"minimum_deployment_target": "iOS18"}})})

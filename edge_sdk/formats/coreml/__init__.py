@@ -3,7 +3,7 @@ or a torch.export program (`exporter_torch.py`), with optional coremltools.optim
 Run for real on macOS; on Linux checked structurally and simulated with the package's decompressed
 weights (`runner.py`, `runner_torch.py`, `weights.py`)."""
 
-from edge_sdk.formats.base import FLOAT16_TOLERANCE, FLOAT32_TOLERANCE, Format, Runtime, SizeModel
+from edge_sdk.formats.base import Format, Runtime, SizeModel
 from edge_sdk.formats.coreml import size
 from edge_sdk.formats.coreml.exporter import PRECISIONS, compressions_for, export
 from edge_sdk.formats.coreml.runner import EXECUTED, run, structural_checks
@@ -13,16 +13,6 @@ FORMAT = Format(
     exporter=export,
     runner=Runtime("coreml", "executed" if EXECUTED else "simulated", run, checks=structural_checks),
     frameworks={"keras": tuple(PRECISIONS), "torch": tuple(PRECISIONS)},
-    tolerances={  # per compute precision, or per weight compression when there is one
-        "float32": FLOAT32_TOLERANCE,
-        "float16": FLOAT16_TOLERANCE,
-        "linear8": {"top1_agreement": 0.97, "cosine": 0.99},
-        "palettize8": {"top1_agreement": 0.97, "cosine": 0.99},
-        "palettize6": {"top1_agreement": 0.95, "cosine": 0.98},
-        "palettize4": {"top1_agreement": 0.85, "cosine": 0.93},
-        "sparse": {"top1_agreement": 0.80, "cosine": 0.90},
-        "sparse-palettize4": {"top1_agreement": 0.80, "cosine": 0.90},
-    },
     size=SizeModel(base_bytes=size.BASE_BYTES, per_tensor_bytes=0, per_op_bytes=size.PER_OP_BYTES,
                    artifact_bytes=size.artifact_bytes),
     weight_compressions=compressions_for,

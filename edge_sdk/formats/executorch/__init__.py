@@ -1,7 +1,7 @@
 """ExecuTorch `.pte` with the XNNPACK delegate (format name `pte`; Android, Jetson CPU): a torch.export
 program lowered by `exporter.py`, run on the ExecuTorch runtime's Python bindings (`runner.py`)."""
 
-from edge_sdk.formats.base import DYNAMIC_INT8_TOLERANCE, FLOAT32_TOLERANCE, INT8_TOLERANCE, Format, Runtime, SizeModel
+from edge_sdk.formats.base import Format, Runtime, SizeModel
 from edge_sdk.formats.executorch.exporter import PRECISIONS, export
 from edge_sdk.formats.executorch.runner import measure, run_pte
 
@@ -10,8 +10,6 @@ FORMAT = Format(
     exporter=export,
     runner=Runtime("executorch", "executed", run_pte, measure=measure),
     frameworks={"torch": PRECISIONS},
-    # XNNPACK: the same numeric classes as LiteRT's CPU kernels
-    tolerances={"float32": FLOAT32_TOLERANCE, "dynamic-int8": DYNAMIC_INT8_TOLERANCE, "int8": INT8_TOLERANCE},
     size=SizeModel(base_bytes=4000, per_tensor_bytes=120, per_op_bytes=300),
     portable_fallback=True,  # ops the XNNPACK delegate does not take run on ExecuTorch's portable kernels
 )

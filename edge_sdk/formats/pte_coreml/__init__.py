@@ -10,6 +10,5 @@ FORMAT = Format(
     exporter=export,
     runner=Runtime("executorch", "executed", run),
     frameworks={"torch": ("float32",)},
-    tolerances={},
     size=SizeModel(base_bytes=8000, per_tensor_bytes=120, per_op_bytes=300),
 )

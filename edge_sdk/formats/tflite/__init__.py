@@ -2,15 +2,7 @@
 LiteRT interpreter (`runner.py`)."""
 
 from edge_sdk.frameworks.keras.techniques.ptq import MODES
-from edge_sdk.formats.base import (
-    DYNAMIC_INT8_TOLERANCE,
-    FLOAT16_TOLERANCE,
-    FLOAT32_TOLERANCE,
-    INT8_TOLERANCE,
-    Format,
-    Runtime,
-    SizeModel,
-)
+from edge_sdk.formats.base import Format, Runtime, SizeModel
 from edge_sdk.formats.tflite.exporter import export
 from edge_sdk.formats.tflite.runner import run
 
@@ -21,14 +13,6 @@ FORMAT = Format(
     frameworks={
         "keras": MODES,
         "tflite": ("float32", "int8"),  # an existing flatbuffer runs as it is
-    },
-    tolerances={
-        "float32": FLOAT32_TOLERANCE,
-        "float16": FLOAT16_TOLERANCE,
-        "dynamic-int8": DYNAMIC_INT8_TOLERANCE,
-        "int8": INT8_TOLERANCE,
-        "int8-mixed": INT8_TOLERANCE,
-        "int16x8": {"top1_agreement": 0.98, "cosine": 0.995},
     },
     # flatbuffer tables, shapes and names per tensor (measured with ai-edge-litert / TF 2.21)
     size=SizeModel(base_bytes=600, per_tensor_bytes=185, per_op_bytes=0, flatbuffer=True),

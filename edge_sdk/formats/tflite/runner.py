@@ -30,8 +30,22 @@ def input_order(details: list[dict], names: list[str]) -> list[int]:
 
 
 def run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
+    """LiteRT as apps run it: optimized builtin kernels with the default XNNPACK delegate."""
+    return _run(artifact_or_bytes, inputs, reference_kernels=False)
+
+
+def run_reference_kernels(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
+    """LiteRT's reference kernels, no delegates: what TFLite Micro's kernels are derived from, so a TFLM
+    artifact is expected to match them bit for bit (XNNPACK may round int8 differently by many LSBs)."""
+    return _run(artifact_or_bytes, inputs, reference_kernels=True)
+
+
+def _run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference_kernels: bool) -> list[np.ndarray]:
     Interpreter = deps.litert_interpreter()
-    interp = Interpreter(model_content=model_bytes(artifact_or_bytes), num_threads=1)
+    kwargs = {}
+    if reference_kernels:
+        kwargs["experimental_op_resolver_type"] = deps.module("ai_edge_litert.interpreter").OpResolverType.BUILTIN_REF
+    interp = Interpreter(model_content=model_bytes(artifact_or_bytes), num_threads=1, **kwargs)
     in_details = interp.get_input_details()
     order = input_order(in_details, list(inputs))
     arrays = list(inputs.values())

@@ -34,6 +34,6 @@ def test_export_and_verify_fall_back_honestly(tflm_crashes, digits_loaded, digit
     header = (tmp_path / "out" / "model_data.h").read_text()
     assert "ESTIMATED" in header and "kTensorArenaEstimatedBytes" in header and "kTensorArenaMeasuredBytes" not in header
     verification = verify(artifact, digits_loaded, ev)
-    assert verification.runtime == "litert" and verification.method == "simulated"
+    assert verification.runtime == "litert-reference" and verification.method == "simulated"
     assert verification.passed and verification.fidelity.top1_agreement >= 0.98
     assert "crashed" in verification.reason and "litert" in verification.reason
