@@ -22,7 +22,7 @@ from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.formats.common.flatbuffer import Graph, layer_of, read_graph
 from edge_sdk.formats.tflite.exporter import convert
-from edge_sdk.formats.tflm.runner import TFLMCrashed, measure_arena
+from edge_sdk.formats.tflm.runner import TFLMCrashed, fits_in_arena, measure_arena, required_arena
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.contracts.records import ArenaInfo, Artifact
@@ -162,9 +162,13 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     margin = config.arena_margin
     try:
         measured = measure_arena(flatbuffer)
-        basis = measured["arena_total_bytes"]
+        basis = required_arena(flatbuffer, measured["arena_total_bytes"])
+        note = "" if basis == measured["arena_total_bytes"] else (
+            f"the interpreter needs {basis} bytes to allocate and run it; its recorder counted {measured['arena_total_bytes']}")
         arena = ArenaInfo(arena_for_harness(basis, margin), basis, True, margin,
-                          measured["arena_head_bytes"], measured["arena_tail_bytes"])
+                          measured["arena_head_bytes"], measured["arena_tail_bytes"], note)
+        if not fits_in_arena(flatbuffer, arena.bytes):  # the harness's kTensorArenaSize, exactly
+            raise RuntimeError(f"TFLM does not run the model in the harness arena of {arena.bytes} bytes")
     except TFLMCrashed as exc:
         basis = _estimated_arena(flatbuffer)
         arena = ArenaInfo(arena_for_harness(basis, margin), basis, False, margin, note=str(exc))

@@ -84,9 +84,7 @@ def measure_arena(artifact_or_bytes) -> dict[str, int]:
     """Arena bytes used after allocation and one invoke: total, head (planned), tail (persistent)."""
     flatbuffer = model_bytes(artifact_or_bytes)
     interp = interpreter(flatbuffer)
-    for i in range(len(read_graph(flatbuffer).inputs)):
-        d = interp.get_input_details(i)
-        interp.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), i)
+    _zero_inputs(interp, flatbuffer)
     interp.invoke()
     with deps.captured_native_stderr() as log:
         interp.print_allocations()
@@ -94,6 +92,46 @@ def measure_arena(artifact_or_bytes) -> dict[str, int]:
     if not all(found.values()):
         raise RuntimeError(f"TFLM did not report its arena allocations: {log[0][:200]!r}")
     return {f"arena_{k}_bytes": int(m.group(1)) for k, m in found.items()}  # type: ignore[union-attr]
+
+
+def fits_in_arena(flatbuffer: bytes, size: int) -> bool:
+    """Does the model allocate and invoke in an arena of exactly `size` bytes (as the harness's
+    kTensorArenaSize gives it)?"""
+    runtime = deps.tflite_micro().runtime
+    with deps.captured_native_stderr():
+        try:
+            interp = runtime.Interpreter.from_bytes(flatbuffer, arena_size=size)
+            _zero_inputs(interp, flatbuffer)
+            interp.invoke()
+        except RuntimeError:
+            return False
+    return True
+
+
+def required_arena(flatbuffer: bytes, recorded: int, align: int = 16) -> int:
+    """The smallest arena (to `align` bytes) the interpreter really allocates and runs the model in, from
+    the recorded total up: the recorder can count less than allocation needs (alignment, the
+    interpreter's own structures), and a harness sized from it would fail on the device."""
+    lo = recorded
+    if fits_in_arena(flatbuffer, lo):
+        return lo
+    hi = lo * 2
+    while not fits_in_arena(flatbuffer, hi):
+        if hi >= MAX_PROBE_ARENA:
+            raise RuntimeError(f"TFLM allocates this model in no arena up to {MAX_PROBE_ARENA} bytes, yet recorded {recorded}")
+        lo, hi = hi, hi * 2
+    while hi - lo > align:  # invariant: lo does not fit, hi does
+        mid = (lo + hi) // 2 // align * align
+        if mid <= lo:
+            break
+        lo, hi = (lo, mid) if fits_in_arena(flatbuffer, mid) else (mid, hi)
+    return hi
+
+
+def _zero_inputs(interp, flatbuffer: bytes) -> None:
+    for i in range(len(read_graph(flatbuffer).inputs)):
+        d = interp.get_input_details(i)
+        interp.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), i)
 
 
 def measure(artifact) -> dict:

@@ -90,3 +90,14 @@ def test_unsupported_op_names_layer_and_writes_nothing(cortex_m_profile, digits_
     flatbuffer, _ = convert(model, config, "tflite")
     with pytest.raises(UnsupportedOpError, match="GELU"):
         interpreter(flatbuffer)
+
+
+def test_the_harness_arena_allocates_and_runs_the_model_exactly(tflm_artifact):
+    from edge_sdk.formats.tflm.runner import fits_in_arena, required_arena
+
+    artifact = tflm_artifact[0]
+    flatbuffer = artifact.path.read_bytes()
+    assert fits_in_arena(flatbuffer, artifact.arena.bytes)  # kTensorArenaSize, as the firmware gets it
+    needed = required_arena(flatbuffer, 1024)  # searched up from far too small
+    assert fits_in_arena(flatbuffer, needed) and not fits_in_arena(flatbuffer, needed - 16)
+    assert artifact.arena.basis_bytes >= needed
