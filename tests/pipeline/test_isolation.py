@@ -54,3 +54,22 @@ def test_crash_bug_and_hang_each_fail_one_rung_only(tmp_path, digits_paths, monk
     mcu = json.loads((out / "stm32f746-disco" / "report.json").read_text())
     assert mcu["feasible"] and (out / "stm32f746-disco" / "model_data.cc").is_file()
     assert "a key our own code forgot" in (out / "build.log").read_text()  # the traceback reached build.log too
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_can_build_with_worker_processes(tmp_path, digits_paths):
+    """Workers are fresh interpreters, not multiprocessing's spawn: they never re-run the caller's script."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "release.py"
+    script.write_text(
+        "import edge_sdk\n"
+        f"results = edge_sdk.build({str(digits_paths['model'])!r}, ['android'], calibration={str(digits_paths['calibration'])!r},\n"
+        f"                         out={str(tmp_path / 'out')!r}, quiet=True)\n"
+        "print('FEASIBLE', results[0].feasible)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("FEASIBLE True") == 1  # the script ran once, in this process only
+    assert (tmp_path / "out" / "pixel-8" / "model.tflite").is_file()

@@ -4,62 +4,36 @@ Why processes: a trained rung can die inside native code (a segfault in TensorFl
 in its own process that ends one candidate, recorded as `failed` with the signal or the time limit and
 the tail of its output, and the build goes on with the next rung and the other targets.
 
-Each worker is a `spawn`ed process that imports the model's framework once (`warmup`) and then runs
-tasks one at a time, sent over a pipe; it sends back progress lines and the TaskResult. A dispatcher
+Each worker is a fresh interpreter (`worker.py`; not multiprocessing's spawn, which would re-run the
+caller's main script) that imports the model's framework once (`warmup`) and then runs tasks one at a
+time, sent over a socket; it sends back progress lines and the TaskResult. A dispatcher
 thread in the parent hands queued tasks to idle workers and watches the busy ones: a result, a death
-(the process sentinel fires: the exit code names the signal), the deadline (kill), or a cancellation
+(its socket closes: the exit code names the signal), the deadline (kill), or a cancellation
 (kill). A worker that was killed or died is replaced by a fresh one.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable
+from pathlib import Path
+from typing import Callable
 
 from edge_sdk.contracts.task import Task, TaskError, TaskResult
-from edge_sdk.pipeline.executors.output import redirected_to, relay, tail
+from edge_sdk.pipeline.executors.output import relay, tail
 
 POLL_S = 0.1
 STOP_GRACE_S = 5.0
 STARTUP_ALLOWANCE_S = 300.0  # a fresh worker imports its framework before it takes the task
-
-
-def worker_main(conn: Connection, warmup: str | None) -> None:
-    """A worker's life: import the framework, then run each task it is sent until told to stop."""
-    from edge_sdk.pipeline.evaluate import run_task
-    from edge_sdk.plugins import load_plugins
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    load_plugins()
-    _warm_up(warmup)
-    while True:
-        try:
-            task = conn.recv()
-        except EOFError:
-            return
-        if task is None:
-            return
-        conn.send(("start", None))
-        with redirected_to(task.log_path):
-            result = run_task(task, lambda message: conn.send(("say", message)))
-        conn.send(("done", result))
-
-
-def _warm_up(framework: str | None) -> None:
-    """Import the heavy framework while the parent is still loading and analysing the model."""
-    from edge_sdk import deps
-
-    if framework == "keras":
-        deps.tf_keras()
-    elif framework == "torch":
-        deps.torch()
 
 
 @dataclass
@@ -72,17 +46,39 @@ class _Job:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, warmup: str | None) -> None:
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=worker_main, args=(child, warmup), daemon=True)
-        self.process.start()
-        child.close()
+    """One worker process (edge_sdk/pipeline/executors/worker.py) and its end of their socket."""
+
+    def __init__(self, warmup: str | None) -> None:
+        import edge_sdk
+
+        ours, theirs = socket.socketpair()
+        # the caller's import path, so the worker imports the same edge_sdk and the same plugins
+        paths = [str(Path(edge_sdk.__file__).resolve().parents[1]), *(p for p in sys.path if p)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "edge_sdk.pipeline.executors.worker", str(theirs.fileno()), warmup or ""],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env,
+        )
+        theirs.close()
+        self.conn = Connection(os.dup(ours.fileno()))
+        ours.close()
         self.job: _Job | None = None
 
-    def kill(self) -> None:
-        if self.process.is_alive():
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def exitcode(self) -> int:
+        """The exit code (negative: the signal that killed it), waiting briefly for a dying process."""
+        try:
+            return self.process.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-        self.process.join()
+            return self.process.wait()
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
         self.conn.close()
 
 
@@ -95,8 +91,7 @@ class LocalExecutor:
         self._timeout_s = timeout_s
         self._warmup = warmup
         self._say = say
-        self._ctx = multiprocessing.get_context("spawn")
-        self._workers = [_Worker(self._ctx, warmup) for _ in range(jobs)]
+        self._workers = [_Worker(warmup) for _ in range(jobs)]
         self._queue: deque[_Job] = deque()
         self._lock = threading.Lock()
         self._closed = False
@@ -131,12 +126,12 @@ class LocalExecutor:
             self._queue.clear()
         self._thread.join()
         for worker in self._workers:
-            if worker.job is None and worker.process.is_alive():
+            if worker.job is None and worker.alive():
                 try:
                     worker.conn.send(None)
-                except OSError:
+                    worker.process.wait(timeout=STOP_GRACE_S)
+                except (OSError, subprocess.TimeoutExpired):
                     pass
-            worker.process.join(STOP_GRACE_S)
             worker.kill()
 
     def __enter__(self) -> "LocalExecutor":
@@ -161,7 +156,7 @@ class LocalExecutor:
             if not busy:
                 time.sleep(POLL_S)
                 continue
-            wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=POLL_S)
+            wait([w.conn for w in busy], timeout=POLL_S)  # a worker's death closes its socket: readable too
             with self._lock:
                 for worker in busy:
                     self._watch(worker)
@@ -172,9 +167,9 @@ class LocalExecutor:
                 return
             if worker.job is not None:
                 continue
-            if not worker.process.is_alive():
+            if not worker.alive():
                 worker.kill()
-                worker = self._workers[i] = _Worker(self._ctx, self._warmup)
+                worker = self._workers[i] = _Worker(self._warmup)
             job = self._queue.popleft()
             if not job.future.set_running_or_notify_cancel():
                 continue
@@ -185,6 +180,7 @@ class LocalExecutor:
     def _watch(self, worker: _Worker) -> None:
         job = worker.job
         assert job is not None
+        dead = False
         try:
             while worker.conn.poll():
                 kind, payload = worker.conn.recv()
@@ -197,12 +193,11 @@ class LocalExecutor:
                     self._finish(worker, payload)
                     return
         except (EOFError, OSError):
-            pass  # the worker died mid-message: its exit code below says how
+            dead = True  # the worker died (mid-message or between): its exit code below says how
         if job.cancelled:
             self._replace(worker, _failure(job.task, "cancelled", "cancelled", "a decision made this candidate unnecessary"))
-        elif not worker.process.is_alive():
-            worker.process.join()
-            code = worker.process.exitcode or 0
+        elif dead or not worker.alive():
+            code = worker.exitcode()
             if code < 0:
                 name = signal.Signals(-code).name
                 error = _failure(job.task, "signal", name, f"signal {-code} in {job.task.name}")
@@ -218,7 +213,7 @@ class LocalExecutor:
         worker.kill()
         index = self._workers.index(worker)
         job = worker.job
-        self._workers[index] = _Worker(self._ctx, self._warmup)
+        self._workers[index] = _Worker(self._warmup)
         worker.job = job
         self._finish(worker, result)
 

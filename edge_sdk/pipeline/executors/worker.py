@@ -1,0 +1,49 @@
+"""A local worker process: `python -m edge_sdk.pipeline.executors.worker FD WARMUP`.
+
+Started as a plain interpreter (not multiprocessing's spawn), so it never re-imports the caller's main
+script: a user's script calling `edge_sdk.build(...)` needs no `if __name__ == "__main__":` guard. It
+talks to the parent over the socket FD (pickled messages: a Task in; ("start"|"say"|"done", ...) out).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from multiprocessing.connection import Connection
+
+
+def main(fd: int, warmup: str | None) -> None:
+    """A worker's life: import the framework, then run each task it is sent until told to stop."""
+    from edge_sdk.pipeline.evaluate import run_task
+    from edge_sdk.pipeline.executors.output import redirected_to
+    from edge_sdk.plugins import load_plugins
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    conn = Connection(fd)
+    load_plugins()
+    _warm_up(warmup)
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        conn.send(("start", None))
+        with redirected_to(task.log_path):
+            result = run_task(task, lambda message: conn.send(("say", message)))
+        conn.send(("done", result))
+
+
+def _warm_up(framework: str | None) -> None:
+    """Import the heavy framework while the parent is still loading and analysing the model."""
+    from edge_sdk import deps
+
+    if framework == "keras":
+        deps.tf_keras()
+    elif framework == "torch":
+        deps.torch()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else None)
