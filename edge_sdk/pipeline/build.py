@@ -25,7 +25,7 @@ from edge_sdk import deps
 from edge_sdk.cache import StepCache, save_model
 from edge_sdk.contracts.budgets import Budgets
 from edge_sdk.contracts.search import SearchResult
-from edge_sdk.contracts.task import DataRef, ModelRef, Task, TaskData
+from edge_sdk.contracts.task import DataRef, Executor, ModelRef, Task, TaskData
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import DataError, ModelLoadError
 from edge_sdk.model import analyze, file_sha256, load_model
@@ -165,6 +165,32 @@ def build(
 ) -> list[TargetResult]:
     """Build `model` for each target; returns one TargetResult per target (feasible or not)."""
     load_plugins()
+    say = say if not quiet else (lambda _: None)
+    # workers start now and import the framework while this process loads and checks everything
+    pool = make_executor(executor, jobs=jobs, timeout_s=candidate_timeout, warmup=_framework_hint(model), say=say)
+    try:
+        results = _build_targets(pool, model, targets, calibration=calibration, train_data=train_data,
+                                 eval_data=eval_data, out=out, budget_overrides=budget_overrides, search=search,
+                                 plan_file=plan_file, profiles_dir=profiles_dir, trust_model=trust_model, seed=seed,
+                                 cache=cache, tasks=tasks, quiet=quiet, say=say)
+    finally:
+        pool.close()
+    hits = sum(a.get("cache_hits", 0) for r in results for a in r.report["attempts"])
+    if cache is not None and cache.enabled and hits:
+        say(f"build cache: reused {hits} stored result(s) from {cache.directory} (--no-cache to rebuild)")
+    if len(results) > 1:
+        from edge_sdk.report.index import write_index
+
+        write_index([r.report for r in results], Path(out) / "index.html")
+    return results
+
+
+def _build_targets(pool: Executor, model: Any, targets: list[str], *, calibration: Any, train_data: Any,
+                   eval_data: Any, out: str | Path, budget_overrides: dict[str, dict[str, Any]] | None,
+                   search: str, plan_file: str | Path | None, profiles_dir: str | Path | None, trust_model: bool,
+                   seed: int, cache: StepCache | None, tasks: dict[str, str] | None, quiet: bool,
+                   say: Say) -> list[TargetResult]:
+    """Everything the user can get wrong is checked here before any task runs; then each target's search."""
     timings: dict[str, float] = {}
     t = time.perf_counter()
     loaded = load_model(model, trust_model=trust_model)
@@ -182,45 +208,46 @@ def build(
     timings["check"] = time.perf_counter() - t
     budgets = {profile.name: _budgets(profile, target, budget_overrides) for target, profile in profiles}
     planned = read_plan(plan_file) if plan_file else {}
-    say = say if not quiet else (lambda _: None)
     results = []
     with tempfile.TemporaryDirectory(prefix="edge-sdk-build-") as tmp:
         work = Path(tmp)
         model_ref = _model_ref(loaded, trust_model, work)
         task_data = _data_refs(data, work)
         cache_dir = cache.directory if cache is not None and cache.enabled else work / "cache"
-        pool = make_executor(executor, jobs=jobs, timeout_s=candidate_timeout, warmup=loaded.framework, say=say)
-        try:
-            for target, profile in profiles:
-                t = time.perf_counter()
-                ladder = planned.get(profile.name) or build_ladder(info, profile, fits[profile.name])
-                plan_s = time.perf_counter() - t
+        for target, profile in profiles:
+            t = time.perf_counter()
+            ladder = planned.get(profile.name) or build_ladder(info, profile, fits[profile.name])
+            plan_s = time.perf_counter() - t
 
-                def make_task(cand: Candidate, profile: Profile = profile) -> Task:
-                    return Task(cand, profile, model_ref, task_data, seed, cache_dir,
-                                out_dir=work / "attempts" / profile.name / cand.name,
-                                log_path=work / "logs" / profile.name / f"{cand.name}.log", output_kinds=kinds,
-                                progress=not quiet)
+            def make_task(cand: Candidate, profile: Profile = profile) -> Task:
+                return Task(cand, profile, model_ref, task_data, seed, cache_dir,
+                            out_dir=work / "attempts" / profile.name / cand.name,
+                            log_path=work / "logs" / profile.name / f"{cand.name}.log", output_kinds=kinds,
+                            progress=not quiet)
 
-                spec = SearchSpec(info, profile, tuple(ladder), budgets[profile.name], make_task, search)
-                result = run_search(spec, pool, say)
-                report = build_report(
-                    target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
-                    result=result, rationale=rationale_for(result), versions=deps.versions(),
-                    timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
-                    output_kinds=kinds,
-                )
-                results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
-        finally:
-            pool.close()
-    hits = sum(a.get("cache_hits", 0) for r in results for a in r.report["attempts"])
-    if cache is not None and cache.enabled and hits:
-        say(f"build cache: reused {hits} stored result(s) from {cache.directory} (--no-cache to rebuild)")
-    if len(results) > 1:
-        from edge_sdk.report.index import write_index
-
-        write_index([r.report for r in results], Path(out) / "index.html")
+            spec = SearchSpec(info, profile, tuple(ladder), budgets[profile.name], make_task, search)
+            result = run_search(spec, pool, say)
+            report = build_report(
+                target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
+                result=result, rationale=rationale_for(result), versions=deps.versions(),
+                timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
+                output_kinds=kinds,
+            )
+            results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
     return results
+
+
+def _framework_hint(model: Any) -> str | None:
+    """The framework a model will load as, from its file name or type alone (no heavy import)."""
+    from edge_sdk.frameworks import FRONTENDS
+
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        if not path.exists():
+            return None
+        return next((n for n in FRONTENDS.names() if FRONTENDS.get(n).claims_path(path)), None)
+    module = type(model).__module__ if not isinstance(model, tuple) else "torch"
+    return "torch" if module.startswith("torch") else "keras" if module.startswith(("keras", "tf_keras")) else None
 
 
 def _budgets(profile: Profile, target: str, overrides: dict[str, dict[str, Any]] | None) -> Budgets:
