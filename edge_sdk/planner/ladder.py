@@ -50,10 +50,19 @@ def build_ladder(info: ModelInfo, profile: Profile, fit: FitReport | None = None
 
 
 def check_rung(cand: Candidate) -> None:
-    """Every step's params against its technique's declared config for the rung's framework, before any
-    work (ConfigError naming the rung, the technique and the field, or listing the valid techniques)."""
+    """The rung's framework, format and precision, and every step's params against its technique's
+    declared config, before any work (ConfigError naming the rung and the field, listing the valid names)."""
+    from edge_sdk.formats import FORMATS
+
     if cand.framework not in FRONTENDS:
         raise ConfigError(f"rung {cand.name!r}: unknown framework {cand.framework!r}; valid: {', '.join(FRONTENDS.names())}")
+    if cand.fmt not in FORMATS:
+        raise ConfigError(f"rung {cand.name!r}: unknown format {cand.fmt!r}; valid: {', '.join(FORMATS.names())}")
+    precisions = FORMATS.get(cand.fmt).frameworks.get(cand.framework, ())
+    if cand.precision not in precisions:
+        valid = ", ".join(precisions) or f"none: {cand.fmt} takes no {cand.framework} models"
+        raise ConfigError(f"rung {cand.name!r}: format {cand.fmt} has no precision {cand.precision!r} for "
+                          f"{cand.framework} models; valid: {valid}")
     for step in cand.steps:
         try:
             validate_step(step.technique, step.params, cand.framework)

@@ -51,7 +51,9 @@ def read_plan(path: str | Path) -> dict[str, list[Candidate]]:
         }
     except FileNotFoundError:
         raise ConfigError(f"plan file {path} does not exist") from None
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+    except IsADirectoryError:
+        raise ConfigError(f"plan file {path} is a directory; pass the plan.json written by `edge-sdk plan --save`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: not a plan written by `edge-sdk plan --save` ({exc.__class__.__name__}: {exc})") from None
     for name, ladder in ladders.items():
         for cand in ladder:

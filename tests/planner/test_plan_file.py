@@ -52,6 +52,21 @@ def test_unknown_param_names_rung_and_field(tmp_path, saved_plan):
         read_plan(path)
 
 
+def test_a_typo_in_a_format_or_a_precision_lists_the_valid_names(tmp_path, saved_plan):
+    path = _edited(tmp_path, saved_plan, "int8", lambda c: c.update(fmt="tflmm"))
+    with pytest.raises(ConfigError, match=r"rung 'int8': unknown format 'tflmm'; valid: coreml, pte, pte-coreml, tflite, tflm"):
+        read_plan(path)
+    path = _edited(tmp_path, saved_plan, "int8", lambda c: c.update(precision="int9"))
+    with pytest.raises(ConfigError, match=r"rung 'int8': format tflm has no precision 'int9' for keras models; valid: int8"):
+        read_plan(path)
+
+
+def test_a_plan_that_is_not_text_is_a_config_error(tmp_path):
+    (tmp_path / "plan.json").write_bytes(bytes(range(256)))
+    with pytest.raises(ConfigError, match="not a plan written by `edge-sdk plan --save`"):
+        read_plan(tmp_path / "plan.json")
+
+
 def test_a_torch_only_technique_is_refused_on_a_keras_rung(tmp_path, saved_plan):
     path = _edited(tmp_path, saved_plan, "prune50-qat-int8", lambda c: c["steps"][0]["params"].update(structure="channel"))
     with pytest.raises(ConfigError, match="prune: unknown field 'structure'"):
