@@ -2,8 +2,10 @@
 
 The student is, by default, the teacher's own architecture with every Conv/Dense width (filters,
 units) scaled by `width` - rebuilt from the model config, so Sequential and Functional topologies are
-kept exactly - except the output layers, which keep their width. It starts from a fresh seeded
-initialisation. A user's own student (`student`: a tf_keras/Keras 3 model or a model file) is used
+kept exactly - except the layers whose width reaches a model output (the output layer itself, or e.g.
+the Conv2D of a Conv2D -> GlobalAveragePooling -> Softmax head: rebuild.output_width_layers), which
+keep theirs, so every output keeps its shape. It starts from the teacher's first channels of each
+layer (or a fresh seeded initialisation with `init: random`). A user's own student (`student`: a tf_keras/Keras 3 model or a model file) is used
 instead when given. Loss: KL at temperature T against the teacher, plus cross-entropy on the labels
 when the training set has them (`use_labels`, on by default here); label-free works.
 """
@@ -26,7 +28,7 @@ from edge_sdk.techniques.config import Count, NonNegative, Positive, UpToOne
 
 
 class DistillConfig(KerasTrainingConfig):
-    width: UpToOne = 0.5  # multiplier on filters/units of every non-output Conv/Dense layer
+    width: UpToOne = 0.5  # multiplier on filters/units of every Conv/Dense layer whose width reaches no output
     student: Any = None  # a user-given student (model or file) instead of the width-scaled one
     init: Literal["teacher", "random"] = "teacher"  # teacher: start from the teacher's first channels
     epochs: Count = 30
@@ -36,19 +38,17 @@ class DistillConfig(KerasTrainingConfig):
     use_labels: bool = True  # add cross-entropy when the training set has labels
 
 
-WIDTH_KEYS = ("filters", "units")
-
-
 def scaled_student(teacher: Any, width: float) -> tuple[Any, list[str]]:
-    """The teacher's architecture with non-output layer widths scaled (fresh weights) + scaled layer names."""
+    """The teacher's architecture with widths scaled except where they reach an output (fresh weights)
+    + the scaled layers' names."""
     config = rebuild.config_of(teacher)
-    outputs = rebuild.output_layer_names(teacher)
+    kept = rebuild.output_width_layers(teacher)
     scaled = []
     for entry in config["layers"]:
         layer_cfg = entry["config"]
-        if layer_cfg.get("name") in outputs:
+        if layer_cfg.get("name") in kept:
             continue
-        for key in WIDTH_KEYS:
+        for key in rebuild.WIDTH_KEYS:
             if isinstance(layer_cfg.get(key), int):
                 layer_cfg[key] = max(1, int(round(layer_cfg[key] * width)))
                 scaled.append(layer_cfg["name"])

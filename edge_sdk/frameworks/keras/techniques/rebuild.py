@@ -29,6 +29,47 @@ def output_layer_names(handle: Any) -> set[str]:
     return set(handle.output_names)
 
 
+WIDTH_KEYS = ("filters", "units")  # the config keys that set a layer's output channel count
+
+
+def sets_width(layer: Any) -> bool:
+    config = layer.get_config() if hasattr(layer, "get_config") else {}
+    return any(isinstance(config.get(key), int) for key in WIDTH_KEYS)
+
+
+def inbound_layers(layer: Any) -> list[Any]:
+    """The layers feeding `layer`, over every call of it."""
+    found = []
+    for node in getattr(layer, "_inbound_nodes", []):
+        inbound = node.inbound_layers
+        found += inbound if isinstance(inbound, (list, tuple)) else [inbound]
+    return found
+
+
+def output_width_layers(handle: Any) -> set[str]:
+    """Names of the layers whose `filters`/`units` set an output's channel count.
+
+    Walks back from each model output through layers that set no width of their own (pooling,
+    flatten, reshape, activations, BN, depthwise convs, adds, concats): the first layer on each path
+    that sets a width decides the output's shape, so width-changing steps must keep it. A Conv2D(7)
+    -> GlobalAveragePooling -> Softmax head keeps the Conv2D; a residual add before the output keeps
+    every branch's last conv. For every output of a multi-output model.
+    """
+    kept: set[str] = set()
+    seen: set[int] = set()
+    frontier = [t._keras_history.layer for t in handle.outputs]
+    while frontier:
+        layer = frontier.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if sets_width(layer):
+            kept.add(layer.name)
+        else:
+            frontier += inbound_layers(layer)
+    return kept
+
+
 def from_config(handle: Any, config: dict) -> Any:
     """Build a new (randomly initialised) model of `handle`'s class from `config`."""
     tfk = deps.tf_keras()

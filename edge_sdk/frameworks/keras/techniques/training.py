@@ -94,36 +94,42 @@ def _logits(outputs: np.ndarray) -> tuple[np.ndarray, bool]:
 
 @lru_cache(maxsize=None)
 def _trainer_class() -> type:
-    """A Model wrapping the student with a KD (+CE) train_step; callbacks see the student as a sub-model."""
+    """A Model wrapping the student with a KD (+CE) train_step; callbacks see the student as a sub-model.
+
+    Targets are (teacher logits of output 1, ..., of output n[, labels]): the KD loss is summed over
+    the outputs; labels (single-output models only) add cross-entropy on the one output."""
     tf = deps.tensorflow()
     tfk = deps.tf_keras()
 
     class KDTrainer(tfk.Model):
-        def __init__(self, student, temperature: float, alpha: float, probs: bool, labelled: bool):
+        def __init__(self, student, temperature: float, alpha: float, probs: tuple[bool, ...], labelled: bool):
             super().__init__()
             self.student = student
             self.temperature = float(temperature)
             self.alpha = float(alpha)
-            self.probs = probs
+            self.probs = tuple(probs)
             self.labelled = labelled
 
         def call(self, inputs, training=False):
             return self.student(inputs, training=training)
 
         def _student_logits(self, x):
-            out = self.student(x, training=True)
-            return tf.math.log(tf.clip_by_value(out, _EPS, 1.0)) if self.probs else out
+            outs = self.student(x, training=True)
+            outs = outs if isinstance(outs, (list, tuple)) else [outs]
+            return [tf.math.log(tf.clip_by_value(o, _EPS, 1.0)) if p else o for o, p in zip(outs, self.probs)]
 
-        def _loss(self, logits, targets):
+        def _kd(self, logits, teacher):
             t = self.temperature
-            teacher = targets[0] if self.labelled else targets
             p_teacher = tf.nn.softmax(teacher / t)
             log_student = tf.nn.log_softmax(logits / t)
             kl = tf.reduce_sum(p_teacher * (tf.math.log(p_teacher + _EPS) - log_student), axis=-1)
-            loss = tf.reduce_mean(kl) * t * t
+            return tf.reduce_mean(kl) * t * t
+
+        def _loss(self, logits, targets):
+            loss = tf.add_n([self._kd(s, t) for s, t in zip(logits, targets)])
             if self.labelled:
                 ce = tf.reduce_mean(
-                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets[1], logits=logits)
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets[-1], logits=logits[0])
                 )
                 loss = self.alpha * loss + (1.0 - self.alpha) * ce
             return loss
@@ -168,14 +174,13 @@ def fit(
     `min_epochs` keeps early stopping off until e.g. a pruning schedule has reached its target.
     """
     tfk = deps.tf_keras()
-    if len(student.outputs) != 1:
-        raise ConfigError(f"{label}: fine-tuning supports single-output models; this one has {len(student.outputs)}")
     train: Dataset = data.train
     x = train.as_model_input()
-    teacher_out = np.asarray(data.teacher.handle.predict(x, batch_size=256, verbose=0))
-    teacher_logits, probs = _logits(teacher_out)
-    labelled = bool(cfg.use_labels and train.has_labels and teacher_logits.ndim == 2)
-    targets = (teacher_logits, train.labels.astype(np.int32)) if labelled else teacher_logits
+    teacher_logits, probs = zip(*(_logits(out) for out in predict_outputs(data.teacher.handle, x)))
+    if len(teacher_logits) != len(student.outputs):
+        raise ConfigError(f"{label}: the model has {len(student.outputs)} outputs, the teacher {len(teacher_logits)}")
+    labelled = bool(cfg.use_labels and train.has_labels and len(teacher_logits) == 1 and teacher_logits[0].ndim == 2)
+    targets = (*teacher_logits, train.labels.astype(np.int32)) if labelled else tuple(teacher_logits)
 
     epochs = max(cfg.epochs, min_epochs)
     batch_size = cfg.batch_size
@@ -211,13 +216,19 @@ def record(technique: str, params: dict, metrics: dict, notes: list[str], start:
     return StepRecord(technique, params, metrics, tuple(notes), wall_s=round(time.perf_counter() - start, 3))
 
 
+def predict_outputs(handle: Any, x: Any) -> list[np.ndarray]:
+    """Every output of the model on `x`, as a list (one array per output)."""
+    out = handle.predict(x, batch_size=256, verbose=0)
+    return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else [np.asarray(out)]
+
+
 def fidelity_on(handle: Any, data: TechniqueData) -> float | None:
-    """Top-1 agreement with the teacher on the eval split (reported, never trained on)."""
+    """Top-1 agreement with the teacher on the eval split, averaged over the outputs (reported, never
+    trained on)."""
     if data.eval is None:
         return None
     x = data.eval.as_model_input()
-    ref = np.asarray(data.teacher.handle.predict(x, batch_size=256, verbose=0))
-    out = np.asarray(handle.predict(x, batch_size=256, verbose=0))
-    if ref.ndim < 2 or ref.shape != out.shape:
+    pairs = list(zip(predict_outputs(data.teacher.handle, x), predict_outputs(handle, x)))
+    if any(ref.ndim < 2 or ref.shape != out.shape for ref, out in pairs):
         return None
-    return float((ref.argmax(-1) == out.argmax(-1)).mean())
+    return float(np.mean([(ref.argmax(-1) == out.argmax(-1)).mean() for ref, out in pairs]))

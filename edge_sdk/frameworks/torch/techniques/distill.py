@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from edge_sdk.errors import ConfigError
-from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
+from edge_sdk.frameworks.torch.graph import batch_range, is_quantized, module_copy, reexport, require_torch
 from edge_sdk.frameworks.torch.techniques.channels import shrink_channels
 from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, train_set
 from edge_sdk.contracts.model import LoadedModel
@@ -56,7 +56,7 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: DistillConfig) -> tuple[
     else:
         gm, like = module_copy(model), model
         metrics = {"student": f"channel-pruned teacher, width {cfg.width}", **shrink_channels(gm, cfg.width)}
-    metrics.update(kd_train(gm, data.teacher, train, cfg))
+    metrics.update(kd_train(gm, data.teacher, train, cfg, accepted=batch_range(like)))
     out = reexport(gm, like)
     teacher_params = sum(int(model.handle.state_dict[p].numel()) for p in model.handle.graph_signature.parameters)
     metrics["params"] = sum(int(out.handle.state_dict[p].numel()) for p in out.handle.graph_signature.parameters)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from edge_sdk import deps
 from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.torch.analysis import op_base
-from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
+from edge_sdk.frameworks.torch.graph import batch_range, is_quantized, module_copy, reexport, require_torch
 from edge_sdk.frameworks.torch.techniques.channels import shrink_channels
 from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, train_set
 from edge_sdk.contracts.model import LoadedModel
@@ -74,7 +74,7 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: PruneConfig) -> tuple[Lo
     metrics: dict[str, Any] = {}
     if cfg.structure == "channel":
         metrics.update(shrink_channels(gm, 1.0 - cfg.sparsity))
-        metrics.update(kd_train(gm, data.teacher, train, cfg))
+        metrics.update(kd_train(gm, data.teacher, train, cfg, accepted=batch_range(model)))
     else:
         weights = prunable_weights(gm)
         masks = magnitude_masks(weights, cfg.sparsity)
@@ -85,7 +85,7 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: PruneConfig) -> tuple[Lo
                     w.mul_(masks[name])
 
         reapply()
-        metrics.update(kd_train(gm, data.teacher, train, cfg, after_step=reapply))
+        metrics.update(kd_train(gm, data.teacher, train, cfg, accepted=batch_range(model), after_step=reapply))
         metrics["layer_sparsity"] = measured_sparsity(weights)
     out = reexport(gm, model)
     metrics["params"] = sum(int(out.handle.state_dict[p].numel()) for p in out.handle.graph_signature.parameters)

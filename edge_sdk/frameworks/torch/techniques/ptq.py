@@ -18,10 +18,12 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+import numpy as np
+
 from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError
-from edge_sdk.frameworks.torch.graph import checked, is_quantized, module_copy, reexport, require_torch, tensors
+from edge_sdk.frameworks.torch.graph import batch_range, checked, chunks, is_quantized, module_copy, reexport, require_torch, tensors
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData, register_technique
@@ -32,7 +34,7 @@ class PTQConfig(TechniqueConfig):
     mode: Literal["int8", "dynamic-int8"] = "int8"
     max_samples: Count = 200  # calibration samples (int8)
     per_channel: bool = True
-    batch_size: Count = 32  # calibration batch
+    batch_size: Count = 32  # calibration batch (clamped to the batches the program accepts)
 
 
 def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: bool = True) -> Any:
@@ -91,10 +93,11 @@ def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -
     prepared = prepare_pt2e(module_copy(model), quantizer)
     samples = 0
     with torch.no_grad():
-        if cfg.mode == "int8":
-            for batch in data.batches(cfg.batch_size):
-                prepared(*tensors(batch))
-                samples += len(batch[0])
+        if cfg.mode == "int8":  # in batches the program accepts (a batch-1 program: one sample at a time)
+            arrays = list(data.inputs.values())
+            for idx in chunks(np.arange(len(data)), batch_range(model), cfg.batch_size):
+                prepared(*tensors([a[idx] for a in arrays]))
+            samples = len(data)
         else:
             prepared(*model.example_inputs)
     converted = convert_pt2e(prepared)

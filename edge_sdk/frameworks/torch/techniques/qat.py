@@ -10,7 +10,7 @@ import time
 
 from edge_sdk import deps
 from edge_sdk.errors import ConfigError
-from edge_sdk.frameworks.torch.graph import is_quantized, module_copy, reexport, require_torch
+from edge_sdk.frameworks.torch.graph import batch_range, is_quantized, module_copy, reexport, require_torch
 from edge_sdk.frameworks.torch.techniques.ptq import count_quantized, xnnpack_quantizer
 from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, train_set
 from edge_sdk.contracts.model import LoadedModel
@@ -39,7 +39,7 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: QATConfig) -> tuple[Load
     seed_everything(cfg.seed)
     prepared = prepare_qat_pt2e(module_copy(model), xnnpack_quantizer(qat=True, per_channel=cfg.per_channel))
     move_exported_model_to_train(prepared)
-    metrics = kd_train(prepared, data.teacher, train, cfg)
+    metrics = kd_train(prepared, data.teacher, train, cfg, accepted=batch_range(model))
     move_exported_model_to_eval(prepared)
     with torch.no_grad():
         converted = convert_pt2e(prepared)

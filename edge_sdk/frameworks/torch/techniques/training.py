@@ -5,6 +5,10 @@ Same rules as the Keras loop (frameworks/keras/techniques/training.py): knowledg
 step uses them (`alpha` weights the two); seeded and deterministic; stops on a plateau of the epoch
 loss; teacher outputs are computed once, so no more data is used than the user gave. It trains the
 graph module of an exported program (`ep.module()`), so the result can be exported again.
+
+The graph module accepts only the batches its program does (graph.batch_range): each optimizer step
+of `batch_size` samples runs as micro-batches of an accepted size with their gradients accumulated
+(a batch-1 program trains one sample at a time, with the same steps and learning rate as batch 32).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import numpy as np
 
 from edge_sdk import deps, progress
 from edge_sdk.data import Dataset
-from edge_sdk.frameworks.torch.graph import checked, tensors
+from edge_sdk.frameworks.torch.graph import checked, chunks, tensors
 from edge_sdk.frameworks.torch.reference import run_eager
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.techniques.base import TechniqueData
@@ -39,9 +43,11 @@ def kd_train(
     train: Dataset,
     cfg: TrainingConfig,
     *,
+    accepted: tuple[int, int | None] = (1, None),
     after_step: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Train `module` in place to match `teacher` on `train`; returns measured metrics."""
+    """Train `module` in place to match `teacher` on `train`, feeding it batches in the `accepted`
+    range (graph.batch_range of its program); returns measured metrics."""
     torch = deps.torch()
     seed_everything(cfg.seed)
     start = time.perf_counter()
@@ -56,24 +62,26 @@ def kd_train(
     gen = torch.Generator().manual_seed(cfg.seed)
     best, stale, history = float("inf"), 0, []
     for epoch in range(cfg.epochs):
-        order = torch.randperm(len(soft), generator=gen)
+        order = torch.randperm(len(soft), generator=gen).numpy()
         total = 0.0
         for s in range(0, len(order), cfg.batch_size):
-            idx = order[s : s + cfg.batch_size]
-            out = module(*[x[idx] for x in xs])
-            out = out[0] if isinstance(out, (tuple, list)) else out
-            loss = torch.nn.functional.kl_div(
-                torch.log_softmax(out / temp, -1), torch.log_softmax(soft[idx] / temp, -1),
-                reduction="batchmean", log_target=True,
-            ) * temp**2
-            if labels is not None:
-                loss = alpha * loss + (1 - alpha) * torch.nn.functional.cross_entropy(out, labels[idx])
+            step = order[s : s + cfg.batch_size]
             opt.zero_grad()
-            loss.backward()
+            for part in chunks(step, accepted, cfg.batch_size):
+                idx = torch.from_numpy(part)
+                out = module(*[x[idx] for x in xs])
+                out = out[0] if isinstance(out, (tuple, list)) else out
+                loss = torch.nn.functional.kl_div(
+                    torch.log_softmax(out / temp, -1), torch.log_softmax(soft[idx] / temp, -1),
+                    reduction="batchmean", log_target=True,
+                ) * temp**2
+                if labels is not None:
+                    loss = alpha * loss + (1 - alpha) * torch.nn.functional.cross_entropy(out, labels[idx])
+                (loss * (len(idx) / len(step))).backward()
+                total += float(loss.detach()) * len(idx)
             opt.step()
             if after_step is not None:
                 after_step()
-            total += float(loss.detach()) * len(idx)
         history.append(total / len(order))
         if cfg.progress:
             progress.report(f"    fine-tuning: epoch {epoch + 1}/{cfg.epochs}, loss {history[-1]:.4f}")
