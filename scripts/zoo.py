@@ -55,7 +55,7 @@ def _run(cmd: list[str], timeout: float, log: Path) -> tuple[int | None, bool, s
 
 
 def _tail(log: Path, n: int = 6) -> str:
-    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-n:]
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip() and not ln.startswith("$ ")][-n:]
     return " | ".join(lines)[-600:]
 
 
