@@ -1,8 +1,8 @@
 """The zoo's content-addressed cache: a model is generated once per (name, seed, generator source,
 installed versions) and reused from `<root>/<name>-<key>/` after that.
 
-The key hashes the generator's module and zoo/common.py + zoo/model.py (so editing a generator
-regenerates only its models), the seed, and the versions of the packages that shape the bytes
+The key hashes the generator's module, every zoo module it imports (transitively) and
+zoo/common.py + zoo/model.py (so editing a generator regenerates only its models), the seed, and the versions of the packages that shape the bytes
 (TensorFlow, Keras, torch, torchvision, transformers, mtcnn, tflite-micro, numpy). A directory is
 written under a temporary name and renamed into place when complete, so an interrupted generation
 leaves nothing that looks finished. Root: `EDGE_SDK_ZOO_DIR`, else `~/.cache/edge-sdk-zoo`.
@@ -11,8 +11,8 @@ leaves nothing that looks finished. Root: `EDGE_SDK_ZOO_DIR`, else `~/.cache/edg
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -39,11 +39,26 @@ def _versions() -> str:
     return ",".join(out)
 
 
+def _sources(module: str) -> list[Path]:
+    """The generator's module and every zoo module it imports, transitively."""
+    seen: dict[str, Path] = {}
+    todo = [module.split(".")[-1], "common", "model"]
+    while todo:
+        name = todo.pop()
+        path = _HERE / f"{name}.py"
+        if name in seen or not path.is_file():
+            continue
+        seen[name] = path
+        text = path.read_text()
+        todo += re.findall(r"\bzoo\.(\w+)", text)
+        todo += [n.strip() for line in re.findall(r"from zoo import ([\w, ]+)", text) for n in line.split(",")]
+    return [seen[k] for k in sorted(seen)]
+
+
 def key(entry: Entry, seed: int) -> str:
     module = entry.generator.split(":")[0]
-    spec = importlib.util.find_spec(module)
     h = hashlib.sha256()
-    for path in (Path(spec.origin), _HERE / "common.py", _HERE / "model.py"):
+    for path in _sources(module):
         h.update(path.read_bytes())
     h.update(f"{entry.name}|{entry.generator}|{seed}|{_versions()}".encode())
     return h.hexdigest()[:16]

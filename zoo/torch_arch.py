@@ -14,6 +14,15 @@ import torch
 from torch import nn
 
 
+class Net(nn.Sequential):
+    """nn.Sequential whose forward argument is named `x` (torch.export names the input after it)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for module in self:
+            x = module(x)
+        return x
+
+
 def _div(v: float, d: int = 8) -> int:
     new = max(d, int(v + d / 2) // d * d)
     return new + d if new < 0.9 * v else new
@@ -59,7 +68,7 @@ def mobilenet_v2(num_classes: int) -> nn.Module:
             layers.append(InvertedResidual(cin, cin * t, c, 3, s if i == 0 else 1, nn.ReLU6))
             cin = c
     layers += [cbn(cin, 1280, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(1280, num_classes)]
-    return nn.Sequential(*layers)
+    return Net(*layers)
 
 
 def mobilenet_v3_small(num_classes: int) -> nn.Module:
@@ -74,7 +83,7 @@ def mobilenet_v3_small(num_classes: int) -> nn.Module:
         cin = c
     layers += [cbn(cin, 576, 1, act=HS), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                nn.Linear(576, 1024), HS(), nn.Dropout(0.2), nn.Linear(1024, num_classes)]
-    return nn.Sequential(*layers)
+    return Net(*layers)
 
 
 def efficientnet_b0(num_classes: int) -> nn.Module:
@@ -86,7 +95,7 @@ def efficientnet_b0(num_classes: int) -> nn.Module:
             layers.append(InvertedResidual(c, c * e, cout, k, s if i == 0 else 1, nn.SiLU, max(1, c // 4), nn.Sigmoid))
     layers += [cbn(320, 1280, 1, act=nn.SiLU), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2),
                nn.Linear(1280, num_classes)]
-    return nn.Sequential(*layers)
+    return Net(*layers)
 
 
 class BasicBlock(nn.Module):
@@ -106,7 +115,7 @@ def resnet18(num_classes: int) -> nn.Module:
         layers += [BasicBlock(cin, c, s), BasicBlock(c, c, 1)]
         cin = c
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
-    return nn.Sequential(*layers)
+    return Net(*layers)
 
 
 class Fire(nn.Module):
@@ -121,12 +130,20 @@ class Fire(nn.Module):
 
 def squeezenet1_1(num_classes: int) -> nn.Module:
     pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)  # noqa: E731
-    return nn.Sequential(
+    net = Net(
         nn.Conv2d(3, 64, 3, 2), nn.ReLU(), pool(), Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), pool(),
         Fire(128, 32, 128, 128), Fire(256, 32, 128, 128), pool(), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
         Fire(384, 64, 256, 256), Fire(512, 64, 256, 256),
         nn.Dropout(0.5), nn.Conv2d(512, num_classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
     )
+    for m in net.modules():  # torchvision's init: the classifier conv near zero, kaiming elsewhere
+        if isinstance(m, nn.Conv2d):
+            if m.out_channels == num_classes and m.kernel_size == (1, 1):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+            else:
+                nn.init.kaiming_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    return net
 
 
 class ShuffleUnit(nn.Module):
@@ -156,7 +173,7 @@ def shufflenet_v2_x0_5(num_classes: int) -> nn.Module:
         layers += [ShuffleUnit(cin, c, 2)] + [ShuffleUnit(c, c, 1) for _ in range(reps - 1)]
         cin = c
     layers += [cbn(cin, 1024, 1, act=nn.ReLU), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1024, num_classes)]
-    return nn.Sequential(*layers)
+    return Net(*layers)
 
 
 class EncoderBlock(nn.Module):
