@@ -77,7 +77,7 @@ def efficientnet_b0(out_dir: Path, seed: int) -> ZooModel:
 
     return _make("k_efficientnet_b0", out_dir, seed,
                  lambda s: keras.applications.EfficientNetB0(input_shape=s, weights=None, classes=CLASSES),
-                 size=64, n_train=500, n_cal=200, n_eval=120, epochs=5, scale=255.0)
+                 size=48, n_train=500, n_cal=200, n_eval=120, epochs=5, scale=255.0)
 
 
 def nasnet_mobile(out_dir: Path, seed: int) -> ZooModel:
@@ -85,7 +85,7 @@ def nasnet_mobile(out_dir: Path, seed: int) -> ZooModel:
 
     return _make("k_nasnet_mobile", out_dir, seed,
                  lambda s: keras.applications.NASNetMobile(input_shape=s, weights=None, classes=CLASSES),
-                 size=64, n_train=400, n_cal=160, n_eval=100, epochs=4)
+                 size=48, n_train=400, n_cal=160, n_eval=100, epochs=4)
 
 
 def densenet121(out_dir: Path, seed: int) -> ZooModel:
@@ -93,7 +93,7 @@ def densenet121(out_dir: Path, seed: int) -> ZooModel:
 
     return _make("k_densenet121", out_dir, seed,
                  lambda s: keras.applications.DenseNet121(input_shape=s, weights=None, classes=CLASSES),
-                 size=64, n_train=400, n_cal=100, n_eval=64, epochs=3, lr=1e-3)
+                 size=32, n_train=400, n_cal=100, n_eval=64, epochs=3, lr=1e-3)
 
 
 def resnet50(out_dir: Path, seed: int) -> ZooModel:
@@ -101,5 +101,5 @@ def resnet50(out_dir: Path, seed: int) -> ZooModel:
 
     return _make("k_resnet50", out_dir, seed,
                  lambda s: keras.applications.ResNet50(input_shape=s, weights=None, classes=CLASSES),
-                 size=64, n_train=400, n_cal=100, n_eval=64, epochs=3, lr=1e-3)
+                 size=32, n_train=400, n_cal=100, n_eval=64, epochs=3, lr=1e-3)
 
