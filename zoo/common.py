@@ -200,7 +200,25 @@ def fit_keras(model, x, y, *, epochs: int, batch_size: int = 32, lr: float = 2e-
 
     model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
     hist = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+    recalibrate_bn(model, x)
     return float(hist.history["loss"][-1])
+
+
+def recalibrate_bn(model, x, samples: int = 256) -> None:
+    """Set every BatchNormalization's moving statistics to those of the data: a few epochs leave
+    them mostly at their initial values (momentum 0.99-0.999), so inference would see garbage."""
+    import keras
+
+    bns = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    if not bns:
+        return
+    momenta = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.momentum = 0.0
+    batch = [a[:samples] for a in x] if isinstance(x, (list, tuple)) else x[:samples]
+    model(batch, training=True)
+    for bn, m in zip(bns, momenta):
+        bn.momentum = m
 
 
 def fit_torch(model, inputs: tuple, target, *, epochs: int, batch_size: int = 32, lr: float = 2e-3, loss_fn=None, seed: int = 0) -> float:

@@ -43,7 +43,7 @@ def mobilenet_025(out_dir: Path, seed: int) -> ZooModel:
 
     return _make("k_mobilenet_025", out_dir, seed,
                  lambda s: keras.applications.MobileNet(input_shape=s, alpha=0.25, weights=None, classes=CLASSES),
-                 size=96, n_train=600, n_cal=300, n_eval=200, epochs=6)
+                 size=96, n_train=600, n_cal=300, n_eval=200, epochs=10, lr=3e-3)
 
 
 def mobilenet_v2_035(out_dir: Path, seed: int) -> ZooModel:
@@ -51,7 +51,7 @@ def mobilenet_v2_035(out_dir: Path, seed: int) -> ZooModel:
 
     return _make("k_mobilenet_v2_035", out_dir, seed,
                  lambda s: keras.applications.MobileNetV2(input_shape=s, alpha=0.35, weights=None, classes=CLASSES),
-                 size=96, n_train=600, n_cal=300, n_eval=200, epochs=6)
+                 size=96, n_train=600, n_cal=300, n_eval=200, epochs=10, lr=3e-3)
 
 
 def mobilenet_v3_small(out_dir: Path, seed: int) -> ZooModel:
@@ -60,7 +60,7 @@ def mobilenet_v3_small(out_dir: Path, seed: int) -> ZooModel:
     return _make("k_mobilenet_v3_small", out_dir, seed,
                  lambda s: keras.applications.MobileNetV3Small(input_shape=s, weights=None, classes=CLASSES,
                                                                include_preprocessing=True),
-                 size=96, n_train=600, n_cal=300, n_eval=200, epochs=6, scale=255.0)
+                 size=96, n_train=600, n_cal=300, n_eval=200, epochs=10, lr=3e-3, scale=255.0)
 
 
 def mobilenet_v3_small_min(out_dir: Path, seed: int) -> ZooModel:
@@ -69,7 +69,7 @@ def mobilenet_v3_small_min(out_dir: Path, seed: int) -> ZooModel:
     return _make("k_mobilenet_v3_small_min", out_dir, seed,
                  lambda s: keras.applications.MobileNetV3Small(input_shape=s, weights=None, classes=CLASSES,
                                                                minimalistic=True, include_preprocessing=True),
-                 size=96, n_train=600, n_cal=300, n_eval=200, epochs=6, scale=255.0)
+                 size=96, n_train=600, n_cal=300, n_eval=200, epochs=10, lr=3e-3, scale=255.0)
 
 
 def efficientnet_b0(out_dir: Path, seed: int) -> ZooModel:
