@@ -70,27 +70,27 @@ def _tv(name: str, out_dir: Path, seed: int, ctor: str, size: int, epochs: int, 
 
 
 def mobilenet_v2(out_dir: Path, seed: int) -> ZooModel:
-    return _tv("t_mobilenet_v2", out_dir, seed, "mobilenet_v2", 96, 5)
+    return _tv("t_mobilenet_v2", out_dir, seed, "mobilenet_v2", 64, 4, n_train=400)
 
 
 def mobilenet_v3_small(out_dir: Path, seed: int) -> ZooModel:
-    return _tv("t_mobilenet_v3_small", out_dir, seed, "mobilenet_v3_small", 96, 6)
+    return _tv("t_mobilenet_v3_small", out_dir, seed, "mobilenet_v3_small", 64, 5, n_train=400)
 
 
 def resnet18(out_dir: Path, seed: int) -> ZooModel:
-    return _tv("t_resnet18", out_dir, seed, "resnet18", 64, 4, lr=1e-3)
+    return _tv("t_resnet18", out_dir, seed, "resnet18", 32, 3, n_train=400, lr=1e-3)
 
 
 def squeezenet1_1(out_dir: Path, seed: int) -> ZooModel:
-    return _tv("t_squeezenet1_1", out_dir, seed, "squeezenet1_1", 64, 10, lr=5e-4)
+    return _tv("t_squeezenet1_1", out_dir, seed, "squeezenet1_1", 48, 8, n_train=400, lr=5e-4)
 
 
 def shufflenet_v2_x0_5(out_dir: Path, seed: int) -> ZooModel:
-    return _tv("t_shufflenet_v2_x0_5", out_dir, seed, "shufflenet_v2_x0_5", 64, 6)
+    return _tv("t_shufflenet_v2_x0_5", out_dir, seed, "shufflenet_v2_x0_5", 48, 5, n_train=400)
 
 
 def efficientnet_b0(out_dir: Path, seed: int) -> ZooModel:
-    return _tv("t_efficientnet_b0", out_dir, seed, "efficientnet_b0", 64, 5, n_train=500, n_cal=200, n_eval=120)
+    return _tv("t_efficientnet_b0", out_dir, seed, "efficientnet_b0", 32, 4, n_train=400, n_cal=200, n_eval=120)
 
 
 def vit_tiny(out_dir: Path, seed: int) -> ZooModel:
