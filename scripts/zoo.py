@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -46,12 +47,17 @@ def _run(cmd: list[str], timeout: float, log: Path) -> tuple[int | None, bool, s
     with open(log, "ab") as err:
         err.write(("\n$ " + " ".join(cmd) + "\n").encode())
         err.flush()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=_env(), cwd=ROOT, start_new_session=True)
         try:
-            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, timeout=timeout, env=_env(), cwd=ROOT,
-                               start_new_session=True)
-            return p.returncode, False, p.stdout.decode(errors="replace"), round(time.monotonic() - t0, 1)
-        except subprocess.TimeoutExpired as exc:
-            return None, True, (exc.stdout or b"").decode(errors="replace"), round(time.monotonic() - t0, 1)
+            out, _ = p.communicate(timeout=timeout)
+            return p.returncode, False, out.decode(errors="replace"), round(time.monotonic() - t0, 1)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)  # the build and its worker processes
+            out, _ = p.communicate()
+            return None, True, out.decode(errors="replace"), round(time.monotonic() - t0, 1)
+        except BaseException:  # interrupted: leave no build running behind us
+            os.killpg(p.pid, signal.SIGKILL)
+            raise
 
 
 def _tail(log: Path, n: int = 6) -> str:
