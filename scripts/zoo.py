@@ -153,13 +153,14 @@ def main() -> int:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="edge-sdk-zoo-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"zoo: {len(names)} models x {families}; outputs and logs in {work}", flush=True)
-    rows, gen_failures, t0 = [], [], time.monotonic()
+    rows, models, gen_failures, t0 = [], [], [], time.monotonic()
     for name in names:
         entry = REGISTRY[name]
         zm = generate(name, args, work / f"{name}.gen.log")
         if zm is None:
             gen_failures.append(name)
             continue
+        models.append(zm)
         for family in (f for f in families if f in entry.families):
             row = build_one(zm, entry, family, args, work)
             rows.append(row)
@@ -176,12 +177,12 @@ def main() -> int:
     print(f"\nzoo summary: {len(rows)} builds, exit codes {summary['exit_codes']}, rungs {summary['rung_status_total']}, "
           f"{len(summary['failed_rungs'])} failed rungs, wall {meta['wall_s']} s" + (f"; !!! {bad}" if bad else ""))
     if args.json_out:
-        matrix.dump(Path(args.json_out), rows, summary, meta)
+        matrix.dump(Path(args.json_out), rows, summary, meta, models)
     if args.markdown:
         header = (f"Measured with `python scripts/zoo.py --targets {','.join(families)}"
                   f"{' --untrained-only' if args.untrained_only else ''}{f' --epochs {args.epochs}' if args.epochs else ''}`"
                   f" (seed {args.seed}), total {meta['wall_s']} s.")
-        matrix.write_markdown(Path(args.markdown), rows, summary, header)
+        matrix.write_markdown(Path(args.markdown), rows, summary, header, models)
     return 1 if bad else 0
 
 

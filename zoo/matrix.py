@@ -149,17 +149,34 @@ def markdown_summary(summary: dict) -> str:
     return "\n".join(out)
 
 
-def write_markdown(path: Path, rows: list[dict], summary: dict, header: str) -> None:
-    """Replace the text between the zoo markers of `path` (create the file if missing)."""
-    begin, end = "<!-- zoo:matrix -->", "<!-- /zoo:matrix -->"
-    body = f"{begin}\n{header}\n\n{markdown_table(rows)}\n\n{markdown_summary(summary)}\n{end}"
-    text = path.read_text() if path.exists() else f"# Conformance zoo\n\n{begin}\n{end}\n"
+def models_table(models: list[dict]) -> str:
+    """One line per generated zoo model (from what `python -m zoo make` printed)."""
+    lines = ["| model | framework | task | weights | inputs | outputs | file | checks |", "|---|---|---|---|---|---|---|---|"]
+    for m in models:
+        ins = ", ".join(f"{k} {v[0]} {v[1]}" for k, v in m["inputs"].items())
+        outs = ", ".join(str(o[0]) for o in m["outputs"])
+        checks = {k: v for k, v in m.get("checks", {}).items() if k != "top1_histogram"}
+        lines.append(f"| {m['name']} | {m['framework']} | {m['task']} | {m['weights']} | {ins} | {outs} "
+                     f"| {Path(m['model']).name}, {_kib(m.get('model_bytes'))} | {json.dumps(checks)[:160]} |")
+    return "\n".join(lines)
+
+
+def _replace(text: str, tag: str, body: str) -> str:
+    begin, end = f"<!-- zoo:{tag} -->", f"<!-- /zoo:{tag} -->"
+    block = f"{begin}\n{body}\n{end}"
     if begin in text and end in text:
-        text = text[: text.index(begin)] + body + text[text.index(end) + len(end):]
-    else:
-        text += "\n" + body + "\n"
+        return text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    return text + "\n" + block + "\n"
+
+
+def write_markdown(path: Path, rows: list[dict], summary: dict, header: str, models: list[dict] | None = None) -> None:
+    """Replace the text between the zoo markers of `path` (create the file if missing)."""
+    text = path.read_text() if path.exists() else "# Conformance zoo\n"
+    text = _replace(text, "matrix", f"{header}\n\n{markdown_table(rows)}\n\n{markdown_summary(summary)}")
+    if models:
+        text = _replace(text, "models", models_table(models))
     path.write_text(text)
 
 
-def dump(path: Path, rows: list[dict], summary: dict, meta: dict) -> None:
-    path.write_text(json.dumps({"meta": meta, "summary": summary, "rows": rows}, indent=1) + "\n")
+def dump(path: Path, rows: list[dict], summary: dict, meta: dict, models: list[dict] | None = None) -> None:
+    path.write_text(json.dumps({"meta": meta, "summary": summary, "rows": rows, "models": models or []}, indent=1) + "\n")
