@@ -141,7 +141,11 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--zoo-dir", help="zoo model cache (default $EDGE_SDK_ZOO_DIR or ~/.cache/edge-sdk-zoo)")
     p.add_argument("--work", help="build outputs and logs (default: a temp dir, kept)")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="build nothing: merge earlier --json files (runs split "
+                   "over processes) into --json / --markdown")
     args = p.parse_args()
+    if args.merge:
+        return merge(args)
 
     names = args.models.split(",") if args.models else list(REGISTRY)
     unknown = [n for n in names if n not in REGISTRY]
@@ -184,6 +188,33 @@ def main() -> int:
                   f" (seed {args.seed}), total {meta['wall_s']} s.")
         matrix.write_markdown(Path(args.markdown), rows, summary, header, models)
     return 1 if bad else 0
+
+
+def merge(args) -> int:
+    docs = [json.loads(Path(f).read_text()) for f in args.merge]
+    rows = [r for d in docs for r in d["rows"]]
+    by_name = {m["name"]: m for d in docs for m in d.get("models", [])}
+    for name in dict.fromkeys(r["model"] for r in rows):
+        if name not in by_name:  # an older --json without the model list: read it from the zoo cache
+            zm = generate(name, args, Path(tempfile.mkdtemp()) / "gen.log")
+            if zm:
+                by_name[name] = zm
+    order = list(REGISTRY)
+    rows.sort(key=lambda r: (order.index(r["model"]), FAMILIES.index(r["target"])))
+    models = sorted(by_name.values(), key=lambda m: order.index(m["name"]))
+    summary = matrix.summarize(rows)
+    summary["generator_failures"] = sorted({g for d in docs for g in d["summary"].get("generator_failures", [])})
+    wall = round(sum(d["meta"]["wall_s"] for d in docs), 1)
+    meta = {"merged": args.merge, "wall_s": wall, "untrained_only": sorted({d["meta"]["untrained_only"] for d in docs}),
+            "epochs": sorted({str(d["meta"]["epochs"]) for d in docs})}
+    print(matrix.markdown_table(rows) + "\n\n" + matrix.markdown_summary(summary))
+    if args.json_out:
+        matrix.dump(Path(args.json_out), rows, summary, meta, models)
+    if args.markdown:
+        header = (f"Merged from {len(docs)} runs of `python scripts/zoo.py` (seed {args.seed}); sum of their wall times "
+                  f"{wall} s.")
+        matrix.write_markdown(Path(args.markdown), rows, summary, header, models)
+    return 0
 
 
 if __name__ == "__main__":
