@@ -1,0 +1,87 @@
+"""The CI subset of the conformance zoo (scripts/zoo.py; the full matrix is in docs/zoo.md).
+
+Untrained rungs of the small zoo models on android and cortex-m (torch models: android only: they
+export to no cortex-m format), and trained rungs on three small models at 1 epoch on android. Every
+build must end with exit 0, 2 or 3 (never 1, a signal or a timeout), and every rung with one of the
+four statuses and a non-empty reason. The big models (keras.applications, torchvision-sized nets,
+BERT) are left to `python scripts/zoo.py`: generating and building them takes longer than CI has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+UNTRAINED = ["k_kws_conv1d", "k_autoencoder", "k_gru", "k_two_input", "k_mtcnn_rnet", "t_lstm", "tfl_sine"]
+UNTRAINED_FAMILIES = ["android", "cortex-m"]
+TRAINED = ["k_kws_conv1d", "k_autoencoder", "t_lstm"]
+FOUR = {"accepted", "rejected", "discarded", "failed"}
+
+
+def _families(name: str, wanted: list[str]) -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    from zoo import REGISTRY
+
+    return [f for f in wanted if f in REGISTRY[name].families]
+
+
+def _matrix(tmp: Path, models: list[str], targets: list[str], *extra: str) -> dict:
+    out = tmp / "matrix.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env.setdefault("EDGE_SDK_ZOO_DIR", str(Path.home() / ".cache" / "edge-sdk-zoo"))
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "zoo.py"), "--models", ",".join(models), "--targets", ",".join(targets),
+         "--json", str(out), "--work", str(tmp / "work"), "--timeout", "900", *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=3000,
+    )
+    assert out.is_file(), f"scripts/zoo.py wrote no matrix (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    doc = json.loads(out.read_text())
+    doc["stdout"] = proc.stdout
+    return doc
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory) -> dict:
+    return _matrix(tmp_path_factory.mktemp("zoo-untrained"), UNTRAINED, UNTRAINED_FAMILIES, "--untrained-only")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    return _matrix(tmp_path_factory.mktemp("zoo-trained"), TRAINED, ["android"], "--epochs", "1")
+
+
+def _check(doc: dict, model: str, family: str, *, trained_rungs: bool = False) -> None:
+    assert not doc["summary"].get("generator_failures"), doc["summary"]["generator_failures"]
+    rows = [r for r in doc["rows"] if r["model"] == model and r["target"] == family]
+    assert len(rows) == 1, f"{model}/{family}: no build in the matrix:\n{doc['stdout'][-2000:]}"
+    row = rows[0]
+    assert row["exit"] in ("0", "2", "3"), f"{model}/{family}: exit {row['exit']}: {row.get('error', '')}\n{row['rungs']}"
+    if row.get("plan") == "inspect only":
+        return
+    assert row["rungs"], f"{model}/{family}: exit {row['exit']} but no rung in report.json: {row.get('error', '')}"
+    for rung in row["rungs"]:
+        assert rung["status4"] in FOUR, f"{model}/{family}/{rung['rung']}: status {rung['status']}"
+        assert rung["reason"].strip(), f"{model}/{family}/{rung['rung']}: {rung['status']} without a reason"
+    if trained_rungs:
+        assert any(r["trains"] for r in row["rungs"]), f"{model}/{family}: no trained rung was evaluated"
+
+
+@pytest.mark.parametrize("model", UNTRAINED)
+@pytest.mark.parametrize("family", UNTRAINED_FAMILIES)
+def test_untrained_rungs(untrained, model, family):
+    if family not in _families(model, [family]):
+        pytest.skip(f"{model} is not built for {family} (zoo registry)")
+    _check(untrained, model, family)
+
+
+@pytest.mark.parametrize("model", TRAINED)
+def test_trained_rungs_one_epoch(trained, model):
+    _check(trained, model, "android", trained_rungs=True)

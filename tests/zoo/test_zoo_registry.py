@@ -1,0 +1,65 @@
+"""The zoo's registry and matrix bookkeeping (fast: no model is generated or built)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from zoo import REGISTRY  # noqa: E402
+from zoo import matrix  # noqa: E402
+
+
+def test_registry_has_twenty_models_and_every_generator_exists():
+    assert len(REGISTRY) >= 20
+    for entry in REGISTRY.values():
+        module, func = entry.generator.split(":")
+        spec = importlib.util.find_spec(module)
+        assert spec is not None, entry.name
+        assert f"def {func}(" in Path(spec.origin).read_text(), entry.name
+        if entry.framework == "torch":
+            assert "cortex-m" not in entry.families, f"{entry.name}: torch models export to no cortex-m format"
+
+
+def test_zoo_modules_stay_small():
+    for path in list((ROOT / "zoo").glob("*.py")) + [ROOT / "scripts" / "zoo.py"]:
+        assert len(path.read_text().splitlines()) <= 400, path
+
+
+def test_edit_plan_drops_trained_rungs_and_caps_epochs():
+    doc = {"targets": {"pixel-8": [
+        {"name": "int8", "trains": False, "steps": [{"technique": "ptq", "params": {}}]},
+        {"name": "qat-int8", "trains": True, "steps": [{"technique": "qat", "params": {}}]},
+        {"name": "distill0.5-int8", "trains": True, "steps": [{"technique": "distill", "params": {"width": 0.5}},
+                                                             {"technique": "ptq", "params": {}}]},
+    ]}}
+    import copy
+
+    capped = matrix.edit_plan(copy.deepcopy(doc), untrained_only=False, epochs=1)["targets"]["pixel-8"]
+    assert capped[1]["steps"][0]["params"] == {"epochs": 1}
+    assert capped[2]["steps"][0]["params"] == {"width": 0.5, "epochs": 1}
+    assert capped[2]["steps"][1]["params"] == {}  # ptq does not train
+    assert [r["name"] for r in matrix.edit_plan(doc, untrained_only=True, epochs=None)["targets"]["pixel-8"]] == ["int8"]
+
+
+def test_summary_is_loud_about_exit_1_signals_and_failed_rungs():
+    rows = [
+        {"model": "a", "target": "android", "exit": "0", "wall_s": 1.0,
+         "rungs": [{"rung": "int8", "status": "pareto", "status4": "accepted", "reason": "meets every budget",
+                    "error_kind": None, "internal": False}]},
+        {"model": "b", "target": "cortex-m", "exit": "1", "wall_s": 2.0,
+         "rungs": [{"rung": "int8", "status": "failed", "status4": "failed", "reason": "", "error_kind": "exception",
+                    "internal": True}]},
+        {"model": "c", "target": "ios", "exit": "signal SIGSEGV", "wall_s": 3.0, "rungs": []},
+    ]
+    s = matrix.summarize(rows)
+    assert s["exit_codes"] == {"0": 1, "1": 1, "signal SIGSEGV": 1}
+    assert s["internal_or_signal"] == ["b/cortex-m: exit 1", "c/ios: exit signal SIGSEGV"]
+    assert s["rungs_without_status_or_reason"] == ["b/cortex-m/int8"]
+    assert s["failed_rungs"][0]["internal"] is True
+    assert "SIGSEGV" in matrix.markdown_summary(s)
+    assert matrix.exit_label(-11) == "signal SIGSEGV" and matrix.exit_label(None, timed_out=True) == "timeout"
