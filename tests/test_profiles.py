@@ -14,8 +14,20 @@ from edge_sdk.errors import ProfileError
 from edge_sdk.profiles import BUILTIN_DIR, FAMILIES, OP_NAMESPACE, get_profile, list_profiles, load_profile_file
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-import gen_profile_ops  # noqa: E402  (the script that generated the op lists; used to cross-check them)
+
+
+def _load_script(name: str):
+    """A script from scripts/ as a module, without putting scripts/ on sys.path (where scripts/zoo.py
+    would shadow the zoo package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen_profile_ops = _load_script("gen_profile_ops")  # the script that generated the op lists; used to cross-check them
 
 BUILTINS = list_profiles()
 DIGITS_TFLITE_OPS = {"CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX", "QUANTIZE", "DEQUANTIZE"}
