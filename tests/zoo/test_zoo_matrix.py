@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.zoo_matrix]  # run with: pytest -m zoo_matrix tests/zoo
 
 UNTRAINED = ["k_kws_conv1d", "k_autoencoder", "k_gru", "k_two_input", "k_mtcnn_rnet", "t_lstm", "tfl_sine"]
 UNTRAINED_FAMILIES = ["android", "cortex-m"]
