@@ -1,7 +1,7 @@
 """Executors run tasks and return futures of TaskResults; the search policy decides what to submit.
 
     inline   in the calling process, one at a time (tests, debugging: a crash takes the caller with it)
-    local    a pool of spawned worker processes (`--jobs N`, default 1): a worker that dies on a signal
+    local    a pool of worker processes (fresh interpreters) (`--jobs N`, default 1): a worker that dies on a signal
              or passes the per-candidate time limit ends that task as `failed` and is replaced
 
 An executor is made by `make_executor(name, jobs=..., timeout_s=..., warmup=..., say=...)`; the names

@@ -1,4 +1,4 @@
-"""The `local` executor: tasks run in a pool of spawned worker processes, never in the CLI's own.
+"""The `local` executor: tasks run in a pool of worker processes (fresh interpreters), never in the CLI's own.
 
 Why processes: a trained rung can die inside native code (a segfault in TensorFlow's `fit`) or hang;
 in its own process that ends one candidate, recorded as `failed` with the signal or the time limit and

@@ -99,7 +99,7 @@ def ios18_profile(ios_profile):
 ])
 def test_other_compressions_decode_like_coremltools(compression, profile_name, marker, digits_loaded, digits_eval, request, tmp_path):
     """Affine int8 (iOS16/17 ops) and joint sparse+LUT (iOS18 ops): our numpy decoding equals coremltools'
-    and the simulated verification passes its tolerance."""
+    and the simulated verification passes."""
     from edge_sdk.formats.coreml.weights import load_program, program_values
 
     profile = request.getfixturevalue(profile_name)
