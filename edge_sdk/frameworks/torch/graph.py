@@ -51,7 +51,9 @@ def batch_range(model: LoadedModel) -> tuple[int, int | None]:
     bounds = ep.range_constraints.get(getattr(getattr(symbol, "node", None), "expr", None))
     if bounds is None:
         return 1, None
-    upper = None if not bounds.upper.is_finite else int(bounds.upper)
+    # torch's integer infinity (int_oo) claims is_finite, so unboundedness is tested by name too
+    unbounded = bounds.upper.is_finite is False or type(bounds.upper).__name__ == "IntInfinity"
+    upper = None if unbounded else int(bounds.upper)
     return int(bounds.lower), upper
 
 

@@ -49,6 +49,10 @@ def test_reexport_keeps_the_users_batch(torch_digits):
     again = reexport(module_copy(capped), capped)
     assert again.inputs[0].shape[0] is None and batch_range(again) == (0, 256)
     assert batch_range(torch_digits) == (1, 1024)
+    x = torch.zeros(2, 3)
+    unbounded = load_model(torch.export.export(torch.nn.Linear(3, 2), (x,), dynamic_shapes=({0: torch.export.Dim("batch")},)))
+    assert batch_range(unbounded) == (0, None)  # torch's int_oo upper bound, which claims is_finite
+    assert batch_range(reexport(module_copy(unbounded), unbounded)) == (0, None)
 
 
 @pytest.mark.slow
