@@ -21,6 +21,20 @@ def print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=_json_default))
 
 
+def print_plain_table(title: str, headers: list[str], rows: list[list[str]], right: frozenset[str] = frozenset()) -> None:
+    """An aligned text table without rich: the start-up-critical listings (`profiles list`) skip
+    importing and laying out rich (~50 ms), and the rows stay one line each in a pipe."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if h in right else c.ljust(w) for c, w, h in zip(cells, widths, headers)).rstrip()
+
+    typer.echo(title)
+    typer.echo(line(headers))
+    for row in rows:
+        typer.echo(line(row))
+
+
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, print_json
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, print_json, print_plain_table
 from edge_sdk.units import human_bytes
 
 profiles_app = typer.Typer(
@@ -30,26 +30,14 @@ def list_command(json_out: bool = JsonOption, profiles_dir: Optional[Path] = Pro
     if json_out:
         print_json([p.model_dump(mode="json") for p in profiles])
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    # No rules, and only `formats` may wrap, so names and sizes stay whole in an 80-column pipe.
-    table = Table(title="device profiles (RAM, flash, latency: the model's budgets)", box=None, pad_edge=False,
-                  header_style="bold underline")
-    for col in ("name", "family", "default", "RAM", "flash", "formats", "latency"):
-        table.add_column(col, justify="right" if col in ("RAM", "flash", "latency") else "left",
-                         no_wrap=col != "formats", min_width=10 if col == "formats" else None)
-    for p in profiles:
-        table.add_row(
-            p.name,
-            p.family,
-            "yes" if p.default_for_family else "",
-            human_bytes(p.memory.ram_budget_bytes),
-            human_bytes(p.memory.flash_budget_bytes),
-            ", ".join(p.runtime.formats),
-            f"{p.latency_budget_ms:g} ms",
-        )
-    Console().print(table)
+    rows = [
+        [p.name, p.family, "yes" if p.default_for_family else "", human_bytes(p.memory.ram_budget_bytes),
+         human_bytes(p.memory.flash_budget_bytes), ", ".join(p.runtime.formats), f"{p.latency_budget_ms:g} ms"]
+        for p in profiles
+    ]
+    print_plain_table("device profiles (RAM, flash, latency: the model's budgets)",
+                      ["name", "family", "default", "RAM", "flash", "formats", "latency"], rows,
+                      right=frozenset({"RAM", "flash", "latency"}))
 
 
 @profiles_app.command("show")
