@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from edge_sdk.contracts.model import ModelInfo
 from edge_sdk.contracts.plan import Candidate, Step
 
 DISTILL_WIDTHS = (0.75, 0.5, 0.35)  # the student widths every ladder tries, widest first
@@ -21,3 +22,46 @@ def distill_rungs(framework: str, suffix: str, fmt: str, precision: str, then: t
         )
         for w in DISTILL_WIDTHS
     ]
+
+
+WIDTH_KINDS = ("conv", "separable", "dense")  # LayerInfo kinds whose weights set their output width
+
+
+def width_scales(info: ModelInfo, keep: float) -> dict[str, float]:
+    """The cost-model inputs (params_scale, macs_scale, activation_scale) of keeping `keep` of the
+    channels of every conv/dense layer whose width does not reach an output (channel pruning).
+
+    Per layer: a conv/dense scales by keep for its narrowed input and again for its narrowed output
+    (the first layer reads the model's input whole, the layer feeding an output keeps its width);
+    other layers (BN, depthwise, pooling, activations) scale with the channels they carry."""
+    by_name = {layer.name: layer for layer in info.layers}
+    fixed, seen, frontier = set(), set(), list(info.output_names)
+    while frontier:  # walk back from each output to the layers that set its width
+        name = frontier.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        layer = by_name[name]
+        if layer.kind in WIDTH_KINDS:
+            fixed.add(name)
+        else:
+            frontier += layer.inputs
+    narrowed: dict[str, bool] = {}
+    params = macs = elems = 0.0
+    for layer in info.layers:  # analysis order is topological
+        reads = keep if any(narrowed.get(i) for i in layer.inputs) else 1.0
+        if layer.kind in WIDTH_KINDS:
+            narrowed[layer.name] = layer.name not in fixed
+        else:
+            narrowed[layer.name] = layer.kind != "input" and reads < 1.0
+        writes = keep if narrowed[layer.name] else 1.0
+        scale = reads * writes if layer.kind in WIDTH_KINDS else writes
+        params += layer.params * scale
+        macs += layer.macs * scale
+        elems += layer.output_elems * writes
+    total_elems = sum(layer.output_elems for layer in info.layers)
+    return {
+        "params_scale": params / max(1, info.params),
+        "macs_scale": macs / max(1, info.macs),
+        "activation_scale": elems / max(1, total_elems),
+    }

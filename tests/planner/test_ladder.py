@@ -49,10 +49,29 @@ def test_estimates_shrink_down_the_ladder(info):
     ladder = {c.name: c for c in build_ladder(info, profile)}
     flash = {n: candidate_estimate(info, profile, ladder[n]).flash_bytes for n in ("int8", "distill0.75-qat-int8", "distill0.5-qat-int8", "distill0.35-qat-int8")}
     assert flash["int8"] > flash["distill0.75-qat-int8"] > flash["distill0.5-qat-int8"] > flash["distill0.35-qat-int8"]
-    pruned = candidate_estimate(info, profile, ladder["prune80-qat-int8"])
-    dense = candidate_estimate(info, profile, ladder["int8"])
+    android = get_profile("android")
+    phone = {c.name: c for c in build_ladder(info, android)}
+    pruned = candidate_estimate(info, android, phone["prune80-qat-int8"])
+    dense = candidate_estimate(info, android, phone["int8"])
     assert pruned.flash_gzip_bytes < dense.flash_gzip_bytes  # zeros compress
-    assert pruned.flash_bytes == dense.flash_bytes  # TFLM stores weights dense
+    assert pruned.flash_bytes == dense.flash_bytes  # weights are stored dense
+
+
+def test_cortex_m_prunes_channels_not_weights(info):
+    """Unstructured zeros give TFLM nothing (and a sparse conversion emits DENSIFY, which TFLM lacks):
+    the MCU ladder removes channels instead, exported dense, so flash, arena and latency shrink."""
+    profile = get_profile("cortex-m")
+    ladder = {c.name: c for c in build_ladder(info, profile)}
+    prunes = [c for c in ladder.values() if any(s.technique == "prune" for s in c.steps)]
+    assert [c.name for c in prunes] == ["prune-channels25-qat-int8", "prune-channels50-qat-int8"]
+    assert all(c.sparsity == 0 and c.steps[0].params["structure"] == "channel" for c in prunes)
+    dense = candidate_estimate(info, profile, ladder["int8"])
+    for cand in prunes:
+        est = candidate_estimate(info, profile, cand)
+        assert est.flash_bytes < dense.flash_bytes and est.arena_bytes < dense.arena_bytes
+        assert est.latency_ms["cpu"] < dense.latency_ms["cpu"]
+    phone = names(build_ladder(info, get_profile("android")))
+    assert "prune50-qat-int8" in phone and not any("channels" in n for n in phone)
 
 
 def test_tight_flash_budget_discards_large_rungs_before_training(info):

@@ -31,11 +31,11 @@ def _edited(tmp_path, ladder, rung: str, edit) -> str:
 
 
 def test_unknown_technique_names_the_rung_and_the_valid_names(tmp_path, saved_plan):
-    path = _edited(tmp_path, saved_plan, "prune50-qat-int8", lambda c: c["steps"][0].update(technique="pruen"))
+    path = _edited(tmp_path, saved_plan, "prune-channels50-qat-int8", lambda c: c["steps"][0].update(technique="pruen"))
     with pytest.raises(ConfigError) as err:
         read_plan(path)
     message = str(err.value)
-    assert f"target '{TARGET}', rung 'prune50-qat-int8'" in message and "'pruen'" in message
+    assert f"target '{TARGET}', rung 'prune-channels50-qat-int8'" in message and "'pruen'" in message
     assert "valid: cluster, distill, lowrank, prune, qat" in message
     assert err.value.exit_code == 2
 
@@ -47,8 +47,8 @@ def test_out_of_range_param_names_rung_technique_and_field(tmp_path, saved_plan)
 
 
 def test_unknown_param_names_rung_and_field(tmp_path, saved_plan):
-    path = _edited(tmp_path, saved_plan, "prune80-qat-int8", lambda c: c["steps"][0]["params"].update(sparsty=0.9))
-    with pytest.raises(ConfigError, match=r"rung 'prune80-qat-int8': prune: unknown field 'sparsty'; valid: .*sparsity"):
+    path = _edited(tmp_path, saved_plan, "prune-channels25-qat-int8", lambda c: c["steps"][0]["params"].update(sparsty=0.9))
+    with pytest.raises(ConfigError, match=r"rung 'prune-channels25-qat-int8': prune: unknown field 'sparsty'; valid: .*sparsity"):
         read_plan(path)
 
 
@@ -68,8 +68,8 @@ def test_a_plan_that_is_not_text_is_a_config_error(tmp_path):
 
 
 def test_a_torch_only_technique_is_refused_on_a_keras_rung(tmp_path, saved_plan):
-    path = _edited(tmp_path, saved_plan, "prune50-qat-int8", lambda c: c["steps"][0]["params"].update(structure="channel"))
-    with pytest.raises(ConfigError, match="prune: unknown field 'structure'"):
+    path = _edited(tmp_path, saved_plan, "qat-int8", lambda c: c["steps"][0]["params"].update(per_channel=False))
+    with pytest.raises(ConfigError, match="qat: unknown field 'per_channel'"):
         read_plan(path)
 
 
@@ -85,7 +85,7 @@ def test_a_plan_of_an_older_version_asks_to_write_it_again(tmp_path, saved_plan)
 def test_build_with_a_typo_in_the_plan_exits_2_before_training(tmp_path, saved_plan, digits_paths):
     from edge_sdk.cli import main
 
-    path = _edited(tmp_path, saved_plan, "prune50-qat-int8", lambda c: c["steps"][0].update(technique="pruen"))
+    path = _edited(tmp_path, saved_plan, "prune-channels50-qat-int8", lambda c: c["steps"][0].update(technique="pruen"))
     code = main(["build", "--model", str(digits_paths["model"]), "--target", TARGET, "--calibration",
                  str(digits_paths["calibration"]), "--plan", path, "--out", str(tmp_path / "out"), "--quiet"])
     assert code == 2

@@ -22,7 +22,9 @@ from edge_sdk.techniques.dispatch import validate_step
         ("qat", "keras", {"learning_rate": "fast"}, r"learning_rate must be > 0; got 'fast'"),
         ("ptq", "torch", {"mode": "int4"}, r"mode must be one of int8, dynamic-int8; got 'int4'"),
         ("prune", "keras", {"sparsty": 0.5}, r"^prune: unknown field 'sparsty'; valid: .*\bsparsity\b"),
-        ("prune", "keras", {"structure": "channel"}, r"unknown field 'structure'"),  # the torch prune's key
+        ("prune", "keras", {"structure": "rows"}, r"structure must be one of unstructured, channel; got 'rows'"),
+        ("prune", "keras", {"structure": "channel", "m_by_n": [2, 4]}, r"does not combine with structure: channel"),
+        ("qat", "keras", {"per_channel": False}, r"unknown field 'per_channel'"),  # the torch qat's key
         ("prune", "keras", {"seed": 1}, r"seed is set by the build"),
     ],
 )
@@ -33,6 +35,7 @@ def test_bad_params_name_technique_field_and_range(technique, framework, params,
 
 def test_every_rung_param_the_planner_uses_is_declared():
     validate_step("prune", {"sparsity": 0.5, "qat": True}, "keras")
+    validate_step("prune", {"sparsity": 0.5, "structure": "channel", "qat": True}, "keras")
     validate_step("cluster", {"clusters": 16, "qat": True}, "keras")
     validate_step("lowrank", {"rank_fraction": 0.25}, "keras")
     validate_step("ptq", {"mode": "dynamic-int8"}, "torch")

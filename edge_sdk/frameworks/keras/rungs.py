@@ -2,8 +2,14 @@
 
     float32 -> float16 -> dynamic-int8            (only where the target runs float ops)
     int8 PTQ -> int8 with sensitive layers float  (the latter only where float ops are allowed)
-    QAT int8 (label-free) -> prune 50/80% + sparsity-preserving QAT -> cluster 16 + CQAT
-    -> low-rank + QAT -> distill to width 0.75 / 0.5 / 0.35 + QAT
+    QAT int8 (label-free) -> pruning + QAT -> cluster 16 + CQAT -> low-rank + QAT
+    -> distill to width 0.75 / 0.5 / 0.35 + QAT
+
+Pruning depends on the runtime: LiteRT (phones) gets unstructured 50/80% sparsity with
+sparsity-preserving QAT (zeros compress for OTA size, and sparse-aware kernels can use them). TFLite
+Micro stores and runs weights dense, and a sparse conversion emits DENSIFY, an op it lacks; so TFLM
+targets get channel pruning instead (25% / 50% of the channels removed, then QAT): a smaller dense
+model whose MACs, flash and arena all shrink, estimated by planner.candidates.width_scales.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from typing import TYPE_CHECKING
 
 from edge_sdk.contracts.model import ModelInfo
 from edge_sdk.contracts.plan import Candidate, Step
-from edge_sdk.planner.candidates import distill_rungs
+from edge_sdk.planner.candidates import distill_rungs, width_scales
 
 if TYPE_CHECKING:
     from edge_sdk.profiles import Profile
 
 LOWRANK_FRACTION = 0.25
+CHANNEL_SPARSITIES = (0.25, 0.5)  # fraction of channels the TFLM ladder's structured pruning removes
 _rung = partial(Candidate, framework="keras")
 
 
@@ -44,8 +51,7 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]
         ladder.append(_rung("int8-mixed", fmt, "int8-mixed"))
     ladder += [
         _rung("qat-int8", fmt, "int8", (qat,), trains=True),
-        _rung("prune50-qat-int8", fmt, "int8", (Step("prune", {"sparsity": 0.5, "qat": True}),), sparsity=0.5, trains=True),
-        _rung("prune80-qat-int8", fmt, "int8", (Step("prune", {"sparsity": 0.8, "qat": True}),), sparsity=0.8, trains=True),
+        *(_channel_prune_rungs(info, fmt) if fmt == "tflm" else _sparse_prune_rungs(fmt)),
         _rung("cluster16-qat-int8", fmt, "int8", (Step("cluster", {"clusters": 16, "qat": True}),), trains=True),
         _rung(
             "lowrank-qat-int8", fmt, "int8", (Step("lowrank", {"rank_fraction": LOWRANK_FRACTION}), qat),
@@ -53,6 +59,26 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]
         ),
     ]
     return ladder + distill_rungs("keras", "qat-int8", fmt, "int8", then=(qat,))
+
+
+def _sparse_prune_rungs(fmt: str) -> list[Candidate]:
+    """Unstructured sparsity + sparsity-preserving QAT, exported sparse-aware (LiteRT)."""
+    return [
+        _rung(f"prune{round(s * 100)}-qat-int8", fmt, "int8", (Step("prune", {"sparsity": s, "qat": True}),), sparsity=s, trains=True)
+        for s in (0.5, 0.8)
+    ]
+
+
+def _channel_prune_rungs(info: ModelInfo, fmt: str) -> list[Candidate]:
+    """Channels removed + QAT, exported dense (TFLM: no DENSIFY, smaller MACs, flash and arena)."""
+    return [
+        _rung(
+            f"prune-channels{round(s * 100)}-qat-int8", fmt, "int8",
+            (Step("prune", {"sparsity": s, "structure": "channel", "qat": True}),),
+            **width_scales(info, 1.0 - s), trains=True,
+        )
+        for s in CHANNEL_SPARSITIES
+    ]
 
 
 def _dense_lowrank_scale(info: ModelInfo, rank_fraction: float) -> float:

@@ -1,23 +1,28 @@
-"""Magnitude pruning with TFMOT: unstructured (polynomial schedule to a target sparsity) or 2:4.
+"""Magnitude pruning: unstructured (TFMOT, polynomial schedule to a target sparsity), 2:4, or channel.
 
-Pruning is what makes a model compress (gzip / OTA size) and, with sparse kernels, run faster. The
-schedule ramps sparsity from 0 to `sparsity` over `prune_epochs`, then fine-tunes (label-free against
-the original model unless `use_labels`), strips the wrappers and, with `qat: true`, runs
-sparsity-preserving QAT so the zeros survive int8 quantization. The record holds the sparsity measured
-on the final weights, per layer.
+Unstructured pruning is what makes a model compress (gzip / OTA size) and, with sparse kernels, run
+faster where the runtime has sparse kernels. The schedule ramps sparsity from 0 to `sparsity` over
+`prune_epochs`, then fine-tunes (label-free against the original model unless `use_labels`), strips
+the wrappers and, with `qat: true`, runs sparsity-preserving QAT so the zeros survive int8
+quantization. The record holds the sparsity measured on the final weights, per layer.
+
+`structure: channel` removes the `sparsity` fraction of output channels (filters/units) with the
+lowest L1 norm instead (channels.py; TFMOT has no channel pruning), so the model itself gets smaller
+and exports dense: what TFLite Micro benefits from. Then the same fine-tune, and plain QAT with
+`qat: true` (there are no zeros to keep).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from edge_sdk import deps
 from edge_sdk.errors import ConfigError
-from edge_sdk.frameworks.keras.techniques import qat, training
+from edge_sdk.frameworks.keras.techniques import channels, qat, training
 from edge_sdk.frameworks.keras.techniques.qat import LayerStepConfig
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import StepRecord
@@ -26,7 +31,8 @@ from edge_sdk.techniques.config import Count, Fraction, NonNegative, Positive
 
 
 class PruneConfig(LayerStepConfig):
-    sparsity: Fraction = 0.8  # target fraction of zero weights per pruned layer (ignored with m_by_n)
+    sparsity: Fraction = 0.8  # fraction of zero weights per pruned layer (ignored with m_by_n), or of channels removed
+    structure: Literal["unstructured", "channel"] = "unstructured"
     m_by_n: tuple[int, int] | None = None  # e.g. [2, 4]: 2 zeros in every 4 consecutive weights (Conv2D/Dense only)
     prune_epochs: NonNegative = 4  # epochs over which sparsity ramps up; fine-tuning continues after
     epochs: Count = 8
@@ -38,6 +44,12 @@ class PruneConfig(LayerStepConfig):
         if value is not None and not 0 < value[0] < value[1]:
             raise ValueError("m_by_n must be [m, n] with 0 < m < n, e.g. [2, 4]")
         return value
+
+    @model_validator(mode="after")
+    def _m_by_n_is_unstructured(self) -> PruneConfig:
+        if self.m_by_n is not None and self.structure == "channel":
+            raise ValueError("m_by_n is a pattern of zeros within channels; it does not combine with structure: channel")
+        return self
 
 
 def _prunable(layer: Any, cfg: PruneConfig) -> bool:
@@ -74,6 +86,8 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: PruneConfig) -> tuple[Lo
     if qat.is_quantized(model.handle):
         raise ConfigError("prune: the model is already quantization-aware; prune before qat (or use prune qat: true)")
     training.seed_everything(cfg.seed)
+    if cfg.structure == "channel":
+        return _prune_channels(model, data, cfg, start)
     sparsity = deps.tfmot().sparsity.keras
     steps = -(-len(data.train) // cfg.batch_size)
     schedule = _schedule(cfg, steps)
@@ -104,7 +118,7 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: PruneConfig) -> tuple[Lo
     metrics["layer_sparsity"] = per_layer
     metrics["sparsity"] = _overall(result, pruned)
     metrics["eval_top1_agreement"] = training.fidelity_on(result, data)
-    params = {k: getattr(cfg, k) for k in ("sparsity", "m_by_n", "prune_epochs", "epochs", "learning_rate", "qat", "seed")}
+    params = {k: getattr(cfg, k) for k in ("sparsity", "structure", "m_by_n", "prune_epochs", "epochs", "learning_rate", "qat", "seed")}
     return dataclasses.replace(model, handle=result), training.record("prune", params, metrics, notes, start)
 
 
@@ -112,3 +126,27 @@ def _overall(handle: Any, names: list[str]) -> float:
     """Zeros over all weights of the pruned layers."""
     kernels = [training.kernel_of(training.find_layer(handle, n)) for n in names]
     return round(float(sum((k == 0).sum() for k in kernels) / sum(k.size for k in kernels)), 4)
+
+
+def _prune_channels(model: LoadedModel, data: TechniqueData, cfg: PruneConfig, start: float) -> tuple[LoadedModel, StepRecord]:
+    """structure: channel - a narrower dense model (channels.py), fine-tuned, then plain QAT if asked."""
+    result, surgery = channels.prune_channels(model.handle, 1.0 - cfg.sparsity, cfg.chooses)
+    if not surgery["channels"]:
+        raise ConfigError(
+            f"prune: no layer's channels can be removed (left whole: {', '.join(surgery['left_whole']) or 'none'}); "
+            "channels that reach an output, a Concatenate, a Reshape or an unknown layer stay"
+        )
+    params_after = int(result.count_params())
+    metrics = training.fit(result, data, cfg, label="prune-channels")
+    notes: list[str] = []
+    if cfg.qat:
+        result, metrics["qat"], notes = qat.finish_with_qat(model, result, data, cfg, "none", label="prune-channels-qat")
+    surgery.pop("kept")  # which channel indices survived: too long for a record
+    metrics.update(
+        surgery,
+        params_before=int(model.handle.count_params()),
+        params_after=params_after,
+        eval_top1_agreement=training.fidelity_on(result, data),
+    )
+    params = {k: getattr(cfg, k) for k in ("sparsity", "structure", "epochs", "learning_rate", "qat", "seed")}
+    return dataclasses.replace(model, handle=result), training.record("prune", params, metrics, notes, start)

@@ -1,7 +1,9 @@
 """Quantization-aware training with TFMOT (8-bit, per-channel weights), label-free by default.
 
-Only the layers TFMOT's default 8-bit registry supports are annotated; the others stay float and are
-listed in the record (instead of quantize_model failing on the first one). Fine-tuning follows the
+SeparableConv2D layers are first split into DepthwiseConv2D + Conv2D under names that cannot collide
+(separable.py: TFMOT's own split names them by Keras's counter and miswires models whose layers have
+default names). Only the layers TFMOT's default 8-bit registry supports are annotated; the others stay
+float and are listed in the record (instead of quantize_model failing on the first one). Fine-tuning follows the
 original model (the teacher) on the user's data, so no labels are needed; `use_labels: true` adds the
 task loss when the training set has labels. The result still converts with `convert_to_tflite(mode=int8)`,
 which then takes the learned ranges.
@@ -17,7 +19,7 @@ import numpy as np
 
 from edge_sdk import deps
 from edge_sdk.errors import ConfigError
-from edge_sdk.frameworks.keras.techniques import training
+from edge_sdk.frameworks.keras.techniques import separable, training
 from edge_sdk.frameworks.keras.techniques.training import KerasTrainingConfig
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import StepRecord
@@ -155,12 +157,15 @@ def calibrate_ranges(qat_model: Any, float_model: Any, calibration: Any) -> int:
 def quantize_and_finetune(
     model: LoadedModel, data: TechniqueData, cfg: KerasTrainingConfig, scheme: Any = None, label: str = "qat"
 ) -> tuple[Any, dict, list[str]]:
-    """Shared by qat, prune (`qat: true`) and cluster (`qat: true`): quantize, then KD fine-tune."""
-    qat_model, float_layers = quantize(model.handle, scheme)
-    ranges = calibrate_ranges(qat_model, model.handle, data.calibration)
+    """Shared by qat, prune (`qat: true`) and cluster (`qat: true`): split separable convs, quantize,
+    then KD fine-tune."""
+    base, split = separable.split_separable(model.handle)
+    qat_model, float_layers = quantize(base, scheme)
+    ranges = calibrate_ranges(qat_model, base, data.calibration)
     metrics = training.fit(qat_model, data, cfg, label=label)
     metrics["calibrated_ranges"] = ranges
     metrics["float_layers"] = float_layers
+    metrics["split_separable"] = split
     notes = [f"left float (TFMOT cannot quantize): {', '.join(float_layers)}"] if float_layers else []
     return qat_model, metrics, notes
 

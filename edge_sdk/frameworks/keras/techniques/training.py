@@ -184,6 +184,10 @@ def fit(
 
     epochs = max(cfg.epochs, min_epochs)
     batch_size = cfg.batch_size
+    even = has_strided_pointwise_conv(student)
+    if even:  # see has_strided_pointwise_conv: every batch full and of an even size
+        batch_size += batch_size % 2
+        x, targets = full_batches((x, targets), len(train), batch_size)
     steps = -(-len(train) // batch_size)
     trainer = _trainer_class()(student, cfg.temperature, cfg.alpha, probs, labelled)
     learning_rate: Any = cfg.learning_rate
@@ -209,7 +213,33 @@ def fit(
         "stopped_early": len(losses) < epochs,
         "final_loss": losses[-1] if losses else None,
         "train_s": round(time.perf_counter() - start, 3),
+        **({"even_batches": batch_size} if even else {}),
     }
+
+
+def has_strided_pointwise_conv(handle: Any) -> bool:
+    """True when the model (TFMOT wrappers looked into) has a 1x1 Conv2D with a stride above 1.
+
+    Why: in TensorFlow 2.21's oneDNN CPU kernels, Conv2DBackpropFilter of a 1x1 kernel at stride 2
+    corrupts the heap when the batch size is odd (`free(): invalid size`, `corrupted size vs.
+    prev_size`, SIGSEGV/SIGABRT/SIGBUS), e.g. at 44x44x8 or 22x22x1 inputs with batches 1, 3, 5, 31
+    (even batches and TF_ENABLE_ONEDNN_OPTS=0 run clean). The strided 1x1 shortcut conv of
+    Xception-style residual blocks has exactly that gradient, so a training set whose size leaves an
+    odd last batch killed the process. Such models train in full batches of an even size.
+    """
+    tfk = deps.tf_keras()
+    for layer in handle.layers:
+        inner = getattr(layer, "layer", layer)
+        if type(inner) is tfk.layers.Conv2D and set(inner.kernel_size) == {1} and max(inner.strides) > 1:
+            return True
+    return False
+
+
+def full_batches(arrays: Any, n: int, batch_size: int) -> Any:
+    """Every array of the (nested) structure topped up to a multiple of `batch_size` rows with rows from
+    the start (real samples seen twice per epoch, never made-up ones)."""
+    rows = np.resize(np.arange(n), -(-n // batch_size) * batch_size)
+    return deps.tensorflow().nest.map_structure(lambda a: np.asarray(a)[rows], arrays)
 
 
 def record(technique: str, params: dict, metrics: dict, notes: list[str], start: float) -> StepRecord:

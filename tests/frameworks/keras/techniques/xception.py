@@ -88,3 +88,44 @@ def trained_mini_xception(directory: Path, *, epochs: int = 3, n: int = 768, see
     ex, ey = synthetic_faces(128, seed + 1)
     np.savez(directory / "eval.npz", x=ex, y=ey)
     return path
+
+
+def qat_in_this_process(directory: Path, train_samples: int, epochs: int) -> dict:
+    """Train the model, then (1) TFMOT's own quantize_model and (2) edge_sdk's qat on `train_samples`
+    unlabelled samples, converted to int8 and run on LiteRT. Meant for a child process: a native
+    crash must not take the test runner with it. Returns what happened, as JSON-able values."""
+    from edge_sdk import deps, load_dataset, load_model
+    from edge_sdk.data import Dataset
+    from edge_sdk.frameworks.keras.techniques import measure
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.techniques.base import TechniqueData
+    from edge_sdk.techniques.dispatch import apply_step
+
+    path = trained_mini_xception(directory)
+    model = load_model(path)
+    found: dict = {}
+    try:  # a fresh process: Keras's name counter is where a stock model's own names came from
+        deps.tfmot().quantization.keras.quantize_model(model.handle)
+        found["tfmot_quantize_model"] = "ok"
+    except ValueError as exc:
+        found["tfmot_quantize_model"] = str(exc).strip().splitlines()[-1]
+    full = load_dataset(directory / "train.npz", model.inputs)
+    train = Dataset({k: v[:train_samples] for k, v in full.inputs.items()}, None, "train")
+    evaluation = load_dataset(directory / "eval.npz", model.inputs)
+    data = TechniqueData(train=train, calibration=full, teacher=model, eval=evaluation)
+    quantized, record = apply_step("qat", model, data, {"epochs": epochs, "progress": False})
+    flatbuffer, _ = convert_to_tflite(quantized.handle, QuantSpec("int8", "int8"), full)
+    reference = model.handle.predict(evaluation.as_model_input(), verbose=0).argmax(-1)
+    found.update(
+        {k: record.metrics.get(k) for k in ("float_layers", "split_separable", "even_batches", "epochs_run")},
+        int8_bytes=len(flatbuffer),
+        int8_agreement=float((measure.tflite_predict(flatbuffer, evaluation).argmax(-1) == reference).mean()),
+    )
+    return found
+
+
+if __name__ == "__main__":  # python -m tests.frameworks.keras.techniques.xception DIR TRAIN_SAMPLES EPOCHS
+    import json
+    import sys
+
+    print("RESULT " + json.dumps(qat_in_this_process(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))))
