@@ -60,8 +60,13 @@ def _run(cmd: list[str], timeout: float, log: Path) -> tuple[int | None, bool, s
             raise
 
 
+_NOISE = ("$ ", "I0000", "W0000", "E0000", "WARNING: All log", "To enable the following", "W1126", "I1126")
+
+
 def _tail(log: Path, n: int = 6) -> str:
-    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip() and not ln.startswith("$ ")][-n:]
+    """The last lines of a log that are not the echoed command or TensorFlow / absl start-up noise."""
+    lines = [ln for ln in log.read_text(errors="replace").splitlines()
+             if ln.strip() and not ln.startswith(_NOISE) and "cuda" not in ln.lower()][-n:]
     return " | ".join(lines)[-600:]
 
 
