@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,13 +61,14 @@ def _run(cmd: list[str], timeout: float, log: Path) -> tuple[int | None, bool, s
             raise
 
 
-_NOISE = ("$ ", "I0000", "W0000", "E0000", "WARNING: All log", "To enable the following", "W1126", "I1126")
+_NOISE = ("$ ", "WARNING: All log", "To enable the following")
+_GLOG = re.compile(r"^[IWEF]\d{4} ")  # absl / glog lines: I0000 ..., W1126 ...
 
 
 def _tail(log: Path, n: int = 6) -> str:
     """The last lines of a log that are not the echoed command or TensorFlow / absl start-up noise."""
     lines = [ln for ln in log.read_text(errors="replace").splitlines()
-             if ln.strip() and not ln.startswith(_NOISE) and "cuda" not in ln.lower()][-n:]
+             if ln.strip() and not ln.startswith(_NOISE) and not _GLOG.match(ln) and "cuda" not in ln.lower()][-n:]
     return " | ".join(lines)[-600:]
 
 
