@@ -179,6 +179,8 @@ def main() -> int:
             loud = "!!! " if row["exit"] not in ("0", "2", "3") else ""
             print(f"{loud}{name:26} {family:9} exit {row['exit']:>7} {row.get('wall_s', 0):>7}s "
                   f"plan={row.get('plan') or '-'} {rungs} {row.get('error', '')[:300]}", flush=True)
+            if args.json_out:  # after every build, so an interrupted run keeps what it measured
+                matrix.dump(Path(args.json_out), rows, matrix.summarize(rows), {"partial": True, "work": str(work)}, models)
     summary = matrix.summarize(rows)
     summary["generator_failures"] = gen_failures
     meta = {"models": names, "targets": families, "untrained_only": args.untrained_only, "epochs": args.epochs,
