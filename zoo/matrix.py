@@ -127,7 +127,9 @@ def markdown_table(rows: list[dict]) -> str:
         fid = "-" if r.get("value") is None else f"{r['metric']} {r['value']:.4f}"
         plan = r.get("plan") or "-"
         if r.get("feasible") is False:
-            plan += f" (infeasible: {r.get('binding') or '?'})"
+            plan += f" (infeasible: {r['binding']})" if r.get("binding") else " (nothing built)"
+        elif r.get("stage") == "plan" or (not r.get("rungs") and r.get("error")):
+            plan = "refused: " + r.get("error", "").removeprefix("error: ")[:120].replace("|", "/")
         rungs = " ".join(f"{g['rung']}:{LETTER.get(g['status'], '?')}" for g in r.get("rungs", [])) or r.get("note", "")
         lines.append(f"| {r['model']} | {r['target']} | {r['exit']} | {plan} | {size} | {fid} | {_kib(r.get('arena'))} "
                      f"| {r.get('wall_s', '-')} | {rungs} |")
