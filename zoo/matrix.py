@@ -145,9 +145,13 @@ def markdown_summary(summary: dict) -> str:
         out.append(f"  - {fam}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
     out.append(f"- total build wall time: {summary['wall_s']} s")
     if summary["failed_rungs"]:
-        out += ["", "Failed rungs (reason as report.json gives it):", ""]
-        out += [f"- {f['model']} / {f['target']} / {f['rung']} ({f['kind']}{', internal' if f['internal'] else ''}): "
-                f"{f['reason'][:300]}" for f in summary["failed_rungs"]]
+        groups: dict[tuple, list[str]] = {}
+        for f in summary["failed_rungs"]:
+            key = (f["model"], f["kind"], f["internal"], f["reason"].splitlines()[0][:240])
+            groups.setdefault(key, []).append(f"{f['target']}/{f['rung']}")
+        out += ["", "Failed rungs, grouped by model and reason (as report.json gives it):", ""]
+        out += [f"- {model} ({kind}{', internal' if internal else ''}) - {', '.join(where)}: {reason}"
+                for (model, kind, internal, reason), where in groups.items()]
     return "\n".join(out)
 
 
