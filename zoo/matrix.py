@@ -147,7 +147,7 @@ def markdown_summary(summary: dict) -> str:
     if summary["failed_rungs"]:
         groups: dict[tuple, list[str]] = {}
         for f in summary["failed_rungs"]:
-            key = (f["model"], f["kind"], f["internal"], f["reason"].splitlines()[0][:240])
+            key = (f["model"], f["kind"], f["internal"], (f["reason"].splitlines() or ["(no reason)"])[0][:240])
             groups.setdefault(key, []).append(f"{f['target']}/{f['rung']}")
         out += ["", "Failed rungs, grouped by model and reason (as report.json gives it):", ""]
         out += [f"- {model} ({kind}{', internal' if internal else ''}) - {', '.join(where)}: {reason}"
