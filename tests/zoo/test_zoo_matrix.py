@@ -74,6 +74,9 @@ def _check(doc: dict, model: str, family: str, *, trained_rungs: bool = False) -
     assert row["exit"] in ("0", "2", "3"), f"{model}/{family}: exit {row['exit']}: {row.get('error', '')}\n{row['rungs']}"
     if row.get("plan") == "inspect only":
         return
+    if row["exit"] == "2":  # refused before any rung (an op or layer the target cannot take): one line, named
+        assert row.get("error", "").strip(), f"{model}/{family}: exit 2 without a message"
+        return
     assert row["rungs"], f"{model}/{family}: exit {row['exit']} but no rung in report.json: {row.get('error', '')}"
     for rung in row["rungs"]:
         assert rung["status4"] in FOUR, f"{model}/{family}/{rung['rung']}: status {rung['status']}"
