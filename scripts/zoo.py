@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,8 +61,14 @@ def _run(cmd: list[str], timeout: float, log: Path) -> tuple[int | None, bool, s
             raise
 
 
+_NOISE = ("$ ", "WARNING: All log", "To enable the following")
+_GLOG = re.compile(r"^[IWEF]\d{4} ")  # absl / glog lines: I0000 ..., W1126 ...
+
+
 def _tail(log: Path, n: int = 6) -> str:
-    lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip() and not ln.startswith("$ ")][-n:]
+    """The last lines of a log that are not the echoed command or TensorFlow / absl start-up noise."""
+    lines = [ln for ln in log.read_text(errors="replace").splitlines()
+             if ln.strip() and not ln.startswith(_NOISE) and not _GLOG.match(ln) and "cuda" not in ln.lower()][-n:]
     return " | ".join(lines)[-600:]
 
 
@@ -172,6 +179,8 @@ def main() -> int:
             loud = "!!! " if row["exit"] not in ("0", "2", "3") else ""
             print(f"{loud}{name:26} {family:9} exit {row['exit']:>7} {row.get('wall_s', 0):>7}s "
                   f"plan={row.get('plan') or '-'} {rungs} {row.get('error', '')[:300]}", flush=True)
+            if args.json_out:  # after every build, so an interrupted run keeps what it measured
+                matrix.dump(Path(args.json_out), rows, matrix.summarize(rows), {"partial": True, "work": str(work)}, models)
     summary = matrix.summarize(rows)
     summary["generator_failures"] = gen_failures
     meta = {"models": names, "targets": families, "untrained_only": args.untrained_only, "epochs": args.epochs,
@@ -196,23 +205,27 @@ def merge(args) -> int:
     by_name = {m["name"]: m for d in docs for m in d.get("models", [])}
     for name in dict.fromkeys(r["model"] for r in rows):
         if name not in by_name:  # an older --json without the model list: read it from the zoo cache
-            zm = generate(name, args, Path(tempfile.mkdtemp()) / "gen.log")
-            if zm:
+            from zoo.cache import default_root
+
+            cached = sorted(Path(args.zoo_dir or default_root()).glob(f"{name}-s{args.seed}-*/zoo.json"),
+                            key=lambda p: p.stat().st_mtime)
+            if cached:
+                zm = json.loads(cached[-1].read_text())
+                zm["model"] = str(cached[-1].parent / zm["model"])
                 by_name[name] = zm
     order = list(REGISTRY)
     rows.sort(key=lambda r: (order.index(r["model"]), FAMILIES.index(r["target"])))
     models = sorted(by_name.values(), key=lambda m: order.index(m["name"]))
     summary = matrix.summarize(rows)
     summary["generator_failures"] = sorted({g for d in docs for g in d["summary"].get("generator_failures", [])})
-    wall = round(sum(d["meta"]["wall_s"] for d in docs), 1)
-    meta = {"merged": args.merge, "wall_s": wall, "untrained_only": sorted({d["meta"]["untrained_only"] for d in docs}),
-            "epochs": sorted({str(d["meta"]["epochs"]) for d in docs})}
+    wall = round(sum(r.get("wall_s") or 0 for r in rows), 1)
+    meta = {"merged": args.merge, "build_wall_s": wall}
     print(matrix.markdown_table(rows) + "\n\n" + matrix.markdown_summary(summary))
     if args.json_out:
         matrix.dump(Path(args.json_out), rows, summary, meta, models)
     if args.markdown:
-        header = (f"Merged from {len(docs)} runs of `python scripts/zoo.py` (seed {args.seed}); sum of their wall times "
-                  f"{wall} s.")
+        header = (f"Merged from {len(docs)} runs of `python scripts/zoo.py` (seed {args.seed}); sum of the builds' "
+                  f"wall times {wall} s.")
         matrix.write_markdown(Path(args.markdown), rows, summary, header, models)
     return 0
 

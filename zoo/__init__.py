@@ -45,6 +45,8 @@ REGISTRY: dict[str, Entry] = {e.name: e for e in (
           notes="1-D conv keyword spotter on 49x10 MFCC frames, 12 classes"),
     Entry("k_gru", "keras", "zoo.keras_custom:gru_classifier", "classification", _SYN, ALL,
           notes="GRU(48) over 32x16 sequences, 6 classes"),
+    Entry("k_gru_tf_keras", "keras", "zoo.keras_custom:gru_tf_keras", "classification", _SYN, ALL,
+          notes="the same GRU built and saved with tf_keras (.h5): the path around the Keras 3 bridge"),
     Entry("k_autoencoder", "keras", "zoo.keras_custom:autoencoder", "regression", _SYN, ALL, ci=True,
           notes="dense autoencoder 640 -> 128x4 -> 8 -> 128x4 -> 640 (MLPerf Tiny AD)"),
     Entry("k_two_input", "keras", "zoo.keras_custom:two_input", "classification", _SYN, ALL,

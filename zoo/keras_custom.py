@@ -165,3 +165,37 @@ def autoencoder(out_dir: Path, seed: int) -> ZooModel:
                     inputs={"frames": [[dim], "float32"]}, outputs=[[[dim], "float32"]],
                     weights="random init, fit 15 epochs (MSE) on the manifold task", checks=checks,
                     train={"epochs": 15, "samples": len(xt), "final_loss": round(loss, 5)})
+
+
+def gru_tf_keras(out_dir: Path, seed: int) -> ZooModel:
+    """The same GRU classifier built and saved with tf_keras (Keras 2): the SDK's Keras 3 bridge
+    refuses a default Keras 3 GRU (zero_output_for_mask), so this is the path a GRU user has."""
+    import os
+
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tensorflow as tf
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    L = tf_keras.layers
+    classes, steps, feats = 6, 32, 16
+    inp = tf_keras.Input((steps, feats), name="sequence")
+    out = L.Dense(classes, activation="softmax", name="label")(L.GRU(48, name="gru")(inp))
+    model = tf_keras.Model(inp, out, name="gru_classifier_tf_keras")
+    x, y = common.sequence_task(600, steps, feats, classes, seed, "train")
+    model.compile(optimizer=tf_keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    loss = float(model.fit(x, y, epochs=10, batch_size=32, verbose=0).history["loss"][-1])
+    xc, _ = common.sequence_task(300, steps, feats, classes, seed, "calibration")
+    xe, ye = common.sequence_task(180, steps, feats, classes, seed, "eval")
+    pred = model.predict(xe, verbose=0)
+    checks = common.check_spread("k_gru_tf_keras", pred, classes)
+    checks["fp32_accuracy_on_task"] = round(float((pred.argmax(1) == ye).mean()), 4)
+    path = out_dir / "model.h5"
+    model.save(path)
+    common.save_npz(out_dir / "calibration.npz", x=xc)
+    common.save_npz(out_dir / "eval.npz", x=xe)
+    return ZooModel("k_gru_tf_keras", "keras", "classification", path, out_dir / "calibration.npz", out_dir / "eval.npz",
+                    inputs={"sequence": [[steps, feats], "float32"]}, outputs=[[[classes], "float32"]],
+                    weights="random init (tf_keras), fit 10 epochs on the sequence task", checks=checks,
+                    train={"epochs": 10, "samples": len(y), "final_loss": round(loss, 4)})

@@ -127,7 +127,9 @@ def markdown_table(rows: list[dict]) -> str:
         fid = "-" if r.get("value") is None else f"{r['metric']} {r['value']:.4f}"
         plan = r.get("plan") or "-"
         if r.get("feasible") is False:
-            plan += f" (infeasible: {r.get('binding') or '?'})"
+            plan += f" (infeasible: {r['binding']})" if r.get("binding") else " (nothing built)"
+        elif r.get("stage") == "plan" or (not r.get("rungs") and r.get("error")):
+            plan = "refused: " + r.get("error", "").removeprefix("error: ")[:120].replace("|", "/")
         rungs = " ".join(f"{g['rung']}:{LETTER.get(g['status'], '?')}" for g in r.get("rungs", [])) or r.get("note", "")
         lines.append(f"| {r['model']} | {r['target']} | {r['exit']} | {plan} | {size} | {fid} | {_kib(r.get('arena'))} "
                      f"| {r.get('wall_s', '-')} | {rungs} |")
@@ -143,9 +145,13 @@ def markdown_summary(summary: dict) -> str:
         out.append(f"  - {fam}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
     out.append(f"- total build wall time: {summary['wall_s']} s")
     if summary["failed_rungs"]:
-        out += ["", "Failed rungs (reason as report.json gives it):", ""]
-        out += [f"- {f['model']} / {f['target']} / {f['rung']} ({f['kind']}{', internal' if f['internal'] else ''}): "
-                f"{f['reason'][:300]}" for f in summary["failed_rungs"]]
+        groups: dict[tuple, list[str]] = {}
+        for f in summary["failed_rungs"]:
+            key = (f["model"], f["kind"], f["internal"], (f["reason"].splitlines() or ["(no reason)"])[0][:240])
+            groups.setdefault(key, []).append(f"{f['target']}/{f['rung']}")
+        out += ["", "Failed rungs, grouped by model and reason (as report.json gives it):", ""]
+        out += [f"- {model} ({kind}{', internal' if internal else ''}) - {', '.join(where)}: {reason}"
+                for (model, kind, internal, reason), where in groups.items()]
     return "\n".join(out)
 
 

@@ -82,7 +82,7 @@ def resnet18(out_dir: Path, seed: int) -> ZooModel:
 
 
 def squeezenet1_1(out_dir: Path, seed: int) -> ZooModel:
-    return _tv("t_squeezenet1_1", out_dir, seed, "squeezenet1_1", 48, 8, n_train=400, lr=5e-4)
+    return _tv("t_squeezenet1_1", out_dir, seed, "squeezenet1_1", 48, 20, n_train=400, lr=1e-3)
 
 
 def shufflenet_v2_x0_5(out_dir: Path, seed: int) -> ZooModel:
