@@ -86,10 +86,10 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, kinds: dic
     if runner.cross_check:
         same = _compare_runtimes(got, runner.cross_check.run(artifact, data.inputs, reference=reference))
         measured[f"vs_{runner.cross_check.runtime}"] = same
-        if not same["identical"]:
+        if not same["identical"] and not same["within_rounding"]:
             problems.append(f"{runner.runtime} differs from {runner.cross_check.runtime} on the same file by up to "
-                            f"{same['max_abs_error']:.4g} ({same['differing_values']} values): its kernels should "
-                            "match the reference kernels bit for bit")
+                            f"{same['max_abs_error']:.4g} ({same['differing_values']} of {same['values']} values): "
+                            "more than its kernels' rounding differences from the reference kernels")
     return Verification(
         runtime=runner.runtime,
         method=runner.method,
@@ -103,11 +103,21 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, kinds: dic
     )
 
 
+# TFLite Micro's kernels are LiteRT's reference kernels, but a few round differently by one quantization
+# step (AVERAGE_POOL_2D, measured: 2 of 256 int8 outputs one step apart after a Dense). Such differences
+# stay rare and small; a broken kernel or a mis-fed tensor differs on many values by a lot.
+ROUNDING_MAX_DIFFERING = 0.01  # fraction of output values
+ROUNDING_MAX_ERROR = 0.02  # of the output's range
+
+
 def _compare_runtimes(got: list[np.ndarray], expected: list[np.ndarray]) -> dict:
-    """Two runtimes on the same file: identical outputs, or by how much and how often they differ."""
+    """Two runtimes on the same file: identical outputs, or by how much and how often they differ, and
+    whether that is within kernel rounding (see ROUNDING_MAX_*)."""
     diff = np.concatenate([np.abs(np.asarray(g, np.float64) - np.asarray(e, np.float64)).ravel() for g, e in zip(got, expected)])
-    return {"identical": bool((diff == 0).all()), "max_abs_error": float(diff.max(initial=0.0)),
-            "differing_values": int((diff != 0).sum())}
+    ranges = [float(np.ptp(np.asarray(e, np.float64))) if np.size(e) else 0.0 for e in expected]
+    worst, differing = float(diff.max(initial=0.0)), int((diff != 0).sum())
+    return {"identical": differing == 0, "max_abs_error": worst, "differing_values": differing, "values": int(diff.size),
+            "within_rounding": differing <= ROUNDING_MAX_DIFFERING * diff.size and worst <= ROUNDING_MAX_ERROR * max(ranges, default=0.0)}
 
 
 def _verify_on_fallback(artifact: Artifact, reference: LoadedModel, data: Dataset, ref_out: list[np.ndarray],

@@ -97,12 +97,13 @@ def _keras_kernel(layer, wop: WeightOp, keras) -> tuple[str, np.ndarray]:
     L = keras.layers
     if isinstance(layer, L.Dense):
         return "kernel", w.T
-    depthwise = w.reshape(wop.groups, w.shape[0] // wop.groups, *w.shape[2:]).transpose(2, 3, 0, 1) if wop.groups > 1 else None
+    spatial = tuple(range(2, w.ndim))  # Core ML (Cout, Cin, *spatial) -> Keras (*spatial, Cin, Cout); Conv1D too
+    depthwise = w.reshape(wop.groups, w.shape[0] // wop.groups, *w.shape[2:]).transpose(*spatial, 0, 1) if wop.groups > 1 else None
     if isinstance(layer, L.SeparableConv2D):
-        return ("depthwise_kernel", depthwise) if wop.groups > 1 else ("pointwise_kernel", w.transpose(2, 3, 1, 0))
+        return ("depthwise_kernel", depthwise) if wop.groups > 1 else ("pointwise_kernel", w.transpose(*spatial, 1, 0))
     if isinstance(layer, L.DepthwiseConv2D):
         return "depthwise_kernel", depthwise
-    return "kernel", w.transpose(2, 3, 1, 0)
+    return "kernel", w.transpose(*spatial, 1, 0)
 
 
 def _inbound(layer):
@@ -126,6 +127,8 @@ def substitute(handle, wops: list[WeightOp]):
         if isinstance(layer, keras.layers.BatchNormalization):  # Core ML folded this BN into its producer
             bn, layer = layer, _inbound(layer)
         attr, value = _keras_kernel(layer, wop, keras)
+        if getattr(layer, attr, None) is None or value.size != int(np.prod(getattr(layer, attr).shape)):
+            continue  # not this layer's kernel after all: the layer stays unmapped (no simulation)
         getattr(layer, attr).assign(value.reshape(getattr(layer, attr).shape))
         bias = wop.bias
         if bn is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk import deps
+from edge_sdk.errors import VerificationError, first_line
 from edge_sdk.formats.common.quant import from_output, to_input
 
 BATCH = 64
@@ -29,23 +30,46 @@ def input_order(details: list[dict], names: list[str]) -> list[int]:
     return order
 
 
+def output_order(flatbuffer: bytes, names: list[str]) -> list[int]:
+    """For each model output name, the interpreter's output position, by the file's signature: the
+    converter may list a multi-output model's outputs in another order than the model (MTCNN's RNet:
+    class scores before boxes). Positional when the signature does not name every output."""
+    interp = deps.litert_interpreter()(model_content=flatbuffer)
+    positions = [d["index"] for d in interp.get_output_details()]
+    if len(names) != len(positions) or len(names) < 2:
+        return list(range(len(positions)))
+    signatures = interp.get_signature_list()
+    if len(signatures) != 1:
+        return list(range(len(positions)))
+    by_name = interp.get_signature_runner(next(iter(signatures))).get_output_details()
+    keys = [name if name in by_name else name.split("/")[0] for name in names]  # Keras: layer/op tensor names
+    if sorted(keys) != sorted(by_name):
+        return list(range(len(positions)))
+    return [positions.index(by_name[key]["index"]) for key in keys]
+
+
+def output_names_of(reference) -> list[str]:
+    return [spec.name for spec in reference.outputs] if reference is not None else []
+
+
 def run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
     """LiteRT as apps run it: optimized builtin kernels with the default XNNPACK delegate."""
-    return _run(artifact_or_bytes, inputs, reference_kernels=False)
+    return _run(artifact_or_bytes, inputs, output_names_of(reference), reference_kernels=False)
 
 
 def run_reference_kernels(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
     """LiteRT's reference kernels, no delegates: what TFLite Micro's kernels are derived from, so a TFLM
     artifact is expected to match them bit for bit (XNNPACK may round int8 differently by many LSBs)."""
-    return _run(artifact_or_bytes, inputs, reference_kernels=True)
+    return _run(artifact_or_bytes, inputs, output_names_of(reference), reference_kernels=True)
 
 
-def _run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference_kernels: bool) -> list[np.ndarray]:
+def _run(artifact_or_bytes, inputs: dict[str, np.ndarray], output_names: list[str], reference_kernels: bool) -> list[np.ndarray]:
     Interpreter = deps.litert_interpreter()
     kwargs = {}
     if reference_kernels:
         kwargs["experimental_op_resolver_type"] = deps.module("ai_edge_litert.interpreter").OpResolverType.BUILTIN_REF
-    interp = Interpreter(model_content=model_bytes(artifact_or_bytes), num_threads=1, **kwargs)
+    flatbuffer = model_bytes(artifact_or_bytes)
+    interp = Interpreter(model_content=flatbuffer, num_threads=1, **kwargs)
     in_details = interp.get_input_details()
     order = input_order(in_details, list(inputs))
     arrays = list(inputs.values())
@@ -55,10 +79,19 @@ def _run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference_kernels: bo
         chunk = [a[start : start + BATCH] for a in arrays]
         for arr, idx in zip(chunk, order):
             interp.resize_tensor_input(in_details[idx]["index"], list(arr.shape))
-        interp.allocate_tensors()
+        try:
+            interp.allocate_tensors()
+        except RuntimeError as exc:
+            if "delegate" not in str(exc).lower():
+                raise
+            raise VerificationError(
+                f"LiteRT's default XNNPACK delegate cannot prepare this artifact ({first_line(exc)}); an app "
+                "loading it with default options fails the same way"
+            ) from exc
         details = interp.get_input_details()
         for arr, idx in zip(chunk, order):
             interp.set_tensor(details[idx]["index"], to_input(arr, details[idx]))
         interp.invoke()
         outs.append([from_output(interp.get_tensor(d["index"]), d) for d in interp.get_output_details()])
-    return [np.concatenate(parts) for parts in zip(*outs)]
+    merged = [np.concatenate(parts) for parts in zip(*outs)]
+    return [merged[i] for i in output_order(flatbuffer, output_names)] if output_names else merged

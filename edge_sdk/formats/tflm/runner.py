@@ -21,7 +21,7 @@ from edge_sdk.errors import UnsupportedOpError
 from edge_sdk.formats.base import RuntimeCrashed
 from edge_sdk.formats.common.flatbuffer import read_graph
 from edge_sdk.formats.common.quant import from_output, to_input
-from edge_sdk.formats.tflite.runner import input_order, model_bytes
+from edge_sdk.formats.tflite.runner import input_order, model_bytes, output_names_of, output_order
 
 _TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 _HEAD = re.compile(r"Arena allocation head (\d+) bytes")
@@ -156,4 +156,6 @@ def run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> lis
         interp.invoke()
         for j, d in enumerate(out_details):
             results[j].append(from_output(interp.get_output(j), d))
-    return [np.concatenate(r) for r in results]
+    merged = [np.concatenate(r) for r in results]
+    names = output_names_of(reference)
+    return [merged[i] for i in output_order(flatbuffer, names)] if names else merged

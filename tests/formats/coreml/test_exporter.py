@@ -115,3 +115,19 @@ def test_other_compressions_decode_like_coremltools(compression, profile_name, m
     v = verify(artifact, digits_loaded, digits_eval.head(120))
     assert v.passed, v.reason
     assert v.checks["problems"] == []
+
+
+def test_conv1d_kernels_map_back_from_core_ml_layout():
+    """A 1-D conv keyword spotter (issue 12's zoo): Core ML stores a Conv1D kernel (Cout, Cin, K); the
+    simulation transposed every conv weight as 4-D and raised (`axes don't match array`, exit 1)."""
+    from edge_sdk import deps
+    from edge_sdk.formats.coreml.runner import _keras_kernel
+    from edge_sdk.formats.coreml.weights import WeightOp
+
+    keras = deps.tf_keras()
+    conv = keras.layers.Conv1D(16, 3)
+    conv.build((None, 49, 10))
+    kernel = np.arange(3 * 10 * 16, dtype=np.float32).reshape(3, 10, 16)  # Keras (K, Cin, Cout)
+    stored = WeightOp("conv", "conv", kernel.transpose(2, 1, 0), None, 1, None)  # Core ML (Cout, Cin, K)
+    attr, value = _keras_kernel(conv, stored, keras)
+    assert attr == "kernel" and np.array_equal(value, kernel)

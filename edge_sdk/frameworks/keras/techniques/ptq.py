@@ -50,16 +50,25 @@ class QuantSpec:
             raise ExportError(f"unknown io dtype {self.io_dtype!r}; valid: int8, float32")
 
 
-def _representative(calibration: Dataset, max_samples: int):
+def representative_dataset(calibration: Dataset, max_samples: int):
     used = min(len(calibration), max_samples)
     if used < max_samples:
         warnings.warn(f"{calibration.source}: {used} calibration samples available, fewer than the {max_samples} asked")
 
     def gen():
+        # several inputs go by name: the converter's signature does not keep the model's input order
+        # (a list fed a two-input model's (N, 8) vector to its first CONV_2D)
         for i in range(used):
-            yield [v[i : i + 1] for v in calibration.inputs.values()]
+            sample = {name: v[i : i + 1] for name, v in calibration.inputs.items()}
+            yield sample if len(sample) > 1 else list(sample.values())
 
     return gen, used
+
+
+def converter_error(exc: Exception) -> str:
+    """The line of a converter exception that says what failed (its first 'error' line)."""
+    lines = str(exc).splitlines()
+    return next((l for l in lines if "error" in l.lower()), lines[0] if lines else type(exc).__name__).strip()
 
 
 def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None = None) -> tuple[bytes, StepRecord]:
@@ -83,7 +92,7 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
     elif spec.mode in CALIBRATED:
         if calibration is None:
             raise DataError(f"{spec.mode} quantization needs calibration data (--calibration FILE.npz)")
-        converter.representative_dataset, used = _representative(calibration, spec.max_samples)
+        converter.representative_dataset, used = representative_dataset(calibration, spec.max_samples)
         if spec.mode == "int8":
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             if spec.io_dtype == "int8":
@@ -96,8 +105,7 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
     try:
         flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError/RuntimeError with MLIR diagnostics
-        first = next((l for l in str(exc).splitlines() if "error" in l.lower()), str(exc).splitlines()[0] if str(exc) else "")
-        raise ExportError(f"TFLite conversion ({spec.mode}) failed: {first.strip()}") from exc
+        raise ExportError(f"TFLite conversion ({spec.mode}) failed: {converter_error(exc)}") from exc
     record = StepRecord(
         technique="ptq",
         params={"mode": spec.mode, "io_dtype": spec.io_dtype, "max_samples": spec.max_samples},

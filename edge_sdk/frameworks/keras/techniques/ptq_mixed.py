@@ -16,6 +16,9 @@ from typing import Any
 
 from edge_sdk import deps
 from edge_sdk.data import Dataset
+from edge_sdk.errors import ExportError
+from edge_sdk.formats.tflite.runner import input_order
+from edge_sdk.frameworks.keras.techniques.ptq import converter_error, representative_dataset
 from edge_sdk.contracts.records import StepRecord
 
 SENSITIVE_RMSE_PER_SCALE = 0.7  # above this an op's int8 error exceeds ~0.7 quantization steps
@@ -40,31 +43,51 @@ def _sensitivity(debugger: Any) -> list[tuple[str, str, float]]:
     return sorted(ranked, key=lambda r: -r[2])
 
 
+def _interpreter_input_order(model: Any, names: list[str]) -> list[int]:
+    """For each input of the converted model (interpreter order), its position in `names`. A single
+    input needs no conversion to know it."""
+    if len(names) == 1:
+        return [0]
+    tf = deps.tensorflow()
+    float_model = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    details = deps.litert_interpreter()(model_content=float_model).get_input_details()
+    position = input_order(details, names)  # name -> interpreter index
+    return [position.index(i) for i in range(len(details))]
+
+
 def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, keep_float: int | None = None) -> tuple[bytes, StepRecord]:
     """keep_float: how many of the most sensitive ops stay float (default: those above the threshold, at least 1)."""
     tf = deps.tensorflow()
     start = time.perf_counter()
-    used = min(len(calibration), max_samples)
+    calibrate, used = representative_dataset(calibration, max_samples)
 
-    def gen():
-        for i in range(used):
-            yield [v[i : i + 1] for v in calibration.inputs.values()]
+    def gen():  # the debugger takes lists only, in the converted model's input order
+        order = _interpreter_input_order(model, list(calibration.inputs))
+        for sample in calibrate():
+            values = list(sample.values()) if isinstance(sample, dict) else sample
+            yield [values[i] for i in order]
 
     def converter():
         conv = tf.lite.TFLiteConverter.from_keras_model(model)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = gen
+        conv.representative_dataset = calibrate
         return conv
 
-    probe = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=gen)
-    probe.run()
+    try:
+        probe = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=gen)
+        probe.run()
+    except Exception as exc:  # the converter raises ConverterError/RuntimeError with MLIR diagnostics
+        raise ExportError(f"TFLite conversion (int8-mixed) failed: {converter_error(exc)}") from exc
     ranked = _sensitivity(probe)
     if keep_float is None:
         keep_float = max(1, sum(1 for r in ranked if r[2] > SENSITIVE_RMSE_PER_SCALE))
     denylist = [name for name, _, _ in ranked[:keep_float]]
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylist)
-    final = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=gen, debug_options=options)
-    flatbuffer = bytes(final.get_nondebug_quantized_model())
+    try:
+        final = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=gen, debug_options=options)
+        flatbuffer = bytes(final.get_nondebug_quantized_model())
+    except Exception as exc:  # noqa: BLE001 - as above
+        raise ExportError(f"TFLite conversion (int8-mixed) failed: {converter_error(exc)}") from exc
     record = StepRecord(
         technique="ptq",
         params={"mode": "int8-mixed", "max_samples": max_samples, "keep_float": keep_float},
