@@ -63,6 +63,12 @@ def run_reference_kernels(artifact_or_bytes, inputs: dict[str, np.ndarray], refe
     return _run(artifact_or_bytes, inputs, output_names_of(reference), reference_kernels=True)
 
 
+def _static_batch(details: list[dict]) -> int | None:
+    """The batch a model was converted at when it is fixed (recurrent models: batch 1), else None."""
+    fixed = [int(d["shape_signature"][0]) for d in details if len(d["shape_signature"]) and d["shape_signature"][0] > 0]
+    return fixed[0] if fixed else None
+
+
 def _run(artifact_or_bytes, inputs: dict[str, np.ndarray], output_names: list[str], reference_kernels: bool) -> list[np.ndarray]:
     Interpreter = deps.litert_interpreter()
     kwargs = {}
@@ -74,9 +80,10 @@ def _run(artifact_or_bytes, inputs: dict[str, np.ndarray], output_names: list[st
     order = input_order(in_details, list(inputs))
     arrays = list(inputs.values())
     n = len(arrays[0])
+    batch = _static_batch(in_details) or BATCH
     outs: list[list[np.ndarray]] = []
-    for start in range(0, n, BATCH):
-        chunk = [a[start : start + BATCH] for a in arrays]
+    for start in range(0, n, batch):
+        chunk = [a[start : start + batch] for a in arrays]
         for arr, idx in zip(chunk, order):
             interp.resize_tensor_input(in_details[idx]["index"], list(arr.shape))
         try:

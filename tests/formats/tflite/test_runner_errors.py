@@ -20,7 +20,8 @@ class _Refusing:
         return self
 
     def get_input_details(self):
-        return [{"name": "x", "index": 0, "shape": np.array([1, 2]), "dtype": np.float32, "quantization": (0.0, 0)}]
+        return [{"name": "x", "index": 0, "shape": np.array([1, 2]), "shape_signature": np.array([-1, 2]),
+                 "dtype": np.float32, "quantization": (0.0, 0)}]
 
     def resize_tensor_input(self, index, shape):
         pass

@@ -71,8 +71,55 @@ def converter_error(exc: Exception) -> str:
     return next((l for l in lines if "error" in l.lower()), lines[0] if lines else type(exc).__name__).strip()
 
 
+def _layers_of(model: Any, kinds: tuple) -> list[Any]:
+    """The layers of `model` (nested models and Bidirectional wrappers looked into) that are `kinds`."""
+    found = []
+    for layer in model.layers:
+        inner = getattr(layer, "forward_layer", None)  # Bidirectional
+        found += [x for x in (layer, inner) if x is not None and isinstance(x, kinds)]
+        if hasattr(layer, "layers"):
+            found += _layers_of(layer, kinds)
+    return found
+
+
+def _is_recurrent(model: Any) -> bool:
+    keras = deps.tf_keras()
+    return bool(_layers_of(model, (keras.layers.RNN, keras.layers.Bidirectional)))
+
+
+def refuse_integer_gru(model: Any, mode: str) -> None:
+    """Full-integer conversion of a GRU kills TensorFlow 2.21's converter with a segfault (measured on a
+    one-layer GRU(12) at batch 1); LiteRT has no integer GRU kernel to aim for. Say so instead."""
+    if mode not in (*CALIBRATED, "int8-mixed"):
+        return
+    grus = _layers_of(model, (deps.tf_keras().layers.GRU,))
+    if grus:
+        raise ExportError(f"layer '{grus[0].name}' (GRU): TFLite has no integer GRU kernel and TensorFlow's converter "
+                          f"crashes quantizing one fully ({mode}); use dynamic-int8, float16 or float32")
+
+
+def keras_converter(model: Any) -> Any:
+    """A TFLiteConverter for the model. Recurrent models (GRU, LSTM, RNN) are converted at batch 1: at
+    a dynamic batch the converter cannot lower their TensorList ops (`'tf.TensorListReserve' op requires
+    element_shape to be static`), and batch 1 is how such models run on a device. The signature keeps the
+    model's input and output names."""
+    tf = deps.tensorflow()
+    if not _is_recurrent(model):
+        return tf.lite.TFLiteConverter.from_keras_model(model)
+    specs = [tf.TensorSpec([1, *t.shape[1:]], t.dtype, name=name) for name, t in zip(model.input_names, model.inputs)]
+    names = list(model.output_names)
+
+    def serve(*args: Any) -> dict:
+        out = model(list(args) if len(args) > 1 else args[0], training=False)
+        return dict(zip(names, out if isinstance(out, (list, tuple)) else [out]))
+
+    concrete = tf.function(serve).get_concrete_function(*specs)
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+
+
 def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None = None) -> tuple[bytes, StepRecord]:
     """Convert a tf_keras model to a TFLite flatbuffer with the given quantization."""
+    refuse_integer_gru(model, spec.mode)
     if spec.mode == "int8-mixed":
         if calibration is None:
             raise DataError("int8-mixed quantization needs calibration data (--calibration FILE.npz)")
@@ -81,7 +128,7 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
         return convert_int8_mixed(model, calibration, spec.max_samples)
     tf = deps.tensorflow()
     start = time.perf_counter()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = keras_converter(model)
     used = 0
     if spec.mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -18,7 +18,7 @@ from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ExportError
 from edge_sdk.formats.tflite.runner import input_order
-from edge_sdk.frameworks.keras.techniques.ptq import converter_error, representative_dataset
+from edge_sdk.frameworks.keras.techniques.ptq import converter_error, keras_converter, representative_dataset
 from edge_sdk.contracts.records import StepRecord
 
 SENSITIVE_RMSE_PER_SCALE = 0.7  # above this an op's int8 error exceeds ~0.7 quantization steps
@@ -49,7 +49,7 @@ def _interpreter_input_order(model: Any, names: list[str]) -> list[int]:
     if len(names) == 1:
         return [0]
     tf = deps.tensorflow()
-    float_model = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    float_model = keras_converter(model).convert()
     details = deps.litert_interpreter()(model_content=float_model).get_input_details()
     position = input_order(details, names)  # name -> interpreter index
     return [position.index(i) for i in range(len(details))]
@@ -68,7 +68,7 @@ def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, keep_
             yield [values[i] for i in order]
 
     def converter():
-        conv = tf.lite.TFLiteConverter.from_keras_model(model)
+        conv = keras_converter(model)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = calibrate
         return conv
