@@ -103,10 +103,11 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, kinds: dic
     )
 
 
-# TFLite Micro's kernels are LiteRT's reference kernels, but a few round differently by one quantization
-# step (AVERAGE_POOL_2D, measured: 2 of 256 int8 outputs one step apart after a Dense). Such differences
-# stay rare and small; a broken kernel or a mis-fed tensor differs on many values by a lot.
-ROUNDING_MAX_DIFFERING = 0.01  # fraction of output values
+# TFLite Micro's kernels are LiteRT's reference kernels, but a few round differently by a quantization
+# step or two (measured: AVERAGE_POOL_2D, 2 of 256 int8 outputs one step apart after a Dense; MTCNN's
+# RNet with PReLU and softmax, 16 of 1200 outputs up to two steps apart). Such differences stay rare and
+# small; a broken kernel or a mis-fed tensor differs on many values by a lot.
+ROUNDING_MAX_DIFFERING = 0.05  # fraction of output values
 ROUNDING_MAX_ERROR = 0.02  # of the output's range
 
 
