@@ -38,13 +38,12 @@ class PTQConfig(TechniqueConfig):
 
 
 def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: bool = True) -> Any:
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer,
-        get_symmetric_quantization_config,
-    )
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import get_symmetric_quantization_config
+
+    from edge_sdk.frameworks.torch.techniques.xnnpack_scalar_fix import xnnpack_quantizer_class
 
     config = get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=dynamic, is_qat=qat)
-    return XNNPACKQuantizer().set_global(config)
+    return xnnpack_quantizer_class()().set_global(config)
 
 
 def dynamic_quantizer() -> Any:
