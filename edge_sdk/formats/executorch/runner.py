@@ -19,6 +19,9 @@ LATENCY_RUNS = 20
 
 
 def load_method(artifact_or_path) -> object:
+    # the quantized kernels (embedding_byte, ...) register on import; without them a dynamic-int8 .pte with
+    # quantized embeddings fails to load ("Missing operator") in any process that did not quantize it
+    import executorch.kernels.quantized  # noqa: F401
     from executorch.runtime import Runtime
 
     path = artifact_or_path if isinstance(artifact_or_path, (str, Path)) else artifact_or_path.path

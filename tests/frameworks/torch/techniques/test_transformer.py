@@ -3,6 +3,9 @@ int8, embedding tables int8 weight-only; the mask and index arithmetic must surv
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -51,3 +54,11 @@ def test_dynamic_int8_pte_cosine_and_size(transformer, tokens, android, tmp_path
 
     a, b = (run_pte(art, {"tokens": np.repeat(v_, 2, axis=0)})[0] for v_ in (x, y))
     assert not np.allclose(a, b) and a.shape == (2, 64) and SEQ == 16
+    # a fresh process (a bench run, a worker that got the step from the cache) loads it too: the
+    # quantized embedding kernels are registered by the runner, not by having quantized in-process
+    np.savez(tmp_path / "x.npz", tokens=np.repeat(x, 2, axis=0))
+    script = ("import sys, types, numpy as np; from edge_sdk.formats.executorch.runner import run_pte; "
+              f"art = types.SimpleNamespace(path=sys.argv[1], details={{'batch': {art.details.get('batch', 1)}}}); "
+              "print(run_pte(art, dict(np.load(sys.argv[2])))[0].shape)")
+    proc = subprocess.run([sys.executable, "-c", script, str(art.path), str(tmp_path / "x.npz")], capture_output=True, text=True)
+    assert proc.returncode == 0 and "(2, 64)" in proc.stdout, proc.stderr[-2000:]
