@@ -31,6 +31,8 @@ DROPPABLE = {
     "seed": (None,),
     "sliding_window": (None,),
 }
+# tf_keras's RNN base takes these through **kwargs with Keras 3's meaning (not in the signature)
+RNN_KWARGS = frozenset({"zero_output_for_mask"})
 RENAMED = {("LeakyReLU", "negative_slope"): "alpha", ("InputLayer", "batch_shape"): "batch_input_shape"}
 BASE_LAYER_ARGS = {
     "name", "trainable", "dtype", "dynamic", "input_dim", "input_shape", "batch_input_shape",
@@ -112,6 +114,8 @@ class Translator:
 
     def arguments(self, name: str, cls: str, conf: dict, tf_cls: type) -> dict:
         accepted = _init_args(tf_cls)
+        if issubclass(tf_cls, self.tfk.layers.RNN):
+            accepted = accepted | RNN_KWARGS
         out = {}
         for key, value in conf.items():
             key = RENAMED.get((cls, key), key)

@@ -90,6 +90,9 @@ SINGLE_INPUT_FAMILIES = {
     "upsampling2d": ((4, 4, 2), lambda: [L.UpSampling2D(), L.UpSampling2D((2, 1), interpolation="bilinear")]),
     "conv2d_transpose": ((4, 4, 3), lambda: [L.Conv2DTranspose(4, 3, strides=2, padding="same"),
                                              L.Conv2DTranspose(2, 2)]),
+    # Keras 3 writes zero_output_for_mask, which tf_keras's RNN base takes through **kwargs
+    "recurrent": ((6, 4), lambda: [L.GRU(5, return_sequences=True), L.LSTM(4, return_sequences=True),
+                                   L.SimpleRNN(3)]),
 }
 
 
