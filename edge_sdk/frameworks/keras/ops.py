@@ -95,6 +95,9 @@ ACTIVATIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
     "swish": (("LOGISTIC", "MUL"), ("silu",), False),
     "silu": (("LOGISTIC", "MUL"), ("silu",), False),
     "hard_sigmoid": (("HARD_SWISH",), ("sigmoid_hard",), False),
+    # Keras 3's hard-swish (MobileNetV3); the bridge's x * relu6(x + 3) / 6 converts to HARD_SWISH
+    "hard_silu": (("HARD_SWISH",), ("sigmoid_hard", "mul"), False),
+    "hard_swish": (("HARD_SWISH",), ("sigmoid_hard", "mul"), False),
     "softplus": (("EXP", "ADD", "LOG"), ("softplus",), False),
     "leaky_relu": (("LEAKY_RELU",), ("leaky_relu",), False),
 }
