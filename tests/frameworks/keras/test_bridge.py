@@ -288,3 +288,15 @@ def randomize_bn_only(model, seed: int = 0) -> None:
             gamma, beta, mean, var = (w.shape for w in layer.weights)
             layer.set_weights([rng.uniform(0.5, 1.5, gamma), rng.normal(0, 0.1, beta),
                                rng.normal(0, 0.1, mean), rng.uniform(0.5, 2.0, var)])
+
+
+def test_keras3_hard_swish_is_a_known_op_on_every_runtime():
+    """MobileNetV3's Activation('hard_silu') bridges to a function the analysis maps to HARD_SWISH
+    (it was '?hard_silu', and every target refused the model at the fit check)."""
+    from edge_sdk.model import analyze, load_model
+
+    inp = k.Input((12,), name="x")
+    model = k.Model(inp, L.Activation("hard_silu")(L.Dense(12)(inp)))
+    info = analyze(load_model(keras_bridge.bridge_model(model)))
+    ops = {op for layer in info.layers for op in layer.runtime_ops.get("tflite", ())}
+    assert "HARD_SWISH" in ops and not any(op.startswith("?") for op in ops), ops
