@@ -91,7 +91,9 @@ class LocalExecutor:
         self._timeout_s = timeout_s
         self._warmup = warmup
         self._say = say
-        self._workers = [_Worker(warmup) for _ in range(jobs)]
+        # One worker warms up while the caller loads and checks the model; the others start with the
+        # first task: N + 1 processes importing TensorFlow at once slowed the load that everything waits for.
+        self._workers = [_Worker(warmup)]
         self._queue: deque[_Job] = deque()
         self._lock = threading.Lock()
         self._closed = False
@@ -104,6 +106,7 @@ class LocalExecutor:
             if self._closed:
                 raise RuntimeError("executor is closed")
             self._queue.append(_Job(task, future))
+            self._workers += [_Worker(self._warmup) for _ in range(self.jobs - len(self._workers))]
         return future
 
     def cancel(self, future: "Future[TaskResult]") -> None:
