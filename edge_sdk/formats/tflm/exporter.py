@@ -22,7 +22,8 @@ from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.formats.common.flatbuffer import Graph, layer_of, read_graph
 from edge_sdk.formats.tflite.exporter import convert
-from edge_sdk.formats.tflm.runner import TFLMCrashed, fits_in_arena, measure_arena, required_arena
+from edge_sdk.formats.tflm.arena_search import required_arena
+from edge_sdk.formats.tflm.runner import TFLMCrashed, fits_in_arena, measure_arena
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.contracts.records import ArenaInfo, Artifact

@@ -108,26 +108,6 @@ def fits_in_arena(flatbuffer: bytes, size: int) -> bool:
     return True
 
 
-def required_arena(flatbuffer: bytes, recorded: int, align: int = 16) -> int:
-    """The smallest arena (to `align` bytes) the interpreter really allocates and runs the model in, from
-    the recorded total up: the recorder can count less than allocation needs (alignment, the
-    interpreter's own structures), and a harness sized from it would fail on the device."""
-    lo = recorded
-    if fits_in_arena(flatbuffer, lo):
-        return lo
-    hi = lo * 2
-    while not fits_in_arena(flatbuffer, hi):
-        if hi >= MAX_PROBE_ARENA:
-            raise RuntimeError(f"TFLM allocates this model in no arena up to {MAX_PROBE_ARENA} bytes, yet recorded {recorded}")
-        lo, hi = hi, hi * 2
-    while hi - lo > align:  # invariant: lo does not fit, hi does
-        mid = (lo + hi) // 2 // align * align
-        if mid <= lo:
-            break
-        lo, hi = (lo, mid) if fits_in_arena(flatbuffer, mid) else (mid, hi)
-    return hi
-
-
 def _zero_inputs(interp, flatbuffer: bytes) -> None:
     for i in range(len(read_graph(flatbuffer).inputs)):
         d = interp.get_input_details(i)

@@ -7,6 +7,7 @@ talks to the parent over the socket FD (pickled messages: a Task in; ("start"|"s
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import signal
 import sys
@@ -20,6 +21,7 @@ def main(fd: int, warmup: str | None) -> None:
     from edge_sdk.plugins import load_plugins
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    faulthandler.enable()  # a native crash leaves the Python stack in the task's log (its log_tail)
     conn = Connection(fd)
     load_plugins()
     _warm_up(warmup)

@@ -93,7 +93,8 @@ def test_unsupported_op_names_layer_and_writes_nothing(cortex_m_profile, digits_
 
 
 def test_the_harness_arena_allocates_and_runs_the_model_exactly(tflm_artifact):
-    from edge_sdk.formats.tflm.runner import fits_in_arena, required_arena
+    from edge_sdk.formats.tflm.arena_search import required_arena
+    from edge_sdk.formats.tflm.runner import fits_in_arena
 
     artifact = tflm_artifact[0]
     flatbuffer = artifact.path.read_bytes()
