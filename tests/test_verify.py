@@ -112,16 +112,18 @@ def test_a_runtime_that_disagrees_with_its_cross_check_fails_and_check_raises():
 def test_rare_one_step_differences_between_runtimes_are_rounding_not_a_failure():
     from edge_sdk.verify import _compare_runtimes
 
-    expected = np.linspace(-4, 4, 1000).reshape(10, 100)
+    step = 8 / 256
+    expected = (np.arange(1000) % 256 - 128).reshape(10, 100) * step  # a dequantized int8 output
     rounded = expected.copy()
-    rounded[0, :3] += 8 / 255  # three values one int8 step apart
+    rounded[0, :3] += step  # three values one step apart
+    rounded[1, 0] -= 2 * step  # one two steps apart
     same = _compare_runtimes([rounded], [expected])
-    assert not same["identical"] and same["within_rounding"] and same["differing_values"] == 3
+    assert not same["identical"] and same["within_rounding"] and same["differing_values"] == 4
     broken = expected.copy()
-    broken[:, :20] += 8 / 255  # 20% of the values
+    broken[:, :20] += step  # 20% of the values
     assert not _compare_runtimes([broken], [expected])["within_rounding"]
     far = expected.copy()
-    far[0, 0] += 1.0  # one value far off
+    far[0, 0] += 3 * step  # one value three steps off
     assert not _compare_runtimes([far], [expected])["within_rounding"]
 
 
