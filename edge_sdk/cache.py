@@ -3,7 +3,7 @@
 Why: a release pipeline rebuilds the same model many times; re-training the same step on the same
 data with the same code yields the same model, so it is stored once under a key that changes when
 anything it depends on changes: sha256 over (model hash, data fingerprint, step name + config, the
-installed framework versions). An entry is a directory holding the trained model in its framework's
+installed framework versions, a fingerprint of edge_sdk's own source). An entry is a directory holding the trained model in its framework's
 own format (the frontend's `CacheFormat`: tf_keras `.h5`, torch ExportedProgram `.pt2`) and the step's
 StepRecord as JSON, written into a temp dir and renamed into place, so an interrupted write never
 leaves a half entry. An entry the frontend refuses to load (e.g. a Keras Lambda layer: code from the
@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -45,10 +46,22 @@ def cache_key(model_hash: str, data_fingerprint: str, step: Any, config: Any = N
     if versions is None:
         from edge_sdk.deps import versions as installed
 
-        versions = installed()
+        versions = {**installed(), "edge-sdk-code": code_fingerprint()}
     payload = {"model": model_hash, "data": data_fingerprint, "step": step, "config": config, "versions": versions}
     text = json.dumps(payload, sort_keys=True, default=repr, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 over edge_sdk's own source files. The version number alone did not change when the code
+    did (a development checkout, a patched install), and the cache then served attempts verified by
+    the old code."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 class StepCache:

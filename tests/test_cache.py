@@ -166,3 +166,15 @@ def test_entry_with_a_lambda_layer_is_not_deserialised(tmp_path, digits_loaded):
     cache.put_step(KEY, lam, _record())
     assert cache.get_step(KEY, digits_loaded) is None
     assert "unreadable (ValueError)" in said[-1] and cache.misses == 1
+
+
+def test_key_changes_with_edge_sdk_source(monkeypatch):
+    """A development checkout keeps version 0.1.0 while its code changes; attempts verified by older
+    code must not be reused (the zoo served a stale TFLM verification that way)."""
+    from edge_sdk import cache as cache_module
+
+    before = cache_module.cache_key("m", "d", "qat", {"epochs": 1})
+    monkeypatch.setattr(cache_module, "code_fingerprint", lambda: "other source")
+    assert cache_module.cache_key("m", "d", "qat", {"epochs": 1}) != before
+    assert cache_module.cache_key("m", "d", "qat", {"epochs": 1}, versions={"tf": "1"}) == \
+        cache_module.cache_key("m", "d", "qat", {"epochs": 1}, versions={"tf": "1"})  # explicit versions: as given
