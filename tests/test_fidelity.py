@@ -77,7 +77,7 @@ def test_output_kinds_are_inferred_from_the_graph(tmp_path):
     x = tfk.Input((16,), name="x")
     h = tfk.layers.Dense(8, activation="relu")(x)
     recon = tfk.layers.Dense(16, activation="sigmoid", name="recon")(h)  # same shape as the input
-    logits = tfk.layers.Dense(5, name="logits")(h)  # no softmax: still a classifier
+    logits = tfk.layers.Dense(5, name="logits")(h)  # no softmax, beside a softmax output: a regression head
     emb = tfk.layers.UnitNormalization(name="embedding")(tfk.layers.Dense(6)(h))
     boxes = tfk.layers.Dense(4, activation="sigmoid", name="boxes")(h)
     probs = tfk.layers.Dense(3, activation="softmax", name="probs")(h)
@@ -85,7 +85,11 @@ def test_output_kinds_are_inferred_from_the_graph(tmp_path):
     model.save(tmp_path / "m.keras")
     info = analyze(load_model(tmp_path / "m.keras"))
     kinds = list(output_kinds(info).values())
-    assert kinds == ["regression", "classification", "embedding", "classification", "classification"]
+    assert kinds == ["regression", "regression", "embedding", "classification", "classification"]
     # sigmoid reads as classification; a user says what "boxes" is
     overridden = output_kinds(info, {list(output_kinds(info))[3]: "detection"})
     assert list(overridden.values())[3] == "detection"
+    # alone, a linear head of several units is a classifier's logits (no softmax exported)
+    alone = tfk.Model(x, tfk.layers.Dense(5, name="logits_only")(h))
+    alone.save(tmp_path / "logits.keras")
+    assert list(output_kinds(analyze(load_model(tmp_path / "logits.keras"))).values()) == ["classification"]

@@ -5,7 +5,8 @@ Inferred from the graph, output by output (first rule that applies):
 2. a softmax or sigmoid at the end (through reshapes/activations): `classification`;
 3. an L2 normalisation at the end: `embedding`;
 4. an output named like boxes (`box` in the name): `detection`;
-5. a dense/linear layer's (N, C >= 2) output: `classification` (logits); (N, T, C >= 2): `sequence`;
+5. a dense/linear layer's (N, C >= 2) output: `classification` (logits), unless another output ends in a
+   softmax/sigmoid (then it is a regression head: boxes, landmarks); (N, T, C >= 2): `sequence`;
 6. anything else: `regression`.
 `--task KIND` (every output) or `--task OUTPUT=KIND`, and edge-sdk.yaml `tasks:`, override the inference.
 """
@@ -38,14 +39,23 @@ def _producer_kind(layer: LayerInfo, by_name: dict[str, LayerInfo], depth: int =
     return layer.kind
 
 
+def _output_layer(info: ModelInfo, index: int, by_name: dict[str, LayerInfo]) -> LayerInfo | None:
+    return by_name.get(info.output_names[index]) if index < len(info.output_names) else None
+
+
+def _ends_in_classifier(info: ModelInfo, index: int, by_name: dict[str, LayerInfo]) -> bool:
+    layer = _output_layer(info, index, by_name)
+    return layer is not None and any(k in op for op in _tail_ops(layer, by_name) for k in _CLASSIFY)
+
+
 def infer_kind(info: ModelInfo, index: int) -> str:
     spec = info.outputs[index]
     by_name = {layer.name: layer for layer in info.layers}
-    layer = by_name.get(info.output_names[index]) if index < len(info.output_names) else None
+    layer = _output_layer(info, index, by_name)
     ops = _tail_ops(layer, by_name) if layer is not None else []
     if any(tuple(spec.shape[1:]) == tuple(i.shape[1:]) for i in info.inputs):
         return "regression"
-    if any(k in op for op in ops for k in _CLASSIFY):
+    if _ends_in_classifier(info, index, by_name):
         return "classification"
     if any(k in op for op in ops for k in _NORMALISE) and not any("batch_norm" in op or "layer_norm" in op for op in ops[:1]):
         return "embedding"
@@ -53,8 +63,11 @@ def infer_kind(info: ModelInfo, index: int) -> str:
         return "detection"
     linear = layer is not None and _producer_kind(layer, by_name) in _LINEAR
     dims = len(spec.shape)
+    # beside an output that does end in a softmax/sigmoid, a plain linear head is a regression one
+    # (MTCNN: box and landmark coordinates next to the face scores), not a second set of logits
+    classifier_beside = any(_ends_in_classifier(info, i, by_name) for i in range(len(info.outputs)) if i != index)
     if linear and (spec.shape[-1] or 0) >= 2 and dims == 2:
-        return "classification"
+        return "regression" if classifier_beside else "classification"
     if linear and (spec.shape[-1] or 0) >= 2 and dims == 3:
         return "sequence"
     return "regression"
