@@ -8,37 +8,43 @@ fit; only the child dies, and the next probe starts a new one.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
+from edge_sdk.formats.common.flatbuffer import read_graph
 from edge_sdk.formats.tflm.runner import MAX_PROBE_ARENA
 
+# `runner.fits_in_arena` in a child; standalone (tflite_micro and numpy only), since importing edge_sdk
+# there doubled the child's start-up, which every cortex-m build pays once
 _PROBE = """
 import sys
-from edge_sdk.formats.tflm.runner import fits_in_arena
-flatbuffer = open(sys.argv[1], "rb").read()
+import numpy as np
+from tflite_micro import runtime
+flatbuffer, inputs = open(sys.argv[1], "rb").read(), int(sys.argv[2])
 for line in sys.stdin:
-    print(int(fits_in_arena(flatbuffer, int(line))), flush=True)
+    try:
+        interp = runtime.Interpreter.from_bytes(flatbuffer, arena_size=int(line))
+        for i in range(inputs):
+            d = interp.get_input_details(i)
+            interp.set_input(np.zeros(tuple(d["shape"]), dtype=d["dtype"]), i)
+        interp.invoke()
+        print(1, flush=True)
+    except RuntimeError:
+        print(0, flush=True)
 """
 
 
 class _ArenaProbe:
     """`fits_in_arena` answered by a child process, restarted after a crash."""
 
-    def __init__(self, model_path: str) -> None:
-        self.model_path = model_path
+    def __init__(self, model_path: str, inputs: int) -> None:
+        self.args = [model_path, str(inputs)]
         self.proc: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
-        import edge_sdk
-
-        root = str(Path(edge_sdk.__file__).resolve().parents[1])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        return subprocess.Popen([sys.executable, "-c", _PROBE, self.model_path], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        return subprocess.Popen([sys.executable, "-c", _PROBE, *self.args], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     def fits(self, size: int) -> bool:
         if self.proc is None:
@@ -68,7 +74,7 @@ def required_arena(flatbuffer: bytes, recorded: int, align: int = 16) -> int:
     with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
         f.write(flatbuffer)
         f.flush()
-        probe = _ArenaProbe(f.name)
+        probe = _ArenaProbe(f.name, len(read_graph(flatbuffer).inputs))
         try:
             return _search(probe.fits, recorded, align)
         finally:

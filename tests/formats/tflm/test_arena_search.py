@@ -4,6 +4,8 @@ runs in a child process, a crash counts as "does not fit", and the next probe st
 
 from __future__ import annotations
 
+import types
+
 from edge_sdk.formats.tflm import arena_search
 
 CRASHING_PROBE = """
@@ -18,6 +20,7 @@ for line in sys.stdin:
 
 def test_a_crashing_probe_counts_as_too_small_and_the_search_goes_on(monkeypatch):
     monkeypatch.setattr(arena_search, "_PROBE", CRASHING_PROBE)
+    monkeypatch.setattr(arena_search, "read_graph", lambda flatbuffer: types.SimpleNamespace(inputs=(0,)))
     assert arena_search.required_arena(b"not read by this probe", recorded=1000) == 1504
 
 
