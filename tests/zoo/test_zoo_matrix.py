@@ -25,22 +25,6 @@ UNTRAINED_FAMILIES = ["android", "cortex-m"]
 TRAINED = ["k_kws_conv1d", "k_autoencoder", "t_lstm"]
 FOUR = {"accepted", "rejected", "discarded", "failed"}
 
-# Builds that exit 1 today, diagnosed in docs/zoo.md "Known failures" (strict: a fix turns the xfail
-# into a failure here, so the entry is removed with the fix).
-KNOWN_EXIT_1 = {
-    ("k_two_input", "android"): "int8-mixed: the converter's error on the multi-input calibration order is not wrapped "
-                                "(RuntimeError, internal); int8 fails the same way as ExportError",
-    ("k_mtcnn_rnet", "android"): "LiteRT returns the outputs in another order than the Keras model (scores before "
-                                 "boxes); verify compares them index by index and raises ValueError",
-    ("k_mtcnn_rnet", "cortex-m"): "the same output-order mismatch on the TFLM runner",
-}
-
-
-def _params(models: list[str], family: str) -> list:
-    return [pytest.param(m, marks=pytest.mark.xfail(reason=KNOWN_EXIT_1[(m, family)], strict=True))
-            if (m, family) in KNOWN_EXIT_1 else m for m in models]
-
-
 def _matrix(tmp: Path, models: list[str], targets: list[str], *extra: str) -> dict:
     out = tmp / "matrix.json"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -85,23 +69,16 @@ def _check(doc: dict, model: str, family: str, *, trained_rungs: bool = False) -
         assert any(r["trains"] for r in row["rungs"]), f"{model}/{family}: no trained rung was evaluated"
 
 
-@pytest.mark.parametrize("model", _params(UNTRAINED, "android"))
+@pytest.mark.parametrize("model", UNTRAINED)
 def test_untrained_rungs_android(untrained, model):
     _check(untrained, model, "android")
 
 
-@pytest.mark.parametrize("model", _params([m for m in UNTRAINED if not m.startswith("t_")], "cortex-m"))
+@pytest.mark.parametrize("model", [m for m in UNTRAINED if not m.startswith("t_")])
 def test_untrained_rungs_cortex_m(untrained, model):
     _check(untrained, model, "cortex-m")
 
 
-KNOWN_EXIT_1_TRAINED = {
-    "k_kws_conv1d": "prune50/prune80-qat-int8: LiteRT's XNNPACK delegate fails to prepare the pruned int8 "
-                    "FULLY_CONNECTED and the tflite runner lets the RuntimeError through (internal)",
-}
-
-
-@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.xfail(reason=KNOWN_EXIT_1_TRAINED[m], strict=True))
-                                   if m in KNOWN_EXIT_1_TRAINED else m for m in TRAINED])
+@pytest.mark.parametrize("model", TRAINED)
 def test_trained_rungs_one_epoch(trained, model):
     _check(trained, model, "android", trained_rungs=True)
