@@ -104,11 +104,12 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, kinds: dic
 
 
 # TFLite Micro's kernels are LiteRT's reference kernels, but a few round differently by a quantization
-# step or two (measured: AVERAGE_POOL_2D, 2 of 256 int8 outputs one step apart after a Dense; MTCNN's
-# RNet with PReLU and softmax, 16 of 1200 outputs up to two steps apart). Such differences stay rare and
-# small; a broken kernel or a mis-fed tensor differs on many values by a lot.
+# step, and a step early in the graph can grow by a step or so per layer to the output (measured:
+# AVERAGE_POOL_2D, 2 of 256 int8 outputs one step apart after a Dense; MTCNN RNet (PReLU, softmax) 16 of
+# 1200 outputs up to 2 steps apart; ONet 58 of 3200 up to 3 steps). Such differences stay rare and
+# small; a broken kernel or a mis-fed tensor differs on many values by many steps.
 ROUNDING_MAX_DIFFERING = 0.05  # fraction of output values
-ROUNDING_MAX_STEPS = 2  # output quantization steps
+ROUNDING_MAX_STEPS = 4  # output quantization steps
 
 
 def _step(values: np.ndarray) -> float:
