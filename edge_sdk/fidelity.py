@@ -4,7 +4,7 @@ An output's kind decides its metrics (docs/export.md, "Fidelity"):
 
 | kind | metrics (per output) | gated by default |
 |---|---|---|
-| classification (probabilities or logits) | `top1_agreement`, `top5_agreement` (more than 10 classes) | `top1_agreement` >= 0.99 |
+| classification (probabilities or logits; score maps per position) | `top1_agreement`, `top5_agreement` (more than 10 classes) | `top1_agreement` >= 0.99 |
 | embedding | per-sample cosine `cosine_min` / `cosine_p5` / `cosine_mean`, `nn_agreement` (nearest neighbour kept) | `cosine_min` >= 0.98 |
 | regression / reconstruction | `sqnr_db`, `relative_l2` | `sqnr_db` >= 20 |
 | detection (boxes, ... x 4) | per-box IoU `box_iou_mean` / `box_iou_min` | `box_iou_mean` >= 0.9 |
@@ -50,7 +50,13 @@ def _sqnr(signal: np.ndarray, noise: np.ndarray) -> np.ndarray:
 
 
 def _classification(ref: np.ndarray, got: np.ndarray) -> tuple[dict, dict]:
-    r, g = ref.reshape(len(ref), -1), got.reshape(len(got), -1)
+    """Top-1 of each decision: a sample's scores, or each position's of a score map (N, H, W, C) - the
+    argmax over a whole map picked one of many tied saturated int8 positions (MTCNN PNet: 0.0 against
+    0.999 per position)."""
+    if ref.ndim > 2:
+        r, g = ref.reshape(-1, ref.shape[-1]), got.reshape(-1, ref.shape[-1])
+    else:
+        r, g = ref.reshape(len(ref), -1), got.reshape(len(got), -1)
     agree = r.argmax(1) == g.argmax(1)
     metrics = {"top1_agreement": float(agree.mean())}
     if r.shape[1] > 10:

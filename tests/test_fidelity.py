@@ -93,3 +93,16 @@ def test_output_kinds_are_inferred_from_the_graph(tmp_path):
     alone = tfk.Model(x, tfk.layers.Dense(5, name="logits_only")(h))
     alone.save(tmp_path / "logits.keras")
     assert list(output_kinds(analyze(load_model(tmp_path / "logits.keras"))).values()) == ["classification"]
+
+
+def test_a_score_map_is_judged_per_position():
+    """MTCNN PNet's (N, H, W, 2) face-score map: int8 saturates many positions to the same 0.996, so an
+    argmax over the whole map picked another tied position in every sample (agreement 0.0)."""
+    from edge_sdk.fidelity import output_fidelity
+
+    rng = np.random.default_rng(0)
+    face = rng.uniform(0.9, 1.0, (20, 5, 5))
+    ref = np.stack([1 - face, face], axis=-1)
+    got = np.round(ref * 256).clip(0, 255) / 256  # int8-like output: the high scores tie
+    got[..., 1] = np.maximum(got[..., 1], 0.99609375)
+    assert output_fidelity("prob", "classification", ref, got).metrics["top1_agreement"] == 1.0
