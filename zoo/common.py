@@ -133,8 +133,9 @@ def token_task(n: int, length: int, vocab: int, classes: int, seed: int, split: 
 
 # ----------------------------------------------------------------------------------------- checks
 
-def check_spread(name: str, outputs: np.ndarray, classes: int | None = None) -> dict:
-    """Assert a classifier's fp32 top-1 over the eval inputs spreads over >= half its classes."""
+def check_spread(name: str, outputs: np.ndarray, classes: int | None = None, labels: np.ndarray | None = None) -> dict:
+    """Assert a classifier's fp32 top-1 over the eval inputs spreads over >= half its classes; with the
+    task's `labels`, also its accuracy on them."""
     outputs = np.asarray(outputs).reshape(len(outputs), -1)
     classes = classes or outputs.shape[1]
     top1 = outputs.argmax(1)
@@ -145,7 +146,10 @@ def check_spread(name: str, outputs: np.ndarray, classes: int | None = None) -> 
             f"zoo model {name}: fp32 top-1 over the eval inputs uses {used} of {classes} classes "
             f"(need >= {need}); the weights are not trained-like, fidelity on them would mean nothing"
         )
-    return {"classes": classes, "top1_classes_used": used, "top1_histogram": np.bincount(top1, minlength=classes).tolist()}
+    checks = {"classes": classes, "top1_classes_used": used, "top1_histogram": np.bincount(top1, minlength=classes).tolist()}
+    if labels is not None:
+        checks["fp32_accuracy_on_task"] = round(float((top1 == labels).mean()), 4)
+    return checks
 
 
 def check_varied(name: str, outputs: np.ndarray, max_mean_cosine: float = 0.95) -> dict:

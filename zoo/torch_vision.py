@@ -48,8 +48,7 @@ def classifier(name: str, out_dir: Path, seed: int, model, *, size: int, epochs:
     xc, _ = common.image_task(n_cal, shape, CLASSES, seed, "calibration", channels_first=True)
     xe, ye = common.image_task(n_eval, shape, CLASSES, seed, "eval", channels_first=True)
     pred = predict(model, xe)
-    checks = common.check_spread(name, pred, CLASSES)
-    checks["fp32_accuracy_on_task"] = round(float((pred.argmax(1) == ye).mean()), 4)
+    checks = common.check_spread(name, pred, CLASSES, ye)
     path = out_dir / "model.pt2"
     save_pt2(model, (torch.from_numpy(xe[:2]),), path, ["x"])
     common.save_npz(out_dir / "calibration.npz", x=xc)
