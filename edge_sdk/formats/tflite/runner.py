@@ -30,11 +30,10 @@ def input_order(details: list[dict], names: list[str]) -> list[int]:
     return order
 
 
-def output_order(flatbuffer: bytes, names: list[str]) -> list[int]:
-    """For each model output name, the interpreter's output position, by the file's signature: the
-    converter may list a multi-output model's outputs in another order than the model (MTCNN's RNet:
-    class scores before boxes). Positional when the signature does not name every output."""
-    interp = deps.litert_interpreter()(model_content=flatbuffer)
+def output_order(interp, names: list[str]) -> list[int]:
+    """For each model output name, the LiteRT interpreter's output position, by the file's signature:
+    the converter may list a multi-output model's outputs in another order than the model (MTCNN's
+    RNet: class scores before boxes). Positional when the signature does not name every output."""
     positions = [d["index"] for d in interp.get_output_details()]
     if len(names) != len(positions) or len(names) < 2:
         return list(range(len(positions)))
@@ -74,8 +73,7 @@ def _run(artifact_or_bytes, inputs: dict[str, np.ndarray], output_names: list[st
     kwargs = {}
     if reference_kernels:
         kwargs["experimental_op_resolver_type"] = deps.module("ai_edge_litert.interpreter").OpResolverType.BUILTIN_REF
-    flatbuffer = model_bytes(artifact_or_bytes)
-    interp = Interpreter(model_content=flatbuffer, num_threads=1, **kwargs)
+    interp = Interpreter(model_content=model_bytes(artifact_or_bytes), num_threads=1, **kwargs)
     in_details = interp.get_input_details()
     order = input_order(in_details, list(inputs))
     arrays = list(inputs.values())
@@ -101,4 +99,4 @@ def _run(artifact_or_bytes, inputs: dict[str, np.ndarray], output_names: list[st
         interp.invoke()
         outs.append([from_output(interp.get_tensor(d["index"]), d) for d in interp.get_output_details()])
     merged = [np.concatenate(parts) for parts in zip(*outs)]
-    return [merged[i] for i in output_order(flatbuffer, output_names)] if output_names else merged
+    return [merged[i] for i in output_order(interp, output_names)]

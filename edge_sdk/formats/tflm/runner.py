@@ -138,4 +138,7 @@ def run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> lis
             results[j].append(from_output(interp.get_output(j), d))
     merged = [np.concatenate(r) for r in results]
     names = output_names_of(reference)
-    return [merged[i] for i in output_order(flatbuffer, names)] if names else merged
+    if len(names) < 2:
+        return merged
+    litert = deps.litert_interpreter()(model_content=flatbuffer)  # reads the signature TFLM does not expose
+    return [merged[i] for i in output_order(litert, names)]
