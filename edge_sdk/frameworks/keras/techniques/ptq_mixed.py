@@ -60,9 +60,9 @@ def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, keep_
     tf = deps.tensorflow()
     start = time.perf_counter()
     calibrate, used = representative_dataset(calibration, max_samples)
+    order = _interpreter_input_order(model, list(calibration.inputs))
 
     def gen():  # the debugger takes lists only, in the converted model's input order
-        order = _interpreter_input_order(model, list(calibration.inputs))
         for sample in calibrate():
             values = list(sample.values()) if isinstance(sample, dict) else sample
             yield [values[i] for i in order]
