@@ -7,13 +7,14 @@ every budget; `pareto` evaluates every rung and keeps the (size, quality) Pareto
 
 Decisions are made strictly in ladder order, each from the results of the rungs before it, so the
 outcome does not depend on how many workers there are: with `jobs > 1` the rungs after the current one
-that the current estimates would build run speculatively, and a speculative result is used only if the
-in-order decision builds that rung too (otherwise it is cancelled or dropped).
+that the current estimates would build run speculatively, a worker that finishes one taking the next
+while the current rung still runs, and a speculative result is used only if the in-order decision
+builds that rung too (otherwise it is cancelled or dropped).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
@@ -196,11 +197,15 @@ def run_search(spec: SearchSpec, executor: Executor, say: Progress = lambda _: N
             continue
         if i not in running:
             submit(i)
-        for j in range(i + 1, n):  # keep the other workers busy with the rungs most likely next
-            if len(running) >= executor.jobs:
+        while True:  # keep every worker busy with the rungs most likely next until rung i is done
+            for j in range(i + 1, n):
+                if sum(not f.done() for f in running.values()) >= executor.jobs:
+                    break
+                if j not in running and to_build(j)[1] is None:
+                    submit(j)
+            if running[i].done():
                 break
-            if j not in running and to_build(j)[1] is None:
-                submit(j)
+            wait([f for f in running.values() if not f.done()], return_when=FIRST_COMPLETED)
         attempt = judge(cand, estimates[i], running.pop(i).result(), spec.budgets)
         say(f"  {cand.name}: {attempt.status}: {attempt.reason}")
         attempts.append(attempt)
