@@ -8,9 +8,10 @@ Per model: `python -m zoo make` (cached by content, see zoo/cache.py) in its own
 target: `edge-sdk plan --save` -> drop the rungs that train (`--untrained-only`, or a model whose
 registry entry has trained_rungs=False) and cap their epochs (`--epochs`) -> `edge-sdk build --plan
 ... --search pareto --json`, one subprocess each with a time limit. A `.tflite` model (the SDK only
-inspects that format) gets `edge-sdk inspect --target` instead. Prints the table and a summary:
-exit-code counts (1, signals and timeouts loudly), rung statuses per family, every failed rung's
-reason. Exits 1 when any build exited 1, died on a signal or timed out, or a generator failed.
+inspects that format) gets `edge-sdk inspect --target` instead; a written Cortex-M artifact gets
+`edge-sdk bench --device host`. Prints the table and a summary: exit-code counts (1, signals and
+timeouts loudly), rung statuses per family, host bench failures, every failed rung's reason. Exits 1
+when any build exited 1, died on a signal or timed out, a host bench failed, or a generator failed.
 """
 
 from __future__ import annotations
@@ -130,7 +131,20 @@ def build_one(zm: dict, entry, family: str, args, work: Path) -> dict:
         row.update(matrix.row_from_report(reports[0]))
     if code != 0 and code != 3:
         row["error"] = _tail(log, 4)
+    if family == "cortex-m" and row.get("profile") and (out / row["profile"] / "model.tflite").exists():
+        row["bench"] = bench_host(out / row["profile"], args, log)
     return row
+
+
+def bench_host(target_dir: Path, args, log: Path) -> dict:
+    """`edge-sdk bench --device host` on a written Cortex-M artifact: it must allocate and run in the
+    TFLite Micro interpreter (the arena the harness reserves is what the build measured)."""
+    cmd = [sys.executable, "-m", "edge_sdk.cli", "bench", str(target_dir), "--device", "host", "--runs", "5", "--json"]
+    code, timed_out, stdout, _ = _run(cmd, args.timeout, log)
+    if code != 0:
+        return {"exit": matrix.exit_label(code, timed_out), "error": _tail(log, 2)}
+    bench = json.loads(stdout)["bench"]
+    return {"exit": "0", "p50_ms": bench["latency_ms"]["p50"], "arena_bytes": bench.get("arena_bytes")}
 
 
 def main() -> int:
@@ -176,9 +190,11 @@ def main() -> int:
             row = build_one(zm, entry, family, args, work)
             rows.append(row)
             rungs = " ".join(f"{g['rung']}:{matrix.LETTER.get(g['status'], '?')}" for g in row["rungs"])
-            loud = "!!! " if row["exit"] not in ("0", "2", "3") else ""
+            bench = row.get("bench")
+            loud = "!!! " if row["exit"] not in ("0", "2", "3") or (bench and bench["exit"] != "0") else ""
+            bench_note = "" if not bench else f" bench host: {bench.get('p50_ms', bench.get('error'))}"
             print(f"{loud}{name:26} {family:9} exit {row['exit']:>7} {row.get('wall_s', 0):>7}s "
-                  f"plan={row.get('plan') or '-'} {rungs} {row.get('error', '')[:300]}", flush=True)
+                  f"plan={row.get('plan') or '-'} {rungs}{bench_note} {row.get('error', '')[:300]}", flush=True)
             if args.json_out:  # after every build, so an interrupted run keeps what it measured
                 matrix.dump(Path(args.json_out), rows, matrix.summarize(rows), {"partial": True, "work": str(work)}, models)
     summary = matrix.summarize(rows)
@@ -186,7 +202,7 @@ def main() -> int:
     meta = {"models": names, "targets": families, "untrained_only": args.untrained_only, "epochs": args.epochs,
             "seed": args.seed, "jobs": args.jobs, "wall_s": round(time.monotonic() - t0, 1), "work": str(work)}
     print("\n" + matrix.markdown_table(rows) + "\n\n" + matrix.markdown_summary(summary))
-    bad = summary["internal_or_signal"] + [f"generator {g}" for g in gen_failures]
+    bad = summary["internal_or_signal"] + summary["bench_host_failures"] + [f"generator {g}" for g in gen_failures]
     print(f"\nzoo summary: {len(rows)} builds, exit codes {summary['exit_codes']}, rungs {summary['rung_status_total']}, "
           f"{len(summary['failed_rungs'])} failed rungs, wall {meta['wall_s']} s" + (f"; !!! {bad}" if bad else ""))
     if args.json_out:

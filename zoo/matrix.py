@@ -108,6 +108,9 @@ def summarize(rows: list[dict]) -> dict:
         "rung_status_per_family": {k: dict(sorted(v.items())) for k, v in per_family.items()},
         "rung_status_total": dict(sorted(sum(per_family.values(), Counter()).items())),
         "rungs_without_status_or_reason": bad_rungs,
+        "bench_host_failures": [f"{r['model']}/{r['target']}: {r['bench']['exit']} {r['bench'].get('error', '')}"
+                                for r in rows if r.get("bench") and r["bench"]["exit"] != "0"],
+        "bench_host_runs": sum(1 for r in rows if r.get("bench")),
         "failed_rungs": failures,
         "wall_s": round(sum(r.get("wall_s") or 0 for r in rows), 1),
     }
@@ -139,6 +142,8 @@ def markdown_table(rows: list[dict]) -> str:
 def markdown_summary(summary: dict) -> str:
     out = [f"- builds: {summary['builds']}; exit codes: " + ", ".join(f"{k}: {v}" for k, v in summary["exit_codes"].items()),
            f"- exit 1 / signal / timeout: {', '.join(summary['internal_or_signal']) or 'none'}",
+           f"- `edge-sdk bench --device host` on the Cortex-M artifacts: {summary.get('bench_host_runs', 0)} run, "
+           f"failed: {', '.join(summary.get('bench_host_failures', [])) or 'none'}",
            "- rung statuses (A accepted, P accepted and on the Pareto front, R rejected, D discarded, F failed): "
            + ", ".join(f"{k}: {v}" for k, v in summary["rung_status_total"].items())]
     for fam, c in summary["rung_status_per_family"].items():

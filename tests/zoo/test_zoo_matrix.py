@@ -65,6 +65,8 @@ def _check(doc: dict, model: str, family: str, *, trained_rungs: bool = False) -
     for rung in row["rungs"]:
         assert rung["status4"] in FOUR, f"{model}/{family}/{rung['rung']}: status {rung['status']}"
         assert rung["reason"].strip(), f"{model}/{family}/{rung['rung']}: {rung['status']} without a reason"
+    if family == "cortex-m" and row.get("bench"):  # edge-sdk bench --device host on the written artifact
+        assert row["bench"]["exit"] == "0", f"{model}/{family}: bench --device host: {row['bench']}"
     if trained_rungs:
         assert any(r["trains"] for r in row["rungs"]), f"{model}/{family}: no trained rung was evaluated"
 

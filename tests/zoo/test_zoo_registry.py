@@ -55,9 +55,12 @@ def test_summary_is_loud_about_exit_1_signals_and_failed_rungs():
          "rungs": [{"rung": "int8", "status": "failed", "status4": "failed", "reason": "", "error_kind": "exception",
                     "internal": True}]},
         {"model": "c", "target": "ios", "exit": "signal SIGSEGV", "wall_s": 3.0, "rungs": []},
+        {"model": "d", "target": "cortex-m", "exit": "3", "wall_s": 1.0, "rungs": [],
+         "bench": {"exit": "1", "error": "TFLM failed to allocate tensors"}},
     ]
     s = matrix.summarize(rows)
-    assert s["exit_codes"] == {"0": 1, "1": 1, "signal SIGSEGV": 1}
+    assert s["exit_codes"] == {"0": 1, "1": 1, "3": 1, "signal SIGSEGV": 1}
+    assert s["bench_host_runs"] == 1 and s["bench_host_failures"] == ["d/cortex-m: 1 TFLM failed to allocate tensors"]
     assert s["internal_or_signal"] == ["b/cortex-m: exit 1", "c/ios: exit signal SIGSEGV"]
     assert s["rungs_without_status_or_reason"] == ["b/cortex-m/int8"]
     assert s["failed_rungs"][0]["internal"] is True
