@@ -72,9 +72,9 @@ def delegation(edge: Any) -> dict[str, Any]:
 
 
 def xnnpack_partitioner() -> Any:
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from edge_sdk.formats.executorch.xnnpack_prelu import partitioner
 
-    return XnnpackPartitioner()
+    return partitioner()
 
 
 def lower(model: LoadedModel, backend: str, partitioner: Any) -> tuple[bytes, dict[str, Any], tuple]:
