@@ -165,3 +165,25 @@ def test_every_rung_records_its_framework_and_passes_its_declared_configs(info):
         assert {c.framework for c in ladder} == {"keras"}
         lowrank = [s for c in ladder for s in c.steps if s.technique == "lowrank"]
         assert all(s.params == {"rank_fraction": 0.25} for s in lowrank)
+
+
+def test_lowrank_rung_is_left_out_when_no_layer_would_be_factorised():
+    """Conv1D -> GAP -> Dense(12, softmax): the only Dense is the output layer, which lowrank keeps whole
+    (the zoo's KWS net: the rung used to be built and fail with "no layer to factorise")."""
+    from edge_sdk import deps
+    from edge_sdk.model import load_model
+
+    tfk = deps.tf_keras()
+    inp = tfk.Input((49, 10))
+    x = tfk.layers.Conv1D(16, 3, activation="relu")(inp)
+    x = tfk.layers.GlobalAveragePooling1D()(x)
+    out = tfk.layers.Dense(12, activation="softmax")(x)
+    info = analyze(load_model(tfk.Model(inp, out)))
+    for target in ("android", "cortex-m"):
+        ladder = names(build_ladder(info, get_profile(target)))
+        assert "lowrank-qat-int8" not in ladder and "qat-int8" in ladder, ladder
+
+
+def test_lowrank_estimate_counts_hidden_dense_layers_only(info):
+    rung = next(c for c in build_ladder(info, get_profile("android")) if c.name == "lowrank-qat-int8")
+    assert 0.0 < rung.params_scale < 1.0

@@ -53,11 +53,11 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]
         _rung("qat-int8", fmt, "int8", (qat,), trains=True),
         *(_channel_prune_rungs(info, fmt) if fmt == "tflm" else _sparse_prune_rungs(fmt)),
         _rung("cluster16-qat-int8", fmt, "int8", (Step("cluster", {"clusters": 16, "qat": True}),), trains=True),
-        _rung(
-            "lowrank-qat-int8", fmt, "int8", (Step("lowrank", {"rank_fraction": LOWRANK_FRACTION}), qat),
-            params_scale=_dense_lowrank_scale(info, LOWRANK_FRACTION), trains=True,
-        ),
     ]
+    lowrank_scale = _lowrank_params_scale(info, LOWRANK_FRACTION)
+    if lowrank_scale is not None:
+        ladder.append(_rung("lowrank-qat-int8", fmt, "int8", (Step("lowrank", {"rank_fraction": LOWRANK_FRACTION}), qat),
+                            params_scale=lowrank_scale, trains=True))
     return ladder + distill_rungs("keras", "qat-int8", fmt, "int8", then=(qat,))
 
 
@@ -81,14 +81,27 @@ def _channel_prune_rungs(info: ModelInfo, fmt: str) -> list[Candidate]:
     ]
 
 
-def _dense_lowrank_scale(info: ModelInfo, rank_fraction: float) -> float:
-    """Params after factorising every Dense kernel (in x out) into rank r = rank_fraction * min(in, out)."""
+def _lowrank_params_scale(info: ModelInfo, rank_fraction: float) -> float | None:
+    """Params after the lowrank step factorises every Dense and 1x1 Conv2D kernel (in x out) into rank
+    r = rank_fraction * min(in, out) where that saves parameters; None when no layer would, so the rung
+    is left out instead of failing with "no layer to factorise" after the ladder promised it.
+
+    Mirrors frameworks/keras/techniques/lowrank.py: output layers (no other layer reads them) stay
+    whole, and a 1x1 conv counts only ungrouped (its kernel's input depth is the input's channels)."""
+    read = {name for layer in info.layers for name in layer.inputs}
     saved = 0
     for layer in info.layers:
-        if layer.kind != "dense" or not layer.weight_shapes:
+        if layer.name not in read or not layer.weight_shapes:
             continue
-        fan_in, fan_out = layer.weight_shapes[0][-2], layer.weight_shapes[0][-1]
+        kernel = layer.weight_shapes[0]
+        if layer.kind == "dense" and len(kernel) == 2:
+            fan_in, fan_out = kernel
+        elif (layer.kind == "conv" and len(kernel) == 4 and kernel[:2] == (1, 1) and layer.input_shapes
+              and layer.input_shapes[0][-1] == kernel[2]):
+            fan_in, fan_out = kernel[2], kernel[3]
+        else:
+            continue
         rank = max(1, int(rank_fraction * min(fan_in, fan_out)))
         if rank * (fan_in + fan_out) < fan_in * fan_out:
             saved += fan_in * fan_out - rank * (fan_in + fan_out)
-    return 1.0 - saved / max(1, info.params)
+    return 1.0 - saved / max(1, info.params) if saved else None
