@@ -127,7 +127,8 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: DistillConfig) -> tuple[
         kind = f"width {cfg.width}"
         if cfg.init == "teacher":
             metrics_init = init_from_teacher(student, model.handle)
-    metrics = training.fit(student, data, cfg, label="distill")
+    from_teacher = cfg.student is None and cfg.init == "teacher"  # trained weights: keep their BN statistics
+    metrics = training.fit(student, data, cfg, label="distill", freeze_bn=from_teacher)
     metrics.update(
         initialised_from_teacher=metrics_init,
         student=kind,

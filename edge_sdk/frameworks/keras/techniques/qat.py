@@ -85,9 +85,11 @@ def quantize(handle: Any, scheme: Any = None) -> tuple[Any, list[str]]:
     registry = _registry()
     float_layers: list[str] = []
 
-    def annotate(layer: Any) -> Any:
+    def annotate(layer: Any) -> Any:  # `layer` belongs to rewrap's copy, never to the caller's model
         if isinstance(layer, tfk.layers.InputLayer):
             return layer
+        if isinstance(layer, tfk.layers.BatchNormalization):
+            layer.trainable = False  # before quantize_apply: see training.freeze_batch_norm
         if registry.supports(layer) or _folds_into_previous(layer):
             return qk.quantize_annotate_layer(layer)
         float_layers.append(f"{layer.name} ({type(layer).__name__})")

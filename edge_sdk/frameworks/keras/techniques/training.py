@@ -168,10 +168,13 @@ def fit(
     label: str,
     callbacks: tuple = (),
     min_epochs: int = 0,
+    freeze_bn: bool = True,
 ) -> dict[str, Any]:
     """Train `student` in place towards `data.teacher` on `data.train`; returns what happened (for records).
 
     `min_epochs` keeps early stopping off until e.g. a pruning schedule has reached its target.
+    `freeze_bn` (see freeze_batch_norm) is for students that start from trained weights; one trained
+    from a random initialisation needs its BatchNorm layers learning.
     """
     tfk = deps.tf_keras()
     train: Dataset = data.train
@@ -189,6 +192,7 @@ def fit(
         batch_size += batch_size % 2
         x, targets = full_batches((x, targets), len(train), batch_size)
     steps = -(-len(train) // batch_size)
+    frozen = freeze_batch_norm(student) if freeze_bn else 0
     trainer = _trainer_class()(student, cfg.temperature, cfg.alpha, probs, labelled)
     learning_rate: Any = cfg.learning_rate
     if cfg.lr_schedule == "cosine":  # training from scratch converges much better
@@ -213,8 +217,29 @@ def fit(
         "stopped_early": len(losses) < epochs,
         "final_loss": losses[-1] if losses else None,
         "train_s": round(time.perf_counter() - start, 3),
+        "batch_norm_frozen": frozen,
         **({"even_batches": batch_size} if even else {}),
     }
+
+
+def freeze_batch_norm(handle: Any) -> int:
+    """Run every BatchNormalization layer (TFMOT wrappers looked into) in inference mode while fine-tuning:
+    its moving statistics and its scale/offset stay as trained. Returns how many.
+
+    Why: fine-tuning runs on a few hundred samples in batches of 32. In training mode each BN normalises
+    by that batch's statistics and pulls its moving averages towards them, so the exported model runs
+    with statistics from a handful of small batches. On a keras.applications MobileNet (alpha 0.25) that
+    took label-free QAT from 0.90 top-1 agreement (plain int8) down to 0.80, and channel pruning and
+    low-rank to chance; with BN frozen, QAT kept 0.905. Freezing is what Keras' fine-tuning guide does.
+    """
+    tfk = deps.tf_keras()
+    count = 0
+    for layer in handle.layers:
+        inner = getattr(layer, "layer", layer)
+        if isinstance(inner, tfk.layers.BatchNormalization):
+            inner.trainable = False
+            count += 1
+    return count
 
 
 def has_strided_pointwise_conv(handle: Any) -> bool:
