@@ -95,7 +95,9 @@ def refuse_integer_gru(model: Any, mode: str) -> None:
     grus = _layers_of(model, (deps.tf_keras().layers.GRU,))
     if grus:
         raise ExportError(f"layer '{grus[0].name}' (GRU): TFLite has no integer GRU kernel and TensorFlow's converter "
-                          f"crashes quantizing one fully ({mode}); use dynamic-int8, float16 or float32")
+                          f"crashes quantizing one fully ({mode}); use dynamic-int8, float16 or float32 where the target "
+                          f"runs float; an int8-only target (TFLite Micro) needs the GRU replaced: its integer "
+                          f"recurrent kernel is UNIDIRECTIONAL_SEQUENCE_LSTM")
 
 
 def keras_converter(model: Any) -> Any:
