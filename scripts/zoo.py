@@ -163,7 +163,7 @@ def main() -> int:
     p.add_argument("--zoo-dir", help="zoo model cache (default $EDGE_SDK_ZOO_DIR or ~/.cache/edge-sdk-zoo)")
     p.add_argument("--work", help="build outputs and logs (default: a temp dir, kept)")
     p.add_argument("--merge", nargs="+", metavar="JSON", help="build nothing: merge earlier --json files (runs split "
-                   "over processes) into --json / --markdown")
+                   "over processes; a later file's row for a model and target replaces an earlier one) into --json / --markdown")
     args = p.parse_args()
     if args.merge:
         return merge(args)
@@ -217,7 +217,8 @@ def main() -> int:
 
 def merge(args) -> int:
     docs = [json.loads(Path(f).read_text()) for f in args.merge]
-    rows = [r for d in docs for r in d["rows"]]
+    # a later file's row for the same model and target replaces an earlier one (a re-run after a fix)
+    rows = list({(r["model"], r["target"]): r for d in docs for r in d["rows"]}.values())
     by_name = {m["name"]: m for d in docs for m in d.get("models", [])}
     for name in dict.fromkeys(r["model"] for r in rows):
         if name not in by_name:  # an older --json without the model list: read it from the zoo cache
@@ -233,7 +234,8 @@ def merge(args) -> int:
     rows.sort(key=lambda r: (order.index(r["model"]), FAMILIES.index(r["target"])))
     models = sorted(by_name.values(), key=lambda m: order.index(m["name"]))
     summary = matrix.summarize(rows)
-    summary["generator_failures"] = sorted({g for d in docs for g in d["summary"].get("generator_failures", [])})
+    built = {r["model"] for r in rows}
+    summary["generator_failures"] = sorted({g for d in docs for g in d["summary"].get("generator_failures", [])} - built)
     wall = round(sum(r.get("wall_s") or 0 for r in rows), 1)
     meta = {"merged": args.merge, "build_wall_s": wall}
     print(matrix.markdown_table(rows) + "\n\n" + matrix.markdown_summary(summary))
