@@ -88,8 +88,11 @@ def quantize(handle: Any, scheme: Any = None) -> tuple[Any, list[str]]:
     def annotate(layer: Any) -> Any:  # `layer` belongs to rewrap's copy, never to the caller's model
         if isinstance(layer, tfk.layers.InputLayer):
             return layer
-        if isinstance(layer, tfk.layers.BatchNormalization):
-            layer.trainable = False  # before quantize_apply: see training.freeze_batch_norm
+        if isinstance(layer, tfk.layers.BatchNormalization) and scheme is None:
+            # before quantize_apply, which builds the fused Conv+BN quantization from it (see
+            # training.freeze_batch_norm). Not for the pruning/cluster-preserving schemes: their
+            # registries call a weightless layer supported and then fail to quantize a lone BN's output.
+            layer.trainable = False
         if registry.supports(layer) or _folds_into_previous(layer):
             return qk.quantize_annotate_layer(layer)
         float_layers.append(f"{layer.name} ({type(layer).__name__})")

@@ -192,7 +192,8 @@ def fit(
         batch_size += batch_size % 2
         x, targets = full_batches((x, targets), len(train), batch_size)
     steps = -(-len(train) // batch_size)
-    frozen = freeze_batch_norm(student) if freeze_bn else 0
+    frozen = freeze_batch_norm(student) if freeze_bn else []
+    inference_bn = sum(not layer.trainable for layer in batch_norm_layers(student))
     trainer = _trainer_class()(student, cfg.temperature, cfg.alpha, probs, labelled)
     learning_rate: Any = cfg.learning_rate
     if cfg.lr_schedule == "cosine":  # training from scratch converges much better
@@ -208,6 +209,8 @@ def fit(
     history = trainer.fit(
         x, targets, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=all_callbacks
     )
+    for layer in frozen:  # the next step gets the model as it came: TFMOT's pruning- and
+        layer.trainable = True  # cluster-preserving QAT registries read a frozen BN as weightless
     losses = [float(v) for v in history.history.get("loss", [])]
     return {
         "train_samples": len(train),
@@ -217,14 +220,14 @@ def fit(
         "stopped_early": len(losses) < epochs,
         "final_loss": losses[-1] if losses else None,
         "train_s": round(time.perf_counter() - start, 3),
-        "batch_norm_frozen": frozen,
+        "batch_norm_frozen": inference_bn,
         **({"even_batches": batch_size} if even else {}),
     }
 
 
-def freeze_batch_norm(handle: Any) -> int:
+def freeze_batch_norm(handle: Any) -> list[Any]:
     """Run every BatchNormalization layer (TFMOT wrappers looked into) in inference mode while fine-tuning:
-    its moving statistics and its scale/offset stay as trained. Returns how many.
+    its moving statistics and its scale/offset stay as trained. Returns the layers it froze.
 
     Why: fine-tuning runs on a few hundred samples in batches of 32. In training mode each BN normalises
     by that batch's statistics and pulls its moving averages towards them, so the exported model runs
@@ -232,14 +235,17 @@ def freeze_batch_norm(handle: Any) -> int:
     took label-free QAT from 0.90 top-1 agreement (plain int8) down to 0.80, and channel pruning and
     low-rank to chance; with BN frozen, QAT kept 0.905. Freezing is what Keras' fine-tuning guide does.
     """
+    frozen = [layer for layer in batch_norm_layers(handle) if layer.trainable]
+    for layer in frozen:
+        layer.trainable = False
+    return frozen
+
+
+def batch_norm_layers(handle: Any) -> list[Any]:
+    """The model's BatchNormalization layers, looked for inside TFMOT wrappers too."""
     tfk = deps.tf_keras()
-    count = 0
-    for layer in handle.layers:
-        inner = getattr(layer, "layer", layer)
-        if isinstance(inner, tfk.layers.BatchNormalization):
-            inner.trainable = False
-            count += 1
-    return count
+    inner = (getattr(layer, "layer", layer) for layer in handle.layers)
+    return [layer for layer in inner if isinstance(layer, tfk.layers.BatchNormalization)]
 
 
 def has_strided_pointwise_conv(handle: Any) -> bool:
