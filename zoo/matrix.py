@@ -142,8 +142,8 @@ def markdown_table(rows: list[dict]) -> str:
 def markdown_summary(summary: dict) -> str:
     out = [f"- builds: {summary['builds']}; exit codes: " + ", ".join(f"{k}: {v}" for k, v in summary["exit_codes"].items()),
            f"- exit 1 / signal / timeout: {', '.join(summary['internal_or_signal']) or 'none'}",
-           f"- `edge-sdk bench --device host` on the Cortex-M artifacts: {summary.get('bench_host_runs', 0)} run, "
-           f"failed: {', '.join(summary.get('bench_host_failures', [])) or 'none'}",
+           f"- `edge-sdk bench --device host` on the Cortex-M artifacts: {summary['bench_host_runs']} run, "
+           f"failed: {', '.join(summary['bench_host_failures']) or 'none'}",
            "- rung statuses (A accepted, P accepted and on the Pareto front, R rejected, D discarded, F failed): "
            + ", ".join(f"{k}: {v}" for k, v in summary["rung_status_total"].items())]
     for fam, c in summary["rung_status_per_family"].items():

@@ -193,7 +193,7 @@ def fit(
         x, targets = full_batches((x, targets), len(train), batch_size)
     steps = -(-len(train) // batch_size)
     frozen = freeze_batch_norm(student) if freeze_bn else []
-    inference_bn = sum(not layer.trainable for layer in batch_norm_layers(student))
+    inference_bn = sum(not layer.trainable for layer in batch_norm_layers(student))  # frozen here or by QAT
     trainer = _trainer_class()(student, cfg.temperature, cfg.alpha, probs, labelled)
     learning_rate: Any = cfg.learning_rate
     if cfg.lr_schedule == "cosine":  # training from scratch converges much better
