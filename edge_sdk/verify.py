@@ -106,10 +106,14 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, kinds: dic
 # TFLite Micro's kernels are LiteRT's reference kernels, but a few round differently by a quantization
 # step, and a step early in the graph can grow by a step or so per layer to the output (measured:
 # AVERAGE_POOL_2D, 2 of 256 int8 outputs one step apart after a Dense; MTCNN RNet (PReLU, softmax) 16 of
-# 1200 outputs up to 2 steps apart; ONet 58 of 3200 up to 3 steps). Such differences stay rare and
-# small; a broken kernel or a mis-fed tensor differs on many values by many steps.
-ROUNDING_MAX_DIFFERING = 0.05  # fraction of output values
+# 1200 outputs up to 2 steps apart; ONet 58 of 3200 up to 3 steps). FULLY_CONNECTED rounds differently
+# too: a Dense(128) -> Dense(32) differs on 1% of its outputs by one step, and after the zoo
+# autoencoder's ten per-tensor dense layers 7.7% of its outputs differ by one step, 8 of 128,000 by two.
+# Such differences stay small, and rare beyond a single step; a broken kernel or a mis-fed tensor
+# differs on many values by many steps.
+ROUNDING_MAX_DIFFERING = 0.05  # fraction of output values allowed to differ by more than one step
 ROUNDING_MAX_STEPS = 4  # output quantization steps
+ROUNDING_ONE_STEP = 1  # one-step differences are rounding however many values show them
 
 
 def _step(values: np.ndarray) -> float:
@@ -126,9 +130,11 @@ def _compare_runtimes(got: list[np.ndarray], expected: list[np.ndarray]) -> dict
     diffs = [np.abs(g - e).ravel() for g, e in pairs]
     diff = np.concatenate(diffs)
     worst, differing = float(diff.max(initial=0.0)), int((diff != 0).sum())
-    small = all(d.max(initial=0.0) <= ROUNDING_MAX_STEPS * _step(e) * (1 + 1e-3) for d, (_, e) in zip(diffs, pairs))
+    steps = [d / max(_step(e), 1e-30) for d, (_, e) in zip(diffs, pairs)]  # differences in output steps
+    small = all(s.max(initial=0.0) <= ROUNDING_MAX_STEPS * (1 + 1e-3) for s in steps)
+    beyond_one_step = sum(int((s > ROUNDING_ONE_STEP * (1 + 1e-3)).sum()) for s in steps)
     return {"identical": differing == 0, "max_abs_error": worst, "differing_values": differing, "values": int(diff.size),
-            "within_rounding": differing <= ROUNDING_MAX_DIFFERING * diff.size and small}
+            "within_rounding": small and beyond_one_step <= ROUNDING_MAX_DIFFERING * diff.size}
 
 
 def _verify_on_fallback(artifact: Artifact, reference: LoadedModel, data: Dataset, ref_out: list[np.ndarray],

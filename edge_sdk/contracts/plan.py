@@ -31,6 +31,9 @@ class Candidate:
     precision: str
     steps: tuple[Step, ...] = ()
     coreml_compression: str | None = None
+    # TFLite int8 export: FULLY_CONNECTED weights with one scale per tensor instead of per output channel
+    # (TFLM keeps two int32 multipliers per channel of a per-channel layer in its arena)
+    dense_per_tensor: bool = False
     # cost-model inputs: how the steps change params, MACs, activations and zero fraction
     params_scale: float = 1.0
     macs_scale: float = 1.0
@@ -49,4 +52,6 @@ class Candidate:
         export = {"technique": "export", "params": {"format": self.fmt, "precision": self.precision}}
         if self.coreml_compression:
             export["params"]["coreml_compression"] = self.coreml_compression
+        if self.dense_per_tensor:
+            export["params"]["dense_weights"] = "per-tensor"
         return steps + [export]

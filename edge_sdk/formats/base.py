@@ -39,6 +39,7 @@ class ExportConfig:
     # palettize6 | palettize8 | sparse | sparse-palettize4
     coreml_compression: str | None = None
     sparsity_aware: bool = False  # the model was pruned: keep zeros through conversion
+    dense_per_tensor: bool = False  # TFLite int8: one weight scale per FULLY_CONNECTED (Candidate.dense_per_tensor)
     arena_margin: float = 0.10  # TFLM: arena given to the harness = measured * (1 + margin), 16-byte aligned
     seed: int = 0
 

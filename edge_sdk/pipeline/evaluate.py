@@ -71,7 +71,8 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
         task.out_dir.mkdir(parents=True)
         config = ExportConfig(
             precision=cand.precision, io_dtype=cand.io_dtype, calibration=data.calibration,
-            coreml_compression=cand.coreml_compression, sparsity_aware=cand.sparsity > 0, seed=task.seed,
+            coreml_compression=cand.coreml_compression, sparsity_aware=cand.sparsity > 0,
+            dense_per_tensor=cand.dense_per_tensor, seed=task.seed,
         )
         artifact = FORMATS.get(cand.fmt).exporter(compressed, task.profile, config, task.out_dir)
         timings["export"] = time.perf_counter() - t

@@ -127,16 +127,17 @@ def estimate(
     macs_scale: float = 1.0,
     sparsity: float = 0.0,
     activation_scale: float = 1.0,
+    dense_per_tensor: bool = False,
 ) -> Estimate:
     dtype = compute_dtype(precision)
-    flash, weight_bytes = _flash(info, fmt, precision, params_scale)
+    flash, weight_bytes = _flash(info, fmt, precision, params_scale, dense_per_tensor)
     g = GZIP_RATIO.get(precision, GZIP_RATIO_DEFAULT)
     gzip_bytes = round((flash - weight_bytes) * g + weight_bytes * g * (1 - K_ZERO * min(max(sparsity, 0.0), 1.0)))
     act_dtype = activation_dtype(precision, fmt)
     scaled = replace(info, peak_activation_elems=round(info.peak_activation_elems * activation_scale))
     arena = None
     if is_mcu(profile, fmt):
-        arena = estimate_arena_bytes(scaled, act_dtype)
+        arena = estimate_arena_bytes(scaled, act_dtype, dense_per_tensor)
         ram = arena
     else:
         ram = flash + scaled.peak_activation_bytes(act_dtype) + RUNTIME_OVERHEAD_BYTES.get(fmt, 0)
@@ -145,13 +146,13 @@ def estimate(
     return Estimate(fmt, precision, dtype, int(flash), int(gzip_bytes), int(ram), arena, latency, best)
 
 
-def _flash(info: ModelInfo, fmt: str, precision: str, params_scale: float) -> tuple[int, int]:
+def _flash(info: ModelInfo, fmt: str, precision: str, params_scale: float, dense_per_tensor: bool) -> tuple[int, int]:
     """(artifact bytes, the part of them that is weights)."""
     as_precision, scale = precision, params_scale
     if precision in PALETTE_BITS:
         as_precision, scale = "float16", params_scale * PALETTE_BITS[precision] / 16
-    total = estimate_artifact_bytes(replace(info, params=round(info.params * scale)), fmt, as_precision)
-    overhead = estimate_artifact_bytes(replace(info, params=0), fmt, as_precision)
+    total = estimate_artifact_bytes(replace(info, params=round(info.params * scale)), fmt, as_precision, dense_per_tensor)
+    overhead = estimate_artifact_bytes(replace(info, params=0), fmt, as_precision, dense_per_tensor)
     return total, total - overhead
 
 

@@ -63,6 +63,9 @@ def check_rung(cand: Candidate) -> None:
         valid = ", ".join(precisions) or f"none: {cand.fmt} takes no {cand.framework} models"
         raise ConfigError(f"rung {cand.name!r}: format {cand.fmt} has no precision {cand.precision!r} for "
                           f"{cand.framework} models; valid: {valid}")
+    if cand.dense_per_tensor and (cand.fmt not in ("tflite", "tflm") or cand.precision not in ("int8", "int16x8")):
+        raise ConfigError(f"rung {cand.name!r}: dense_per_tensor applies to tflite/tflm exports at int8 or int16x8, "
+                          f"not {cand.fmt} at {cand.precision}; set it to false")
     for step in cand.steps:
         try:
             validate_step(step.technique, step.params, cand.framework)

@@ -1,12 +1,14 @@
 """Size and memory estimates from `ModelInfo`, before any conversion.
 
-    estimate_artifact_bytes(info, fmt, precision) -> int
+    estimate_artifact_bytes(info, fmt, precision, dense_per_tensor=False) -> int
         the artifact's weights at the precision (int8: int32 biases and per-channel scale/zero-point
-        pairs too) + the format's per-tensor / per-op and fixed overhead (`Format.size`, calibrated
+        pairs too, one pair per FULLY_CONNECTED weight and bias with `dense_per_tensor`) + the format's per-tensor / per-op and fixed overhead (`Format.size`, calibrated
         against real artifacts; a format may bring its own estimate, e.g. weight blobs + program).
-    estimate_arena_bytes(info, dtype="int8") -> int
+    estimate_arena_bytes(info, dtype="int8", dense_per_tensor=False) -> int
         the TFLM tensor arena: a liveness simulation of the TFLite op graph with TFLM's greedy memory
-        planner (head) + the interpreter's persistent allocations (tail).
+        planner (head) + the interpreter's persistent allocations (tail). A per-channel layer's kernel
+        keeps two int32 multipliers per output channel there; `dense_per_tensor` (FULLY_CONNECTED
+        weights with one scale) drops them for FULLY_CONNECTED.
 
 ModelInfo layers are Keras layers, not TFLite ops: each layer's `runtime_ops["tflite"]` says what
 survives conversion (empty: folded into its producer, e.g. BatchNormalization after a conv, a fused
@@ -139,7 +141,11 @@ def _activation_scale(info: ModelInfo) -> float:
     return info.peak_activation_elems / base if base else 1.0
 
 
-def estimate_arena_bytes(info: ModelInfo, dtype: str = "int8") -> int:
+def _per_tensor_op(op: str, dense_per_tensor: bool) -> bool:
+    return dense_per_tensor and op == "FULLY_CONNECTED"
+
+
+def estimate_arena_bytes(info: ModelInfo, dtype: str = "int8", dense_per_tensor: bool = False) -> int:
     g = tflite_graph(info)
     if not g.ops:
         return int(info.peak_activation_bytes(dtype) + TAIL_FIXED_BYTES)
@@ -157,7 +163,10 @@ def estimate_arena_bytes(info: ModelInfo, dtype: str = "int8") -> int:
     sizes = [_align(s * scale * DTYPE_BYTES[dtype], TFLM_ALIGN) for s in g.sizes]
     head = greedy_plan(sizes, first, last)
     constants = sum(CONST_INPUTS.get(op, 0) for op, *_ in g.ops)
-    op_data = sum(OP_DATA.get(op, DEFAULT_OP_DATA)[0] + OP_DATA.get(op, DEFAULT_OP_DATA)[1] * ch for op, _, _, ch in g.ops)
+    op_data = sum(
+        OP_DATA.get(op, DEFAULT_OP_DATA)[0] + OP_DATA.get(op, DEFAULT_OP_DATA)[1] * (0 if _per_tensor_op(op, dense_per_tensor) else ch)
+        for op, _, _, ch in g.ops
+    )
     tail = (
         TAIL_FIXED_BYTES
         + EVAL_TENSOR_BYTES * (len(g.sizes) + constants)
@@ -182,7 +191,7 @@ def _weight_tensors(info: ModelInfo) -> list[tuple[int, int]]:
     return found
 
 
-def estimate_artifact_bytes(info: ModelInfo, fmt: str, precision: str) -> int:
+def estimate_artifact_bytes(info: ModelInfo, fmt: str, precision: str, dense_per_tensor: bool = False) -> int:
     """Artifact bytes. Flatbuffer formats at int8/int16x8 get float I/O (QUANTIZE/DEQUANTIZE at the
     edges, what the planner exports for phones) unless the format says otherwise (`SizeModel.float_io`,
     false for int8-I/O microcontroller artifacts)."""
@@ -209,7 +218,9 @@ def estimate_artifact_bytes(info: ModelInfo, fmt: str, precision: str) -> int:
         if size.float_io or precision == "int16x8":  # float I/O: a QUANTIZE and a DEQUANTIZE tensor
             n_tensors += 2
         per_tensor += QUANTIZED_TENSOR_BYTES
-        data += QPARAM_BYTES * (2 * bias_elems + len(g.sizes))  # per-channel weights/biases, per-tensor activations
+        per_tensor_channels = sum(ch - 1 for op, _, _, ch in g.ops if _per_tensor_op(op, dense_per_tensor))
+        # per-channel weights/biases (but per-tensor dense ones), per-tensor activations
+        data += QPARAM_BYTES * (2 * (bias_elems - per_tensor_channels) + len(g.sizes))
         data += INT16X8_EXTRA_BYTES if precision == "int16x8" else 0
     overhead = size.base_bytes + per_tensor * n_tensors + size.per_op_bytes * len(g.ops)
     return int(data + overhead)

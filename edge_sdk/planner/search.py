@@ -38,7 +38,7 @@ def candidate_estimate(info: ModelInfo, profile: Profile, cand: Candidate) -> Es
     return estimate(
         info, profile, fmt=cand.fmt, precision=_estimate_precision(cand),
         params_scale=cand.params_scale, macs_scale=cand.macs_scale,
-        sparsity=cand.sparsity, activation_scale=cand.activation_scale,
+        sparsity=cand.sparsity, activation_scale=cand.activation_scale, dense_per_tensor=cand.dense_per_tensor,
     )
 
 

@@ -74,6 +74,29 @@ def test_cortex_m_prunes_channels_not_weights(info):
     assert "prune50-qat-int8" in phone and not any("channels" in n for n in phone)
 
 
+def test_cortex_m_offers_per_tensor_dense_weights_for_less_arena(info):
+    """TFLM keeps two int32 multipliers per output channel of a per-channel FULLY_CONNECTED in its
+    arena: the MCU ladder tries per-tensor dense weights right after plain int8; phones do not need it."""
+    profile = get_profile("cortex-m")
+    ladder = build_ladder(info, profile)
+    assert names(ladder)[:2] == ["int8", "int8-dense-per-tensor"]
+    per_tensor = ladder[1]
+    assert per_tensor.dense_per_tensor and per_tensor.precision == "int8" and not per_tensor.steps
+    assert per_tensor.plan_steps()[-1]["params"]["dense_weights"] == "per-tensor"
+    plain, lean = candidate_estimate(info, profile, ladder[0]), candidate_estimate(info, profile, per_tensor)
+    assert lean.arena_bytes < plain.arena_bytes and lean.flash_bytes < plain.flash_bytes
+    assert not any(c.dense_per_tensor for c in build_ladder(info, get_profile("android")))
+
+
+def test_per_tensor_dense_is_refused_outside_tflite_int8():
+    from edge_sdk.contracts.plan import Candidate
+    from edge_sdk.errors import ConfigError
+    from edge_sdk.planner.ladder import check_rung
+
+    with pytest.raises(ConfigError, match="rung 'x': dense_per_tensor applies to tflite/tflm exports at int8"):
+        check_rung(Candidate("x", "tflite", "float16", dense_per_tensor=True, framework="keras"))
+
+
 def test_tight_flash_budget_discards_large_rungs_before_training(info):
     profile = get_profile("cortex-m")
     budgets = Budgets.from_profile(profile, flash_bytes=24 * 1024)

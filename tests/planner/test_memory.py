@@ -84,6 +84,26 @@ def test_tflm_size_estimate_within_10_percent(measured, name):
     assert abs(_err(estimate, sizes["tflm"])) <= TOLERANCE
 
 
+def test_per_tensor_dense_estimates_within_10_percent(models, measured):
+    """FULLY_CONNECTED weights with one scale: no per-channel multipliers in the TFLM arena, one
+    scale/zero-point pair per weight and bias tensor in the flatbuffer (measured on the MLP)."""
+    from edge_sdk.data import load_dataset
+    from edge_sdk.formats.tflm.runner import measure_arena
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
+
+    info, per_channel = measured["mlp"]
+    model = models["mlp"]
+    cal = load_dataset(ROOT / "calibration_data" / "digits_calibration.npz", model.inputs, max_samples=50)
+    flatbuffer, record = convert_to_tflite(model.handle, QuantSpec("int8", "int8", 50, dense_per_tensor=True), cal)
+    assert record.params["dense_weights"] == "per-tensor"
+    arena = measure_arena(flatbuffer)["arena_total_bytes"]
+    assert arena < per_channel["arena"] and len(flatbuffer) < per_channel["tflm"]
+    for what, estimate, real in (("arena", estimate_arena_bytes(info, "int8", dense_per_tensor=True), arena),
+                                 ("tflm", estimate_artifact_bytes(info, "tflm", "int8", dense_per_tensor=True), len(flatbuffer))):
+        print(f"per-tensor dense {what} mlp: estimate {estimate} measured {real} ({_err(estimate, real):+.1%})")
+        assert abs(_err(estimate, real)) <= TOLERANCE
+
+
 def test_estimates_scale_with_the_caller_scaling(measured):
     """The cost model scales params / peak activations for narrower candidates; estimates follow."""
     from dataclasses import replace

@@ -37,6 +37,7 @@ def convert(model: LoadedModel, config: ExportConfig, fmt: str) -> tuple[bytes, 
         io_dtype=config.io_dtype if config.precision == "int8" else "float32",
         max_samples=config.max_calibration_samples,
         sparsity_aware=config.sparsity_aware,
+        dense_per_tensor=config.dense_per_tensor,
     )
     return convert_to_tflite(model.handle, spec, config.calibration)
 

@@ -2,6 +2,7 @@
 
     float32 -> float16 -> dynamic-int8            (only where the target runs float ops)
     int8 PTQ -> int8 with sensitive layers float  (the latter only where float ops are allowed)
+    -> int8 with per-tensor dense weights          (TFLM, models with FULLY_CONNECTED ops: less arena)
     QAT int8 (label-free) -> pruning + QAT -> cluster 16 + CQAT -> low-rank + QAT
     -> distill to width 0.75 / 0.5 / 0.35 + QAT
 
@@ -49,6 +50,8 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]
     ladder = [_rung("int8", fmt, "int8")]
     if allows_float:
         ladder.append(_rung("int8-mixed", fmt, "int8-mixed"))
+    if fmt == "tflm" and _has_dense(info):
+        ladder.append(_rung("int8-dense-per-tensor", fmt, "int8", dense_per_tensor=True))
     ladder += [
         _rung("qat-int8", fmt, "int8", (qat,), trains=True),
         *(_channel_prune_rungs(info, fmt) if fmt == "tflm" else _sparse_prune_rungs(fmt)),
@@ -59,6 +62,11 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]
         ladder.append(_rung("lowrank-qat-int8", fmt, "int8", (Step("lowrank", {"rank_fraction": LOWRANK_FRACTION}), qat),
                             params_scale=lowrank_scale, trains=True))
     return ladder + distill_rungs("keras", "qat-int8", fmt, "int8", then=(qat,))
+
+
+def _has_dense(info: ModelInfo) -> bool:
+    """Does the model convert to FULLY_CONNECTED ops (whose per-channel multipliers TFLM keeps in its arena)?"""
+    return any("FULLY_CONNECTED" in layer.runtime_ops.get("tflite", ()) for layer in info.layers)
 
 
 def _sparse_prune_rungs(fmt: str) -> list[Candidate]:

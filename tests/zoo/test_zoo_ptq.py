@@ -1,0 +1,55 @@
+"""Untrained quantization rungs on zoo models (issue 13), through the real CLI and report contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _env() -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env.setdefault("EDGE_SDK_ZOO_DIR", str(Path.home() / ".cache" / "edge-sdk-zoo"))
+    return env
+
+
+def make(name: str) -> dict:
+    """Generate (or reuse from the zoo cache) one zoo model: its model, calibration and eval paths."""
+    proc = subprocess.run([sys.executable, "-m", "zoo", "make", name], cwd=ROOT, env=_env(), capture_output=True,
+                          text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def build(entry: dict, out: Path, *args: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_sdk.cli", "build", "--model", entry["model"], "--calibration", entry["calibration"],
+         "--eval-data", entry["eval"], "--out", str(out), "--no-cache", *args],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1800,
+    )
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    (report,) = out.glob("*/report.json")
+    return json.loads(report.read_text())
+
+
+def test_autoencoder_fits_a_10_KiB_arena_with_per_tensor_dense_weights_without_distilling(tmp_path):
+    """Per-channel FULLY_CONNECTED makes TFLM keep 8 bytes per output channel (17,360 B arena for the
+    zoo's dense autoencoder); per-tensor dense weights need 3,984 B, so a 10 KiB reservation is feasible
+    with an untrained rung instead of a distilled student (cosine 0.48 before)."""
+    report = build(make("k_autoencoder"), tmp_path / "out", "--target", "cortex-m", "--ram-budget", "10KiB")
+    assert report["feasible"], report["attempts"]
+    assert report["plan"]["name"] == "int8-dense-per-tensor"
+    assert not any(s["technique"] in ("distill", "qat") for s in report["plan"]["steps"])
+    assert report["verification"]["measured"]["arena_total_bytes"] < 4200  # what TFLM's allocator records
+    assert report["measured"]["ram_bytes"] <= 10 * 1024  # the harness's kTensorArenaSize, margin included
+    status = {a["name"]: a["status"] for a in report["attempts"]}
+    assert status["int8"] == "discarded"  # its estimate (about 17 KiB) is far over the budget
+    fidelity = report["verification"]["fidelity"]
+    assert fidelity["outputs"][0]["kind"] == "regression"
