@@ -123,6 +123,22 @@ def output_fidelity(name: str, kind: str, ref: np.ndarray, got: np.ndarray) -> O
     return OutputFidelity(name, kind, {k: round(v, 6) for k, v in metrics.items()}, per_sample)
 
 
+def misses(outputs: tuple[OutputFidelity, ...], limits: dict[str, float]) -> list[tuple[str, float]]:
+    """('output metric value < limit', relative shortfall) for every measured metric that has a limit
+    and misses it."""
+    found = []
+    for out in outputs:
+        for metric, value in out.metrics.items():
+            limit = limits.get(metric)
+            if limit is None:
+                continue
+            shortfall = (value - limit if metric in LOWER_IS_BETTER else limit - value) / max(abs(limit), _EPS)
+            if shortfall > 0:
+                found.append((f"{out.output} {metric} {value:.4g} {'>' if metric in LOWER_IS_BETTER else '<'} {limit:g}",
+                              shortfall))
+    return found
+
+
 def parse_min_fidelity(values: list[str] | str | float | dict | None) -> dict[str, float] | None:
     """`--min-fidelity` / edge-sdk.yaml `min_fidelity`: METRIC=VALUE (repeatable), a mapping, or a bare
     number, which sets the primary agreement metrics (top-1, min cosine, token agreement, box IoU)."""

@@ -106,3 +106,14 @@ def test_a_score_map_is_judged_per_position():
     got = np.round(ref * 256).clip(0, 255) / 256  # int8-like output: the high scores tie
     got[..., 1] = np.maximum(got[..., 1], 0.99609375)
     assert output_fidelity("prob", "classification", ref, got).metrics["top1_agreement"] == 1.0
+
+
+def test_misses_name_each_metric_below_its_floor_with_the_relative_shortfall():
+    from edge_sdk.contracts.records import OutputFidelity
+    from edge_sdk.fidelity import misses
+
+    outputs = (OutputFidelity("boxes", "regression", {"sqnr_db": 15.0, "relative_l2": 0.2}),
+               OutputFidelity("scores", "classification", {"top1_agreement": 0.995}))
+    found = misses(outputs, {"sqnr_db": 20.0, "relative_l2": 0.1, "top1_agreement": 0.99})
+    assert [text for text, _ in found] == ["boxes sqnr_db 15 < 20", "boxes relative_l2 0.2 > 0.1"]
+    assert [round(short, 3) for _, short in found] == [0.25, 1.0]

@@ -86,6 +86,9 @@ class ModelInfo:
     input_names: tuple[str, ...] = ()  # layer names that are graph inputs
     output_names: tuple[str, ...] = ()  # layer names whose outputs are graph outputs
     dtypes: tuple[str, ...] = ()  # dtypes of the model's weights/activations as stored (e.g. float32, int8)
+    # producer -> consumer chains whose channels cross-layer equalization can rescale without changing
+    # the function (Keras: frameworks/keras/techniques/equalize.py); 0 where not analysed
+    equalizable_chains: int = 0
 
     def peak_activation_bytes(self, dtype: str = "float32") -> int:
         return self.peak_activation_elems * DTYPE_BYTES[dtype]

@@ -59,6 +59,7 @@ class Task:
     out_dir: Path  # where the artifact files are written
     log_path: Path  # the worker's stdout/stderr while it runs this task (third-party output)
     output_kinds: dict[str, str] | None = None  # output name -> task kind (fidelity metrics); None: by shape
+    min_fidelity: dict[str, float] | None = None  # the build's floor, for rungs that search against it (int8-mixed)
     progress: bool = True  # progress lines for training steps (display only)
 
     @property

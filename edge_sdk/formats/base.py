@@ -40,6 +40,9 @@ class ExportConfig:
     coreml_compression: str | None = None
     sparsity_aware: bool = False  # the model was pruned: keep zeros through conversion
     dense_per_tensor: bool = False  # TFLite int8: one weight scale per FULLY_CONNECTED (Candidate.dense_per_tensor)
+    # what a precision that searches its own fallback (int8-mixed) aims for: the build's fidelity floor
+    min_fidelity: dict[str, float] | None = None
+    output_kinds: dict[str, str] | None = None  # output name -> task kind, in output order
     arena_margin: float = 0.10  # TFLM: arena given to the harness = measured * (1 + margin), 16-byte aligned
     seed: int = 0
 

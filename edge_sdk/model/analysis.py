@@ -63,6 +63,7 @@ def assemble(
     output_names: tuple[str, ...],
     aliases: Iterable[str] = (),
     dtypes: tuple[str, ...] = (),
+    equalizable_chains: int = 0,
 ) -> ModelInfo:
     """ModelInfo with totals and the liveness peak from layers listed in execution order."""
     layers = tuple(layers)
@@ -78,4 +79,5 @@ def assemble(
         input_names=tuple(l.name for l in layers if l.kind == "input"),
         output_names=output_names,
         dtypes=dtypes,
+        equalizable_chains=equalizable_chains,
     )

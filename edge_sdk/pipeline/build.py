@@ -223,7 +223,7 @@ def _build_targets(pool: Executor, model: Any, targets: list[str], *, calibratio
                 return Task(cand, profile, model_ref, task_data, seed, cache_dir,
                             out_dir=work / "attempts" / profile.name / cand.name,
                             log_path=work / "logs" / profile.name / f"{cand.name}.log", output_kinds=kinds,
-                            progress=not quiet)
+                            min_fidelity=budgets[profile.name].min_fidelity, progress=not quiet)
 
             spec = SearchSpec(info, profile, tuple(ladder), budgets[profile.name], make_task, search)
             result = run_search(spec, pool, say)

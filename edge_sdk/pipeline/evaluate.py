@@ -56,7 +56,7 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
     data = _technique_data(task.data, model)
     cache = StepCache(task.cache_dir)
     cand = task.candidate
-    key = attempt_cache.attempt_key(model, data, data.eval.fingerprint(), cand, task.profile, task.seed)
+    key = attempt_cache.attempt_key(model, data, data.eval.fingerprint(), cand, task.profile, task.seed, task.min_fidelity)
     with cache.lock(key):
         restored = attempt_cache.restore(cache, key, cand.name, task.out_dir)
         if restored is not None:
@@ -72,7 +72,8 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
         config = ExportConfig(
             precision=cand.precision, io_dtype=cand.io_dtype, calibration=data.calibration,
             coreml_compression=cand.coreml_compression, sparsity_aware=cand.sparsity > 0,
-            dense_per_tensor=cand.dense_per_tensor, seed=task.seed,
+            dense_per_tensor=cand.dense_per_tensor, min_fidelity=task.min_fidelity, output_kinds=task.output_kinds,
+            seed=task.seed,
         )
         artifact = FORMATS.get(cand.fmt).exporter(compressed, task.profile, config, task.out_dir)
         timings["export"] = time.perf_counter() - t

@@ -4,7 +4,8 @@ Exporting and verifying on a runtime costs seconds to minutes per candidate (con
 measurement, ExecuTorch lowering). An attempt's result depends only on the model, the data, the
 candidate, the profile, the seed and the installed versions, so it is stored content-addressed in the
 build's StepCache under a key over all of those; an identical rebuild copies the files back instead of
-converting again, and says so. Budgets are not part of the key: they are re-checked on every build.
+converting again, and says so. Budgets are not part of the key (they are re-checked on every build),
+except the fidelity floor of a rung that searches against it.
 """
 
 from __future__ import annotations
@@ -24,12 +25,17 @@ from edge_sdk.contracts.records import Artifact, StepRecord, Verification
 FILES_DIR = "files"
 
 
-def attempt_key(model: LoadedModel, data: TechniqueData, eval_fingerprint: str, candidate: Any, profile: Profile, seed: int) -> str | None:
+def attempt_key(model: LoadedModel, data: TechniqueData, eval_fingerprint: str, candidate: Any, profile: Profile, seed: int,
+                min_fidelity: dict[str, float] | None = None) -> str | None:
+    """`min_fidelity` counts only for a rung whose export searches against it (int8-mixed's float
+    fallback); other rungs' results do not depend on budgets."""
     if model.sha256 is None:
         return None
     fingerprints = [data.train.fingerprint(), data.calibration.fingerprint(), eval_fingerprint]
-    return cache_key(model.sha256, "/".join(fingerprints), ["attempt", candidate_to_dict(candidate)],
-                     {"profile": profile.model_dump(mode="json"), "seed": seed})
+    config = {"profile": profile.model_dump(mode="json"), "seed": seed}
+    if candidate.precision == "int8-mixed":
+        config["min_fidelity"] = min_fidelity
+    return cache_key(model.sha256, "/".join(fingerprints), ["attempt", candidate_to_dict(candidate)], config)
 
 
 def save(cache: StepCache, key: str, artifact: Artifact, artifact_dir: Path, verification: Verification, records: list[StepRecord]) -> None:

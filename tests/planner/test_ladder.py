@@ -32,7 +32,7 @@ def test_int8_only_target_skips_float_rungs_and_exports_tflm(info):
 
 def test_float_target_orders_float_then_int8_then_training_then_distillation(info):
     ladder = names(build_ladder(info, get_profile("android")))
-    assert ladder[:5] == ["fp32", "fp16", "dynamic-int8", "int8", "int8-mixed"]
+    assert ladder[:6] == ["fp32", "fp16", "dynamic-int8", "int8", "int8-cle", "int8-mixed"]
     order = [ladder.index(n) for n in ("qat-int8", "prune50-qat-int8", "prune80-qat-int8", "cluster16-qat-int8",
                                           "lowrank-qat-int8", "distill0.75-qat-int8", "distill0.5-qat-int8", "distill0.35-qat-int8")]
     assert order == sorted(order)
@@ -79,8 +79,8 @@ def test_cortex_m_offers_per_tensor_dense_weights_for_less_arena(info):
     arena: the MCU ladder tries per-tensor dense weights right after plain int8; phones do not need it."""
     profile = get_profile("cortex-m")
     ladder = build_ladder(info, profile)
-    assert names(ladder)[:2] == ["int8", "int8-dense-per-tensor"]
-    per_tensor = ladder[1]
+    assert names(ladder)[:3] == ["int8", "int8-cle", "int8-dense-per-tensor"]
+    per_tensor = ladder[2]
     assert per_tensor.dense_per_tensor and per_tensor.precision == "int8" and not per_tensor.steps
     assert per_tensor.plan_steps()[-1]["params"]["dense_weights"] == "per-tensor"
     plain, lean = candidate_estimate(info, profile, ladder[0]), candidate_estimate(info, profile, per_tensor)

@@ -53,3 +53,32 @@ def test_autoencoder_fits_a_10_KiB_arena_with_per_tensor_dense_weights_without_d
     assert status["int8"] == "discarded"  # its estimate (about 17 KiB) is far over the budget
     fidelity = report["verification"]["fidelity"]
     assert fidelity["outputs"][0]["kind"] == "regression"
+
+
+def _sqnr_per_output(model, flatbuffer: bytes, data) -> list[float]:
+    from edge_sdk.formats.tflite.runner import run
+    from edge_sdk.frameworks.keras.reference import run as reference
+    from edge_sdk.verify import fidelity
+
+    ref = reference(model, data.inputs)
+    kinds = {f"output_{i}": "regression" for i in range(len(ref))}
+    return [o.metrics["sqnr_db"] for o in fidelity(ref, run(flatbuffer, data.inputs, reference=model), kinds).outputs]
+
+
+def test_equalization_improves_int8_on_the_pretrained_mtcnn_rnet():
+    """Real pretrained weights (the mtcnn package's RNet): its 128-d PReLU feature spans channel maxima
+    7.7x apart; equalizing it into the two heads gains on both outputs (measured +1.2 and +3.4 dB)."""
+    from edge_sdk import load_dataset, load_model
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.techniques.base import TechniqueData
+    from edge_sdk.techniques.dispatch import apply_step
+
+    entry = make("k_mtcnn_rnet")
+    model = load_model(entry["model"])
+    calibration = load_dataset(entry["calibration"], model.inputs)
+    evaluation = load_dataset(entry["eval"], model.inputs)
+    equalized, record = apply_step("equalize", model, TechniqueData(calibration, calibration, model), {"progress": False})
+    assert "fc4" in record.metrics["pairs"]
+    plain = _sqnr_per_output(model, convert_to_tflite(model.handle, QuantSpec("int8"), calibration)[0], evaluation)
+    cle = _sqnr_per_output(model, convert_to_tflite(equalized.handle, QuantSpec("int8"), calibration)[0], evaluation)
+    assert all(c > p + 0.5 for c, p in zip(cle, plain)), (plain, cle)

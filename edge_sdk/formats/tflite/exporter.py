@@ -38,6 +38,8 @@ def convert(model: LoadedModel, config: ExportConfig, fmt: str) -> tuple[bytes, 
         max_samples=config.max_calibration_samples,
         sparsity_aware=config.sparsity_aware,
         dense_per_tensor=config.dense_per_tensor,
+        min_fidelity=config.min_fidelity,
+        output_kinds=config.output_kinds,
     )
     return convert_to_tflite(model.handle, spec, config.calibration)
 

@@ -56,6 +56,11 @@ def run(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> lis
     return _run(artifact_or_bytes, inputs, output_names_of(reference), reference_kernels=False)
 
 
+def run_named(artifact_or_bytes, inputs: dict[str, np.ndarray], output_names: list[str]) -> list[np.ndarray]:
+    """`run` for callers holding output names rather than a LoadedModel (the converter's own checks)."""
+    return _run(artifact_or_bytes, inputs, output_names, reference_kernels=False)
+
+
 def run_reference_kernels(artifact_or_bytes, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
     """LiteRT's reference kernels, no delegates: what TFLite Micro's kernels are derived from, so a TFLM
     artifact is expected to match them bit for bit (XNNPACK may round int8 differently by many LSBs)."""

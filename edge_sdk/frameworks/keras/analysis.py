@@ -62,9 +62,11 @@ def analyze_keras(loaded: LoadedModel) -> ModelInfo:
     output_names = tuple(dict.fromkeys(outputs))
     layers, aliases = _fuse(walker.raws, output_names)
     dtypes = sorted({str(getattr(r.layer, "dtype", "float32")) for r in walker.raws if r.kind != "input"} - {"None"})
+    from edge_sdk.frameworks.keras.techniques.equalize import find_pairs
+
     return assemble(
         "keras", layers, loaded.inputs, loaded.outputs, output_names=output_names, aliases=aliases,
-        dtypes=tuple(dtypes) or ("float32",),
+        dtypes=tuple(dtypes) or ("float32",), equalizable_chains=len(find_pairs(model)),
     )
 
 

@@ -1,7 +1,8 @@
 """The Keras model's ladder on TFLite / TFLM targets (Core ML rungs are format-level: planner/ladder.py).
 
     float32 -> float16 -> dynamic-int8            (only where the target runs float ops)
-    int8 PTQ -> int8 with sensitive layers float  (the latter only where float ops are allowed)
+    int8 PTQ -> int8 after cross-layer equalization (models with rescalable conv/dense chains)
+    -> int8 with sensitive layers float            (only where float ops are allowed)
     -> int8 with per-tensor dense weights          (TFLM, models with FULLY_CONNECTED ops: less arena)
     QAT int8 (label-free) -> pruning + QAT -> cluster 16 + CQAT -> low-rank + QAT
     -> distill to width 0.75 / 0.5 / 0.35 + QAT
@@ -48,6 +49,8 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]
     qat = Step("qat", {})
     # PTQ is the export itself (TFLiteConverter with the calibration data): no step before it
     ladder = [_rung("int8", fmt, "int8")]
+    if info.equalizable_chains:
+        ladder.append(_rung("int8-cle", fmt, "int8", (Step("equalize", {}),)))
     if allows_float:
         ladder.append(_rung("int8-mixed", fmt, "int8-mixed"))
     if fmt == "tflm" and _has_dense(info):

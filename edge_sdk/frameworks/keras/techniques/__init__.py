@@ -5,4 +5,4 @@ import TensorFlow/TFMOT only inside their functions. training.py (the one KD fin
 rebuild.py (config surgery), ptq_mixed.py and measure.py are their shared helpers.
 """
 
-from edge_sdk.frameworks.keras.techniques import cluster, distill, lowrank, prune, ptq, qat  # noqa: F401
+from edge_sdk.frameworks.keras.techniques import cluster, distill, equalize, lowrank, prune, ptq, qat  # noqa: F401

@@ -45,6 +45,9 @@ class QuantSpec:
     max_samples: int = DEFAULT_CALIBRATION_SAMPLES
     sparsity_aware: bool = False  # let the converter keep pruned weights sparse-friendly
     dense_per_tensor: bool = False  # calibrated modes: one weight scale per FULLY_CONNECTED, not per channel
+    # int8-mixed: the fidelity floor its float fallback aims for (metric -> minimum) and the output kinds
+    min_fidelity: dict[str, float] | None = None
+    output_kinds: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -132,7 +135,7 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
             raise DataError("int8-mixed quantization needs calibration data (--calibration FILE.npz)")
         from edge_sdk.frameworks.keras.techniques.ptq_mixed import convert_int8_mixed
 
-        return convert_int8_mixed(model, calibration, spec.max_samples)
+        return convert_int8_mixed(model, calibration, spec.max_samples, spec.min_fidelity, spec.output_kinds)
     tf = deps.tensorflow()
     start = time.perf_counter()
     converter = keras_converter(model)

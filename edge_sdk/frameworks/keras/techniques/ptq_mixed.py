@@ -1,10 +1,16 @@
 """Full-int8 PTQ with the most quantization-sensitive ops kept float ("int8-mixed").
 
-Sensitivity per op is measured, not guessed: LiteRT's QuantizationDebugger runs the int8 model with
-the float reference side by side on the calibration data and reports each quantized op's output error;
-we rank ops by RMSE / quantization scale (error in units of one int8 step, the metric the LiteRT
-debugger guide recommends) and convert again with those ops denylisted, so they run in float.
-Only for targets that can run float ops (not TFLM / integer NPUs).
+Sensitivity per op is measured, not guessed. LiteRT's QuantizationDebugger runs the int8 model with the
+float reference side by side on the calibration data and reports each quantized op's error in
+isolation, in units of its quantization step (RMSE / scale, the metric the LiteRT debugger guide
+recommends); its MAX_PROBES most sensitive ops are then probed end to end (each alone kept float, the
+outputs' SQNR against the float model), which leads the order (see _FloatSearch for why). Ops go back
+to float in that order, greedily, until the outputs on the calibration data meet the build's fidelity
+floor (`--min-fidelity`, by each output's kind): doubling from one op, then a bisection down to the
+fewest that meet it, at most MAX_FLOAT_FRACTION of the ranked ops (beyond that the artifact is mostly
+float: dynamic-int8 or fp16 rungs are the better trade). One calibration serves every try (the
+debugger re-quantizes its calibrated model with each denylist). Only for targets that can run float
+ops (not TFLM / integer NPUs). The record lists the ops kept float and why, and every count tried.
 """
 
 from __future__ import annotations
@@ -14,14 +20,22 @@ import math
 import time
 from typing import Any
 
+import numpy as np
+
 from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ExportError
-from edge_sdk.formats.tflite.runner import input_order
+from edge_sdk.fidelity import DEFAULT_MIN_FIDELITY, misses
+from edge_sdk.formats.common.flatbuffer import read_graph
+from edge_sdk.formats.tflite.runner import input_order, run_named
+from edge_sdk.frameworks.keras.reference import keras_outputs
 from edge_sdk.frameworks.keras.techniques.ptq import converter_error, keras_converter, representative_dataset
 from edge_sdk.contracts.records import StepRecord
+from edge_sdk.verify import fidelity
 
-SENSITIVE_RMSE_PER_SCALE = 0.7  # above this an op's int8 error exceeds ~0.7 quantization steps
+MAX_FLOAT_FRACTION = 0.25  # at most this share of the ranked ops' tensors goes back to float
+MIN_FLOAT_CAP = 2  # ... but at least two (a small model has few ops to choose from)
+MAX_PROBES = 16  # ops probed end to end (each kept float alone), the debugger's most sensitive first
 NON_COMPUTE_OPS = {"RESHAPE", "MAX_POOL_2D", "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "CONCATENATION", "PAD"}
 
 
@@ -55,8 +69,10 @@ def _interpreter_input_order(model: Any, names: list[str]) -> list[int]:
     return [position.index(i) for i in range(len(details))]
 
 
-def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, keep_float: int | None = None) -> tuple[bytes, StepRecord]:
-    """keep_float: how many of the most sensitive ops stay float (default: those above the threshold, at least 1)."""
+def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, floor: dict[str, float] | None = None,
+                       kinds: dict[str, str] | None = None) -> tuple[bytes, StepRecord]:
+    """`floor`: metric -> minimum the outputs must meet on the calibration data (edge_sdk.fidelity
+    metrics; None: DEFAULT_MIN_FIDELITY); `kinds`: output name -> kind (None: by output shape)."""
     tf = deps.tensorflow()
     start = time.perf_counter()
     calibrate, used = representative_dataset(calibration, max_samples)
@@ -67,36 +83,124 @@ def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, keep_
             values = list(sample.values()) if isinstance(sample, dict) else sample
             yield [values[i] for i in order]
 
-    def converter():
-        conv = keras_converter(model)
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = calibrate
-        return conv
-
+    converter = keras_converter(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = calibrate
     try:
-        probe = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=gen)
-        probe.run()
+        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen)
+        debugger.run()
     except Exception as exc:  # the converter raises ConverterError/RuntimeError with MLIR diagnostics
         raise ExportError(f"TFLite conversion (int8-mixed) failed: {converter_error(exc)}") from exc
-    ranked = _sensitivity(probe)
-    if keep_float is None:
-        keep_float = max(1, sum(1 for r in ranked if r[2] > SENSITIVE_RMSE_PER_SCALE))
-    denylist = [name for name, _, _ in ranked[:keep_float]]
-    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylist)
-    try:
-        final = tf.lite.experimental.QuantizationDebugger(converter=converter(), debug_dataset=gen, debug_options=options)
-        flatbuffer = bytes(final.get_nondebug_quantized_model())
-    except Exception as exc:  # noqa: BLE001 - as above
-        raise ExportError(f"TFLite conversion (int8-mixed) failed: {converter_error(exc)}") from exc
+    ranked = _sensitivity(debugger)
+    search = _FloatSearch(debugger, ranked, calibration, used, model, floor or DEFAULT_MIN_FIDELITY, kinds)
+    keep_float, flatbuffer = search.run()
     record = StepRecord(
         technique="ptq",
-        params={"mode": "int8-mixed", "max_samples": max_samples, "keep_float": keep_float},
+        params={"mode": "int8-mixed", "max_samples": max_samples},
         metrics={
             "calibration_samples": used,
             "bytes": len(flatbuffer),
+            "keep_float": keep_float,
+            "floor_met_on_calibration": search.met.get(keep_float, False),
+            "tried": {str(k): "; ".join(text for text, _ in m) or "meets the floor" for k, m in sorted(search.tried.items())},
             "sensitivity_rmse_per_scale": {name: round(s, 4) for name, _, s in ranked},
+            "sensitivity_alone_float_sqnr_db": {name: round(v, 2) for name, v in search.probed.items()},
         },
-        notes=tuple(f"kept float: {name} ({op}, rmse/scale {s:.3f})" for name, op, s in ranked[:keep_float]),
+        notes=tuple(search.why(name) for name in search.names[:keep_float]),
         wall_s=time.perf_counter() - start,
     )
     return flatbuffer, record
+
+
+class _FloatSearch:
+    """Which ops, and how few, must stay float for the outputs to meet the floor.
+
+    The unit kept float is an op's output tensor: the op and the ops that read that tensor (keeping
+    only the op float does nothing when its reader quantizes the same tensor again). The debugger's
+    per-op error is measured in isolation and in units of the op's own quantization step, so it misses
+    an op whose output scale is set by one wide channel (its step looks fine, its narrow channels are
+    lost). So the tensors of the first MAX_PROBES ops it ranks are probed end to end: each alone kept
+    float, the outputs' SQNR against the float model on the calibration data; those lead the order by
+    that gain, the rest follow the debugger's ranking."""
+
+    def __init__(self, debugger: Any, ranked: list, calibration: Dataset, samples: int, model: Any,
+                 floor: dict[str, float], kinds: dict[str, str] | None):
+        self.debugger = debugger
+        self.isolated = {name: (op, score) for name, op, score in ranked}
+        self.names = [name for name, _, _ in ranked]
+        self.readers = _readers(bytes(debugger.calibrated_model))
+        self.inputs = {name: v[:samples] for name, v in calibration.inputs.items()}
+        self.output_names = [t.name.split(":")[0] for t in model.outputs]
+        self.reference = keras_outputs(model, self.inputs)
+        self.floor, self.kinds = floor, kinds
+        self.probed: dict[str, float] = {}  # op -> output SQNR (dB, mean over outputs) with it alone float
+        self.tried: dict[int, list[tuple[str, float]]] = {}  # tensors kept float -> what misses the floor, by how much
+        self.met: dict[int, bool] = {}
+        self.models: dict[int, bytes] = {}
+
+    def _quantized(self, denylist: list[str]) -> bytes:
+        tf = deps.tensorflow()
+        try:
+            self.debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylist)
+            return bytes(self.debugger.get_nondebug_quantized_model())
+        except Exception as exc:  # noqa: BLE001 - as in convert_int8_mixed
+            raise ExportError(f"TFLite conversion (int8-mixed) failed: {converter_error(exc)}") from exc
+
+    def _sqnr_db(self, outputs: list[np.ndarray]) -> float:
+        return float(np.mean([_sqnr_db(r, g) for r, g in zip(self.reference, outputs)]))
+
+    def _order(self) -> None:
+        for name in self.names[:MAX_PROBES]:
+            self.probed[name] = self._sqnr_db(run_named(self._quantized(self._unit(name)), self.inputs, self.output_names))
+        lead = sorted(self.probed, key=lambda n: -self.probed[n])
+        self.names = lead + [n for n in self.names if n not in self.probed]
+
+    def _unit(self, name: str) -> list[str]:
+        return [name, *self.readers.get(name, ())]
+
+    def _try(self, k: int) -> bool:
+        flatbuffer = self._quantized(list(dict.fromkeys(n for name in self.names[:k] for n in self._unit(name))))
+        got = run_named(flatbuffer, self.inputs, self.output_names)
+        self.tried[k] = misses(fidelity(self.reference, got, self.kinds).outputs, self.floor)
+        self.met[k], self.models[k] = not self.tried[k], flatbuffer
+        return self.met[k]
+
+    def run(self) -> tuple[int, bytes]:
+        """(tensors kept float, the flatbuffer): the fewest that meet the floor (doubling, then
+        bisection), else the count that came closest."""
+        self._order()
+        cap = min(len(self.names), max(MIN_FLOAT_CAP, int(MAX_FLOAT_FRACTION * len(self.names))))
+        k, failed = 1, 0
+        while not self._try(k) and k < cap:
+            failed, k = k, min(cap, 2 * k)
+        if self.met[k]:
+            passed = k
+            while passed - failed > 1:  # the fewest float ops that still meet the floor
+                mid = (failed + passed) // 2
+                failed, passed = (failed, mid) if self._try(mid) else (mid, passed)
+            k = passed
+        else:
+            k = min(self.tried, key=lambda n: (sum(short for _, short in self.tried[n]), n))
+        return k, self.models[k]
+
+    def why(self, name: str) -> str:
+        op, score = self.isolated[name]
+        readers = f" and its readers {', '.join(self.readers[name])}" if self.readers.get(name) else ""
+        alone = f", outputs {self.probed[name]:.1f} dB with it alone float" if name in self.probed else ""
+        return f"kept float: {name}{readers} ({op}, rmse/scale {score:.3f}{alone})"
+
+
+def _readers(flatbuffer: bytes) -> dict[str, list[str]]:
+    """Tensor name -> the output tensor names of the ops that read it."""
+    graph = read_graph(flatbuffer)
+    readers: dict[str, list[str]] = {}
+    for op in graph.ops:
+        for t in op.inputs:
+            if t >= 0 and not graph.tensors[t].constant:
+                readers.setdefault(graph.tensors[t].name, []).extend(graph.tensors[o].name for o in op.outputs)
+    return readers
+
+
+def _sqnr_db(reference: np.ndarray, got: np.ndarray) -> float:
+    noise = float(((reference - got.reshape(reference.shape)) ** 2).sum())
+    return 10 * math.log10(max(float((reference**2).sum()), 1e-30) / max(noise, 1e-30))
