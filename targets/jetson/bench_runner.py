@@ -145,6 +145,11 @@ class ExecuTorch:
         import torch
         from executorch.runtime import Runtime
 
+        try:  # quantized ops (embedding_byte, ...) of dynamic-int8 programs register on import
+            import executorch.kernels.quantized  # noqa: F401
+        except ImportError:  # an ExecuTorch build without them: such programs fail to load, others run
+            pass
+
         if threads > 0:
             try:
                 from executorch.extension.pybindings.portable_lib import _unsafe_reset_threadpool

@@ -62,3 +62,10 @@ def test_dynamic_int8_pte_cosine_and_size(transformer, tokens, android, tmp_path
               "print(run_pte(art, dict(np.load(sys.argv[2])))[0].shape)")
     proc = subprocess.run([sys.executable, "-c", script, str(art.path), str(tmp_path / "x.npz")], capture_output=True, text=True)
     assert proc.returncode == 0 and "(2, 64)" in proc.stdout, proc.stderr[-2000:]
+    # ... and so does the board runner `edge-sdk bench` ships (it failed with "Missing operator ... embedding_byte.out")
+    from edge_sdk.devices.address import parse_address
+    from edge_sdk.devices.base import BenchConfig
+    from edge_sdk.devices.host import run as host_run
+
+    bench = host_run(art, parse_address("host"), BenchConfig(runs=3, warmup=1))
+    assert bench.complete and bench.runs == 3 and bench.raw["start"]["runtime"] == "executorch"
