@@ -7,8 +7,11 @@ model: `params_scale` (width w scales params by ~w^2, low-rank by its own ratio)
 
 Compute dtype of a precision (what the MAC units run):
     float32 -> float32; float16 -> float16 (units without float16 run it as float32, weights
-    dequantized at load); dynamic-int8 -> float32 (int8 weights, float activations: the cost model
-    charges float32 throughput, which is conservative for LiteRT's hybrid kernels); int8 -> int8;
+    dequantized at load); dynamic-int8 -> int8 for the MACs of its quantized layers (LiteRT's hybrid
+    kernels and XNNPACK's qd8 kernels quantize the activations on the fly and multiply in int8: every
+    conv/dense/matmul with at least memory.DYNAMIC_MIN_ELEMS weights on TFLite formats, Linear layers
+    on ExecuTorch's), float32 for the rest (measured on a BERT-style encoder's .pte: ~3x faster than
+    fp32; charging all of it at float32 discarded that rung on a 33 ms budget); int8 -> int8;
     int16x8 -> int16 (the unit's int16 rate if the profile gives one, else half its int8 rate: the
     16x8 kernels are wider and slower than int8); palettize4/palettize6 (Core ML) -> float16.
 
@@ -32,6 +35,7 @@ RAM:
 Latency per compute unit that can run the compute dtype (among the units the format's runtime can use,
 `Profile.units_for(fmt)`):
     ms = 1000 * (M * macs_scale + E * activation_scale) / (rate[dtype] * efficiency)
+         (dynamic-int8: the quantized layers' MACs at the int8 rate, the rest at the float32 rate)
          + N_ops * OP_OVERHEAD_CYCLES / clock_hz * 1000 + (ACCEL_DISPATCH_MS on non-CPU units)
     rate = the unit's sustained MAC/s for the dtype, efficiency = the unit's derate from the profile,
     other ops (bias, activation, pooling, elementwise) cost one MAC each, N_ops = ops that run in the
@@ -42,16 +46,17 @@ Latency per compute unit that can run the compute dtype (among the units the for
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 from edge_sdk.contracts.model import ModelInfo
-from edge_sdk.planner.memory import estimate_arena_bytes, estimate_artifact_bytes
+from edge_sdk.planner.memory import DYNAMIC_MIN_ELEMS, WEIGHTED, estimate_arena_bytes, estimate_artifact_bytes
 from edge_sdk.profiles import OP_NAMESPACE, ComputeUnit, Profile
 
 COMPUTE_DTYPE = {
     "float32": "float32",
     "float16": "float16",
-    "dynamic-int8": "float32",
+    "dynamic-int8": "int8",  # its quantized layers; the rest runs float32 (see _latency)
     "int8": "int8",
     "int16x8": "int16",
     "palettize4": "float16",
@@ -141,7 +146,7 @@ def estimate(
         ram = arena
     else:
         ram = flash + scaled.peak_activation_bytes(act_dtype) + RUNTIME_OVERHEAD_BYTES.get(fmt, 0)
-    latency = _latency(info, profile, fmt, dtype, macs_scale, activation_scale)
+    latency = _latency(info, profile, fmt, precision, macs_scale, activation_scale)
     best = min(latency, key=latency.get) if latency else None
     return Estimate(fmt, precision, dtype, int(flash), int(gzip_bytes), int(ram), arena, latency, best)
 
@@ -156,17 +161,34 @@ def _flash(info: ModelInfo, fmt: str, precision: str, params_scale: float, dense
     return total, total - overhead
 
 
-def _latency(info: ModelInfo, profile: Profile, fmt: str, dtype: str, macs_scale: float, activation_scale: float) -> dict[str, float]:
+def _latency(info: ModelInfo, profile: Profile, fmt: str, precision: str, macs_scale: float, activation_scale: float) -> dict[str, float]:
     namespace = OP_NAMESPACE.get(fmt, "tflite")
     ops = info.runtime_ops(namespace)
     n_ops = sum(len(v) for v in ops.values()) if any(ops.values()) else len(ops)
-    work = info.macs * macs_scale + info.other_ops * activation_scale
     dispatch_ms = n_ops * OP_OVERHEAD_CYCLES / profile.compute.clock_hz * 1000
+    # (MACs or other work, the dtype it runs in)
+    if precision == "dynamic-int8":
+        int8_macs = dynamic_int8_macs(info, fmt)
+        work = [(int8_macs * macs_scale, "int8"),
+                ((info.macs - int8_macs) * macs_scale + info.other_ops * activation_scale, "float32")]
+    else:
+        work = [(info.macs * macs_scale + info.other_ops * activation_scale, compute_dtype(precision))]
     out = {}
     for unit in profile.units_for(fmt):
-        rate = unit_rate(unit, dtype)
-        if not rate:
+        rates = [unit_rate(unit, dtype) for _, dtype in work]
+        if not all(rates):
             continue
         accel = ACCEL_DISPATCH_MS if profile.family != "cortex-m" and "cpu" not in unit.name.lower() else 0.0
-        out[unit.name] = round(1000 * work / (rate * unit.efficiency) + dispatch_ms + accel, 4)
+        compute_ms = sum(1000 * amount / (rate * unit.efficiency) for (amount, _), rate in zip(work, rates))
+        out[unit.name] = round(compute_ms + dispatch_ms + accel, 4)
     return out
+
+
+def dynamic_int8_macs(info: ModelInfo, fmt: str) -> int:
+    """The MACs dynamic-int8 runs in int8: layers whose weights it quantizes (module docstring)."""
+    pte = fmt.startswith("pte")
+    kinds, min_elems = (("dense", "matmul"), 1) if pte else (WEIGHTED, DYNAMIC_MIN_ELEMS)
+    return sum(
+        layer.macs for layer in info.layers
+        if layer.kind in kinds and layer.weight_shapes and math.prod(layer.weight_shapes[0]) >= min_elems
+    )

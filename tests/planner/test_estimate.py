@@ -114,3 +114,18 @@ def test_to_dict_is_plain_json():
 
     d = estimate(TINY, make_profile("android"), fmt="tflite", precision="float32").to_dict()
     assert json.loads(json.dumps(d))["latency_ms"]["cpu"] == pytest.approx(20.02)
+
+
+def test_dynamic_int8_runs_its_quantized_layers_at_the_int8_rate():
+    """dynamic-int8 quantizes activations on the fly and multiplies in int8 wherever it quantized the
+    weights (a conv of >= 1024 weights here); charging it all at float32 discarded a rung that measured
+    ~3x faster than fp32."""
+    big = replace(CONV, weight_shapes=((3, 3, 16, 16),))
+    info = replace(TINY, layers=(INPUT, big))
+    profile = make_profile("android")
+    dyn, fp32, int8 = (estimate(info, profile, fmt="tflite", precision=p) for p in ("dynamic-int8", "float32", "int8"))
+    assert dyn.latency_ms["cpu"] == pytest.approx(int8.latency_ms["cpu"])
+    assert dyn.latency_ms["cpu"] < fp32.latency_ms["cpu"] / 3
+    assert "gpu" not in dyn.latency_ms  # the gpu unit has no int8 rate
+    small = estimate(TINY, profile, fmt="tflite", precision="dynamic-int8")  # no weights recorded: stays float
+    assert small.latency_ms["cpu"] == pytest.approx(fp32.latency_ms["cpu"])

@@ -25,7 +25,7 @@ def _fragile_classifier():
     x = L.Dense(64, name="hidden")(x)
     x = L.Dense(32, activation="relu", name="back")(x)
     out = L.Dense(10, activation="softmax", name="probs")(x)
-    model = keras.Model(inp, out)
+    model = keras.Model(inp, out, name="fragile")  # tensor names start with it
     scale = {"hidden": lambda k: k * np.r_[3000.0, np.ones(63)].astype(np.float32),
              "back": lambda k: k * np.r_[0.0, np.ones(63)].astype(np.float32)[:, None],
              "probs": lambda k: k * 20.0}  # confident logits, like a trained head
@@ -49,5 +49,5 @@ def test_mixed_keeps_the_sensitive_op_float_until_the_floor_holds():
     mixed, record = convert_to_tflite(model.handle, QuantSpec("int8-mixed", min_fidelity={"top1_agreement": 0.99}), calibration)
     assert top1(plain) < 0.9
     assert record.metrics["floor_met_on_calibration"] and record.metrics["keep_float"] == 1
-    assert record.notes[0].startswith("kept float: model/hidden/MatMul1 and its readers model/back/"), record.notes
+    assert record.notes[0].startswith("kept float: fragile/hidden/MatMul1 and its readers fragile/back/"), record.notes
     assert top1(mixed) >= 0.98
