@@ -46,13 +46,49 @@ def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: 
     return xnnpack_quantizer_class()().set_global(config)
 
 
-def dynamic_quantizer() -> Any:
+def static_quantizer(per_channel: bool) -> Any:
     from torchao.quantization.pt2e.quantizer import ComposableQuantizer
-    from torchao.quantization.pt2e.quantizer.embedding_quantizer import EmbeddingQuantizer
 
     import executorch.kernels.quantized  # noqa: F401 - registers quantized_decomposed.embedding_byte for export
 
-    return ComposableQuantizer([EmbeddingQuantizer(), xnnpack_quantizer(dynamic=True)])
+    return ComposableQuantizer([embedding_quantizer(), xnnpack_quantizer(per_channel=per_channel)])
+
+
+def dynamic_quantizer() -> Any:
+    from torchao.quantization.pt2e.quantizer import ComposableQuantizer
+
+    import executorch.kernels.quantized  # noqa: F401 - registers quantized_decomposed.embedding_byte for export
+
+    return ComposableQuantizer([embedding_quantizer(), xnnpack_quantizer(dynamic=True)])
+
+
+def embedding_quantizer() -> Any:
+    """torchao's EmbeddingQuantizer (uint8 per row, float scale and zero point: what embedding_byte runs)
+    with one change. Its PerChannelMinMaxObserver(eps=2**-12) does not clamp a row's scale to eps, it
+    replaces any scale <= eps with 1.0, so every row spanning less than 255 * 2**-12 = 0.0625 collapses
+    to a single value. Trained embeddings are that small (init std 0.02): the zoo BERT's token-type row 0,
+    added to every token, became a constant -0.03 and cosine to fp32 fell to 0.955 (0.99999 with the
+    rows quantized correctly). With eps at float32's, only rows that are (nearly) constant get scale 1.0,
+    and those dequantize exactly."""
+    torch = deps.torch()
+    from torchao.quantization.pt2e.observer import PerChannelMinMaxObserver
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, QuantizationSpec
+    from torchao.quantization.pt2e.quantizer.embedding_quantizer import EmbeddingQuantizer
+    from torchao.quantization.pt2e.quantizer.quantizer import Q_ANNOTATION_KEY
+
+    spec = QuantizationSpec(
+        dtype=torch.uint8, qscheme=torch.per_channel_affine_float_qparams, ch_axis=0,
+        observer_or_fake_quant_ctr=PerChannelMinMaxObserver.with_args(eps=torch.finfo(torch.float32).eps),
+    )
+
+    class RowwiseEmbeddingQuantizer(EmbeddingQuantizer):
+        def annotate(self, model: Any) -> Any:
+            for node in model.graph.nodes:
+                if node.op == "call_function" and node.target == torch.ops.aten.embedding.default:
+                    node.meta[Q_ANNOTATION_KEY] = QuantizationAnnotation(input_qspec_map={node.args[0]: spec})
+            return model
+
+    return RowwiseEmbeddingQuantizer()
 
 
 def count_quantized(ep: Any) -> dict[str, int]:
@@ -85,7 +121,7 @@ def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -
         if calibration is None:
             raise ConfigError("ptq (int8) needs calibration data; pass --calibration FILE.npz")
         data = checked(calibration, model, "calibration", cfg.max_samples)
-        quantizer = xnnpack_quantizer(per_channel=cfg.per_channel)
+        quantizer = static_quantizer(cfg.per_channel)
     else:
         data = checked(calibration, model, "calibration", 1) if calibration is not None else None
         quantizer = dynamic_quantizer()
