@@ -55,18 +55,19 @@ class _Pair:
     flattened: bool  # a Flatten in between: consumer rows are (position, channel) pairs, channel last
 
 
-def _homogeneous_activation(name: str) -> bool:
-    return name in ("linear", "relu")
+def _homogeneous_activation(activation: Any) -> bool:
+    """A layer's `activation` (a function, or any callable a user passed) is linear or ReLU."""
+    return getattr(activation, "__name__", None) in ("linear", "relu")
 
 
 def _is_producer(layer: Any) -> bool:
     L = deps.tf_keras().layers
     if type(layer) in (L.Conv1D, L.Conv2D):
-        return layer.groups == 1 and _homogeneous_activation(layer.activation.__name__)
+        return layer.groups == 1 and _homogeneous_activation(layer.activation)
     if type(layer) is L.Dense:
-        return _homogeneous_activation(layer.activation.__name__)
+        return _homogeneous_activation(layer.activation)
     if type(layer) is L.DepthwiseConv2D:
-        return layer.depth_multiplier == 1 and _homogeneous_activation(layer.activation.__name__)
+        return layer.depth_multiplier == 1 and _homogeneous_activation(layer.activation)
     if type(layer) is L.BatchNormalization:
         axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
         return list(axes) in ([-1], [len(layer.input_shape) - 1]) and layer.scale and layer.center
@@ -86,7 +87,7 @@ def _passes_scaling(layer: Any) -> bool:
     if type(layer) is L.ReLU:
         return layer.max_value is None and float(layer.threshold) == 0.0
     if type(layer) is L.Activation:
-        return _homogeneous_activation(layer.activation.__name__)
+        return _homogeneous_activation(layer.activation)
     if type(layer) is L.Permute:
         return layer.dims[-1] == len(layer.dims)
     if type(layer) is L.Flatten:

@@ -58,3 +58,12 @@ def test_equalize_keeps_the_float_outputs_and_balances_the_wide_channel():
     bn = record.metrics["pairs"]["bn"]
     assert bn["activation_range_ratio_before"] > 10 and bn["activation_range_ratio_after"] < bn["activation_range_ratio_before"] / 3
     assert model.handle.get_layer("bn").get_weights()[0][0] == 40.0  # the input model is left as it was
+
+
+def test_a_layer_object_as_activation_is_not_taken_for_relu():
+    keras = deps.tf_keras()
+    L = keras.layers
+    inp = L.Input((4,), name="x")
+    hidden = L.Dense(8, activation=L.LeakyReLU(), name="hidden")(inp)  # a callable without __name__
+    model = keras.Model(inp, L.Dense(2, name="out")(hidden))
+    assert find_pairs(model) == [] and analyze(load_model(model)).equalizable_chains == 0
