@@ -69,3 +69,17 @@ def test_dynamic_int8_pte_cosine_and_size(transformer, tokens, android, tmp_path
 
     bench = host_run(art, parse_address("host"), BenchConfig(runs=3, warmup=1))
     assert bench.complete and bench.runs == 3 and bench.raw["start"]["runtime"] == "executorch"
+
+
+def test_static_int8_keeps_the_residual_stream_and_attention_math_float(transformer, tokens):
+    """XNNPACK's static config quantizes add/mul/cat outputs too; on an attention model only the linear
+    layers are quantized (and the embedding tables, row by row)."""
+    data = TechniqueData(train=tokens, calibration=tokens, teacher=transformer)
+    quantized, record = torch_ptq.apply(transformer, data, {"mode": "int8", "max_samples": 16})
+    assert record.params["quantized"] == "linear and conv only (attention model)"
+    graph = quantized.handle.graph
+    # XNNPACK's default quantizes the residual adds' outputs, so the layer norms read int8 values
+    norms = [n for n in graph.nodes if "layer_norm" in str(n.target)]
+    assert norms and not any("dequantize" in str(n.args[0].target) for n in norms)
+    assert any("dequantize" in str(a.target) for n in graph.nodes if "linear" in str(n.target) for a in n.all_input_nodes)
+    assert record.metrics["quantized_ops"]["embedding"] == 2
