@@ -59,4 +59,6 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         (stage / "model.tflite").write_bytes(flatbuffer)
         files = commit(stage, out_dir)
     details = {**io_dtypes(flatbuffer), "calibration_samples": record.metrics["calibration_samples"]}
+    if "keep_float" in record.metrics:  # int8-mixed: which tensors stayed float and why (report.json artifacts)
+        details.update(kept_float=list(record.notes), mixed_search=record.metrics["tried"])
     return make_artifact("tflite", out_dir / "model.tflite", files, config.precision, TOOLS, details)

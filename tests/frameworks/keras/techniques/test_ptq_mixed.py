@@ -51,3 +51,15 @@ def test_mixed_keeps_the_sensitive_op_float_until_the_floor_holds():
     assert record.metrics["floor_met_on_calibration"] and record.metrics["keep_float"] == 1
     assert record.notes[0].startswith("kept float: fragile/hidden/MatMul1 and its readers fragile/back/"), record.notes
     assert top1(mixed) >= 0.98
+
+
+def test_the_artifact_says_which_tensors_stayed_float_and_why(tmp_path):
+    from edge_sdk import get_profile
+    from edge_sdk.formats import FORMATS, ExportConfig
+
+    model = load_model(_fragile_classifier())
+    calibration = Dataset({"x": np.random.default_rng(0).normal(size=(200, 16)).astype(np.float32)}, None, "calibration")
+    config = ExportConfig(precision="int8-mixed", calibration=calibration, min_fidelity={"top1_agreement": 0.99})
+    artifact = FORMATS.get("tflite")(model, get_profile("android"), config, tmp_path)
+    assert artifact.details["kept_float"][0].startswith("kept float: fragile/hidden/MatMul1 and its readers")
+    assert artifact.details["mixed_search"] == {"1": "meets the floor"}
