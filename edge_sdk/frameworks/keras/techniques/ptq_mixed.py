@@ -25,7 +25,7 @@ import numpy as np
 from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ExportError
-from edge_sdk.fidelity import DEFAULT_MIN_FIDELITY, misses
+from edge_sdk.fidelity import DEFAULT_MIN_FIDELITY, misses, output_fidelity
 from edge_sdk.formats.common.flatbuffer import read_graph
 from edge_sdk.formats.tflite.runner import input_order, run_named
 from edge_sdk.frameworks.keras.reference import keras_outputs
@@ -101,7 +101,7 @@ def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, floor
             "calibration_samples": used,
             "bytes": len(flatbuffer),
             "keep_float": keep_float,
-            "floor_met_on_calibration": search.met.get(keep_float, False),
+            "floor_met_on_calibration": not search.tried[keep_float],
             "tried": {str(k): "; ".join(text for text, _ in m) or "meets the floor" for k, m in sorted(search.tried.items())},
             "sensitivity_rmse_per_scale": {name: round(s, 4) for name, _, s in ranked},
             "sensitivity_alone_float_sqnr_db": {name: round(v, 2) for name, v in search.probed.items()},
@@ -135,7 +135,6 @@ class _FloatSearch:
         self.floor, self.kinds = floor, kinds
         self.probed: dict[str, float] = {}  # op -> output SQNR (dB, mean over outputs) with it alone float
         self.tried: dict[int, list[tuple[str, float]]] = {}  # tensors kept float -> what misses the floor, by how much
-        self.met: dict[int, bool] = {}
         self.models: dict[int, bytes] = {}
 
     def _quantized(self, denylist: list[str]) -> bytes:
@@ -147,7 +146,7 @@ class _FloatSearch:
             raise ExportError(f"TFLite conversion (int8-mixed) failed: {converter_error(exc)}") from exc
 
     def _sqnr_db(self, outputs: list[np.ndarray]) -> float:
-        return float(np.mean([_sqnr_db(r, g) for r, g in zip(self.reference, outputs)]))
+        return float(np.mean([output_fidelity("", "regression", r, g).metrics["sqnr_db"] for r, g in zip(self.reference, outputs)]))
 
     def _order(self) -> None:
         for name in self.names[:MAX_PROBES]:
@@ -162,8 +161,8 @@ class _FloatSearch:
         flatbuffer = self._quantized(list(dict.fromkeys(n for name in self.names[:k] for n in self._unit(name))))
         got = run_named(flatbuffer, self.inputs, self.output_names)
         self.tried[k] = misses(fidelity(self.reference, got, self.kinds).outputs, self.floor)
-        self.met[k], self.models[k] = not self.tried[k], flatbuffer
-        return self.met[k]
+        self.models[k] = flatbuffer
+        return not self.tried[k]
 
     def run(self) -> tuple[int, bytes]:
         """(tensors kept float, the flatbuffer): the fewest that meet the floor (doubling, then
@@ -173,7 +172,7 @@ class _FloatSearch:
         k, failed = 1, 0
         while not self._try(k) and k < cap:
             failed, k = k, min(cap, 2 * k)
-        if self.met[k]:
+        if not self.tried[k]:
             passed = k
             while passed - failed > 1:  # the fewest float ops that still meet the floor
                 mid = (failed + passed) // 2
@@ -200,7 +199,3 @@ def _readers(flatbuffer: bytes) -> dict[str, list[str]]:
                 readers.setdefault(graph.tensors[t].name, []).extend(graph.tensors[o].name for o in op.outputs)
     return readers
 
-
-def _sqnr_db(reference: np.ndarray, got: np.ndarray) -> float:
-    noise = float(((reference - got.reshape(reference.shape)) ** 2).sum())
-    return 10 * math.log10(max(float((reference**2).sum()), 1e-30) / max(noise, 1e-30))

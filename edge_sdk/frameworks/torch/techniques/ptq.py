@@ -134,11 +134,12 @@ def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -
     start = time.perf_counter()
     if is_quantized(model.handle):
         raise ConfigError("the model is already quantized (ptq or qat ran before); quantize once")
+    attention = cfg.mode == "int8" and is_attention_model(model.handle)  # static int8 quantizes less there
     if cfg.mode == "int8":
         if calibration is None:
             raise ConfigError("ptq (int8) needs calibration data; pass --calibration FILE.npz")
         data = checked(calibration, model, "calibration", cfg.max_samples)
-        quantizer = static_quantizer(cfg.per_channel, attention=is_attention_model(model.handle))
+        quantizer = static_quantizer(cfg.per_channel, attention)
     else:
         data = checked(calibration, model, "calibration", 1) if calibration is not None else None
         quantizer = dynamic_quantizer()
@@ -157,7 +158,7 @@ def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -
     record = StepRecord(
         technique="ptq",
         params={"mode": cfg.mode, "per_channel": cfg.per_channel, "quantizer": type(quantizer).__name__,
-                **({"quantized": "linear and conv only (attention model)"} if cfg.mode == "int8" and is_attention_model(model.handle) else {})},
+                **({"quantized": "linear and conv only (attention model)"} if attention else {})},
         metrics={"calibration_samples": samples, "quantized_ops": count_quantized(out.handle)},
         wall_s=time.perf_counter() - start,
     )
