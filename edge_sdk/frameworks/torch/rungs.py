@@ -1,17 +1,20 @@
 """The PyTorch model's ladder on ExecuTorch targets (Core ML rungs are format-level: planner/ladder.py).
 
-    pte:        float32 -> dynamic-int8 (where the target runs float ops) -> int8 PTQ -> QAT int8
-                -> prune 50% + PTQ -> distill to width 0.75 / 0.5 / 0.35 + PTQ
+    pte:        float32 -> dynamic-int8 -> dynamic-int8 with 4-bit embedding tables (these two where the
+                target runs float ops; the second for models that look tables up by their inputs)
+                -> int8 PTQ -> QAT int8 -> prune 50% + PTQ -> distill to width 0.75 / 0.5 / 0.35 + PTQ
     pte-coreml: float32 -> distill (the Core ML partitioner takes float programs only)
 """
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import TYPE_CHECKING
 
 from edge_sdk.contracts.model import ModelInfo
 from edge_sdk.contracts.plan import Candidate, Step
+from edge_sdk.frameworks.torch.techniques.embedding_4bit import BYTES_PER_VALUE, GROUP_SIZE
 from edge_sdk.planner.candidates import distill_rungs
 
 if TYPE_CHECKING:
@@ -28,9 +31,26 @@ def rungs(info: ModelInfo, profile: Profile, fmt: str, allows_float: bool) -> li
     if allows_float:
         ladder.append(_rung("fp32", fmt, "float32"))
         ladder.append(_rung("dynamic-int8", fmt, "dynamic-int8", (Step("ptq", {"mode": "dynamic-int8"}),)))
+        table_params = _input_table_params(info)
+        if table_params:
+            ladder.append(_rung("dynamic-int8-emb4", fmt, "dynamic-int8",
+                                (Step("ptq", {"mode": "dynamic-int8", "embedding_bits": 4}),),
+                                params_scale=1.0 - table_params * (1.0 - BYTES_PER_VALUE) / info.params))
     ladder += [
         _rung("int8", fmt, "int8", (ptq,)),
         _rung("qat-int8", fmt, "int8", (Step("qat", {}),), trains=True),
         _rung("prune50-int8", fmt, "int8", (Step("prune", {"sparsity": 0.5}), ptq), sparsity=0.5, trains=True),
     ]
     return ladder + distill_rungs("torch", "int8", fmt, "int8", then=(ptq,))
+
+
+def _input_table_params(info: ModelInfo) -> int:
+    """Parameters of the embedding tables the 4-bit rewrite takes (embedding_4bit.py): looked up by a model
+    input and a row length that divides into groups. The analysis sees only a layer's direct reader, so
+    a table looked up through an op on the input is not counted: the estimate stays on the safe side."""
+    inputs = set(info.input_names)
+    return sum(
+        math.prod(layer.weight_shapes[0]) for layer in info.layers
+        if layer.kind == "embedding" and layer.weight_shapes and len(layer.weight_shapes[0]) == 2
+        and layer.weight_shapes[0][1] % GROUP_SIZE == 0 and inputs & set(layer.inputs)
+    )

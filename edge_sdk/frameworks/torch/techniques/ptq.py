@@ -2,7 +2,8 @@
 
 mode int8 (default): static int8 (XNNPACKQuantizer from executorch.backends.xnnpack.quantizer, symmetric,
 per-channel weights; on attention models linear and conv layers only, see static_quantizer), calibrated
-on at most `max_samples` of the user's calibration data; embedding tables uint8 per row.
+on at most `max_samples` of the user's calibration data; embedding tables uint8 per row, or with
+`embedding_bits: 4` the tables looked up by the inputs 4-bit per group of 32 (embedding_4bit.py).
 mode dynamic-int8: dynamic int8 activations x per-channel int8 weights for Linear layers (what XNNPACK
 runs fast for Linear-heavy models), plus int8 weight-only embedding tables (torchao's
 EmbeddingQuantizer, lowered to quantized_decomposed.embedding_byte), so a transformer's size falls
@@ -25,6 +26,7 @@ from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.torch.graph import batch_range, checked, chunks, is_quantized, module_copy, reexport, require_torch, tensors
+from edge_sdk.frameworks.torch.techniques import embedding_4bit
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData, register_technique
@@ -36,6 +38,7 @@ class PTQConfig(TechniqueConfig):
     max_samples: Count = 200  # calibration samples (int8)
     per_channel: bool = True
     batch_size: Count = 32  # calibration batch (clamped to the batches the program accepts)
+    embedding_bits: Literal[8, 4] = 8  # 4: tables looked up by the inputs become embedding_4bit (the rest 8-bit)
 
 
 def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: bool = True) -> Any:
@@ -108,16 +111,24 @@ def embedding_quantizer() -> Any:
     return RowwiseEmbeddingQuantizer()
 
 
+EMBEDDING_KERNELS = ("quantized_decomposed.embedding_byte", "quantized_decomposed.embedding_4bit")
+
+
 def count_quantized(ep: Any) -> dict[str, int]:
-    """How many ops the program quantizes, by the op that consumes a dequantize."""
+    """How many ops the program quantizes: ops that consume a dequantize, by op, and the lookups
+    already rewritten to a quantized embedding kernel."""
     found: dict[str, int] = {}
     for n in ep.graph.nodes:
-        if n.op == "call_function" and "dequantize" not in str(n.target) and "quantize" not in str(n.target):
-            if any("dequantize" in str(a.target) for a in n.all_input_nodes if a.op == "call_function"):
-                key = str(n.target).split(".")[1] if "." in str(n.target) else str(n.target)
-                found[key] = found.get(key, 0) + 1
-            elif "embedding_byte" in str(n.target):
-                found["embedding_byte"] = found.get("embedding_byte", 0) + 1
+        target = str(n.target)
+        if n.op != "call_function":
+            continue
+        if target.startswith(EMBEDDING_KERNELS):
+            key = target.split(".")[1]
+        elif "quantize" not in target and any("dequantize" in str(a.target) for a in n.all_input_nodes if a.op == "call_function"):
+            key = target.split(".")[1] if "." in target else target
+        else:
+            continue
+        found[key] = found.get(key, 0) + 1
     return found
 
 
@@ -143,7 +154,10 @@ def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -
     else:
         data = checked(calibration, model, "calibration", 1) if calibration is not None else None
         quantizer = dynamic_quantizer()
-    prepared = prepare_pt2e(module_copy(model), quantizer)
+    module, four_bit = module_copy(model), []
+    if cfg.embedding_bits == 4:  # before annotating, so the 8-bit quantizer takes only the tables left
+        four_bit = embedding_4bit.rewrite(module)
+    prepared = prepare_pt2e(module, quantizer)
     samples = 0
     with torch.no_grad():
         if cfg.mode == "int8":  # in batches the program accepts (a batch-1 program: one sample at a time)
@@ -158,8 +172,10 @@ def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -
     record = StepRecord(
         technique="ptq",
         params={"mode": cfg.mode, "per_channel": cfg.per_channel, "quantizer": type(quantizer).__name__,
+                "embedding_bits": cfg.embedding_bits,
                 **({"quantized": "linear and conv only (attention model)"} if attention else {})},
-        metrics={"calibration_samples": samples, "quantized_ops": count_quantized(out.handle)},
+        metrics={"calibration_samples": samples, "quantized_ops": count_quantized(out.handle),
+                 **({"embedding_4bit_tables": four_bit} if cfg.embedding_bits == 4 else {})},
         wall_s=time.perf_counter() - start,
     )
     return out, record

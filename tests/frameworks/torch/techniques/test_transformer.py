@@ -83,3 +83,33 @@ def test_static_int8_keeps_the_residual_stream_and_attention_math_float(transfor
     assert norms and not any("dequantize" in str(n.args[0].target) for n in norms)
     assert any("dequantize" in str(a.target) for n in graph.nodes if "linear" in str(n.target) for a in n.all_input_nodes)
     assert record.metrics["quantized_ops"]["embedding"] == 2
+
+
+def test_four_bit_embedding_tables_run_on_the_executorch_runtime(transformer, tokens, android, tmp_path):
+    """embedding_bits 4: the token table (looked up by the input) becomes embedding_4bit; the position
+    table (looked up by arange: folded to a constant at export) stays 8-bit. Smaller than the 8-bit
+    tables, still close to fp32, and loadable by the runner."""
+    data = TechniqueData(train=tokens, calibration=tokens, teacher=transformer)
+    four, record = torch_ptq.apply(transformer, data, {"mode": "dynamic-int8", "embedding_bits": 4})
+    assert record.metrics["embedding_4bit_tables"] == ["tok.weight"]
+    assert record.metrics["quantized_ops"]["embedding_4bit"] == 1 and record.metrics["quantized_ops"]["embedding"] == 1
+    eight, _ = torch_ptq.apply(transformer, data, {"mode": "dynamic-int8"})
+    art4, art8 = export_pte(four, android, tmp_path / "four"), export_pte(eight, android, tmp_path / "eight")
+    # the token table: 64 x 32 values at 8 bits + 2 float row params -> 4 bits + one float scale per 32 values
+    assert art8.bytes - art4.bytes >= 64 * 32 // 2, (art8.bytes, art4.bytes)
+    v = verify_pte(art4, transformer, tokens)
+    assert v.method == "executed" and v.fidelity.cosine >= 0.99, v.fidelity
+
+
+def test_four_bit_embedding_rung_is_offered_for_tables_the_inputs_index(transformer, android):
+    from edge_sdk.frameworks.torch.analysis import analyze_torch
+    from edge_sdk.frameworks.torch.rungs import rungs
+    from edge_sdk.frameworks.torch.techniques.embedding_4bit import BYTES_PER_VALUE
+
+    info = analyze_torch(transformer)
+    ladder = {r.name: r for r in rungs(info, android, "pte", allows_float=True)}
+    rung = ladder["dynamic-int8-emb4"]
+    assert rung.steps[0].params == {"mode": "dynamic-int8", "embedding_bits": 4}
+    # only the token table (64 x 32) is charged at 4.5 bits; the position table is indexed by arange
+    assert rung.params_scale == pytest.approx(1 - 64 * 32 * (1 - BYTES_PER_VALUE) / info.params)
+    assert "dynamic-int8-emb4" not in {r.name for r in rungs(info, android, "pte", allows_float=False)}
