@@ -8,7 +8,9 @@ The builds are `scripts/zoo.py --untrained-only` (every untrained rung through t
 pareto`, so each rung is measured on eval data by its output's metric). Prints one row per model and
 target: plain int8's fidelity and bytes / fp32, the best int8 rung's, and dynamic-int8's for reference;
 then the median of the best int8 rung over the classification models (goal >= 0.985) and the largest
-best-rung size ratio (goal <= 0.30x). `--json FILE` writes the rows and the summary.
+best-rung size ratio (goal <= 0.30x). Embedding encoders (BERT) get their own rows: dynamic-int8 with
+8-bit and with 4-bit tables, per-sentence minimum cosine and bytes / fp32 (goals >= 0.99, <= 0.30x).
+`--json FILE` writes the rows and the summary.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 INT8_RUNGS = ("int8", "int8-cle", "int8-mixed", "int8-dense-per-tensor")
 NOT_CNNS = {"k_gru", "k_gru_tf_keras", "t_lstm", "t_vit_tiny"}  # the zoo's recurrent and transformer classifiers
-GOAL_MEDIAN, GOAL_RATIO = 0.985, 0.30
+TOP1 = ("top1", "top1_agreement")  # older matrices name it top1
+ENCODER_RUNGS = ("dynamic-int8", "dynamic-int8-emb4")
+GOAL_MEDIAN, GOAL_RATIO, GOAL_COSINE = 0.985, 0.30, 0.99
 
 
 def _run_zoo(args) -> dict:
@@ -43,7 +47,7 @@ def rows_of(matrix: dict) -> list[dict]:
     for row in matrix["rows"]:
         rungs = {r["rung"]: r for r in row.get("rungs", []) if r.get("value") is not None}
         measured = [rungs[n] for n in INT8_RUNGS if n in rungs]
-        if row["model"] in NOT_CNNS or "int8" not in rungs or rungs["int8"]["metric"] != "top1":
+        if row["model"] in NOT_CNNS or "int8" not in rungs or rungs["int8"]["metric"] not in TOP1:
             continue
         best = max(measured, key=lambda r: (r["value"], -(r["bytes"] or 0)))
         fp32 = (rungs["fp32"]["bytes"] if "fp32" in rungs else row.get("fp32_bytes")) or 0
@@ -58,6 +62,19 @@ def rows_of(matrix: dict) -> list[dict]:
             "best_rung": best["rung"], "best": best["value"], "best_ratio": ratio(best),
             "dynamic_int8": dynamic["value"] if dynamic else None,
         })
+    return rows
+
+
+def encoder_rows(matrix: dict) -> list[dict]:
+    """Per embedding model and target: each dynamic-int8 rung's per-sample minimum cosine and bytes / fp32."""
+    rows = []
+    for row in matrix["rows"]:
+        rungs = {r["rung"]: r for r in row.get("rungs", []) if r.get("metric") == "cosine_min" and r.get("bytes")}
+        fp32 = row.get("fp32_bytes")
+        for name in ENCODER_RUNGS:
+            if name in rungs and fp32:
+                rows.append({"model": row["model"], "target": row["target"], "rung": name, "cosine_min": rungs[name]["value"],
+                             "ratio": round(rungs[name]["bytes"] / fp32, 3)})
     return rows
 
 
@@ -102,8 +119,17 @@ def main() -> None:
     doc = summary(rows)
     print(f"median plain int8 {doc['median_int8']}; median best int8 rung {doc['median_best_int8_rung']} "
           f"(goal >= {GOAL_MEDIAN}); largest best-rung size {doc['max_best_ratio']}x fp32 (goal <= {GOAL_RATIO}x)")
+    encoders = encoder_rows(matrix)
+    if encoders:
+        table = Table(title="Embedding encoders, dynamic int8 (per-sample minimum cosine with fp32 on eval)")
+        for col in ("model", "target", "rung", "cosine_min", "x fp32"):
+            table.add_column(col)
+        for r in encoders:
+            table.add_row(r["model"], r["target"], r["rung"], fmt(r["cosine_min"]), fmt(r["ratio"]))
+        Console().print(table)
+        print(f"encoders: goal cosine_min >= {GOAL_COSINE} at <= {GOAL_RATIO}x fp32 bytes")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "summary": doc}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"rows": rows, "encoders": encoders, "summary": doc}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -47,12 +47,18 @@ def exit_label(code: int | None, timed_out: bool = False) -> str:
 
 
 def _quality(q: dict | None) -> tuple[str, float | None]:
+    """The task-aware metric the build judged by: an attempt's `primary`, or the first output's primary
+    metric in a verification record (top-1 agreement, cosine_min, sqnr_db... by the output's kind)."""
+    from edge_sdk.fidelity import PRIMARY
+
     if not q:
         return "-", None
-    if q.get("top1_agreement") is not None:
-        return "top1", q["top1_agreement"]
-    if q.get("cosine") is not None:
-        return "cosine", q["cosine"]
+    if q.get("primary"):
+        return q["primary"]["metric"], q["primary"]["value"]
+    for out in q.get("outputs") or []:
+        metric = PRIMARY.get(out.get("kind"))
+        if metric in (out.get("metrics") or {}):
+            return metric, out["metrics"][metric]
     return "-", None
 
 

@@ -66,3 +66,13 @@ def test_summary_is_loud_about_exit_1_signals_and_failed_rungs():
     assert s["failed_rungs"][0]["internal"] is True
     assert "SIGSEGV" in matrix.markdown_summary(s)
     assert matrix.exit_label(-11) == "signal SIGSEGV" and matrix.exit_label(None, timed_out=True) == "timeout"
+
+
+def test_matrix_reads_the_metric_each_output_was_judged_by():
+    """An embedding is judged by its worst sample's cosine, not by the mean cosine or top-1."""
+    attempt = {"name": "dynamic-int8-emb4", "status": "accepted", "steps": [], "measured": {"flash_bytes": 10},
+               "quality": {"top1_agreement": None, "cosine": 0.9997, "primary": {"output": "y", "metric": "cosine_min", "value": 0.9989}}}
+    fidelity = {"cosine": 0.9997, "outputs": [{"output": "y", "kind": "embedding", "metrics": {"cosine_min": 0.9989, "cosine_mean": 0.9997}}]}
+    row = matrix.row_from_report({"attempts": [attempt], "verification": {"fidelity": fidelity}, "artifacts": [{"bytes": 10}]})
+    assert (row["metric"], row["value"]) == ("cosine_min", 0.9989)
+    assert (row["rungs"][0]["metric"], row["rungs"][0]["value"]) == ("cosine_min", 0.9989)
