@@ -38,10 +38,23 @@ def convert(model: LoadedModel, config: ExportConfig, fmt: str) -> tuple[bytes, 
         max_samples=config.max_calibration_samples,
         sparsity_aware=config.sparsity_aware,
         dense_per_tensor=config.dense_per_tensor,
+        activation_ranges=config.activation_ranges,
         min_fidelity=config.min_fidelity,
         output_kinds=config.output_kinds,
     )
     return convert_to_tflite(model.handle, spec, config.calibration)
+
+
+def search_details(record: StepRecord) -> dict:
+    """What the conversion measured, for report.json's artifact details: calibration samples, and what
+    a searching export chose (int8-mixed: the tensors kept float and why; searched ranges: the method
+    and every method's score on the calibration data)."""
+    details = {"calibration_samples": record.metrics["calibration_samples"]}
+    if "keep_float" in record.metrics:
+        details.update(kept_float=list(record.notes), mixed_search=record.metrics["tried"])
+    if "range_method" in record.metrics:
+        details.update(range_method=record.metrics["range_method"], range_methods=record.metrics["range_methods_on_calibration"])
+    return details
 
 
 def io_dtypes(flatbuffer: bytes) -> dict[str, str]:
@@ -58,7 +71,5 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     with staging(out_dir) as stage:
         (stage / "model.tflite").write_bytes(flatbuffer)
         files = commit(stage, out_dir)
-    details = {**io_dtypes(flatbuffer), "calibration_samples": record.metrics["calibration_samples"]}
-    if "keep_float" in record.metrics:  # int8-mixed: which tensors stayed float and why (report.json artifacts)
-        details.update(kept_float=list(record.notes), mixed_search=record.metrics["tried"])
+    details = {**io_dtypes(flatbuffer), **search_details(record)}
     return make_artifact("tflite", out_dir / "model.tflite", files, config.precision, TOOLS, details)

@@ -21,7 +21,7 @@ from edge_sdk.errors import ExportError, UnsupportedOpError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.formats.common.flatbuffer import Graph, layer_of, read_graph
-from edge_sdk.formats.tflite.exporter import convert
+from edge_sdk.formats.tflite.exporter import convert, search_details
 from edge_sdk.formats.tflm.arena_search import required_arena
 from edge_sdk.formats.tflm.runner import TFLMCrashed, fits_in_arena, measure_arena
 from edge_sdk.contracts.model import LoadedModel
@@ -185,8 +185,8 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     details = {
         "ops": graph.op_names(),
         "c_array": f"g_{ident}_model_data",
-        "calibration_samples": record.metrics["calibration_samples"],
         "input_dtype": graph.tensors[graph.inputs[0]].dtype,
         "output_dtype": graph.tensors[graph.outputs[0]].dtype,
+        **search_details(record),
     }
     return make_artifact("tflm", out_dir / "model.tflite", files, "int8", TOOLS, details, arena=arena)

@@ -20,18 +20,14 @@ import math
 import time
 from typing import Any
 
-import numpy as np
-
 from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ExportError
-from edge_sdk.fidelity import DEFAULT_MIN_FIDELITY, misses, output_fidelity
 from edge_sdk.formats.common.flatbuffer import read_graph
-from edge_sdk.formats.tflite.runner import input_order, run_named
-from edge_sdk.frameworks.keras.reference import keras_outputs
+from edge_sdk.formats.tflite.runner import input_order
+from edge_sdk.frameworks.keras.techniques.calibration_judge import CalibrationJudge
 from edge_sdk.frameworks.keras.techniques.ptq import converter_error, keras_converter, representative_dataset
 from edge_sdk.contracts.records import StepRecord
-from edge_sdk.verify import fidelity
 
 MAX_FLOAT_FRACTION = 0.25  # at most this share of the ranked ops' tensors goes back to float
 MIN_FLOAT_CAP = 2  # ... but at least two (a small model has few ops to choose from)
@@ -92,7 +88,7 @@ def convert_int8_mixed(model: Any, calibration: Dataset, max_samples: int, floor
     except Exception as exc:  # the converter raises ConverterError/RuntimeError with MLIR diagnostics
         raise ExportError(f"TFLite conversion (int8-mixed) failed: {converter_error(exc)}") from exc
     ranked = _sensitivity(debugger)
-    search = _FloatSearch(debugger, ranked, calibration, used, model, floor or DEFAULT_MIN_FIDELITY, kinds)
+    search = _FloatSearch(debugger, ranked, CalibrationJudge(model, calibration, used, floor, kinds))
     keep_float, flatbuffer = search.run()
     record = StepRecord(
         technique="ptq",
@@ -123,16 +119,11 @@ class _FloatSearch:
     float, the outputs' SQNR against the float model on the calibration data; those lead the order by
     that gain, the rest follow the debugger's ranking."""
 
-    def __init__(self, debugger: Any, ranked: list, calibration: Dataset, samples: int, model: Any,
-                 floor: dict[str, float], kinds: dict[str, str] | None):
-        self.debugger = debugger
+    def __init__(self, debugger: Any, ranked: list, judge: CalibrationJudge):
+        self.debugger, self.judge = debugger, judge
         self.isolated = {name: (op, score) for name, op, score in ranked}
         self.names = [name for name, _, _ in ranked]
         self.readers = _readers(bytes(debugger.calibrated_model))
-        self.inputs = {name: v[:samples] for name, v in calibration.inputs.items()}
-        self.output_names = [t.name.split(":")[0] for t in model.outputs]
-        self.reference = keras_outputs(model, self.inputs)
-        self.floor, self.kinds = floor, kinds
         self.probed: dict[str, float] = {}  # op -> output SQNR (dB, mean over outputs) with it alone float
         self.tried: dict[int, list[tuple[str, float]]] = {}  # tensors kept float -> what misses the floor, by how much
         self.models: dict[int, bytes] = {}
@@ -145,12 +136,9 @@ class _FloatSearch:
         except Exception as exc:  # noqa: BLE001 - as in convert_int8_mixed
             raise ExportError(f"TFLite conversion (int8-mixed) failed: {converter_error(exc)}") from exc
 
-    def _sqnr_db(self, outputs: list[np.ndarray]) -> float:
-        return float(np.mean([output_fidelity("", "regression", r, g).metrics["sqnr_db"] for r, g in zip(self.reference, outputs)]))
-
     def _order(self) -> None:
         for name in self.names[:MAX_PROBES]:
-            self.probed[name] = self._sqnr_db(run_named(self._quantized(self._unit(name)), self.inputs, self.output_names))
+            self.probed[name] = self.judge.sqnr_db(self.judge.outputs(self._quantized(self._unit(name))))
         lead = sorted(self.probed, key=lambda n: -self.probed[n])
         self.names = lead + [n for n in self.names if n not in self.probed]
 
@@ -159,8 +147,7 @@ class _FloatSearch:
 
     def _try(self, k: int) -> bool:
         flatbuffer = self._quantized(list(dict.fromkeys(n for name in self.names[:k] for n in self._unit(name))))
-        got = run_named(flatbuffer, self.inputs, self.output_names)
-        self.tried[k] = misses(fidelity(self.reference, got, self.kinds).outputs, self.floor)
+        self.tried[k] = self.judge.misses(self.judge.outputs(flatbuffer))
         self.models[k] = flatbuffer
         return not self.tried[k]
 
