@@ -126,3 +126,32 @@ def test_four_bit_embeddings_take_the_bert_encoder_under_030x_fp32_with_cosine_0
     saved = eight_bit["measured"]["flash_bytes"] - chosen["measured"]["flash_bytes"]
     predicted = eight_bit["estimates"]["flash_bytes"] - chosen["estimates"]["flash_bytes"]
     assert abs(predicted - saved) <= 0.25 * saved, (predicted, saved)
+
+
+def test_searched_activation_ranges_beat_min_max_on_mobilenet_v2():
+    """MobileNetV2 0.35: the converter's min-max ranges keep 0.985 top-1 agreement; ranges chosen per
+    model by fidelity on the calibration data reach the 0.99 floor as plain int8 (measured 0.995 on
+    eval), no op kept float."""
+    from edge_sdk import load_dataset, load_model
+    from edge_sdk.formats.common.flatbuffer import read_graph
+    from edge_sdk.formats.tflite.runner import run
+    from edge_sdk.frameworks.keras.reference import run as reference
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.verify import fidelity
+
+    entry = make("k_mobilenet_v2_035")
+    model = load_model(entry["model"])
+    calibration = load_dataset(entry["calibration"], model.inputs)
+    evaluation = load_dataset(entry["eval"], model.inputs)
+    ref = reference(model, evaluation.inputs)
+
+    def top1(flatbuffer: bytes) -> float:
+        return fidelity(ref, run(flatbuffer, evaluation.inputs, reference=model)).outputs[0].metrics["top1_agreement"]
+
+    plain, _ = convert_to_tflite(model.handle, QuantSpec("int8"), calibration)
+    ranged, record = convert_to_tflite(model.handle, QuantSpec("int8", activation_ranges="searched"), calibration)
+    assert record.metrics["range_method"] != "minmax", record.metrics["range_methods_on_calibration"]
+    assert top1(plain) < 0.99 <= top1(ranged)
+    compute_ops = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+    graph = read_graph(ranged)
+    assert all(graph.tensors[op.outputs[0]].dtype == "int8" for op in graph.ops if op.name in compute_ops)

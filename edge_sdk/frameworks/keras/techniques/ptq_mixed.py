@@ -20,6 +20,8 @@ import math
 import time
 from typing import Any
 
+import numpy as np
+
 from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ExportError
@@ -138,7 +140,7 @@ class _FloatSearch:
 
     def _order(self) -> None:
         for name in self.names[:MAX_PROBES]:
-            self.probed[name] = self.judge.sqnr_db(self.judge.outputs(self._quantized(self._unit(name))))
+            self.probed[name] = float(np.mean(self.judge.sqnr_db(self.judge.outputs(self._quantized(self._unit(name))))))
         lead = sorted(self.probed, key=lambda n: -self.probed[n])
         self.names = lead + [n for n in self.names if n not in self.probed]
 

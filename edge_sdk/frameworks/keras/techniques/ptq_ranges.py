@@ -15,7 +15,8 @@ replaces the ranges:
 computed per tensor from a histogram of its values over the calibration samples. Model inputs and
 outputs keep their calibrated ranges (clipping a regression output saturates it). Each method's int8
 model is run on the calibration data and the one that misses the build's fidelity floor by the least
-wins (ties: higher output SQNR, then the earlier method), so a model that min-max already serves well
+wins (ties: the higher SQNR of the worst output, as the build judges a model by its worst output;
+then the earlier method), so a model that min-max already serves well
 keeps it. Ops with fixed output ranges (softmax, logistic) or shared ranges (concatenation, pooling)
 are constrained by the quantizer as usual.
 """
@@ -157,7 +158,7 @@ def convert_int8_ranges(model: Any, spec: QuantSpec, calibration: Dataset) -> tu
         models[method] = _quantize(_with_ranges(calibrated, ranges) if ranges else calibrated, spec)
         outputs = judge.outputs(models[method])
         missed = judge.misses(outputs)
-        scores[method] = {"shortfall": round(sum(short for _, short in missed), 6), "sqnr_db": round(judge.sqnr_db(outputs), 3),
+        scores[method] = {"shortfall": round(sum(short for _, short in missed), 6), "sqnr_db": round(min(judge.sqnr_db(outputs)), 3),
                           "misses": "; ".join(text for text, _ in missed) or "meets the floor"}
     order = list(METHODS)
     chosen = min(order, key=lambda m: (scores[m]["shortfall"], -scores[m]["sqnr_db"], order.index(m)))
