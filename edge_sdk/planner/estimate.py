@@ -35,7 +35,8 @@ RAM:
 Latency per compute unit that can run the compute dtype (among the units the format's runtime can use,
 `Profile.units_for(fmt)`):
     ms = 1000 * (M * macs_scale + E * activation_scale) / (rate[dtype] * efficiency)
-         (dynamic-int8: the quantized layers' MACs at the int8 rate, the rest at the float32 rate)
+         (dynamic-int8: the quantized layers' MACs at the int8 rate, the rest at the float32 rate;
+         int8-mixed once built: the share of MACs its float ops run, from the artifact, at float32)
          + N_ops * OP_OVERHEAD_CYCLES / clock_hz * 1000 + (ACCEL_DISPATCH_MS on non-CPU units)
     rate = the unit's sustained MAC/s for the dtype, efficiency = the unit's derate from the profile,
     other ops (bias, activation, pooling, elementwise) cost one MAC each, N_ops = ops that run in the
@@ -133,6 +134,7 @@ def estimate(
     sparsity: float = 0.0,
     activation_scale: float = 1.0,
     dense_per_tensor: bool = False,
+    float_macs_fraction: float = 0.0,
 ) -> Estimate:
     dtype = compute_dtype(precision)
     flash, weight_bytes = _flash(info, fmt, precision, params_scale, dense_per_tensor)
@@ -146,7 +148,7 @@ def estimate(
         ram = arena
     else:
         ram = flash + scaled.peak_activation_bytes(act_dtype) + RUNTIME_OVERHEAD_BYTES.get(fmt, 0)
-    latency = _latency(info, profile, fmt, precision, macs_scale, activation_scale)
+    latency = _latency(info, profile, fmt, precision, macs_scale, activation_scale, float_macs_fraction)
     best = min(latency, key=latency.get) if latency else None
     return Estimate(fmt, precision, dtype, int(flash), int(gzip_bytes), int(ram), arena, latency, best)
 
@@ -161,7 +163,8 @@ def _flash(info: ModelInfo, fmt: str, precision: str, params_scale: float, dense
     return total, total - overhead
 
 
-def _latency(info: ModelInfo, profile: Profile, fmt: str, precision: str, macs_scale: float, activation_scale: float) -> dict[str, float]:
+def _latency(info: ModelInfo, profile: Profile, fmt: str, precision: str, macs_scale: float, activation_scale: float,
+             float_macs_fraction: float = 0.0) -> dict[str, float]:
     namespace = OP_NAMESPACE.get(fmt, "tflite")
     ops = info.runtime_ops(namespace)
     n_ops = sum(len(v) for v in ops.values()) if any(ops.values()) else len(ops)
@@ -171,6 +174,9 @@ def _latency(info: ModelInfo, profile: Profile, fmt: str, precision: str, macs_s
         int8_macs = dynamic_int8_macs(info, fmt)
         work = [(int8_macs * macs_scale, "int8"),
                 ((info.macs - int8_macs) * macs_scale + info.other_ops * activation_scale, "float32")]
+    elif precision == "int8" and float_macs_fraction > 0:  # int8 with ops kept float (int8-mixed, once built)
+        floating = info.macs * float_macs_fraction * macs_scale
+        work = [(info.macs * macs_scale - floating + info.other_ops * activation_scale, "int8"), (floating, "float32")]
     else:
         work = [(info.macs * macs_scale + info.other_ops * activation_scale, compute_dtype(precision))]
     out = {}

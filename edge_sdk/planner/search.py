@@ -34,11 +34,16 @@ HARD = ("flash_bytes", "ram_bytes", "latency_ms")
 UNTRAINED_TRY_RATIO = 1.5  # an untrained rung estimated within 1.5x of a hard budget is built and measured
 
 
-def candidate_estimate(info: ModelInfo, profile: Profile, cand: Candidate) -> Estimate:
+def candidate_estimate(info: ModelInfo, profile: Profile, cand: Candidate, result: TaskResult | None = None) -> Estimate:
+    """The rung's estimate; with its built `result`, what only the build knows is charged too (int8-mixed:
+    the MACs of the ops its search kept float run at the float rate)."""
+    artifact = result.artifact if result is not None else None
+    floating = artifact.details.get("float_macs_fraction", 0.0) if artifact is not None else 0.0
     return estimate(
         info, profile, fmt=cand.fmt, precision=_estimate_precision(cand),
         params_scale=cand.params_scale, macs_scale=cand.macs_scale,
         sparsity=cand.sparsity, activation_scale=cand.activation_scale, dense_per_tensor=cand.dense_per_tensor,
+        float_macs_fraction=floating,
     )
 
 
@@ -206,7 +211,8 @@ def run_search(spec: SearchSpec, executor: Executor, say: Progress = lambda _: N
             if running[i].done():
                 break
             wait([f for f in running.values() if not f.done()], return_when=FIRST_COMPLETED)
-        attempt = judge(cand, estimates[i], running.pop(i).result(), spec.budgets)
+        result = running.pop(i).result()
+        attempt = judge(cand, candidate_estimate(spec.info, spec.profile, cand, result), result, spec.budgets)
         say(f"  {cand.name}: {attempt.status}: {attempt.reason}")
         attempts.append(attempt)
         corrections.learn(attempt)
@@ -228,7 +234,7 @@ def _build_closest(attempts: list[Attempt], spec: SearchSpec, executor: Executor
     closest = min(untried, key=lambda a: (a.worst_violation(), a.candidate.trains))
     say(f"[{spec.profile.name}] nothing fits on paper; building the closest, {closest.candidate.name}")
     result = executor.submit(spec.make_task(closest.candidate)).result()
-    built = judge(closest.candidate, closest.estimate, result, spec.budgets)
+    built = judge(closest.candidate, candidate_estimate(spec.info, spec.profile, closest.candidate, result), result, spec.budgets)
     say(f"  {built.candidate.name}: {built.status}: {built.reason}")
     return [built if a is closest else a for a in attempts]
 

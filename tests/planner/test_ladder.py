@@ -231,3 +231,23 @@ def test_lowrank_rung_is_left_out_when_no_layer_would_be_factorised():
 def test_lowrank_estimate_counts_hidden_dense_layers_only(info):
     rung = next(c for c in build_ladder(info, get_profile("android")) if c.name == "lowrank-qat-int8")
     assert 0.0 < rung.params_scale < 1.0
+
+
+def test_int8_mixed_latency_charges_the_float_ops_its_build_kept(info):
+    """Before the build, int8-mixed is estimated as int8 (how many ops stay float is unknown); once
+    built, the share of MACs its float ops run (from the artifact) is charged at the float32 rate."""
+    import types
+
+    from edge_sdk.contracts.task import TaskResult
+
+    profile = get_profile("android")
+    ladder = {c.name: c for c in build_ladder(info, profile)}
+    mixed = ladder["int8-mixed"]
+    before = candidate_estimate(info, profile, mixed)
+    assert before == candidate_estimate(info, profile, ladder["int8"])
+    built = TaskResult(artifact=types.SimpleNamespace(details={"float_macs_fraction": 0.5}))
+    after = candidate_estimate(info, profile, mixed, built)
+    fp32 = candidate_estimate(info, profile, ladder["fp32"])
+    assert before.best_latency_ms < after.best_latency_ms < fp32.best_latency_ms
+    none_float = TaskResult(artifact=types.SimpleNamespace(details={"float_macs_fraction": 0.0}))
+    assert candidate_estimate(info, profile, mixed, none_float) == before

@@ -13,6 +13,7 @@ from edge_sdk.errors import ExportError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.formats.common.flatbuffer import read_graph
+from edge_sdk.frameworks.tflite.analysis import float_macs_fraction
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.contracts.records import Artifact, StepRecord
@@ -72,4 +73,6 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         (stage / "model.tflite").write_bytes(flatbuffer)
         files = commit(stage, out_dir)
     details = {**io_dtypes(flatbuffer), **search_details(record)}
+    if config.precision == "int8-mixed":  # what the latency estimate charges at the float rate
+        details["float_macs_fraction"] = round(float_macs_fraction(read_graph(flatbuffer)), 6)
     return make_artifact("tflite", out_dir / "model.tflite", files, config.precision, TOOLS, details)

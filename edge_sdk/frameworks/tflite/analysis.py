@@ -8,10 +8,14 @@ into a conv contributes nothing), and MACs follow the same convention as the Ker
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 from edge_sdk import deps
 from edge_sdk.errors import ModelLoadError
 from edge_sdk.model.analysis import assemble
 from edge_sdk.contracts.model import LayerInfo, LoadedModel, ModelInfo
+
+if TYPE_CHECKING:
+    from edge_sdk.formats.common.flatbuffer import Graph
 
 KINDS = {
     "CONV_2D": "conv",
@@ -125,6 +129,16 @@ def _dtype(tensor: dict) -> str:
     import numpy as np
 
     return np.dtype(tensor["dtype"]).name
+
+
+def float_macs_fraction(graph: Graph) -> float:
+    """Of a flatbuffer's MACs, the share its float ops run (int8-mixed: the ops kept float)."""
+    total = floating = 0
+    for op in graph.ops:
+        macs = _macs(op.name, [graph.tensors[i].shape for i in op.inputs if i >= 0], graph.tensors[op.outputs[0]].shape)
+        total += macs
+        floating += macs if graph.tensors[op.outputs[0]].dtype == "float32" else 0
+    return floating / total if total else 0.0
 
 
 def _macs(op: str, ins: list[tuple[int, ...]], out: tuple[int, ...]) -> int:

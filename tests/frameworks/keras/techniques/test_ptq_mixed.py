@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from edge_sdk import deps, load_model
 from edge_sdk.data import Dataset
@@ -63,3 +64,5 @@ def test_the_artifact_says_which_tensors_stayed_float_and_why(tmp_path):
     artifact = FORMATS.get("tflite")(model, get_profile("android"), config, tmp_path)
     assert artifact.details["kept_float"][0].startswith("kept float: fragile/hidden/MatMul1 and its readers")
     assert artifact.details["mixed_search"] == {"1": "meets the floor"}
+    # hidden (32 -> 64) and back (64 -> 32) run float: 4,096 of the 4,928 MACs (front 16 -> 32, probs 32 -> 10)
+    assert artifact.details["float_macs_fraction"] == pytest.approx(4096 / (512 + 2048 + 2048 + 320), abs=1e-6)
