@@ -34,9 +34,9 @@ class Candidate:
     # TFLite int8 export: FULLY_CONNECTED weights with one scale per tensor instead of per output channel
     # (TFLM keeps two int32 multipliers per channel of a per-channel layer in its arena)
     dense_per_tensor: bool = False
-    # TFLite int8 export: activation ranges as calibrated ("minmax") or chosen per model among min-max,
-    # percentile and MSE ranges by measured fidelity on the calibration data ("searched")
-    activation_ranges: str = "minmax"
+    # TFLite int8 export tuned per model: activation ranges chosen among min-max, percentile and MSE,
+    # then weight-rounding bias correction, each kept where it measures better on the calibration data
+    tuned: bool = False
     # cost-model inputs: how the steps change params, MACs, activations and zero fraction
     params_scale: float = 1.0
     macs_scale: float = 1.0
@@ -57,6 +57,6 @@ class Candidate:
             export["params"]["coreml_compression"] = self.coreml_compression
         if self.dense_per_tensor:
             export["params"]["dense_weights"] = "per-tensor"
-        if self.activation_ranges != "minmax":
-            export["params"]["activation_ranges"] = self.activation_ranges
+        if self.tuned:
+            export["params"]["tuned"] = True
         return steps + [export]

@@ -40,8 +40,8 @@ class ExportConfig:
     coreml_compression: str | None = None
     sparsity_aware: bool = False  # the model was pruned: keep zeros through conversion
     dense_per_tensor: bool = False  # TFLite int8: one weight scale per FULLY_CONNECTED (Candidate.dense_per_tensor)
-    activation_ranges: str = "minmax"  # TFLite int8: "searched" chooses them per model (Candidate.activation_ranges)
-    # what an export that searches (int8-mixed's fallback, searched ranges) aims for: the build's fidelity floor
+    tuned: bool = False  # TFLite int8: ranges and bias correction chosen per model (Candidate.tuned)
+    # what an export that searches (int8-mixed's fallback, int8-tuned) aims for: the build's fidelity floor
     min_fidelity: dict[str, float] | None = None
     output_kinds: dict[str, str] | None = None  # output name -> task kind, in output order
     arena_margin: float = 0.10  # TFLM: arena given to the harness = measured * (1 + margin), 16-byte aligned

@@ -72,7 +72,7 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
         config = ExportConfig(
             precision=cand.precision, io_dtype=cand.io_dtype, calibration=data.calibration,
             coreml_compression=cand.coreml_compression, sparsity_aware=cand.sparsity > 0,
-            dense_per_tensor=cand.dense_per_tensor, activation_ranges=cand.activation_ranges, min_fidelity=task.min_fidelity, output_kinds=task.output_kinds,
+            dense_per_tensor=cand.dense_per_tensor, tuned=cand.tuned, min_fidelity=task.min_fidelity, output_kinds=task.output_kinds,
             seed=task.seed,
         )
         artifact = FORMATS.get(cand.fmt).exporter(compressed, task.profile, config, task.out_dir)

@@ -28,12 +28,12 @@ FILES_DIR = "files"
 def attempt_key(model: LoadedModel, data: TechniqueData, eval_fingerprint: str, candidate: Any, profile: Profile, seed: int,
                 min_fidelity: dict[str, float] | None = None) -> str | None:
     """`min_fidelity` counts only for a rung whose export searches against it (int8-mixed's float
-    fallback, int8-ranges' range setting); other rungs' results do not depend on budgets."""
+    fallback, int8-tuned's choices); other rungs' results do not depend on budgets."""
     if model.sha256 is None:
         return None
     fingerprints = [data.train.fingerprint(), data.calibration.fingerprint(), eval_fingerprint]
     config = {"profile": profile.model_dump(mode="json"), "seed": seed}
-    if candidate.precision == "int8-mixed" or getattr(candidate, "activation_ranges", "minmax") == "searched":
+    if candidate.precision == "int8-mixed" or getattr(candidate, "tuned", False):
         config["min_fidelity"] = min_fidelity
     return cache_key(model.sha256, "/".join(fingerprints), ["attempt", candidate_to_dict(candidate)], config)
 

@@ -66,11 +66,9 @@ def check_rung(cand: Candidate) -> None:
     if cand.dense_per_tensor and (cand.fmt not in ("tflite", "tflm") or cand.precision not in ("int8", "int16x8")):
         raise ConfigError(f"rung {cand.name!r}: dense_per_tensor applies to tflite/tflm exports at int8 or int16x8, "
                           f"not {cand.fmt} at {cand.precision}; set it to false")
-    if cand.activation_ranges not in ("minmax", "searched"):
-        raise ConfigError(f"rung {cand.name!r}: unknown activation_ranges {cand.activation_ranges!r}; valid: minmax, searched")
-    if cand.activation_ranges == "searched" and (cand.fmt not in ("tflite", "tflm") or cand.precision != "int8"):
-        raise ConfigError(f"rung {cand.name!r}: searched activation ranges apply to tflite/tflm exports at int8, "
-                          f"not {cand.fmt} at {cand.precision}; set activation_ranges to minmax")
+    if cand.tuned and (cand.fmt not in ("tflite", "tflm") or cand.precision != "int8"):
+        raise ConfigError(f"rung {cand.name!r}: tuned applies to tflite/tflm exports at int8, "
+                          f"not {cand.fmt} at {cand.precision}; set it to false")
     for step in cand.steps:
         try:
             validate_step(step.technique, step.params, cand.framework)

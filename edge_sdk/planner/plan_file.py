@@ -17,7 +17,7 @@ from edge_sdk.planner.ladder import check_rung
 
 PLAN_VERSION = 2  # 2: rungs record their framework; technique names are framework-neutral
 _FIELDS = (
-    "name", "fmt", "precision", "framework", "coreml_compression", "dense_per_tensor", "activation_ranges", "params_scale", "macs_scale", "activation_scale",
+    "name", "fmt", "precision", "framework", "coreml_compression", "dense_per_tensor", "tuned", "params_scale", "macs_scale", "activation_scale",
     "sparsity", "trains",
 )  # fmt: skip
 

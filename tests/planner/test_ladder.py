@@ -32,7 +32,7 @@ def test_int8_only_target_skips_float_rungs_and_exports_tflm(info):
 
 def test_float_target_orders_float_then_int8_then_training_then_distillation(info):
     ladder = names(build_ladder(info, get_profile("android")))
-    assert ladder[:7] == ["fp32", "fp16", "dynamic-int8", "int8", "int8-cle", "int8-ranges", "int8-mixed"]
+    assert ladder[:7] == ["fp32", "fp16", "dynamic-int8", "int8", "int8-cle", "int8-tuned", "int8-mixed"]
     order = [ladder.index(n) for n in ("qat-int8", "prune50-qat-int8", "prune80-qat-int8", "cluster16-qat-int8",
                                           "lowrank-qat-int8", "distill0.75-qat-int8", "distill0.5-qat-int8", "distill0.35-qat-int8")]
     assert order == sorted(order)
@@ -80,7 +80,7 @@ def test_cortex_m_offers_per_tensor_dense_weights_for_less_arena(info):
     do not need it."""
     profile = get_profile("cortex-m")
     ladder = build_ladder(info, profile)
-    assert names(ladder)[:4] == ["int8", "int8-cle", "int8-ranges", "int8-dense-per-tensor"]
+    assert names(ladder)[:4] == ["int8", "int8-cle", "int8-tuned", "int8-dense-per-tensor"]
     per_tensor = ladder[3]
     assert per_tensor.dense_per_tensor and per_tensor.precision == "int8" and not per_tensor.steps
     assert per_tensor.plan_steps()[-1]["params"]["dense_weights"] == "per-tensor"
@@ -98,9 +98,9 @@ def test_per_tensor_dense_is_refused_outside_tflite_int8():
         check_rung(Candidate("x", "tflite", "float16", dense_per_tensor=True, framework="keras"))
 
 
-def test_searched_activation_ranges_are_an_int8_export_option(info):
-    """int8-ranges is plain int8 with its activation ranges chosen at export: no step, the same cost,
-    the choice in the plan's export step; refused where the export is not a TFLite int8 one."""
+def test_tuning_is_an_int8_export_option(info):
+    """int8-tuned is plain int8 with its ranges and bias chosen at export: no step, the same cost, the
+    choice in the plan's export step; refused where the export is not a TFLite int8 one."""
     from edge_sdk.contracts.plan import Candidate
     from edge_sdk.errors import ConfigError
     from edge_sdk.planner.ladder import check_rung
@@ -108,14 +108,12 @@ def test_searched_activation_ranges_are_an_int8_export_option(info):
     for target in ("android", "cortex-m"):
         profile = get_profile(target)
         ladder = {c.name: c for c in build_ladder(info, profile)}
-        ranged = ladder["int8-ranges"]
-        assert ranged.precision == "int8" and not ranged.steps and ranged.activation_ranges == "searched"
-        assert ranged.plan_steps()[-1]["params"]["activation_ranges"] == "searched"
-        assert candidate_estimate(info, profile, ranged) == candidate_estimate(info, profile, ladder["int8"])
-    with pytest.raises(ConfigError, match="rung 'x': searched activation ranges apply to tflite/tflm exports at int8"):
-        check_rung(Candidate("x", "tflite", "int16x8", activation_ranges="searched", framework="keras"))
-    with pytest.raises(ConfigError, match="rung 'x': unknown activation_ranges 'p99'; valid: minmax, searched"):
-        check_rung(Candidate("x", "tflite", "int8", activation_ranges="p99", framework="keras"))
+        tuned = ladder["int8-tuned"]
+        assert tuned.precision == "int8" and not tuned.steps and tuned.tuned
+        assert tuned.plan_steps()[-1]["params"]["tuned"] is True
+        assert candidate_estimate(info, profile, tuned) == candidate_estimate(info, profile, ladder["int8"])
+    with pytest.raises(ConfigError, match="rung 'x': tuned applies to tflite/tflm exports at int8"):
+        check_rung(Candidate("x", "tflite", "int16x8", tuned=True, framework="keras"))
 
 
 def test_tight_flash_budget_discards_large_rungs_before_training(info):

@@ -39,7 +39,7 @@ def convert(model: LoadedModel, config: ExportConfig, fmt: str) -> tuple[bytes, 
         max_samples=config.max_calibration_samples,
         sparsity_aware=config.sparsity_aware,
         dense_per_tensor=config.dense_per_tensor,
-        activation_ranges=config.activation_ranges,
+        tuned=config.tuned,
         min_fidelity=config.min_fidelity,
         output_kinds=config.output_kinds,
     )
@@ -48,13 +48,14 @@ def convert(model: LoadedModel, config: ExportConfig, fmt: str) -> tuple[bytes, 
 
 def search_details(record: StepRecord) -> dict:
     """What the conversion measured, for report.json's artifact details: calibration samples, and what
-    a searching export chose (int8-mixed: the tensors kept float and why; searched ranges: the method
-    and every method's score on the calibration data)."""
+    a searching export chose (int8-mixed: the tensors kept float and why; int8-tuned: the range method,
+    every method's score on the calibration data, and the bias correction's)."""
     details = {"calibration_samples": record.metrics["calibration_samples"]}
     if "keep_float" in record.metrics:
         details.update(kept_float=list(record.notes), mixed_search=record.metrics["tried"])
     if "range_method" in record.metrics:
-        details.update(range_method=record.metrics["range_method"], range_methods=record.metrics["range_methods_on_calibration"])
+        details.update(range_method=record.metrics["range_method"], range_methods=record.metrics["range_methods_on_calibration"],
+                       bias_correction=record.metrics["bias_correction"])
     return details
 
 

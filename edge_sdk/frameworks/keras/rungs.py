@@ -2,7 +2,7 @@
 
     float32 -> float16 -> dynamic-int8            (only where the target runs float ops)
     int8 PTQ -> int8 after cross-layer equalization (models with rescalable conv/dense chains)
-    -> int8 with activation ranges chosen per model (min-max, percentile or MSE)
+    -> int8 tuned per model (activation ranges: min-max, percentile or MSE; bias correction)
     -> int8 with sensitive layers float            (only where float ops are allowed)
     -> int8 with per-tensor dense weights          (TFLM, models with FULLY_CONNECTED ops: less arena)
     QAT int8 (label-free) -> pruning + QAT -> cluster 16 + CQAT -> low-rank + QAT
@@ -52,7 +52,7 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]
     ladder = [_rung("int8", fmt, "int8")]
     if info.equalizable_chains:
         ladder.append(_rung("int8-cle", fmt, "int8", (Step("equalize", {}),)))
-    ladder.append(_rung("int8-ranges", fmt, "int8", activation_ranges="searched"))
+    ladder.append(_rung("int8-tuned", fmt, "int8", tuned=True))
     if allows_float:
         ladder.append(_rung("int8-mixed", fmt, "int8-mixed"))
     if fmt == "tflm" and _has_dense(info):

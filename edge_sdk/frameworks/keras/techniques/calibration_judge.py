@@ -1,5 +1,5 @@
 """How close a quantized flatbuffer comes to the float model on the calibration data: the measure the
-PTQ searches (int8-mixed's float fallback, int8-ranges' range setting) choose by before the build
+PTQ searches (int8-mixed's float fallback, int8-tuned's range setting and bias correction) choose by before the build
 judges the artifact on eval data."""
 
 from __future__ import annotations

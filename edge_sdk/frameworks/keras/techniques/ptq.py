@@ -12,8 +12,9 @@ Modes (what `precision` names in plans, artifacts and reports):
                  I/O int8 (`io_dtype="int8"`, what TFLM and NPUs want) or float32. `dense_per_tensor`
                  gives FULLY_CONNECTED weights one scale per tensor: TFLM then keeps no per-channel
                  multipliers for them in its arena (the zoo's dense autoencoder: 17,360 -> 3,984 B)
-                 `activation_ranges="searched"` chooses the activation ranges per model among min-max,
-                 percentile and MSE by measured fidelity on the calibration data (see ptq_ranges.py)
+                 `tuned=True` chooses the activation ranges per model among min-max, percentile and MSE
+                 and corrects the bias weight rounding leaves, each where it measures better on the
+                 calibration data (see ptq_tuned.py)
     int8-mixed   int8 with the most quantization-sensitive ops kept float (see ptq_mixed.py)
     int16x8      int16 activations x int8 weights (more accurate, slower; calibrated)
 
@@ -47,7 +48,7 @@ class QuantSpec:
     max_samples: int = DEFAULT_CALIBRATION_SAMPLES
     sparsity_aware: bool = False  # let the converter keep pruned weights sparse-friendly
     dense_per_tensor: bool = False  # calibrated modes: one weight scale per FULLY_CONNECTED, not per channel
-    activation_ranges: str = "minmax"  # int8: "searched" picks min-max, percentile or MSE ranges (ptq_ranges.py)
+    tuned: bool = False  # int8: activation ranges and bias correction chosen per model (ptq_tuned.py)
     # int8-mixed: the fidelity floor its float fallback aims for (metric -> minimum) and the output kinds
     min_fidelity: dict[str, float] | None = None
     output_kinds: dict[str, str] | None = None
@@ -59,10 +60,8 @@ class QuantSpec:
             raise ExportError(f"unknown io dtype {self.io_dtype!r}; valid: int8, float32")
         if self.dense_per_tensor and self.mode not in CALIBRATED:
             raise ExportError(f"per-tensor dense weights need a calibrated mode ({', '.join(CALIBRATED)}), not {self.mode}")
-        if self.activation_ranges not in ("minmax", "searched"):
-            raise ExportError(f"unknown activation ranges {self.activation_ranges!r}; valid: minmax, searched")
-        if self.activation_ranges == "searched" and self.mode != "int8":
-            raise ExportError(f"searched activation ranges need mode int8, not {self.mode}")
+        if self.tuned and self.mode != "int8":
+            raise ExportError(f"tuned quantization needs mode int8, not {self.mode}")
 
 
 def representative_dataset(calibration: Dataset, max_samples: int):
@@ -143,12 +142,12 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
         from edge_sdk.frameworks.keras.techniques.ptq_mixed import convert_int8_mixed
 
         return convert_int8_mixed(model, calibration, spec.max_samples, spec.min_fidelity, spec.output_kinds)
-    if spec.activation_ranges == "searched":
+    if spec.tuned:
         if calibration is None:
             raise DataError("int8 quantization needs calibration data (--calibration FILE.npz)")
-        from edge_sdk.frameworks.keras.techniques.ptq_ranges import convert_int8_ranges
+        from edge_sdk.frameworks.keras.techniques.ptq_tuned import convert_int8_tuned
 
-        return convert_int8_ranges(model, spec, calibration)
+        return convert_int8_tuned(model, spec, calibration)
     tf = deps.tensorflow()
     start = time.perf_counter()
     converter = keras_converter(model)

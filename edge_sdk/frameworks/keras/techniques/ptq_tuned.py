@@ -1,4 +1,5 @@
-"""Full-int8 PTQ with activation ranges chosen per model ("int8-ranges").
+"""Full-int8 PTQ tuned per model ("int8-tuned"): activation ranges, then bias correction, each kept
+only where it measures better on the calibration data.
 
 TF 2.21's converter sets every activation's int8 range to the min and max seen on the calibration
 data, so one outlier sample stretches a tensor's step for all the others (the zoo's EfficientNetB0:
@@ -16,9 +17,12 @@ computed per tensor from a histogram of its values over the calibration samples.
 outputs keep their calibrated ranges (clipping a regression output saturates it). Each method's int8
 model is run on the calibration data and the one that misses the build's fidelity floor by the least
 wins (ties: the higher SQNR of the worst output, as the build judges a model by its worst output;
-then the earlier method), so a model that min-max already serves well
-keeps it. Ops with fixed output ranges (softmax, logistic) or shared ranges (concatenation, pooling)
-are constrained by the quantizer as usual.
+then the earlier method), so a model that min-max already serves well keeps it. Ops with fixed output
+ranges (softmax, logistic) or shared ranges (concatenation, pooling) are constrained by the quantizer
+as usual.
+
+Then the bias that rounding the weights to int8 leaves is removed (bias_correction.py) and the result
+judged the same way: it is kept only if it scores at least as well as the chosen ranges alone.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ExportError
+from edge_sdk.frameworks.keras.techniques import bias_correction
 from edge_sdk.frameworks.keras.techniques.calibration_judge import CalibrationJudge
 from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, converter_error, keras_converter, representative_dataset
 from edge_sdk.contracts.records import StepRecord
@@ -84,7 +89,7 @@ def _calibrated(model: Any, calibration: Dataset, max_samples: int) -> tuple[byt
     try:
         return bytes(converter.convert()), used
     except Exception as exc:  # the converter raises ConverterError/RuntimeError with MLIR diagnostics
-        raise ExportError(f"TFLite conversion (int8-ranges) failed: {converter_error(exc)}") from exc
+        raise ExportError(f"TFLite conversion (int8-tuned) failed: {converter_error(exc)}") from exc
 
 
 def _observed_ranges(calibrated: bytes) -> dict[int, Range]:
@@ -143,10 +148,10 @@ def _quantize(calibrated: bytes, spec: QuantSpec) -> bytes:
         return bytes(convert.mlir_quantize(calibrated, input_data_type=io, output_data_type=io,
                                            disable_per_channel_for_dense_layers=spec.dense_per_tensor))
     except Exception as exc:  # noqa: BLE001 - as in _calibrated
-        raise ExportError(f"TFLite conversion (int8-ranges) failed: {converter_error(exc)}") from exc
+        raise ExportError(f"TFLite conversion (int8-tuned) failed: {converter_error(exc)}") from exc
 
 
-def convert_int8_ranges(model: Any, spec: QuantSpec, calibration: Dataset) -> tuple[bytes, StepRecord]:
+def convert_int8_tuned(model: Any, spec: QuantSpec, calibration: Dataset) -> tuple[bytes, StepRecord]:
     start = time.perf_counter()
     calibrated, used = _calibrated(model, calibration, spec.max_samples)
     judge = CalibrationJudge(model, calibration, used, spec.min_fidelity, spec.output_kinds)
@@ -156,18 +161,35 @@ def convert_int8_ranges(model: Any, spec: QuantSpec, calibration: Dataset) -> tu
     for method, choose in METHODS.items():
         ranges = {i: choose(hist[i], lo, hi) for i, (lo, hi) in observed.items()} if choose else {}
         models[method] = _quantize(_with_ranges(calibrated, ranges) if ranges else calibrated, spec)
-        outputs = judge.outputs(models[method])
-        missed = judge.misses(outputs)
-        scores[method] = {"shortfall": round(sum(short for _, short in missed), 6), "sqnr_db": round(min(judge.sqnr_db(outputs)), 3),
-                          "misses": "; ".join(text for text, _ in missed) or "meets the floor"}
+        scores[method] = _score(judge, models[method])
     order = list(METHODS)
-    chosen = min(order, key=lambda m: (scores[m]["shortfall"], -scores[m]["sqnr_db"], order.index(m)))
+    chosen = min(order, key=lambda m: (*_rank(scores[m]), order.index(m)))
+    flatbuffer = models[chosen]
+    corrected, correction = bias_correction.correct(calibrated, flatbuffer, judge.inputs)
+    if correction["ops"]:
+        correction.update(_score(judge, corrected))
+        correction["applied"] = _rank(correction) <= _rank(scores[chosen])
+        flatbuffer = corrected if correction["applied"] else flatbuffer
+    else:
+        correction["applied"] = False
     record = StepRecord(
         technique="ptq",
-        params={"mode": "int8", "io_dtype": spec.io_dtype, "max_samples": spec.max_samples, "activation_ranges": "searched",
+        params={"mode": "int8", "io_dtype": spec.io_dtype, "max_samples": spec.max_samples, "tuned": True,
                 **({"dense_weights": "per-tensor"} if spec.dense_per_tensor else {})},
-        metrics={"calibration_samples": used, "bytes": len(models[chosen]), "range_method": chosen,
-                 "range_methods_on_calibration": scores, "tensors_ranged": len(observed)},
+        metrics={"calibration_samples": used, "bytes": len(flatbuffer), "range_method": chosen,
+                 "range_methods_on_calibration": scores, "tensors_ranged": len(observed), "bias_correction": correction},
         wall_s=time.perf_counter() - start,
     )
-    return models[chosen], record
+    return flatbuffer, record
+
+
+def _score(judge: CalibrationJudge, flatbuffer: bytes) -> dict:
+    outputs = judge.outputs(flatbuffer)
+    missed = judge.misses(outputs)
+    return {"shortfall": round(sum(short for _, short in missed), 6), "sqnr_db": round(min(judge.sqnr_db(outputs)), 3),
+            "misses": "; ".join(text for text, _ in missed) or "meets the floor"}
+
+
+def _rank(score: dict) -> tuple[float, float]:
+    """Lower is better: the shortfall against the floor, then minus the worst output's SQNR."""
+    return score["shortfall"], -score["sqnr_db"]

@@ -1,4 +1,5 @@
-"""int8-ranges: activation ranges chosen per model (min-max, percentile, MSE) by fidelity on calibration."""
+"""int8-tuned: activation ranges (min-max, percentile, MSE) and bias correction chosen per model by
+fidelity on the calibration data."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from edge_sdk.data import Dataset
 from edge_sdk.formats.tflite.runner import run
 from edge_sdk.frameworks.keras.reference import run as reference
 from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
-from edge_sdk.frameworks.keras.techniques.ptq_ranges import METHODS
+from edge_sdk.frameworks.keras.techniques.ptq_tuned import METHODS
 from edge_sdk.verify import fidelity
 
 
@@ -52,9 +53,9 @@ def test_clipped_ranges_win_where_one_sample_stretches_a_tensor():
         return fidelity(ref, run(flatbuffer, evaluation, reference=model)).outputs[0].metrics["top1_agreement"]
 
     plain, _ = convert_to_tflite(model.handle, QuantSpec("int8"), calibration)
-    ranged, record = convert_to_tflite(model.handle, QuantSpec("int8", activation_ranges="searched"), calibration)
+    ranged, record = convert_to_tflite(model.handle, QuantSpec("int8", tuned=True), calibration)
     scores = record.metrics["range_methods_on_calibration"]
-    assert set(scores) == set(METHODS) and record.params["activation_ranges"] == "searched"
+    assert set(scores) == set(METHODS) and record.params["tuned"] is True
     assert record.metrics["range_method"].startswith("percentile"), scores
     # the choice is the least shortfall against the floor, measured on calibration data
     assert scores[record.metrics["range_method"]]["shortfall"] == min(s["shortfall"] for s in scores.values())
@@ -74,10 +75,38 @@ def test_minmax_stays_when_nothing_beats_it_and_int8_io_is_kept(tmp_path):
     inp = L.Input((8,), name="x")
     model = load_model(keras.Model(inp, L.Dense(4)(L.Dense(16, activation="relu")(inp))))
     calibration = Dataset({"x": np.random.default_rng(1).normal(size=(100, 8)).astype(np.float32)}, None, "calibration")
-    config = ExportConfig(precision="int8", io_dtype="int8", calibration=calibration, activation_ranges="searched")
+    config = ExportConfig(precision="int8", io_dtype="int8", calibration=calibration, tuned=True)
     artifact = FORMATS.get("tflm").exporter(model, get_profile("cortex-m"), config, tmp_path)
     assert artifact.details["input_dtype"] == "int8" and artifact.details["output_dtype"] == "int8"
     scores = artifact.details["range_methods"]
     chosen = artifact.details["range_method"]
     assert chosen in METHODS and scores[chosen]["sqnr_db"] == max(
         s["sqnr_db"] for s in scores.values() if s["shortfall"] == scores[chosen]["shortfall"])
+
+
+def test_bias_correction_removes_the_mean_error_weight_rounding_leaves():
+    """A wide dense layer reading all-positive inputs (after a ReLU): the int8 rounding of its 512 input
+    weights per unit adds up to a per-unit offset every sample carries; the correction takes it out."""
+    from edge_sdk.frameworks.keras.techniques import bias_correction
+    from edge_sdk.frameworks.keras.techniques.ptq_tuned import _calibrated, _quantize
+
+    keras = deps.tf_keras()
+    keras.utils.set_random_seed(3)
+    L = keras.layers
+    inp = L.Input((16,), name="x")
+    net = keras.Model(inp, L.Dense(8, name="wide_reader")(L.Dense(512, activation="relu")(inp)))
+    rng = np.random.default_rng(3)
+    for layer in net.layers[1:]:  # trained layers have biases (the converter drops all-zero ones: nothing to correct)
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel, rng.normal(0, 0.1, bias.shape).astype(np.float32)])
+    model = load_model(net)
+    calibration = Dataset({"x": rng.normal(size=(100, 16)).astype(np.float32)}, None, "calibration")
+    evaluation = {"x": rng.normal(size=(400, 16)).astype(np.float32)}
+    calibrated, _ = _calibrated(model.handle, calibration, 100)
+    plain = _quantize(calibrated, QuantSpec("int8"))
+    corrected, stats = bias_correction.correct(calibrated, plain, calibration.inputs)
+    assert stats["ops"] == 2 and stats["max_shift_steps"] > 0.01, stats
+    ref = reference(model, evaluation)[0]
+    offset = {name: np.abs((run(fb, evaluation, reference=model)[0] - ref).mean(axis=0)).mean()
+              for name, fb in (("plain", plain), ("corrected", corrected))}
+    assert offset["corrected"] < 0.5 * offset["plain"], offset
