@@ -55,6 +55,33 @@ def test_autoencoder_fits_a_10_KiB_arena_with_per_tensor_dense_weights_without_d
     assert fidelity["outputs"][0]["kind"] == "regression"
 
 
+def _keras_zoo_model(name: str):
+    """(model, calibration, eval) of a Keras zoo model."""
+    from edge_sdk import load_dataset, load_model
+
+    entry = make(name)
+    model = load_model(entry["model"])
+    return model, load_dataset(entry["calibration"], model.inputs), load_dataset(entry["eval"], model.inputs)
+
+
+@pytest.fixture(scope="module")
+def mobilenet_v2():
+    """MobileNetV2 0.35, a scorer of a flatbuffer's top-1 agreement with fp32 on eval, and plain int8."""
+    from edge_sdk.formats.tflite.runner import run
+    from edge_sdk.frameworks.keras.reference import run as reference
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
+    from edge_sdk.verify import fidelity
+
+    model, calibration, evaluation = _keras_zoo_model("k_mobilenet_v2_035")
+    ref = reference(model, evaluation.inputs)
+
+    def top1(flatbuffer: bytes) -> float:
+        return fidelity(ref, run(flatbuffer, evaluation.inputs, reference=model)).outputs[0].metrics["top1_agreement"]
+
+    plain, _ = convert_to_tflite(model.handle, QuantSpec("int8"), calibration)
+    return model, calibration, top1, plain
+
+
 def _sqnr_per_output(model, flatbuffer: bytes, data) -> list[float]:
     from edge_sdk.formats.tflite.runner import run
     from edge_sdk.frameworks.keras.reference import run as reference
@@ -68,15 +95,11 @@ def _sqnr_per_output(model, flatbuffer: bytes, data) -> list[float]:
 def test_equalization_improves_int8_on_the_pretrained_mtcnn_rnet():
     """Real pretrained weights (the mtcnn package's RNet): its 128-d PReLU feature spans channel maxima
     7.7x apart; equalizing it into the two heads gains on both outputs (measured +1.2 and +3.4 dB)."""
-    from edge_sdk import load_dataset, load_model
     from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.techniques.base import TechniqueData
     from edge_sdk.techniques.dispatch import apply_step
 
-    entry = make("k_mtcnn_rnet")
-    model = load_model(entry["model"])
-    calibration = load_dataset(entry["calibration"], model.inputs)
-    evaluation = load_dataset(entry["eval"], model.inputs)
+    model, calibration, evaluation = _keras_zoo_model("k_mtcnn_rnet")
     equalized, record = apply_step("equalize", model, TechniqueData(calibration, calibration, model), {"progress": False})
     assert "fc4" in record.metrics["pairs"]
     plain = _sqnr_per_output(model, convert_to_tflite(model.handle, QuantSpec("int8"), calibration)[0], evaluation)
@@ -84,25 +107,12 @@ def test_equalization_improves_int8_on_the_pretrained_mtcnn_rnet():
     assert all(c > p + 0.5 for c, p in zip(cle, plain)), (plain, cle)
 
 
-def test_mixed_precision_meets_the_floor_where_plain_int8_misses_it_on_mobilenet_v2():
+def test_mixed_precision_meets_the_floor_where_plain_int8_misses_it_on_mobilenet_v2(mobilenet_v2):
     """MobileNetV2 0.35: plain int8 keeps 0.985 top-1 agreement; int8-mixed finds the one tensor whose
     float fallback meets the 0.99 floor (measured: 1.000 on eval, 0.39x fp32 bytes)."""
-    from edge_sdk import load_dataset, load_model
-    from edge_sdk.formats.tflite.runner import run
-    from edge_sdk.frameworks.keras.reference import run as reference
     from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
-    from edge_sdk.verify import fidelity
 
-    entry = make("k_mobilenet_v2_035")
-    model = load_model(entry["model"])
-    calibration = load_dataset(entry["calibration"], model.inputs)
-    evaluation = load_dataset(entry["eval"], model.inputs)
-    ref = reference(model, evaluation.inputs)
-
-    def top1(flatbuffer: bytes) -> float:
-        return fidelity(ref, run(flatbuffer, evaluation.inputs, reference=model)).outputs[0].metrics["top1_agreement"]
-
-    plain, _ = convert_to_tflite(model.handle, QuantSpec("int8"), calibration)
+    model, calibration, top1, plain = mobilenet_v2
     mixed, record = convert_to_tflite(model.handle, QuantSpec("int8-mixed", min_fidelity={"top1_agreement": 0.99}), calibration)
     assert top1(plain) < 0.99 <= top1(mixed)
     assert record.metrics["floor_met_on_calibration"] and record.metrics["keep_float"] <= 2, record.metrics["tried"]
@@ -128,32 +138,19 @@ def test_four_bit_embeddings_take_the_bert_encoder_under_030x_fp32_with_cosine_0
     assert abs(predicted - saved) <= 0.25 * saved, (predicted, saved)
 
 
-def test_tuned_ranges_beat_min_max_on_mobilenet_v2():
+def test_tuned_ranges_beat_min_max_on_mobilenet_v2(mobilenet_v2):
     """MobileNetV2 0.35: the converter's min-max ranges keep 0.985 top-1 agreement; ranges chosen per
     model by fidelity on the calibration data reach the 0.99 floor as plain int8 (measured 0.995 on
     eval), no op kept float."""
-    from edge_sdk import load_dataset, load_model
     from edge_sdk.formats.common.flatbuffer import read_graph
-    from edge_sdk.formats.tflite.runner import run
-    from edge_sdk.frameworks.keras.reference import run as reference
     from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
-    from edge_sdk.verify import fidelity
 
-    entry = make("k_mobilenet_v2_035")
-    model = load_model(entry["model"])
-    calibration = load_dataset(entry["calibration"], model.inputs)
-    evaluation = load_dataset(entry["eval"], model.inputs)
-    ref = reference(model, evaluation.inputs)
-
-    def top1(flatbuffer: bytes) -> float:
-        return fidelity(ref, run(flatbuffer, evaluation.inputs, reference=model)).outputs[0].metrics["top1_agreement"]
-
-    plain, _ = convert_to_tflite(model.handle, QuantSpec("int8"), calibration)
-    ranged, record = convert_to_tflite(model.handle, QuantSpec("int8", tuned=True), calibration)
+    model, calibration, top1, plain = mobilenet_v2
+    tuned, record = convert_to_tflite(model.handle, QuantSpec("int8", tuned=True), calibration)
     assert record.metrics["range_method"] != "minmax", record.metrics["range_methods_on_calibration"]
-    assert top1(plain) < 0.99 <= top1(ranged)
+    assert top1(plain) < 0.99 <= top1(tuned)
     compute_ops = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
-    graph = read_graph(ranged)
+    graph = read_graph(tuned)
     assert all(graph.tensors[op.outputs[0]].dtype == "int8" for op in graph.ops if op.name in compute_ops)
 
 
@@ -162,13 +159,9 @@ def test_tuning_with_bias_correction_gains_on_every_output_of_the_pretrained_mtc
     outputs, so int8 weight rounding leaves a per-unit offset (measured ~0.2 output steps on average);
     int8-tuned picks its ranges, removes that bias, and gains on both outputs (measured +0.8 dB boxes,
     +3.9 dB landmarks on eval)."""
-    from edge_sdk import load_dataset, load_model
     from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
 
-    entry = make("k_mtcnn_rnet")
-    model = load_model(entry["model"])
-    calibration = load_dataset(entry["calibration"], model.inputs)
-    evaluation = load_dataset(entry["eval"], model.inputs)
+    model, calibration, evaluation = _keras_zoo_model("k_mtcnn_rnet")
     plain = _sqnr_per_output(model, convert_to_tflite(model.handle, QuantSpec("int8"), calibration)[0], evaluation)
     flatbuffer, record = convert_to_tflite(model.handle, QuantSpec("int8", tuned=True), calibration)
     assert record.metrics["bias_correction"]["applied"] and record.metrics["bias_correction"]["ops"] >= 5, record.metrics
