@@ -1,5 +1,6 @@
 """PTQ quality over the conformance zoo: per classification CNN, plain converter int8 beside the best
-untrained int8 rung (int8-cle, int8-mixed, int8-dense-per-tensor), both from the same build.
+untrained int8 rung (int8-cle, int8-tuned, int8-mixed, int8-dense-per-tensor), both from the same
+build.
 
     python scripts/bench_ptq.py [--models a,b] [--target android] [--json FILE]   # runs scripts/zoo.py
     python scripts/bench_ptq.py --from zoo.json [--json FILE]                       # reads a finished run
@@ -24,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-INT8_RUNGS = ("int8", "int8-cle", "int8-mixed", "int8-dense-per-tensor")
+INT8_RUNGS = ("int8", "int8-cle", "int8-tuned", "int8-mixed", "int8-dense-per-tensor")
 NOT_CNNS = {"k_gru", "k_gru_tf_keras", "t_lstm", "t_vit_tiny"}  # the zoo's recurrent and transformer classifiers
 TOP1 = ("top1", "top1_agreement")  # older matrices name it top1
 ENCODER_RUNGS = ("dynamic-int8", "dynamic-int8-emb4")
