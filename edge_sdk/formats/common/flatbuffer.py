@@ -58,16 +58,36 @@ def _builtin_names() -> dict[int, str]:
     return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 
 
-def read_graph(flatbuffer: bytes) -> Graph:
-    """The main subgraph of a .tflite flatbuffer."""
+def model_object(flatbuffer: bytes):
+    """The flatbuffer as the schema's mutable object tree (ModelT), for passes that edit it."""
+    return deps.tflite_micro().runtime.convert_bytearray_to_object(bytearray(flatbuffer))
+
+
+def pack(model) -> bytes:
+    """A ModelT (from `model_object`, edited) back to flatbuffer bytes."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def op_codes(model) -> list[str]:
+    """A ModelT's op names by opcode index (builtin name, or the custom code for CUSTOM ops)."""
     runtime = deps.tflite_micro().runtime
-    model = runtime.convert_bytearray_to_object(bytearray(flatbuffer))
     names = _builtin_names()
     codes = []
     for oc in model.operatorCodes:
         code = runtime.get_builtin_code_from_operator_code(oc)
         custom = oc.customCode.decode() if oc.customCode else None
         codes.append(custom if names.get(code) == "CUSTOM" and custom else names.get(code, f"BUILTIN_{code}"))
+    return codes
+
+
+def read_graph(flatbuffer: bytes) -> Graph:
+    """The main subgraph of a .tflite flatbuffer."""
+    model = model_object(flatbuffer)
+    codes = op_codes(model)
     sub = model.subgraphs[0]
     tensors = []
     for i, t in enumerate(sub.tensors):

@@ -12,7 +12,7 @@ from edge_sdk.frameworks.keras.techniques.ptq import MODES, QuantSpec, convert_t
 from edge_sdk.errors import ExportError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
-from edge_sdk.formats.common.flatbuffer import read_graph
+from edge_sdk.formats.common.flatbuffer import Graph, read_graph
 from edge_sdk.frameworks.tflite.analysis import float_macs_fraction
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
@@ -59,8 +59,7 @@ def search_details(record: StepRecord) -> dict:
     return details
 
 
-def io_dtypes(flatbuffer: bytes) -> dict[str, str]:
-    graph = read_graph(flatbuffer)
+def io_dtypes(graph: Graph) -> dict[str, str]:
     return {
         "input_dtype": graph.tensors[graph.inputs[0]].dtype,
         "output_dtype": graph.tensors[graph.outputs[0]].dtype,
@@ -73,7 +72,8 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     with staging(out_dir) as stage:
         (stage / "model.tflite").write_bytes(flatbuffer)
         files = commit(stage, out_dir)
-    details = {**io_dtypes(flatbuffer), **search_details(record)}
+    graph = read_graph(flatbuffer)
+    details = {**io_dtypes(graph), **search_details(record)}
     if config.precision == "int8-mixed":  # what the latency estimate charges at the float rate
-        details["float_macs_fraction"] = round(float_macs_fraction(read_graph(flatbuffer)), 6)
+        details["float_macs_fraction"] = round(float_macs_fraction(graph), 6)
     return make_artifact("tflite", out_dir / "model.tflite", files, config.precision, TOOLS, details)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -65,6 +66,23 @@ def run_reference_kernels(artifact_or_bytes, inputs: dict[str, np.ndarray], refe
     """LiteRT's reference kernels, no delegates: what TFLite Micro's kernels are derived from, so a TFLM
     artifact is expected to match them bit for bit (XNNPACK may round int8 differently by many LSBs)."""
     return _run(artifact_or_bytes, inputs, output_names_of(reference), reference_kernels=True)
+
+
+def each_sample(flatbuffer: bytes, inputs: dict[str, np.ndarray]) -> Iterator[Any]:
+    """The interpreter after running each sample alone with every tensor kept (LiteRT's reference
+    kernels, no delegate, so intermediate tensors are all computed and readable): for passes that read
+    a float model's activations (int8-tuned's ranges, bias correction)."""
+    resolver = deps.module("ai_edge_litert.interpreter").OpResolverType.BUILTIN_REF
+    interpreter = deps.litert_interpreter()(model_content=flatbuffer, experimental_preserve_all_tensors=True,
+                                            experimental_op_resolver_type=resolver)
+    interpreter.allocate_tensors()
+    details = interpreter.get_input_details()
+    names = list(inputs)
+    for s in range(len(inputs[names[0]])):
+        for name, index in zip(names, input_order(details, names)):
+            interpreter.set_tensor(details[index]["index"], inputs[name][s:s + 1].astype(details[index]["dtype"]))
+        interpreter.invoke()
+        yield interpreter
 
 
 def _static_batch(details: list[dict]) -> int | None:

@@ -21,28 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from edge_sdk import deps
+from edge_sdk.formats.common.flatbuffer import model_object, op_codes, pack
+from edge_sdk.formats.tflite.runner import each_sample
 
 OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 _DTYPES = {0: np.float32, 2: np.int32, 9: np.int8}  # TensorType FLOAT32, INT32, INT8
 
 
-def _schema() -> Any:
-    from tensorflow.lite.python import schema_py_generated
-
-    return schema_py_generated
-
-
 def _compute_ops(model: Any) -> list[tuple[str, Any]]:
-    schema = _schema()
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    found = []
-    for op in model.subgraphs[0].operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode))
-        if name in OPS:
-            found.append((name, op))
-    return found
+    codes = op_codes(model)
+    return [(codes[op.opcodeIndex], op) for op in model.subgraphs[0].operators if codes[op.opcodeIndex] in OPS]
 
 
 def _array(model: Any, tensor: Any) -> np.ndarray:
@@ -51,20 +39,10 @@ def _array(model: Any, tensor: Any) -> np.ndarray:
 
 def _input_means(calibrated: bytes, tensors: list[int], inputs: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
     """Per channel (last axis), the mean of each tensor of the float model over the samples."""
-    from edge_sdk.formats.tflite.runner import input_order
-
-    resolver = deps.module("ai_edge_litert.interpreter").OpResolverType.BUILTIN_REF  # every tensor kept, no delegate
-    interpreter = deps.litert_interpreter()(model_content=calibrated, experimental_preserve_all_tensors=True,
-                                            experimental_op_resolver_type=resolver)
-    interpreter.allocate_tensors()
-    details = interpreter.get_input_details()
-    names = list(inputs)
-    samples = len(next(iter(inputs.values())))
     sums = {t: 0.0 for t in tensors}
-    for s in range(samples):
-        for name, index in zip(names, input_order(details, names)):
-            interpreter.set_tensor(details[index]["index"], inputs[name][s:s + 1].astype(details[index]["dtype"]))
-        interpreter.invoke()
+    samples = 0
+    for interpreter in each_sample(calibrated, inputs):
+        samples += 1
         for t in tensors:
             value = interpreter.get_tensor(t).astype(np.float64)
             sums[t] = sums[t] + value.reshape(-1, value.shape[-1]).mean(axis=0)
@@ -85,11 +63,7 @@ def _weight_rounding_shift(kind: str, delta_w: np.ndarray, mean_x: np.ndarray) -
 def correct(calibrated: bytes, quantized: bytes, inputs: dict[str, np.ndarray]) -> tuple[bytes, dict]:
     """`quantized` (mlir_quantize of `calibrated`) with weight-rounding bias removed; and what was
     corrected: ops, mean and largest shift in output steps."""
-    import flatbuffers
-
-    schema = _schema()
-    float_model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(calibrated, 0))
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(quantized, 0))
+    float_model, model = model_object(calibrated), model_object(quantized)
     float_ops, int_ops = _compute_ops(float_model), _compute_ops(model)
     if [k for k, _ in float_ops] != [k for k, _ in int_ops]:  # the quantizer kept the op order so far; never guess
         return quantized, {"ops": 0, "skipped": "the int8 model's conv/dense ops do not line up with the float model's"}
@@ -111,8 +85,6 @@ def correct(calibrated: bytes, quantized: bytes, inputs: dict[str, np.ndarray]) 
         corrected = np.clip(_array(model, bias).astype(np.int64) - steps, np.iinfo(np.int32).min, np.iinfo(np.int32).max)
         model.buffers[bias.buffer].data = np.frombuffer(corrected.astype(np.int32).tobytes(), dtype=np.uint8)
         shifts.append(float(np.abs(shift).mean() / out.quantization.scale[0]))
-    builder = flatbuffers.Builder(len(quantized))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     stats = {"ops": len(shifts), "mean_shift_steps": round(float(np.mean(shifts)), 4) if shifts else 0.0,
              "max_shift_steps": round(float(np.max(shifts)), 4) if shifts else 0.0}
-    return bytes(builder.Output()), stats
+    return pack(model), stats

@@ -35,6 +35,8 @@ import numpy as np
 from edge_sdk import deps
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ExportError
+from edge_sdk.formats.common.flatbuffer import model_object, pack
+from edge_sdk.formats.tflite.runner import each_sample
 from edge_sdk.frameworks.keras.techniques import bias_correction
 from edge_sdk.frameworks.keras.techniques.calibration_judge import CalibrationJudge
 from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, converter_error, keras_converter, representative_dataset
@@ -94,9 +96,7 @@ def _calibrated(model: Any, calibration: Dataset, max_samples: int) -> tuple[byt
 
 def _observed_ranges(calibrated: bytes) -> dict[int, Range]:
     """Tensor index -> calibrated (min, max), for the activations between the model's inputs and outputs."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    graph = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(calibrated, 0)).subgraphs[0]
+    graph = model_object(calibrated).subgraphs[0]
     edges = set(graph.inputs) | set(graph.outputs)
     found = {}
     for i, tensor in enumerate(graph.tensors):
@@ -107,35 +107,20 @@ def _observed_ranges(calibrated: bytes) -> dict[int, Range]:
 
 
 def _histograms(calibrated: bytes, ranges: dict[int, Range], inputs: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
-    """Each tensor's values over the calibration samples, one sample at a time, in BINS bins of its range."""
-    from edge_sdk.formats.tflite.runner import input_order
-
-    interpreter = deps.litert_interpreter()(model_content=calibrated, experimental_preserve_all_tensors=True)
-    interpreter.allocate_tensors()
-    details = interpreter.get_input_details()
-    names = list(inputs)
-    position = input_order(details, names)
+    """Each tensor's values over the calibration samples, in BINS bins of its range."""
     hist = {i: np.zeros(BINS) for i in ranges}
-    for s in range(len(next(iter(inputs.values())))):
-        for name, index in zip(names, position):
-            interpreter.set_tensor(details[index]["index"], inputs[name][s:s + 1].astype(details[index]["dtype"]))
-        interpreter.invoke()
+    for interpreter in each_sample(calibrated, inputs):
         for i, (lo, hi) in ranges.items():
             hist[i] += np.histogram(interpreter.get_tensor(i), bins=BINS, range=(lo, hi))[0]
     return hist
 
 
 def _with_ranges(calibrated: bytes, ranges: dict[int, Range]) -> bytes:
-    import flatbuffers
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(calibrated, 0))
+    model = model_object(calibrated)
     tensors = model.subgraphs[0].tensors
     for i, (lo, hi) in ranges.items():
         tensors[i].quantization.min, tensors[i].quantization.max = [lo], [hi]
-    builder = flatbuffers.Builder(len(calibrated))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack(model)
 
 
 def _quantize(calibrated: bytes, spec: QuantSpec) -> bytes:
