@@ -97,7 +97,7 @@ def test_runtime_choices_per_family():
                     "jetson": ("pte", "tflite")}[p.family]
         assert p.runtime.formats == expected, p.name
     for p in (x for x in BUILTINS if x.family == "cortex-m"):
-        assert p.runtime.dtypes == ("int8",) and p.int8_only
+        assert p.runtime.dtypes == ("int8", "int16") and p.int8_only  # int16: the 16x8 kernels
     for p in (x for x in BUILTINS if x.family == "ios"):
         assert p.runtime.constraints["minimum_deployment_target"] in ("iOS16", "iOS17")
         assert p.runtime.constraints["compute_units"] in ("ALL", "CPU_AND_NE", "CPU_AND_GPU", "CPU_ONLY")

@@ -47,7 +47,10 @@ class Candidate:
 
     @property
     def io_dtype(self) -> str:
-        return "int8" if self.fmt == "tflm" else "float32"
+        """Integer I/O on TFLM (no float tensors on an integer-only target): int16 for 16x8 models."""
+        if self.fmt != "tflm":
+            return "float32"
+        return "int16" if self.precision == "int16x8" else "int8"
 
     def plan_steps(self) -> list[dict]:
         """Every step including the export-time quantization, as report.json `plan.steps` lists them."""

@@ -32,7 +32,7 @@ Exporter = Callable[[LoadedModel, Profile, "ExportConfig", Path], Artifact]
 @dataclass(frozen=True, eq=False)
 class ExportConfig:
     precision: str = "float32"  # float32 | float16 | dynamic-int8 | int8 | int16x8
-    io_dtype: str = "float32"  # int8 for full-integer targets (TFLM, NPUs)
+    io_dtype: str = "float32"  # int8 (int16 for int16x8) for full-integer targets (TFLM, NPUs)
     calibration: Dataset | None = None
     max_calibration_samples: int = 200
     # Core ML weight compression (coremltools.optimize.coreml): None | linear8 | palettize4 |

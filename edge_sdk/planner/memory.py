@@ -194,7 +194,7 @@ def _weight_tensors(info: ModelInfo) -> list[tuple[int, int]]:
 def estimate_artifact_bytes(info: ModelInfo, fmt: str, precision: str, dense_per_tensor: bool = False) -> int:
     """Artifact bytes. Flatbuffer formats at int8/int16x8 get float I/O (QUANTIZE/DEQUANTIZE at the
     edges, what the planner exports for phones) unless the format says otherwise (`SizeModel.float_io`,
-    false for int8-I/O microcontroller artifacts)."""
+    false for integer-I/O microcontroller artifacts)."""
     size = FORMATS.get(fmt).size
     tensors = _weight_tensors(info)
     structural = sum(k + b for k, b in tensors)
@@ -215,7 +215,7 @@ def estimate_artifact_bytes(info: ModelInfo, fmt: str, precision: str, dense_per
     if flatbuffer and precision == "float16":  # each fp16 constant gets a DEQUANTIZE op and a float32 tensor
         n_tensors += 2 * len(tensors)
     if flatbuffer and precision in QUANTIZED:
-        if size.float_io or precision == "int16x8":  # float I/O: a QUANTIZE and a DEQUANTIZE tensor
+        if size.float_io:  # float I/O: a QUANTIZE and a DEQUANTIZE tensor
             n_tensors += 2
         per_tensor += QUANTIZED_TENSOR_BYTES
         per_tensor_channels = sum(ch - 1 for op, _, _, ch in g.ops if _per_tensor_op(op, dense_per_tensor))

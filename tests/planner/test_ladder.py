@@ -27,7 +27,7 @@ def test_int8_only_target_skips_float_rungs_and_exports_tflm(info):
     assert {c.fmt for c in ladder} == {"tflm"}
     assert not any(c.precision in ("float32", "float16", "dynamic-int8", "int8-mixed") for c in ladder)
     assert names(ladder)[0] == "int8"
-    assert all(c.io_dtype == "int8" for c in ladder)
+    assert all(c.io_dtype == ("int16" if c.precision == "int16x8" else "int8") for c in ladder)
 
 
 def test_float_target_orders_float_then_int8_then_training_then_distillation(info):
@@ -87,6 +87,33 @@ def test_cortex_m_offers_per_tensor_dense_weights_for_less_arena(info):
     plain, lean = candidate_estimate(info, profile, ladder[0]), candidate_estimate(info, profile, per_tensor)
     assert lean.arena_bytes < plain.arena_bytes and lean.flash_bytes < plain.flash_bytes
     assert not any(c.dense_per_tensor for c in build_ladder(info, get_profile("android")))
+
+
+def test_cortex_m_offers_int16x8_after_the_int8_rungs_where_the_converter_takes_every_op(info, tmp_path):
+    """16x8 (int16 activations) is the last untrained rung on a TFLM target with 16x8 kernels: it costs
+    arena (2-byte activations) and latency (half the int8 rate) but keeps accuracy where int8 ranges are
+    too coarse. Left out where a model op has no 16x8 quantization (PRELU) or the target no int16."""
+    from edge_sdk import deps
+    from edge_sdk.model import load_model
+    from edge_sdk.profiles import load_profile_file
+
+    profile = get_profile("cortex-m")
+    ladder = names(build_ladder(info, profile))
+    assert ladder.index("int16x8") == ladder.index("int8-dense-per-tensor") + 1 < ladder.index("qat-int8")
+    rungs = {c.name: c for c in build_ladder(info, profile)}
+    int8, int16 = (candidate_estimate(info, profile, rungs[n]) for n in ("int8", "int16x8"))
+    assert int16.arena_bytes > int8.arena_bytes and int16.latency_ms["cpu"] > int8.latency_ms["cpu"]
+    assert rungs["int16x8"].io_dtype == "int16" and "int16x8" not in names(build_ladder(info, get_profile("android")))
+
+    tfk = deps.tf_keras()
+    inp = tfk.Input((8, 8, 1))
+    x = tfk.layers.PReLU()(tfk.layers.Conv2D(4, 3)(inp))
+    prelu = analyze(load_model(tfk.Model(inp, tfk.layers.Dense(3)(tfk.layers.Flatten()(x)))))
+    assert "int16x8" not in names(build_ladder(prelu, profile))
+
+    user = tmp_path / "m7-int8.yaml"
+    user.write_text(f"name: m7-int8\nextends: {profile.name}\nruntime:\n  dtypes: [int8]\n")
+    assert "int16x8" not in names(build_ladder(info, load_profile_file(user)))
 
 
 def test_per_tensor_dense_is_refused_outside_tflite_int8():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_sdk.frameworks.keras.techniques.ptq import MODES, QuantSpec, convert_to_tflite
+from edge_sdk.frameworks.keras.techniques.ptq import CALIBRATED, MODES, QuantSpec, convert_to_tflite
 from edge_sdk.errors import ExportError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
@@ -35,7 +35,7 @@ def convert(model: LoadedModel, config: ExportConfig, fmt: str) -> tuple[bytes, 
         raise ExportError(f"{fmt}: unknown precision {config.precision!r}; valid: {', '.join(MODES)}")
     spec = QuantSpec(
         mode=config.precision,
-        io_dtype=config.io_dtype if config.precision == "int8" else "float32",
+        io_dtype=config.io_dtype if config.precision in CALIBRATED else "float32",
         max_samples=config.max_calibration_samples,
         sparsity_aware=config.sparsity_aware,
         dense_per_tensor=config.dense_per_tensor,

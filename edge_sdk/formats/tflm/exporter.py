@@ -1,4 +1,5 @@
-"""TensorFlow Lite Micro exporter ("tflm"): full-integer int8 only, for Cortex-M firmware.
+"""TensorFlow Lite Micro exporter ("tflm"): full-integer int8 (int8 I/O), or int16x8 (int16 activations,
+int8 weights, int16 I/O) where the target runs TFLM's 16x8 kernels, for Cortex-M firmware.
 
 Writes model.tflite, model_data.cc/.h (a const, 16-byte aligned byte array for flash, its length, and
 kTensorArenaSize) and op_resolver.h (a MicroMutableOpResolver<N> registering exactly the ops used).
@@ -29,6 +30,7 @@ from edge_sdk.profiles import Profile
 from edge_sdk.contracts.records import ArenaInfo, Artifact
 
 TOOLS = ("tensorflow", "tf-keras", "tflite-micro", "ai-edge-litert")
+PRECISIONS = ("int8", "int16x8")
 
 # TFLite builtin -> the MicroMutableOpResolver method registering it (tflite-micro
 # tensorflow/lite/micro/micro_mutable_op_resolver.h). Ops absent here have no TFLM kernel (or no
@@ -64,6 +66,7 @@ RESOLVER_METHODS = {
     "UNPACK": "AddUnpack", "VAR_HANDLE": "AddVarHandle", "WHILE": "AddWhile", "ZEROS_LIKE": "AddZerosLike",
 }
 INDEX_DTYPES = {"int32", "bool"}  # shape operands, argmax outputs: fine on integer-only targets
+BIAS_DTYPES = {"int64"}  # int16x8 biases (constants the 16x8 kernels accumulate into)
 ALIGN = 16
 
 
@@ -82,10 +85,10 @@ def check_graph(graph: Graph, profile: Profile, layer_names: list[str]) -> None:
             )
         for t in op.inputs + op.outputs:
             tensor = graph.tensors[t]
-            if tensor.dtype not in allowed_dtypes:
+            if tensor.dtype not in allowed_dtypes and not (tensor.constant and tensor.dtype in BIAS_DTYPES):
                 raise UnsupportedOpError(
                     f"layer {layer!r} (op {op.name}) uses a {tensor.dtype} tensor {tensor.name!r}; "
-                    f"{profile.name} runs {', '.join(profile.runtime.dtypes)} only (export at precision int8 with int8 I/O)"
+                    f"{profile.name} runs {', '.join(profile.runtime.dtypes)} only (export full-integer: int8 or int16x8)"
                 )
 
 
@@ -141,21 +144,23 @@ def op_resolver_file(ops: list[str], banner: str) -> str:
     )
 
 
-def _estimated_arena(flatbuffer: bytes) -> int:
+def _estimated_arena(flatbuffer: bytes, precision: str) -> int:
     """The liveness-simulation arena estimate on the flatbuffer's own op graph (when TFLM cannot load it)."""
     from edge_sdk.model import analyze
     from edge_sdk.frameworks.tflite.loading import specs_of
     from edge_sdk.contracts.model import LoadedModel
+    from edge_sdk.planner.estimate import activation_dtype
     from edge_sdk.planner.memory import estimate_arena_bytes
 
     inputs, outputs = specs_of(flatbuffer)
-    return estimate_arena_bytes(analyze(LoadedModel("tflite", flatbuffer, inputs, outputs, "tflite")), "int8")
+    return estimate_arena_bytes(analyze(LoadedModel("tflite", flatbuffer, inputs, outputs, "tflite")),
+                                activation_dtype(precision, "tflm"))
 
 
 def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
-    if config.precision != "int8":
+    if config.precision not in PRECISIONS:
         raise ExportError(
-            f"TFLite Micro export is full-integer int8 only; precision {config.precision!r} was asked (use int8)"
+            f"TFLite Micro export is full-integer ({', '.join(PRECISIONS)}); precision {config.precision!r} was asked"
         )
     flatbuffer, record = convert(model, config, "tflm")
     graph = read_graph(flatbuffer)
@@ -171,7 +176,7 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         if not fits_in_arena(flatbuffer, arena.bytes):  # the harness's kTensorArenaSize, exactly
             raise RuntimeError(f"TFLM does not run the model in the harness arena of {arena.bytes} bytes")
     except TFLMCrashed as exc:
-        basis = _estimated_arena(flatbuffer)
+        basis = _estimated_arena(flatbuffer, config.precision)
         arena = ArenaInfo(arena_for_harness(basis, margin), basis, False, margin, note=str(exc))
     ident = c_identifier(model.handle.name)
     banner = _header(profile, model.handle.name)
@@ -189,4 +194,4 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         "output_dtype": graph.tensors[graph.outputs[0]].dtype,
         **search_details(record),
     }
-    return make_artifact("tflm", out_dir / "model.tflite", files, "int8", TOOLS, details, arena=arena)
+    return make_artifact("tflm", out_dir / "model.tflite", files, config.precision, TOOLS, details, arena=arena)

@@ -5,6 +5,9 @@
     -> int8 tuned per model (activation ranges: min-max, percentile or MSE; bias correction)
     -> int8 with sensitive layers float            (only where float ops are allowed)
     -> int8 with per-tensor dense weights          (TFLM, models with FULLY_CONNECTED ops: less arena)
+    -> int16x8: int16 activations, int8 weights    (TFLM targets with 16x8 kernels, models whose ops
+                                                    the converter's 16x8 quantizer takes: more arena
+                                                    and latency, no training)
     QAT int8 (label-free) -> pruning + QAT -> cluster 16 + CQAT -> low-rank + QAT
     -> distill to width 0.75 / 0.5 / 0.35 + QAT
 
@@ -42,11 +45,11 @@ def rungs(info: ModelInfo, profile: Profile, fmt: str, allows_float: bool) -> li
             ladder.append(_rung("fp16", fmt, "float16"))
         ladder.append(_rung("dynamic-int8", fmt, "dynamic-int8"))
     if "int8" in dtypes:
-        ladder += _int_rungs(info, fmt, allows_float)
+        ladder += _int_rungs(info, fmt, allows_float, int16="int16" in dtypes)
     return ladder
 
 
-def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]:
+def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool, int16: bool) -> list[Candidate]:
     qat = Step("qat", {})
     # PTQ is the export itself (TFLiteConverter with the calibration data): no step before it
     ladder = [_rung("int8", fmt, "int8")]
@@ -57,6 +60,9 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]
         ladder.append(_rung("int8-mixed", fmt, "int8-mixed"))
     if fmt == "tflm" and _has_dense(info):
         ladder.append(_rung("int8-dense-per-tensor", fmt, "int8", dense_per_tensor=True))
+    if fmt == "tflm" and int16 and not int16x8_refused_ops(info):
+        # where the float rungs are not allowed, the last untrained way to keep accuracy
+        ladder.append(_rung("int16x8", fmt, "int16x8"))
     ladder += [
         _rung("qat-int8", fmt, "int8", (qat,), trains=True),
         *(_channel_prune_rungs(info, fmt) if fmt == "tflm" else _sparse_prune_rungs(fmt)),
@@ -67,6 +73,13 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool) -> list[Candidate]
         ladder.append(_rung("lowrank-qat-int8", fmt, "int8", (Step("lowrank", {"rank_fraction": LOWRANK_FRACTION}), qat),
                             params_scale=lowrank_scale, trains=True))
     return ladder + distill_rungs("keras", "qat-int8", fmt, "int8", then=(qat,))
+
+
+def int16x8_refused_ops(info: ModelInfo) -> list[str]:
+    """The model's TFLite ops that the converter's 16x8 quantizer refuses (PRELU, HARD_SWISH, ...)."""
+    from edge_sdk.frameworks.keras.techniques.ptq import INT16X8_UNSUPPORTED
+
+    return sorted({op for layer in info.layers for op in layer.runtime_ops.get("tflite", ()) if op in INT16X8_UNSUPPORTED})
 
 
 def _has_dense(info: ModelInfo) -> bool:

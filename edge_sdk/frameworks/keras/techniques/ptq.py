@@ -16,7 +16,8 @@ Modes (what `precision` names in plans, artifacts and reports):
                  and corrects the bias weight rounding leaves, each where it measures better on the
                  calibration data (see ptq_tuned.py)
     int8-mixed   int8 with the most quantization-sensitive ops kept float (see ptq_mixed.py)
-    int16x8      int16 activations x int8 weights (more accurate, slower; calibrated)
+    int16x8      int16 activations x int8 weights (more accurate, slower; calibrated); I/O float32 or
+                 int16 (TFLM). Ops the converter's 16x8 quantizer lacks: INT16X8_UNSUPPORTED
 
 Calibration takes at most `max_samples` samples (default 200) and the record says how many it used.
 QAT/clustered/pruned tf_keras models carry their own quantization parameters; converting them with
@@ -38,13 +39,20 @@ from edge_sdk.contracts.records import StepRecord
 Mode = Literal["float32", "float16", "dynamic-int8", "int8", "int8-mixed", "int16x8"]
 MODES: tuple[str, ...] = get_args(Mode)
 CALIBRATED = ("int8", "int16x8")
+# TFLite ops the converter's 16x8 quantizer refuses ("Quantization to 16x8-bit not yet supported for
+# op"): `quantizable_int16 = false` in tensorflow/lite/tools/optimize/operator_property.cc (TF 2.21)
+INT16X8_UNSUPPORTED = frozenset({
+    "ARG_MAX", "BATCH_TO_SPACE_ND", "SPACE_TO_BATCH_ND", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "EQUAL",
+    "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "HARD_SWISH", "LOG_SOFTMAX", "LSTM",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM", "L2_NORMALIZATION", "PRELU", "RELU_N1_TO_1", "SVDF", "MIRROR_PAD",
+})
 DEFAULT_CALIBRATION_SAMPLES = 200
 
 
 @dataclass(frozen=True)
 class QuantSpec:
     mode: str = "float32"
-    io_dtype: str = "float32"  # int8 | float32 (int8/int16x8 modes only; int16x8 I/O stays float)
+    io_dtype: str = "float32"  # float32, or the mode's integer type: int8 for int8, int16 for int16x8
     max_samples: int = DEFAULT_CALIBRATION_SAMPLES
     sparsity_aware: bool = False  # let the converter keep pruned weights sparse-friendly
     dense_per_tensor: bool = False  # calibrated modes: one weight scale per FULLY_CONNECTED, not per channel
@@ -56,8 +64,10 @@ class QuantSpec:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ExportError(f"unknown quantization mode {self.mode!r}; valid: {', '.join(MODES)}")
-        if self.io_dtype not in ("int8", "float32"):
-            raise ExportError(f"unknown io dtype {self.io_dtype!r}; valid: int8, float32")
+        integer_io = {"int8": "int8", "int16x8": "int16"}.get(self.mode)
+        if self.io_dtype not in ("float32", integer_io):
+            valid = ", ".join(filter(None, ("float32", integer_io)))
+            raise ExportError(f"io dtype {self.io_dtype!r} does not go with mode {self.mode}; valid: {valid}")
         if self.dense_per_tensor and self.mode not in CALIBRATED:
             raise ExportError(f"per-tensor dense weights need a calibrated mode ({', '.join(CALIBRATED)}), not {self.mode}")
         if self.tuned and self.mode != "int8":
@@ -173,6 +183,9 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
             converter.target_spec.supported_ops = [
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
             ]
+            if spec.io_dtype == "int16":
+                converter.inference_input_type = tf.int16
+                converter.inference_output_type = tf.int16
     try:
         flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError/RuntimeError with MLIR diagnostics
