@@ -60,7 +60,6 @@ def _interpreter_input_order(model: Any, names: list[str]) -> list[int]:
     input needs no conversion to know it."""
     if len(names) == 1:
         return [0]
-    tf = deps.tensorflow()
     float_model = keras_converter(model).convert()
     details = deps.litert_interpreter()(model_content=float_model).get_input_details()
     position = input_order(details, names)  # name -> interpreter index
