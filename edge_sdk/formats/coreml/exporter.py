@@ -14,7 +14,10 @@ then compressed with `coremltools.optimize.coreml` per `config.coreml_compressio
 Weights under coremltools' 2048-element threshold stay uncompressed. The package's Manifest.json item
 identifiers are random UUIDs in coremltools; they are rewritten to name-derived UUIDs so the same
 inputs give a byte-identical package. PyTorch models go to `exporter_torch.convert(model, profile,
-config) -> ct.models.MLModel` (uncompressed; the compression above is applied here).
+config) -> ct.models.MLModel` (uncompressed; the compression above is applied here). At float16
+compute precision, constants beyond float16's range (attention masks' -inf or float32 minimum) are
+clamped to +-65504 before the fp16 cast (`fp16.py`), and verification refuses a package that still
+holds one.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from edge_sdk import deps
 from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
+from edge_sdk.formats.coreml.fp16 import clamp_pipeline
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.contracts.records import Artifact
@@ -107,12 +111,17 @@ def output_names(model: LoadedModel) -> list[str]:
     return [re.sub(r"\W", "_", s.name.split("/")[0].split(":")[0]) or f"output_{i}" for i, s in enumerate(model.outputs)]
 
 
+def pass_pipeline(ct: Any, precision: Any) -> Any:
+    """fp16 programs get their out-of-range constants (masks' -inf) clamped before the fp16 cast."""
+    return clamp_pipeline() if precision == ct.precision.FLOAT16 else ct.PassPipeline.DEFAULT
+
+
 def _convert_keras(model: LoadedModel, ct: Any, precision: Any, target: Any, units: Any) -> Any:
     inputs = [ct.TensorType(name=s.name, shape=(1,) + s.sample_shape()) for s in model.inputs]
     with export_errors("Core ML conversion failed"):  # NotImplementedError/ValueError/RuntimeError with op names
         mlmodel = ct.convert(
             model.handle, convert_to="mlprogram", inputs=inputs, compute_precision=precision,
-            minimum_deployment_target=target, compute_units=units,
+            minimum_deployment_target=target, compute_units=units, pass_pipeline=pass_pipeline(ct, precision),
         )
     spec = mlmodel.get_spec()
     renamed = False

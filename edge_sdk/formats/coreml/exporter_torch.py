@@ -16,7 +16,7 @@ from typing import Any
 from edge_sdk import deps
 from edge_sdk.errors import ConfigError
 from edge_sdk.formats.base import ExportConfig, export_errors
-from edge_sdk.formats.coreml.exporter import enum_value
+from edge_sdk.formats.coreml.exporter import enum_value, pass_pipeline
 from edge_sdk.frameworks.torch.graph import deploy_example, is_quantized, reexport
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
@@ -50,4 +50,5 @@ def convert(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
             convert_to="mlprogram",
             minimum_deployment_target=target,
             compute_precision=precision,
+            pass_pipeline=pass_pipeline(ct, precision),
         )

@@ -1,8 +1,8 @@
 """Core ML runner. On macOS: real prediction (method "executed"). Elsewhere Core ML cannot predict, so:
 
 (a) structural checks of the saved mlpackage: it loads, input/output names and shapes, the MIL op types
-    present, the compressed weights' storage (LUT sizes, int8 data, sparse masks) and the spec version
-    for the deployment target;
+    present, the compressed weights' storage (LUT sizes, int8 data, sparse masks), the spec version
+    for the deployment target, and at float16 no constant beyond float16's range (`fp16.py`);
 (b) simulated numerics (method "simulated"): every conv/linear weight stored in the package is
     decompressed in numpy (`weights.py`), mapped back onto the Keras layers (Core ML conv weights
     are OIHW, Keras HWIO; linear weights are transposed; batch norms that Core ML folded into the conv
@@ -21,6 +21,7 @@ import numpy as np
 
 from edge_sdk import deps
 from edge_sdk.formats.coreml.exporter import SPEC_VERSION
+from edge_sdk.formats.coreml.fp16 import fp16_hazards
 from edge_sdk.formats.coreml.weights import WeightOp, load_program, weight_ops
 
 EXECUTED = sys.platform == "darwin"
@@ -76,6 +77,8 @@ def structural_checks(artifact) -> dict:
     target = d.get("minimum_deployment_target")
     if target in SPEC_VERSION and spec.specificationVersion < SPEC_VERSION[target]:
         problems.append(f"spec version {spec.specificationVersion} is below {target} ({SPEC_VERSION[target]})")
+    if d.get("compute_precision") == "float16":
+        problems += fp16_hazards(program)
     if spec.WhichOneof("Type") != "mlProgram":
         problems.append(f"model type {spec.WhichOneof('Type')} is not mlProgram")
     return {

@@ -1,0 +1,78 @@
+"""fp16 safety of Core ML packages: an attention-style mask written with float32's minimum (what
+transformers' eager attention does) becomes -inf at float16 compute precision, and `0 * -inf` is NaN on
+a device. The exporter clamps such constants to +-65504 before the fp16 cast; the structural check
+refuses a package that still holds one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge_sdk.formats import FORMATS, ExportConfig
+from edge_sdk.formats.coreml.fp16 import FP16_MAX, fp16_hazards
+from edge_sdk.formats.coreml.weights import load_program
+from edge_sdk.verify import verify
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def masked_scorer():
+    """Scores of 8 tokens, masked where attention_mask is 0 with float32's minimum, then a softmax."""
+    import torch
+
+    from edge_sdk.model import load_model
+
+    class MaskedScores(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(16, 1)
+
+        def forward(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            scores = self.proj(x).squeeze(-1)
+            scores = scores + (1.0 - attention_mask) * torch.finfo(torch.float32).min
+            return torch.softmax(scores, dim=-1)
+
+    torch.manual_seed(0)
+    example = (torch.randn(1, 8, 16), torch.tensor([[1.0] * 5 + [0.0] * 3]))
+    program = torch.export.export(MaskedScores().eval(), example)
+    return load_model(program), example
+
+
+def _program(package):
+    return load_program(package)[1]
+
+
+def test_fp16_export_clamps_the_mask_constant_and_passes_the_check(masked_scorer, tmp_path):
+    from edge_sdk import get_profile
+
+    model, _ = masked_scorer
+    artifact = FORMATS.get("coreml")(model, get_profile("ios"), ExportConfig(precision="float16"), tmp_path)
+    program = _program(artifact.path)
+    assert fp16_hazards(program) == []
+    consts = [np.asarray(op.outputs[0].val) for op in program.functions["main"].operations if op.op_type == "const"]
+    assert any(c.dtype.kind == "f" and c.size and float(c.min()) == -FP16_MAX for c in consts)  # the mask, clamped
+
+
+def test_the_check_names_a_constant_float16_cannot_hold(masked_scorer, tmp_path):
+    """The same program converted by coremltools without the clamp: the check names the constant (now
+    -inf in float16) and the op reading it, and verification fails on it."""
+    import coremltools as ct
+
+    from edge_sdk import get_profile
+    from edge_sdk.formats.coreml.exporter import deterministic_manifest
+    from edge_sdk.formats.common.atomic import make_artifact
+    from edge_sdk.data import Dataset
+
+    model, example = masked_scorer
+    raw = ct.convert(model.handle.run_decompositions({}), convert_to="mlprogram",
+                     minimum_deployment_target=ct.target.iOS17, compute_precision=ct.precision.FLOAT16)
+    package = tmp_path / "model.mlpackage"
+    raw.save(str(package))
+    deterministic_manifest(package)
+    (hazard,) = fp16_hazards(_program(package))
+    assert "-inf" in hazard and "beyond float16" in hazard and "read by" in hazard, hazard
+    artifact = make_artifact("coreml", package, [package], "float16", ("coremltools",), {"compute_precision": "float16"})
+    data = Dataset(inputs={"x": example[0].numpy(), "attention_mask": example[1].numpy()}, labels=None, source="test")
+    v = verify(artifact, model, data)
+    assert not v.passed and "beyond float16" in v.reason
