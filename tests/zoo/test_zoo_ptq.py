@@ -1,4 +1,4 @@
-"""Untrained quantization rungs on zoo models (issue 13), through the real CLI and report contract."""
+"""Untrained rungs on zoo models (issues 13 and 14), through the real CLI and report contract."""
 
 from __future__ import annotations
 
@@ -191,3 +191,16 @@ def test_int16_activations_keep_efficientnet_b0_on_tflm_where_int8_loses_it(tmp_
     v8 = fidelity(reference(model, evaluation.inputs), run(int8, evaluation.inputs, reference=model))
     top1_16, top1_8 = (v.outputs[0].metrics["top1_agreement"] for v in (v16.fidelity, v8))
     assert top1_8 < 0.8 and top1_16 >= 0.95, (top1_8, top1_16)
+
+
+def test_the_bert_encoder_builds_for_ios_with_an_fp16_safe_package(tmp_path):
+    """The zoo BERT (transformers' default sdpa, `new_ones` and `aten.alias` in its batch-1 export) was
+    refused on iOS17 (sdpa "unsupported") and could not convert ("Unsupported fx node new_ones"); it
+    now builds: exit 0, a Core ML fp16 package whose structural check (no constant beyond float16's
+    range) passes."""
+    report = build(make("t_bert_embed"), tmp_path / "out", "--target", "ios", "--task", "embedding",
+                   "--min-fidelity", "cosine_min=0.99")
+    assert report["feasible"] and report["plan"]["name"].startswith("fp16"), report["attempts"]
+    verification = report["verification"]
+    assert verification["runtime"] == "coreml" and verification["checks"]["problems"] == []
+    assert {"matmul", "softmax"} <= set(verification["checks"]["op_types"])

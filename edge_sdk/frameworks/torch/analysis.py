@@ -42,7 +42,8 @@ VIEWS = {
 MIL = {
     "conv2d": "conv", "conv1d": "conv", "convolution": "conv", "linear": "linear", "addmm": "linear",
     "matmul": "matmul", "mm": "matmul", "bmm": "matmul", "embedding": "gather",
-    "scaled_dot_product_attention": "scaled_dot_product_attention", "max_pool2d": "max_pool",
+    # coremltools lowers sdpa to matmul + softmax at every target below iOS18 (its fused op from iOS18)
+    "scaled_dot_product_attention": "matmul", "max_pool2d": "max_pool",
     "avg_pool2d": "avg_pool", "adaptive_avg_pool2d": "reduce_mean", "batch_norm": "batch_norm",
     "_native_batch_norm_legit_no_training": "batch_norm", "layer_norm": "layer_norm", "relu": "relu",
     "gelu": "gelu", "sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "_softmax": "softmax",

@@ -1,0 +1,42 @@
+"""PyTorch attention graphs to Core ML: what transformers' default export carries (sdpa, `new_ones`,
+`aten.alias`) converts at iOS17, and the fit check does not call sdpa unsupported there (coremltools
+lowers it to matmul + softmax below iOS18)."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_sdk.formats import FORMATS, ExportConfig
+
+pytestmark = pytest.mark.slow
+
+
+def test_sdpa_new_ones_and_alias_convert_for_ios17(tmp_path):
+    import torch
+
+    from edge_sdk import analyze, check_fit, get_profile
+    from edge_sdk.formats.coreml.weights import load_program
+    from edge_sdk.model import load_model
+
+    class Attention(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.qkv = torch.nn.Linear(16, 48)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            q, k, v = self.qkv(x).view(1, 8, 3, 2, 8).permute(2, 0, 3, 1, 4)
+            mask = x.new_ones((8, 8)).bool()  # transformers builds masks this way
+            out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            return torch.ops.aten.alias(out.transpose(1, 2).reshape(1, 8, 16))
+
+    torch.manual_seed(0)
+    program = torch.export.export(Attention().eval(), (torch.randn(1, 8, 16),))
+    targets = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+    assert {"aten.scaled_dot_product_attention.default", "aten.new_ones.default", "aten.alias.default"} <= targets
+    model = load_model(program)
+    profile = get_profile("ios")
+    assert profile.runtime.constraints["minimum_deployment_target"] == "iOS17"
+    assert check_fit(analyze(model), profile).ok
+    artifact = FORMATS.get("coreml")(model, profile, ExportConfig(precision="float16"), tmp_path)
+    ops = {op.op_type for op in load_program(artifact.path)[1].functions["main"].operations}
+    assert {"matmul", "softmax"} <= ops and "scaled_dot_product_attention" not in ops  # lowered at iOS17
