@@ -68,7 +68,8 @@ class Dataset:
         return h.hexdigest()
 
 
-def _from_npz(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+def read_npz(path: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """Input arrays by name and the labels (`y`) of a .npz, never unpickling; DataError naming the file."""
     if not path.is_file():
         raise DataError(f"data file {path} does not exist")
     if not zipfile.is_zipfile(path):
@@ -174,7 +175,7 @@ def load_dataset(
         arrays, labels, source = dict(data.inputs), data.labels, data.source
     elif isinstance(data, (str, Path)) and (str(data).endswith(".npz") or Path(data).exists()):
         source = str(data)
-        arrays, labels = _from_npz(Path(data))
+        arrays, labels = read_npz(Path(data))
     elif isinstance(data, str) and ":" in data:
         source = data
         arrays, labels = _from_callable(data)

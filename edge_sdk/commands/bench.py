@@ -43,6 +43,8 @@ def register(app: typer.Typer) -> None:
         identity: Optional[Path] = typer.Option(None, "--identity", "-i", help="ssh: private key file."),
         ssh_option: List[str] = typer.Option([], "--ssh-option", "-o", help="ssh: extra OpenSSH option KEY=VALUE; repeatable."),
         config_file: Optional[Path] = typer.Option(None, "--config", help="edge-sdk.yaml naming devices (default: ./edge-sdk.yaml)."),
+        inputs: Optional[Path] = typer.Option(
+            None, "--inputs", help="host/ssh: .npz of real inputs, its first sample fed (default: the build's eval data)."),
         json_out: bool = JsonOption,
     ) -> None:
         from edge_sdk.api import bench
@@ -50,7 +52,7 @@ def register(app: typer.Typer) -> None:
         outcome = bench(
             path, device, config_file=config_file, runs=runs, warmup=warmup, threads=threads, delegate=delegate,
             timeout_s=timeout, idle_timeout_s=idle_timeout, binary=binary, remote_python=remote_python,
-            identity=identity, ssh_options=tuple(ssh_option),
+            identity=identity, ssh_options=tuple(ssh_option), inputs=inputs,
         )
         doc = outcome.document
         if json_out:

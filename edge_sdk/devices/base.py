@@ -43,6 +43,7 @@ class BenchConfig:
     identity: Path | None = None  # ssh: private key
     arena_bytes: int | None = None  # TFLM: arena to allocate (default: the artifact's measured arena)
     run_delay_s: float = 0.0
+    inputs: Path | None = None  # host/ssh: input_0, input_1, ... (.npz, devices/inputs.py) instead of random data
 
     def __post_init__(self) -> None:
         if self.runs < 1:

@@ -7,6 +7,7 @@ child process, so peak RSS is the runner's own and a hang is bounded by the time
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from edge_sdk.devices.address import Address
 from edge_sdk.devices.base import BenchConfig, register_runner
@@ -28,7 +29,8 @@ def runner_kind(artifact: Artifact, where: str) -> str:
 
 
 def runner_args(artifact: Artifact, config: BenchConfig, model: str) -> list[str]:
-    """Arguments of bench_runner.py for this artifact and config (host and ssh share them)."""
+    """Arguments of bench_runner.py for this artifact and config (host and ssh share them; `model` is
+    the path the runner sees: absolute on the host, a name beside the runner on a board)."""
     kind = runner_kind(artifact, "the Python runner")
     args = [model, "--kind", kind, "--runs", str(config.runs), "--warmup", str(config.warmup),
             "--threads", str(config.threads)]
@@ -37,6 +39,8 @@ def runner_args(artifact: Artifact, config: BenchConfig, model: str) -> list[str
         args += ["--arena-bytes", str(int(arena))]
     if config.run_delay_s:
         args += ["--run-delay-s", str(config.run_delay_s)]
+    if config.inputs:
+        args += ["--inputs", str(config.inputs) if Path(model).is_absolute() else config.inputs.name]
     return args
 
 

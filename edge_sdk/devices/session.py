@@ -17,6 +17,7 @@ from edge_sdk.atomic_text import write_text_atomic
 from edge_sdk.devices.address import parse_address
 from edge_sdk.devices.artifact import BenchTarget, resolve_target
 from edge_sdk.devices.base import RUNNERS, BenchConfig, BenchInterrupted
+from edge_sdk.devices.inputs import bench_inputs
 from edge_sdk.contracts.records import BenchResult
 
 
@@ -97,7 +98,8 @@ def bench(
     runner = RUNNERS.get(address.transport)
     config = config or default_config(target, **overrides)
     try:
-        result = runner(target.artifact, address, config)
+        with bench_inputs(target, config.inputs, address.transport) as inputs:
+            result = runner(target.artifact, address, replace(config, inputs=inputs))
     except BenchInterrupted as exc:
         if exc.partial.runs == 0 and not exc.partial.raw.get("warmup"):  # nothing measured: keep earlier results
             raise BenchInterrupted(f"{exc}; no run finished, nothing was saved", exc.partial) from None

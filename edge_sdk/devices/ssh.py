@@ -64,8 +64,8 @@ def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResul
         ssh_command(address, config, 'mktemp -d "${TMPDIR:-/tmp}/edge-sdk-bench.XXXXXX"'), short, "connecting", address
     ).strip().splitlines()[-1]
     try:
-        _check(scp_command(address, config, [str(artifact.path), str(PYTHON_RUNNER)], remote_dir),
-               config.timeout_s, "copying the model and runner", address)
+        files = [str(artifact.path), str(PYTHON_RUNNER), *([str(config.inputs)] if config.inputs else [])]
+        _check(scp_command(address, config, files, remote_dir), config.timeout_s, "copying the model and runner", address)
         args = runner_args(artifact, config, artifact.path.name)
         remote = (
             f"cd {shlex.quote(remote_dir)} && {shlex.quote(config.remote_python)} -u bench_runner.py "

@@ -9,7 +9,10 @@ copied next to the model and run with the board's own Python:
     python3 bench_runner.py model.pte                         # ExecuTorch runtime (pip executorch)
 
 Runtimes: LiteRT (`ai_edge_litert`, falling back to `tflite_runtime`) for .tflite, `tflite_micro` for
-TFLM, `executorch.runtime` for .pte. Inputs are seeded random data of each input's shape and dtype.
+TFLM, `executorch.runtime` for .pte. Inputs are seeded random data of each input's shape and dtype, or
+with `--inputs FILE.npz` real ones: arrays `input_0`, `input_1`, ... in the model's input order, one
+sample each (edge-sdk bench writes that file from your eval data), quantized with the input's scale
+and zero point where the model takes integers and the data is float (int64 token ids pass as they are).
 
 Output: one JSON object per line on stdout, flushed as it happens, so a reader keeps every finished run
 if the connection drops (the protocol every edge-sdk harness speaks, also over UART):
@@ -69,6 +72,30 @@ def infer_kind(model: Path) -> str:
     raise SystemExit(f"bench_runner: cannot tell the runtime of {model.name}; pass --kind {'|'.join(KINDS)}")
 
 
+def given_input(values, shape, dtype, quantization, index):
+    """A real input sample in the model input's shape and dtype."""
+    import numpy as np
+
+    dtype, shape = np.dtype(dtype), tuple(int(s) for s in shape)
+    if values.size != int(np.prod(shape)):
+        raise ValueError(f"--inputs: input_{index} has {values.size} values; the model's input {index} takes "
+                         f"{int(np.prod(shape))} ({'x'.join(map(str, shape))})")
+    scale, zero_point = quantization
+    if dtype.kind in "iu" and values.dtype.kind == "f" and scale:
+        info = np.iinfo(dtype)
+        values = np.clip(np.round(values / scale) + zero_point, info.min, info.max)
+    return values.astype(dtype).reshape(shape)
+
+
+def input_values(inputs, rng, index, shape, dtype, quantization=(0.0, 0)):
+    """The model's input `index`: from the --inputs file when given, else seeded random data."""
+    if inputs is None:
+        return random_input(rng, shape, dtype)
+    if f"input_{index}" not in inputs:
+        raise ValueError(f"--inputs: no array input_{index} for the model's input {index} (has {', '.join(inputs)})")
+    return given_input(inputs[f"input_{index}"], shape, dtype, quantization, index)
+
+
 def random_input(rng, shape, dtype):
     import numpy as np
 
@@ -84,15 +111,15 @@ def random_input(rng, shape, dtype):
 class LiteRT:
     runtime = "litert"
 
-    def __init__(self, model: Path, threads: int, rng) -> None:
+    def __init__(self, model: Path, threads: int, rng, inputs=None) -> None:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
             from tflite_runtime.interpreter import Interpreter  # older boards
         self.interp = Interpreter(model_path=str(model), num_threads=threads)
         self.interp.allocate_tensors()
-        for d in self.interp.get_input_details():
-            self.interp.set_tensor(d["index"], random_input(rng, d["shape"], d["dtype"]))
+        for i, d in enumerate(self.interp.get_input_details()):
+            self.interp.set_tensor(d["index"], input_values(inputs, rng, i, d["shape"], d["dtype"], d["quantization"]))
 
     def invoke(self) -> None:
         self.interp.invoke()
@@ -107,7 +134,7 @@ class TFLiteMicro:
     runtime = "tflm"
     _TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 
-    def __init__(self, model: Path, threads: int, rng, arena_size=None) -> None:
+    def __init__(self, model: Path, threads: int, rng, inputs=None, arena_size=None) -> None:
         from tflite_micro.python.tflite_micro import runtime
 
         self.interp = runtime.Interpreter.from_file(str(model), arena_size=arena_size)
@@ -116,7 +143,10 @@ class TFLiteMicro:
                 d = self.interp.get_input_details(i)
             except IndexError:
                 break
-            self.interp.set_input(random_input(rng, d["shape"], d["dtype"]), i)
+            q = d.get("quantization_parameters") or {}
+            scales, zero_points = q.get("scales"), q.get("zero_points")
+            quantization = (float(scales[0]), int(zero_points[0])) if scales is not None and len(scales) else (0.0, 0)
+            self.interp.set_input(input_values(inputs, rng, i, d["shape"], d["dtype"], quantization), i)
 
     def invoke(self) -> None:
         self.interp.invoke()
@@ -141,7 +171,7 @@ class TFLiteMicro:
 class ExecuTorch:
     runtime = "executorch"
 
-    def __init__(self, model: Path, threads: int, rng) -> None:
+    def __init__(self, model: Path, threads: int, rng, inputs=None) -> None:
         import torch
         from executorch.runtime import Runtime
 
@@ -161,14 +191,17 @@ class ExecuTorch:
         self.method = program.load_method("forward")
         meta = program.metadata("forward")
         torch.manual_seed(int(rng.integers(0, 2**31)))
-        self.inputs = [self._tensor(torch, meta.input_tensor_meta(i)) for i in range(meta.num_inputs())]
+        self.inputs = [self._tensor(torch, meta.input_tensor_meta(i), inputs, i) for i in range(meta.num_inputs())]
 
     @staticmethod
-    def _tensor(torch, info):
+    def _tensor(torch, info, inputs, index):
         """info.dtype() is c10's ScalarType code (0 uint8, 1 int8, 3 int32, 4 int64, 5 half, 6 float, ...)."""
         dtype = {0: torch.uint8, 1: torch.int8, 2: torch.int16, 3: torch.int32, 4: torch.int64, 5: torch.float16,
                  6: torch.float32, 7: torch.float64, 11: torch.bool, 15: torch.bfloat16}[int(info.dtype())]
         sizes = list(info.sizes())
+        if inputs is not None:
+            numpy_dtype = str(dtype).replace("torch.", "")
+            return torch.from_numpy(input_values(inputs, None, index, sizes, numpy_dtype)).to(dtype)
         return torch.rand(sizes).to(dtype) if dtype.is_floating_point else torch.zeros(sizes, dtype=dtype)
 
     def invoke(self) -> None:
@@ -178,15 +211,19 @@ class ExecuTorch:
         return None
 
 
-def load(kind: str, model: Path, threads: int, seed: int, arena_size=None):
+def load(kind: str, model: Path, threads: int, seed: int, arena_size=None, inputs_file=None):
     import numpy as np
 
     rng = np.random.default_rng(seed)
+    inputs = None
+    if inputs_file:
+        with np.load(inputs_file, allow_pickle=False) as npz:
+            inputs = {name: npz[name] for name in npz.files}
     if kind == "tflite":
-        return LiteRT(model, threads, rng)
+        return LiteRT(model, threads, rng, inputs)
     if kind == "tflm":
-        return TFLiteMicro(model, threads, rng, arena_size)
-    return ExecuTorch(model, threads, rng)
+        return TFLiteMicro(model, threads, rng, inputs, arena_size)
+    return ExecuTorch(model, threads, rng, inputs)
 
 
 def defaults() -> dict:
@@ -205,6 +242,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--arena-bytes", type=int, default=d.get("arena_bytes"), help="TFLM arena size to allocate")
     p.add_argument("--run-delay-s", type=float, default=0.0, help="pause between timed runs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--inputs", default=None, help="input_0, input_1, ... arrays (.npz) instead of random data")
     args = p.parse_args(argv)
     if not args.model:
         p.error("no model given and no config.json beside this script")
@@ -224,11 +262,12 @@ def main(argv=None) -> int:
             raise FileNotFoundError(f"model file {model} does not exist")
         rss_start = peak_rss_bytes()
         t0 = time.perf_counter()
-        engine = load(kind, model, args.threads, args.seed, args.arena_bytes)
+        engine = load(kind, model, args.threads, args.seed, args.arena_bytes, args.inputs)
         load_ms = (time.perf_counter() - t0) * 1e3
         emit("start", protocol=PROTOCOL_VERSION, kind=kind, runtime=engine.runtime, model=model.name,
              model_bytes=model.stat().st_size,
-             runs=args.runs, warmup=args.warmup, threads=args.threads, load_ms=round(load_ms, 3))
+             runs=args.runs, warmup=args.warmup, threads=args.threads, load_ms=round(load_ms, 3),
+             inputs=Path(args.inputs).name if args.inputs else "random")
         for _ in range(args.warmup):
             engine.invoke()
         for i in range(args.runs):

@@ -104,3 +104,30 @@ def test_a_runtime_error_on_the_device_is_a_clear_device_error(tmp_path):
     target = resolve_target(tmp_path)
     with pytest.raises(DeviceError, match="the device reported"):
         host_run(target.artifact, parse_address("host"), BenchConfig(runs=2))
+
+
+def test_bench_feeds_real_inputs_from_a_file_or_the_builds_eval_data(tflite_artifact, tmp_path, capsys):
+    """`--inputs FILE.npz` feeds its first sample (float data quantized with the input's scale for an
+    int8-I/O model); without it, a build dir's report.json eval data is used; only the Python runner
+    (host, ssh) takes them, and a sample of the wrong size is refused naming the input."""
+    import numpy as np
+
+    from .conftest import ROOT
+
+    eval_npz = ROOT / "calibration_data" / "digits_eval.npz"
+    out = copy_out(tflite_artifact, tmp_path / "pixel-8")
+    doc = _bench_json(out, capsys, "--runs", "3", "--warmup", "0", "--inputs", str(eval_npz))
+    assert doc["bench"]["raw"]["start"]["inputs"] == "digits_eval_sample0.npz"
+    assert _bench_json(out, capsys, "--runs", "3", "--warmup", "0")["bench"]["raw"]["start"]["inputs"] == "random"
+
+    report = {"profile": {"name": "pixel-8"}, "data": {"eval": {"source": str(eval_npz), "samples": 360}},
+              "artifacts": [{"format": "tflite", "path": "model.tflite", "precision": "int8", "details": {}}]}
+    (out / "report.json").write_text(json.dumps(report))
+    assert _bench_json(out, capsys, "--runs", "3", "--warmup", "0")["bench"]["raw"]["start"]["inputs"] == "digits_eval_sample0.npz"
+
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x=np.zeros((2, 5), np.float32))
+    assert main(["bench", str(out), "--device", "host", "--runs", "3", "--inputs", str(wrong)]) == 2
+    assert "input_0 has 5 values; the model's input 0 takes 64 (1x8x8x1)" in capsys.readouterr().err
+    assert main(["bench", str(out), "--device", "adb", "--inputs", str(eval_npz)]) == 2
+    assert "--inputs: the adb runner feeds its own inputs" in capsys.readouterr().err
