@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the zoo's encoder definition
 GOAL_RATIO, GOAL_COSINE, GOAL_SPEEDUP = 0.30, 0.99, 3.0
 
 
@@ -38,22 +39,13 @@ def make_encoder(args, work: Path) -> tuple[Path, Path, Path]:
     import torch
     from transformers import BertConfig, BertModel
 
+    from zoo.torch_seq import sentence_encoder
+
     torch.manual_seed(args.seed)
     config = BertConfig(vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
                         num_attention_heads=args.heads, intermediate_size=4 * args.hidden,
                         max_position_embeddings=max(512, args.seq), attn_implementation="sdpa")
-    bert = BertModel(config, add_pooling_layer=False).eval()
-
-    class SentenceEncoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            h = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            m = attention_mask.unsqueeze(-1).to(h.dtype)
-            return torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
-
+    model = sentence_encoder(BertModel(config, add_pooling_layer=False)).eval()
     rng = np.random.default_rng(args.seed)
 
     def tokens(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,7 +55,6 @@ def make_encoder(args, work: Path) -> tuple[Path, Path, Path]:
         ids[:, 0], ids[mask == 0] = 101, 0  # [CLS] first, [PAD] after the sentence
         return ids, mask
 
-    model = SentenceEncoder().eval()
     ids, mask = tokens(args.calibration)
     program = torch.export.export(model, (torch.from_numpy(ids[:1]), torch.from_numpy(mask[:1])))
     torch.export.save(program, work / "model.pt2")

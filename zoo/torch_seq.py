@@ -15,19 +15,11 @@ from zoo.torch_vision import predict, save_pt2
 SEQ_LEN, VOCAB = 64, 1000
 
 
-def bert_embed(out_dir: Path, seed: int) -> ZooModel:
-    """BertModel (2 layers, hidden 128, 2 heads, default sdpa attention) built from a BertConfig (no
-    hub download), mean-pooled over the attention mask and L2-normalized: a sentence embedding (128,).
-    Trained-like: fit with a throw-away linear head to classify the token task's 8 classes, so
-    embeddings of different classes differ. Exported at batch 1: input_ids and attention_mask, int64 [1, 64]."""
-    common.seed_torch(seed)
+def sentence_encoder(bert):
+    """`bert`'s last hidden state mean-pooled over the attention mask and L2-normalized (also what
+    scripts/bench_transformer.py benchmarks)."""
     import torch
     from torch import nn
-    from transformers import BertConfig, BertModel
-
-    config = BertConfig(vocab_size=VOCAB, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=256, max_position_embeddings=SEQ_LEN, attn_implementation="sdpa")
-    bert = BertModel(config, add_pooling_layer=False)
 
     class SentenceEncoder(nn.Module):
         def __init__(self) -> None:
@@ -40,7 +32,22 @@ def bert_embed(out_dir: Path, seed: int) -> ZooModel:
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
             return nn.functional.normalize(pooled, dim=-1)
 
-    encoder = SentenceEncoder()
+    return SentenceEncoder()
+
+
+def bert_embed(out_dir: Path, seed: int) -> ZooModel:
+    """BertModel (2 layers, hidden 128, 2 heads, default sdpa attention) built from a BertConfig (no
+    hub download), mean-pooled over the attention mask and L2-normalized: a sentence embedding (128,).
+    Trained-like: fit with a throw-away linear head to classify the token task's 8 classes, so
+    embeddings of different classes differ. Exported at batch 1: input_ids and attention_mask, int64 [1, 64]."""
+    common.seed_torch(seed)
+    import torch
+    from torch import nn
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=VOCAB, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=256, max_position_embeddings=SEQ_LEN, attn_implementation="sdpa")
+    encoder = sentence_encoder(BertModel(config, add_pooling_layer=False))
     classes = 8
     head = nn.Linear(128, classes)
 
