@@ -15,7 +15,7 @@ fp32 activations and would not see it, so the program itself is checked:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -37,20 +37,22 @@ def _clamped(value: Any) -> Any:
     return clipped if isinstance(value, np.ndarray) else arr.dtype.type(clipped)
 
 
-def _clamp_block(block: Any, mb: Any) -> int:
-    """Replace every out-of-range float const in `block` (and nested blocks) by its clamped value."""
-    changed = 0
+def _unsafe_consts(block: Any) -> Iterator[tuple[Any, Any]]:
+    """(block, const op) for every float const float16 cannot hold, nested blocks included."""
     for op in list(block.operations):
         for inner in op.blocks:
-            changed += _clamp_block(inner, mb)
-        if op.op_type != "const" or not _out_of_range(op.outputs[0].val):
-            continue
+            yield from _unsafe_consts(inner)
+        if op.op_type == "const" and _out_of_range(op.outputs[0].val):
+            yield block, op
+
+
+def _clamp(function: Any, mb: Any) -> None:
+    """Replace every out-of-range float const by its clamped value."""
+    for block, op in list(_unsafe_consts(function)):
         with block:
             new = mb.const(val=_clamped(op.outputs[0].val), before_op=op, name=op.name + "_fp16_clamped")
         block.replace_uses_of_var_after_op(anchor_op=op, old_var=op.outputs[0], new_var=new)
         block.remove_ops([op])
-        changed += 1
-    return changed
 
 
 def _register() -> None:
@@ -63,7 +65,7 @@ def _register() -> None:
     class clamp_fp16_range(base):  # noqa: N801 - coremltools registers passes by class name
         def apply(self, prog: Any) -> None:
             for function in prog.functions.values():
-                _clamp_block(function, mb)
+                _clamp(function, mb)
 
     registry.register_pass(namespace="edge_sdk")(clamp_fp16_range)
 
@@ -80,17 +82,10 @@ def clamp_pipeline() -> Any:
 def fp16_hazards(program: Any) -> list[str]:
     """One line per float constant of the program that float16 cannot hold, with the ops reading it."""
     found = []
-
-    def visit(block: Any) -> None:
-        for op in block.operations:
-            for inner in op.blocks:
-                visit(inner)
-            if op.op_type == "const" and _out_of_range(op.outputs[0].val):
-                arr = np.asarray(op.outputs[0].val)
-                worst = arr.flat[int(np.argmax(np.where(np.isnan(arr), np.inf, np.abs(arr))))]
-                readers = sorted({f"{child.op_type} {child.name!r}" for child in op.outputs[0].child_ops})
-                found.append(f"const {op.name!r} holds {worst} (beyond float16's +-65504), read by {', '.join(readers) or 'nothing'}")
-
     for function in program.functions.values():
-        visit(function)
+        for _, op in _unsafe_consts(function):
+            arr = np.asarray(op.outputs[0].val)
+            worst = arr.flat[int(np.argmax(np.where(np.isnan(arr), np.inf, np.abs(arr))))]
+            readers = sorted({f"{child.op_type} {child.name!r}" for child in op.outputs[0].child_ops})
+            found.append(f"const {op.name!r} holds {worst} (beyond float16's +-65504), read by {', '.join(readers) or 'nothing'}")
     return found
