@@ -115,7 +115,7 @@ def bench(path: str | Path, device: str = "host", *, config_file: str | Path | N
           **options: Any) -> BenchOutcome:
     """Measure an artifact (OUT/<profile> or a file) on `device`; options: runs, warmup, threads,
     delegate, timeout_s, idle_timeout_s, binary, remote_python, identity, ssh_options, inputs (a .npz
-    of real inputs for host/ssh; default: the build's eval data)."""
+    of real inputs, fed on every runner; default: the build's eval data)."""
     from edge_sdk.devices.artifact import resolve_target
     from edge_sdk.devices.named import resolve_device
     from edge_sdk.devices.session import bench as run_bench

@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         ssh_option: List[str] = typer.Option([], "--ssh-option", "-o", help="ssh: extra OpenSSH option KEY=VALUE; repeatable."),
         config_file: Optional[Path] = typer.Option(None, "--config", help="edge-sdk.yaml naming devices (default: ./edge-sdk.yaml)."),
         inputs: Optional[Path] = typer.Option(
-            None, "--inputs", help="host/ssh: .npz of real inputs, its first sample fed (default: the build's eval data)."),
+            None, "--inputs", help=".npz of real inputs, its first sample fed on any device (default: the build's eval data)."),
         json_out: bool = JsonOption,
     ) -> None:
         from edge_sdk.api import bench

@@ -1,5 +1,8 @@
 """`adb[:SERIAL]`: benchmark on an Android device with TFLite's `benchmark_model` (.tflite) or
 ExecuTorch's `executor_runner` (.pte), pushed over adb and run with the profile's threads/delegate.
+A sample (`--inputs`, devices/inputs.py) is pushed as raw tensor files and passed with the tool's own
+flags (benchmark_model: --input_layer/--input_layer_shape/--input_layer_value_files; executor_runner:
+--inputs); without one the tools feed random data (benchmark_model) or all ones (executor_runner).
 
 The commands and the output parsers are those of the emitted harness script
 (targets/android/run_benchmark.py, loaded from that one file); this module adds the device check,
@@ -16,6 +19,7 @@ from edge_sdk.devices.address import Address
 from edge_sdk.devices.base import BenchConfig, interrupted, register_runner
 from edge_sdk.devices.discover import parse_adb_devices
 from edge_sdk.devices.harness import ANDROID_SCRIPT
+from edge_sdk.devices.inputs import fed, raw_input_files, sample_arrays
 from edge_sdk.devices.process import LineProcess, StreamTimeout
 from edge_sdk.errors import DeviceError
 from edge_sdk.contracts.records import Artifact, BenchResult
@@ -62,13 +66,16 @@ def _result(parsed: dict, serial: str, artifact: Artifact, config: BenchConfig, 
         device=f"adb:{serial}", runner="adb", artifact=artifact.path.name, runs=parsed.get("runs", 0),
         warmup=config.warmup, latency_ms=parsed.get("latency_ms", {}),
         peak_memory_bytes=parsed.get("peak_memory_bytes"), arena_bytes=parsed.get("arena_bytes"),
-        complete=complete, error=error, raw={k: v for k, v in parsed.items() if k not in ("latency_ms",)},
+        complete=complete, error=error,
+        raw={**{k: v for k, v in parsed.items() if k not in ("latency_ms",)},
+             "inputs": fed(config, "random" if parsed.get("tool") == "benchmark_model" else "ones")},
     )
 
 
 @register_runner("adb")
 def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResult:
     script = android_script()
+    values = [value for _, value in sample_arrays(artifact, config)] if config.inputs else []  # no device needed
     try:
         kind = script.kind_of(artifact.path.name)
         binary = script.find_binary(kind, str(config.binary) if config.binary else None)
@@ -76,10 +83,12 @@ def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResul
         raise DeviceError(f"{address}: {exc}") from None
     serial = _check_device(address, config)
     base = script.adb_base(ADB, serial)
-    for what, step in script.setup_steps(base, str(artifact.path), binary):
-        _call(step, what, max(STEP_TIMEOUT_S, config.connect_timeout_s), address)
+    with raw_input_files(values) as files:
+        inputs = [(str(path), list(value.shape)) for path, value in zip(files, values)]
+        for what, step in script.setup_steps(base, str(artifact.path), binary, inputs):
+            _call(step, what, max(STEP_TIMEOUT_S, config.connect_timeout_s), address)
     argv = script.benchmark_argv(base, kind, str(artifact.path), binary, config.runs, config.warmup,
-                                 config.threads, config.delegate)
+                                 config.threads, config.delegate, inputs)
     proc = LineProcess(argv)
     lines: list[str] = []
     try:  # benchmark_model is silent during a phase: only the overall timeout applies
@@ -92,6 +101,9 @@ def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResul
     parsed = script.parse(kind, "\n".join(lines + list(proc.stderr_tail)))
     if rc != 0 or not parsed["complete"]:
         err = proc.stderr_text() or (lines[-1] if lines else "")
+        if config.inputs and "unknown command line flag 'inputs'" in err:
+            raise DeviceError(f"adb:{serial}: this executor_runner has no --inputs (ExecuTorch before 1.0); "
+                              "build executor_runner from ExecuTorch 1.0 or newer, or drop --inputs")
         raise interrupted(_result(parsed, serial, artifact, config, False),
                           f"adb:{serial}: the benchmark ended early (exit status {rc}): {err[-300:]}")
     return _result(parsed, serial, artifact, config, True)

@@ -43,7 +43,9 @@ class BenchConfig:
     identity: Path | None = None  # ssh: private key
     arena_bytes: int | None = None  # TFLM: arena to allocate (default: the artifact's measured arena)
     run_delay_s: float = 0.0
-    inputs: Path | None = None  # host/ssh: input_0, input_1, ... (.npz, devices/inputs.py) instead of random data
+    inputs: Path | None = None  # one sample: input_0, input_1, ... (.npz, devices/inputs.py) instead of random data
+    inputs_source: Path | None = None  # the file that sample came from (--inputs, or the build's eval data)
+    inputs_required: bool = False  # --inputs asked for it: a device side that cannot take it is an error
 
     def __post_init__(self) -> None:
         if self.runs < 1:

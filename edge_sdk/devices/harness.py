@@ -78,7 +78,18 @@ def _values(profile: Profile, artifact: Artifact, unit: str | None) -> dict[str,
         flags = arm_flags(profile)
         values["arm_flags"] = " ".join(flags)
         values["arm_core"] = flags[0].split("=", 1)[1]
+        values["input_bytes"] = str(input_bytes(artifact))
     return values
+
+
+def input_bytes(artifact: Artifact) -> int:
+    """Bytes of a .tflite/TFLM model's input tensors (main.cc keeps a copy of its sample)."""
+    import numpy as np
+
+    from edge_sdk.formats.common.flatbuffer import read_graph
+
+    graph = read_graph(Path(artifact.path).read_bytes())
+    return sum(int(np.prod(t.shape)) * np.dtype(t.dtype).itemsize for t in (graph.tensors[i] for i in graph.inputs))
 
 
 def _config(profile: Profile, artifact: Artifact, unit: str | None) -> dict:

@@ -2,6 +2,10 @@
 
 Runs the emitted Swift package's XCTest on the device with `xcodebuild test` and reads the JSON lines it
 prints; elsewhere it fails with a DeviceError saying how to run the harness on a Mac.
+
+A sample (`--inputs`, devices/inputs.py) is copied into the package's bundle resources first
+(Sources/EdgeBenchKit/inputs/: manifest.json + one raw file per model input, in the input's Core ML
+dtype); Benchmark.swift predicts on it instead of random data when the manifest is there.
 """
 
 from __future__ import annotations
@@ -15,10 +19,38 @@ from pathlib import Path
 
 from edge_sdk.devices.address import Address
 from edge_sdk.devices.base import BenchConfig, register_runner
+from edge_sdk.devices.inputs import cannot_feed, sample_arrays, write_raw
 from edge_sdk.devices.process import run_and_collect
 from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError
 from edge_sdk.contracts.records import Artifact, BenchResult
+
+INPUTS_DIR = Path("Sources") / "EdgeBenchKit" / "inputs"  # a `.copy("inputs")` resource of Package.swift
+
+
+def _mac_with_xcode() -> bool:
+    return sys.platform == "darwin" and shutil.which("xcrun") is not None and shutil.which("xcodebuild") is not None
+
+
+def stage_inputs(harness: Path, artifact: Artifact, config: BenchConfig) -> str:
+    """Put the sample into the harness bundle, or clear an earlier one; returns what the run is fed (the
+    sample's file name, or "random": Benchmark.swift's own inputs)."""
+    dest = harness / INPUTS_DIR
+    for old in [*dest.glob("input_*.bin"), dest / "manifest.json"]:
+        old.unlink(missing_ok=True)
+    if not config.inputs:
+        return "random"
+    if '.copy("inputs")' not in (harness / "Package.swift").read_text():
+        cannot_feed(config, f"{harness} was emitted before iOS took inputs; rebuild it with `edge-sdk build "
+                            "--target ios`, or drop --inputs")
+        return "random"
+    pairs = sample_arrays(artifact, config)
+    files = write_raw([value for _, value in pairs], dest)
+    manifest = {"source": config.inputs.name, "inputs": [
+        {"name": spec.name, "file": path.name, "dtype": str(value.dtype), "shape": list(value.shape),
+         "bytes": path.stat().st_size} for (spec, value), path in zip(pairs, files)]}
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return config.inputs.name
 
 
 def _test_scheme(harness: Path, config: BenchConfig) -> str:
@@ -35,7 +67,7 @@ def _test_scheme(harness: Path, config: BenchConfig) -> str:
 
 @register_runner("ios")
 def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResult:
-    if sys.platform != "darwin" or shutil.which("xcrun") is None or shutil.which("xcodebuild") is None:
+    if not _mac_with_xcode():
         raise DeviceError(
             f"{address}: benchmarking on iOS needs macOS with Xcode (xcodebuild, xcrun devicectl); this is "
             f"{sys.platform}. Copy the build output to a Mac and run `edge-sdk bench OUT/<profile> --device "
@@ -51,5 +83,11 @@ def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResul
     cmd = ["xcodebuild", "test", "-scheme", _test_scheme(harness, config), "-destination", f"platform=iOS,id={address.udid}",
            "-only-testing:EdgeBenchTests"]
     env = {**os.environ, "TEST_RUNNER_EDGE_SDK_RUNS": str(config.runs), "TEST_RUNNER_EDGE_SDK_WARMUP": str(config.warmup)}
+    staged = stage_inputs(harness, artifact, config)
     collector = RunCollector(str(address), "ios", artifact.path.name, config)
-    return run_and_collect(cmd, collector, config, str(address), env=env, cwd=harness)
+    result = run_and_collect(cmd, collector, config, str(address), env=env, cwd=harness)
+    ran = result.raw["start"].setdefault("inputs", "random")
+    if ran != staged:
+        raise DeviceError(f"{address}: the harness ran inputs {ran!r}, not {staged!r} staged in {harness / INPUTS_DIR}; "
+                          "rebuild it with `edge-sdk build --target ios`")
+    return result

@@ -98,8 +98,8 @@ def bench(
     runner = RUNNERS.get(address.transport)
     config = config or default_config(target, **overrides)
     try:
-        with bench_inputs(target, config.inputs, address.transport) as inputs:
-            result = runner(target.artifact, address, replace(config, inputs=inputs))
+        with bench_inputs(target, config, address.transport) as fed:
+            result = runner(target.artifact, address, fed)
     except BenchInterrupted as exc:
         if exc.partial.runs == 0 and not exc.partial.raw.get("warmup"):  # nothing measured: keep earlier results
             raise BenchInterrupted(f"{exc}; no run finished, nothing was saved", exc.partial) from None

@@ -3,10 +3,16 @@
 profile's threads and delegate, print the results as one JSON object.
 
     python3 harness/run_benchmark.py [--serial SERIAL] [--binary PATH] [--runs 50] [--warmup 5]
+                                     [--input input_0.bin:1,8,8,1 ...]
 
 Binary: TFLite's `benchmark_model` for .tflite (--binary or env BENCHMARK_MODEL), ExecuTorch's
 `executor_runner` for .pte (--binary or env EXECUTOR_RUNNER), built for the phone's ABI (arm64-v8a).
 Defaults (model, threads, delegate) come from config.json beside this file. Needs Python 3.8+ and adb.
+Inputs: random (benchmark_model) or all ones (executor_runner), or real ones with `--input FILE:SHAPE`
+per model input in its order: raw tensor bytes (C order, the input's dtype, quantized for integer
+inputs), pushed and passed as benchmark_model's `--input_layer=input_0,..`, `--input_layer_shape=1,8,8,1:..`
+and `--input_layer_value_files=input_0:/data/local/tmp/edge-sdk/input_0.bin,..` (the names are ours: the
+tool matches inputs by position) or executor_runner's `--inputs=FILE,FILE` (ExecuTorch 1.0+).
 `edge-sdk bench OUT/<profile> --device adb[:SERIAL]` uses this same file, so both parse the same way.
 
 Output parsing follows the tools' documented log formats:
@@ -38,7 +44,7 @@ _MEM_PEAK = re.compile(r"Overall peak memory footprint \(MB\)[^:]*: ([\d.]+)")
 _MEM_FOOTPRINT = re.compile(r"(?:Peak memory footprint|Memory footprint delta from the start of the tool) \(MB\): "
                             r"init=([\d.]+) overall=([\d.]+)")
 _ET_DONE = re.compile(r"Model executed successfully (\d+) time\(s\) in ([\d.]+) ms")
-_ET_BUFFER = re.compile(r"Setting up planned buffer (\d+), size (\d+)")
+_ET_BUFFER = re.compile(r"Setting up (?:CPU )?planned buffer (\d+), size (\d+)")  # "CPU " since ExecuTorch 1.4
 MB = 1024 * 1024
 
 
@@ -68,19 +74,35 @@ def adb_base(adb: str, serial: str | None) -> list[str]:
     return [adb, "-s", serial] if serial else [adb]
 
 
-def setup_steps(base: list[str], model: str, binary: str) -> list[tuple[str, list[str]]]:
-    """(what, argv) for each adb call before the benchmark."""
+def setup_steps(base: list[str], model: str, binary: str, inputs=()) -> list[tuple[str, list[str]]]:
+    """(what, argv) for each adb call before the benchmark; `inputs`: (raw file, shape) per model input."""
     remote_binary = f"{REMOTE_DIR}/{Path(binary).name}"
     return [
         ("creating the work dir", base + ["shell", "mkdir", "-p", REMOTE_DIR]),
         ("pushing the model", base + ["push", model, f"{REMOTE_DIR}/{Path(model).name}"]),
         ("pushing the benchmark binary", base + ["push", binary, remote_binary]),
         ("making the binary executable", base + ["shell", "chmod", "755", remote_binary]),
-    ]
+    ] + [(f"pushing input {i}", base + ["push", path, remote_input(i)]) for i, (path, _) in enumerate(inputs)]
+
+
+def remote_input(index: int) -> str:
+    return f"{REMOTE_DIR}/input_{index}.bin"
+
+
+def input_flags(kind: str, inputs) -> list[str]:
+    """The tool's own flags feeding the pushed raw files (none: its random / all-ones inputs)."""
+    if not inputs:
+        return []
+    if kind == "pte":
+        return ["--inputs=" + ",".join(remote_input(i) for i in range(len(inputs)))]
+    names = [f"input_{i}" for i in range(len(inputs))]
+    return ["--input_layer=" + ",".join(names),
+            "--input_layer_shape=" + ":".join(",".join(str(int(d)) for d in shape) for _, shape in inputs),
+            "--input_layer_value_files=" + ",".join(f"{n}:{remote_input(i)}" for i, n in enumerate(names))]
 
 
 def benchmark_argv(base: list[str], kind: str, model: str, binary: str, runs: int, warmup: int, threads: int,
-                   delegate: str) -> list[str]:
+                   delegate: str, inputs=()) -> list[str]:
     remote_model, remote_binary = f"{REMOTE_DIR}/{Path(model).name}", f"{REMOTE_DIR}/{Path(binary).name}"
     if kind == "tflite":
         flags = [f"--graph={remote_model}", f"--num_threads={threads}", f"--num_runs={runs}",
@@ -88,7 +110,15 @@ def benchmark_argv(base: list[str], kind: str, model: str, binary: str, runs: in
                  *DELEGATE_FLAGS.get(delegate, DELEGATE_FLAGS["xnnpack"])]
     else:  # executor_runner times `runs` executions in one process (no separate warm-up flag)
         flags = [f"--model_path={remote_model}", f"--num_executions={runs}", f"--cpu_threads={threads}"]
-    return base + ["shell", remote_binary, *flags]
+    return base + ["shell", remote_binary, *flags, *input_flags(kind, inputs)]
+
+
+def parse_input(arg: str):
+    """`--input FILE:1,8,8,1` (the shape may be left out for executor_runner) -> (file, shape)."""
+    path, _, dims = arg.rpartition(":") if re.fullmatch(r".*:[\d,]+", arg) else (arg, "", "")
+    if not Path(path).is_file():
+        raise AndroidError(f"--input {arg}: {path} does not exist (a raw tensor file, then :SHAPE)")
+    return path, [int(d) for d in dims.split(",") if d]
 
 
 def parse_benchmark_model(text: str) -> dict:
@@ -159,18 +189,25 @@ def main(argv=None) -> int:
     p.add_argument("--delegate", choices=sorted(DELEGATE_FLAGS), default=config.get("delegate", "xnnpack"))
     p.add_argument("--adb", default="adb")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds for the benchmark run")
+    p.add_argument("--input", action="append", default=[], metavar="FILE:SHAPE",
+                   help="raw tensor file for the next model input, e.g. input_0.bin:1,8,8,1 (default: the tool's own)")
     args = p.parse_args(argv)
     try:
         if not args.model:
             raise AndroidError("no --model and no config.json beside this script")
         kind = kind_of(args.model)
         binary = find_binary(kind, args.binary)
+        inputs = [parse_input(a) for a in args.input]
+        if kind == "tflite" and any(not shape for _, shape in inputs):
+            raise AndroidError("--input for benchmark_model needs the shape: FILE:1,8,8,1")
         base = adb_base(args.adb, args.serial)
-        for what, step in setup_steps(base, args.model, binary):
+        for what, step in setup_steps(base, args.model, binary, inputs):
             _call(step, what, 120.0)
-        text = _call(benchmark_argv(base, kind, args.model, binary, args.runs, args.warmup, args.threads, args.delegate),
-                     "running the benchmark", args.timeout)
-        print(json.dumps(parse(kind, text), indent=2))
+        text = _call(benchmark_argv(base, kind, args.model, binary, args.runs, args.warmup, args.threads, args.delegate,
+                                    inputs), "running the benchmark", args.timeout)
+        result = parse(kind, text)
+        result["inputs"] = [Path(path).name for path, _ in inputs] or ("random" if kind == "tflite" else "ones")
+        print(json.dumps(result, indent=2))
     except AndroidError as exc:
         print(json.dumps({"error": str(exc)}))
         return 1

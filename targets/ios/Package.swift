@@ -9,8 +9,9 @@ let package = Package(
     products: [.executable(name: "edge-bench", targets: ["EdgeBench"])],
     targets: [
         // model.mlpackage is a symlink to the artifact `edge-sdk build` wrote next to harness/;
-        // Xcode compiles it to model.mlmodelc inside the bundle.
-        .target(name: "EdgeBenchKit", resources: [.process("model.mlpackage")]),
+        // Xcode compiles it to model.mlmodelc inside the bundle. inputs/ is copied as it is: where
+        // `edge-sdk bench --inputs` puts the sample (manifest.json + raw input files) Benchmark.swift reads.
+        .target(name: "EdgeBenchKit", resources: [.process("model.mlpackage"), .copy("inputs")]),
         .executableTarget(name: "EdgeBench", dependencies: ["EdgeBenchKit"]),
         .testTarget(name: "EdgeBenchTests", dependencies: ["EdgeBenchKit"]),
     ]

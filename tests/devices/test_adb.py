@@ -5,8 +5,11 @@ output in the documented formats of the real tools, recorded from their sources 
 TFLite benchmark_model (tensorflow/lite/tools/benchmark/benchmark_model.cc: `Stat::OutputToStream`
 "count=.. first=.. curr=.. min=.. max=.. avg=.. std=.. p5=.. median=.. p95=..", "Inference timings in
 us: ..", memory footprint lines) and ExecuTorch executor_runner (executor_runner.cpp ET_LOG lines:
-"Setting up planned buffer 0, size N.", "Model executed successfully N time(s) in X ms."). It records
-every invocation so the tests can check the flags the runner passed."""
+"Setting up [CPU ]planned buffer 0, size N.", "Model executed successfully N time(s) in X ms."). It records
+every invocation so the tests can check the flags the runner passed, and, like the real tools, reads the
+input files those flags name from the stand-in device (benchmark_model's --input_layer_value_files:
+benchmark_tflite_model.cc LoadInputTensorData; executor_runner's --inputs: load_input_files), recording
+the bytes it read."""
 
 from __future__ import annotations
 
@@ -18,12 +21,13 @@ import textwrap
 
 import pytest
 
+from edge_sdk.cli import main
 from edge_sdk.devices import BenchConfig, BenchInterrupted, bench, parse_address
 from edge_sdk.devices.adb import run as adb_run
 from edge_sdk.devices.harness import ANDROID_SCRIPT
 from edge_sdk.errors import DeviceError
 
-from .conftest import copy_out
+from .conftest import ROOT, copy_out
 
 STANDIN_ADB = textwrap.dedent('''\
     #!{python}
@@ -58,11 +62,31 @@ STANDIN_ADB = textwrap.dedent('''\
         sys.exit(0)
     flags = dict(a[2:].split("=", 1) for a in cmd[1:] if a.startswith("--"))
     mode = os.environ.get("STANDIN_ADB_MODE", "ok")
+
+    def read_on_device(name, remote):  # what the tool loads: the file on the device, not the host's copy
+        if not os.path.isfile(root + remote):
+            return None
+        with open(root + remote, "rb") as f, open(os.environ["STANDIN_ADB_READ"], "a") as rec:
+            rec.write(json.dumps({{"name": name, "path": remote, "hex": f.read().hex()}}) + "\\n")
+        return True
     if cmd[0].endswith("benchmark_model"):
         runs, warmup = int(flags["num_runs"]), int(flags["warmup_runs"])
         print("INFO: STARTING!")
         print(f"INFO: Num threads: [{{flags['num_threads']}}]")
         print(f"INFO: Graph: [{{flags['graph']}}]")
+        if "input_layer" in flags:  # LogParams prints the flags given on the command line
+            print(f"INFO: Input layers: [{{flags['input_layer']}}]")
+            print(f"INFO: Input shapes: [{{flags['input_layer_shape']}}]")
+            print(f"INFO: Input value files: [{{flags['input_layer_value_files']}}]")
+            names = flags["input_layer"].split(",")
+            if len(flags["input_layer_shape"].split(":")) != len(names):
+                print("ERROR: The number of items in --input_layer_shape must match --input_layer", file=sys.stderr)
+                sys.exit(1)
+            for item in flags.get("input_layer_value_files", "").split(","):
+                name, path = item.split(":", 1)
+                if name not in names or not read_on_device(name, path):
+                    print(f"ERROR: Failed to read the input_layer_value_file:{{path}}", file=sys.stderr)
+                    sys.exit(1)
         print(f"INFO: Loaded model {{flags['graph']}}")
         print("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
         print("INFO: The input model file size (MB): 0.050048")
@@ -84,11 +108,20 @@ STANDIN_ADB = textwrap.dedent('''\
         sys.exit(0)
     if cmd[0].endswith("executor_runner"):
         n = int(flags["num_executions"])
+        if "inputs" in flags and mode == "et_0_7":  # gflags of an executor_runner without --inputs
+            print("ERROR: unknown command line flag 'inputs'", file=sys.stderr)
+            sys.exit(1)
+        if "inputs" in flags:
+            print("I 00:00:00.000300 executorch:executor_runner.cpp:244] Loading inputs from input file(s).")
+            for i, path in enumerate(flags["inputs"].split(",")):
+                if not read_on_device(f"input_{{i}}", path):
+                    print(f"E 00:00:00.000310 executorch:executor_runner.cpp:132] Failed to open input file: {{path}}")
+                    sys.exit(1)
         print(f"I 00:00:00.000412 executorch:executor_runner.cpp:188] Resetting threadpool with num threads = {{flags['cpu_threads']}}")
         print(f"I 00:00:00.001520 executorch:executor_runner.cpp:265] Model file {{flags['model_path']}} is loaded.")
         print("I 00:00:00.001533 executorch:executor_runner.cpp:274] Using method forward")
         print("I 00:00:00.001601 executorch:executor_runner.cpp:321] Setting up planned buffer 0, size 368.")
-        print("I 00:00:00.001620 executorch:executor_runner.cpp:321] Setting up planned buffer 1, size 1024.")
+        print("I 00:00:00.001620 executorch:executor_runner.cpp:321] Setting up CPU planned buffer 1, size 1024.")
         print("I 00:00:00.004000 executorch:executor_runner.cpp:385] Inputs prepared.")
         print(f"I 00:00:00.084000 executorch:executor_runner.cpp:414] Model executed successfully {{n}} time(s) in {{0.25 * n:f}} ms.")
         print("I 00:00:00.084100 executorch:executor_runner.cpp:418] 1 outputs: ")
@@ -106,9 +139,10 @@ def standin_adb(tmp_path, monkeypatch):
     adb = bindir / "adb"
     adb.write_text(STANDIN_ADB.format(python=sys.executable))
     adb.chmod(0o755)
-    log, root = tmp_path / "adb.log", tmp_path / "device"
+    log, root, read = tmp_path / "adb.log", tmp_path / "device", tmp_path / "read.jsonl"
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("STANDIN_ADB_LOG", str(log))
+    monkeypatch.setenv("STANDIN_ADB_READ", str(read))
     monkeypatch.setenv("STANDIN_ADB_ROOT", str(root))
     binary = tmp_path / "benchmark_model"  # never executed: the stand-in device only "runs" it
     binary.write_bytes(b"\x7fELF stand-in")
@@ -118,7 +152,10 @@ def standin_adb(tmp_path, monkeypatch):
     def calls() -> list[list[str]]:
         return [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
 
-    return {"calls": calls, "root": root, "benchmark_model": binary, "executor_runner": runner}
+    def device_read() -> list[dict]:
+        return [json.loads(l) for l in read.read_text().splitlines()] if read.exists() else []
+
+    return {"calls": calls, "root": root, "benchmark_model": binary, "executor_runner": runner, "read": device_read}
 
 
 def test_adb_tflite_parses_benchmark_model_and_passes_profile_flags(standin_adb, tflite_artifact):
@@ -189,3 +226,90 @@ def test_emitted_android_script_runs_on_its_own(standin_adb, tflite_artifact, tm
     assert result["runs"] == 7 and result["complete"] and result["latency_ms"]["p50"] == pytest.approx(0.298)
     shell = [c for c in standin_adb["calls"]() if "shell" in c and any("benchmark_model" in a for a in c)][-1]
     assert {"--num_threads=1", "--use_xnnpack=true"} <= set(shell)
+
+
+EVAL_NPZ = ROOT / "calibration_data" / "digits_eval.npz"
+
+
+def _tool_call(standin_adb, tool: str) -> list[str]:
+    return [c for c in standin_adb["calls"]() if "shell" in c and any(tool in a for a in c)][-1]
+
+
+def test_adb_tflite_feeds_the_sample_through_benchmark_models_input_flags(standin_adb, tflite_artifact, tmp_path):
+    """--inputs: the first sample, quantized with the model input's scale and zero point (int8 I/O), is
+    pushed as a raw file and named with benchmark_model's own flags; the tool reads those exact bytes on
+    the device. Without --inputs the build's eval data is the default; without both, the tool's random data."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    out = copy_out(tflite_artifact, tmp_path / "pixel-8")
+    config = BenchConfig(runs=5, warmup=1, binary=standin_adb["benchmark_model"], inputs=EVAL_NPZ)
+    result, doc = bench(out, "adb", config)
+    shell = _tool_call(standin_adb, "benchmark_model")
+    assert {"--input_layer=input_0", "--input_layer_shape=1,8,8,1",
+            "--input_layer_value_files=input_0:/data/local/tmp/edge-sdk/input_0.bin"} <= set(shell)
+    detail = Interpreter(model_path=str(tflite_artifact.path)).get_input_details()[0]  # LiteRT's own view
+    scale, zero_point = detail["quantization"]
+    x = np.load(EVAL_NPZ)["x"][:1]
+    expected = np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+    assert detail["dtype"] == np.int8 and expected.size == 64
+    (read,) = standin_adb["read"]()
+    assert read == {"name": "input_0", "path": "/data/local/tmp/edge-sdk/input_0.bin", "hex": expected.tobytes().hex()}
+    assert result.complete and result.raw["inputs"] == doc["bench"]["raw"]["inputs"] == "digits_eval_sample0.npz"
+
+    report = {"profile": {"name": "pixel-8"}, "data": {"eval": {"source": str(EVAL_NPZ)}},
+              "artifacts": [{"format": "tflite", "path": "model.tflite", "precision": "int8", "details": {}}]}
+    (out / "report.json").write_text(json.dumps(report))
+    result, _ = bench(out, "adb", BenchConfig(runs=5, binary=standin_adb["benchmark_model"]))
+    assert result.raw["inputs"] == "digits_eval_sample0.npz" and len(standin_adb["read"]()) == 2
+    (out / "report.json").unlink()
+    result, _ = bench(out, "adb", BenchConfig(runs=5, binary=standin_adb["benchmark_model"]))
+    assert result.raw["inputs"] == "random" and not any(a.startswith("--input") for a in _tool_call(standin_adb, "benchmark_model"))
+
+
+def test_adb_bad_inputs_are_one_line_naming_the_file_before_anything_is_pushed(standin_adb, tflite_artifact, tmp_path, capsys):
+    import numpy as np
+
+    out = copy_out(tflite_artifact, tmp_path / "pixel-8")
+    wrong = tmp_path / "wrong.npz"
+    np.savez(wrong, x=np.zeros((2, 5), np.float32))
+    code = main(["bench", str(out), "--device", "adb", "--binary", str(standin_adb["benchmark_model"]), "--inputs", str(wrong)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err.startswith(f"error: --inputs {wrong}: input_0 has 5 values; the model's input 0 takes 64 (1x8x8x1); pass ")
+    assert standin_adb["calls"]() == []  # refused on the host: nothing reached the phone
+
+
+def test_emitted_android_script_takes_raw_inputs(standin_adb, tflite_artifact, tmp_path):
+    raw = tmp_path / "input_0.bin"
+    raw.write_bytes(bytes(range(64)))
+    done = subprocess.run([sys.executable, str(ANDROID_SCRIPT), "--model", str(tflite_artifact.path), "--runs", "3",
+                           "--binary", str(standin_adb["benchmark_model"]), "--input", f"{raw}:1,8,8,1"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["inputs"] == ["input_0.bin"]
+    assert "--input_layer_shape=1,8,8,1" in _tool_call(standin_adb, "benchmark_model")
+    assert standin_adb["read"]()[0]["hex"] == bytes(range(64)).hex()
+
+
+@pytest.mark.slow
+def test_adb_pte_feeds_the_sample_through_executor_runners_inputs_flag(standin_adb, pte_artifact, tmp_path, monkeypatch):
+    """A .pte gets executor_runner's --inputs (ExecuTorch 1.0+): one raw file per input, the float32
+    sample as it is; an executor_runner too old for the flag is one line saying which to build."""
+    import numpy as np
+
+    (spec,) = pte_artifact.details["inputs"]
+    x = np.random.default_rng(0).random((3, *spec["shape"][1:]), dtype=np.float32)
+    npz = tmp_path / "eval.npz"
+    np.savez(npz, **{spec["name"]: x})
+    out = copy_out(pte_artifact, tmp_path / "pixel-8")
+    result, _ = bench(out, "adb", BenchConfig(runs=4, binary=standin_adb["executor_runner"], inputs=npz))
+    assert "--inputs=/data/local/tmp/edge-sdk/input_0.bin" in _tool_call(standin_adb, "executor_runner")
+    (read,) = standin_adb["read"]()
+    assert read["hex"] == x[:1].astype("<f4").tobytes().hex() and result.raw["inputs"] == "eval_sample0.npz"
+    monkeypatch.setenv("STANDIN_ADB_MODE", "et_0_7")
+    with pytest.raises(DeviceError, match=r"this executor_runner has no --inputs \(ExecuTorch before 1.0\); build"):
+        bench(out, "adb", BenchConfig(runs=4, binary=standin_adb["executor_runner"], inputs=npz))
+    monkeypatch.setenv("STANDIN_ADB_MODE", "ok")
+    result, _ = bench(out, "adb", BenchConfig(runs=4, binary=standin_adb["executor_runner"]))
+    assert result.raw["inputs"] == "ones" and not any(a.startswith("--inputs") for a in _tool_call(standin_adb, "executor_runner"))

@@ -83,6 +83,9 @@ def test_cortex_m_harness_renders_the_profile_cpu(tflm_artifact, tmp_path, name,
     assert mcpu in cmake and f"EDGE_SDK_CPU_HZ {profile.compute.clock_hz}" in cmake and "TFLM_DIR" in cmake
     main = (harness / "main.cc").read_text()
     assert "kTensorArenaSize" in main and "EDGE_SDK_MODEL_DATA" in main and "DWT" in main and "RegisterOps" in main
+    # --inputs over UART: the receiver ships beside main.cc, which keeps a copy of the model's 64 input bytes
+    assert '#include "uart_inputs.h"' in main and (harness / "uart_inputs.h").is_file()
+    assert "set(EDGE_SDK_INPUT_BYTES 64 " in cmake and "EDGE_SDK_INPUT_BYTES=${EDGE_SDK_INPUT_BYTES}" in cmake
 
 
 @pytest.mark.needs_tool

@@ -108,8 +108,8 @@ def test_a_runtime_error_on_the_device_is_a_clear_device_error(tmp_path):
 
 def test_bench_feeds_real_inputs_from_a_file_or_the_builds_eval_data(tflite_artifact, tmp_path, capsys):
     """`--inputs FILE.npz` feeds its first sample (float data quantized with the input's scale for an
-    int8-I/O model); without it, a build dir's report.json eval data is used; only the Python runner
-    (host, ssh) takes them, and a sample of the wrong size is refused naming the input."""
+    int8-I/O model); without it, a build dir's report.json eval data is used; a sample of the wrong size
+    is refused naming the input (on the device for the Python runner, before any device for the others)."""
     import numpy as np
 
     from .conftest import ROOT
@@ -129,5 +129,5 @@ def test_bench_feeds_real_inputs_from_a_file_or_the_builds_eval_data(tflite_arti
     np.savez(wrong, x=np.zeros((2, 5), np.float32))
     assert main(["bench", str(out), "--device", "host", "--runs", "3", "--inputs", str(wrong)]) == 2
     assert "input_0 has 5 values; the model's input 0 takes 64 (1x8x8x1)" in capsys.readouterr().err
-    assert main(["bench", str(out), "--device", "adb", "--inputs", str(eval_npz)]) == 2
-    assert "--inputs: the adb runner feeds its own inputs" in capsys.readouterr().err
+    assert main(["bench", str(out), "--device", "adb", "--inputs", str(wrong)]) == 2
+    assert f"--inputs {wrong}: input_0 has 5 values; the model's input 0 takes 64 (1x8x8x1)" in capsys.readouterr().err
