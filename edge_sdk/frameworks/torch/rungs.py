@@ -1,7 +1,8 @@
 """The PyTorch model's ladder on ExecuTorch targets (Core ML rungs are format-level: planner/ladder.py).
 
-    pte:        float32 -> dynamic-int8 -> dynamic-int8 with 4-bit embedding tables (these two where the
-                target runs float ops; the second for models that look tables up by their inputs)
+    pte:        float32 -> dynamic-int8 -> dynamic-int8 with 4-bit embedding tables (for models that look
+                tables up by their inputs) -> dynamic-int8 with 4-bit linear weights (and those tables;
+                for models with linear layers); the dynamic rungs where the target runs float ops
                 -> int8 PTQ -> QAT int8 -> prune 50% + PTQ -> distill to width 0.75 / 0.5 / 0.35 + PTQ
     pte-coreml: float32 -> distill (the Core ML partitioner takes float programs only)
 """
@@ -31,17 +32,32 @@ def rungs(info: ModelInfo, profile: Profile, fmt: str, allows_float: bool) -> li
     if allows_float:
         ladder.append(_rung("fp32", fmt, "float32"))
         ladder.append(_rung("dynamic-int8", fmt, "dynamic-int8", (Step("ptq", {"mode": "dynamic-int8"}),)))
-        table_params = _input_table_params(info)
+        table_params, dense_params = _input_table_params(info), _four_bit_dense_params(info)
+        tables4 = {"embedding_bits": 4} if table_params else {}
+        table_saving = table_params * (1.0 - BYTES_PER_VALUE)
         if table_params:
             ladder.append(_rung("dynamic-int8-emb4", fmt, "dynamic-int8",
-                                (Step("ptq", {"mode": "dynamic-int8", "embedding_bits": 4}),),
-                                params_scale=1.0 - table_params * (1.0 - BYTES_PER_VALUE) / info.params))
+                                (Step("ptq", {"mode": "dynamic-int8", **tables4}),),
+                                params_scale=1.0 - table_saving / info.params))
+        if dense_params:
+            ladder.append(_rung("dynamic-int8-w4", fmt, "dynamic-int8",
+                                (Step("ptq", {"mode": "dynamic-int8", "weight_bits": 4, **tables4}),),
+                                params_scale=1.0 - (table_saving + dense_params * 0.5) / info.params))
     ladder += [
         _rung("int8", fmt, "int8", (ptq,)),
         _rung("qat-int8", fmt, "int8", (Step("qat", {}),), trains=True),
         _rung("prune50-int8", fmt, "int8", (Step("prune", {"sparsity": 0.5}), ptq), sparsity=0.5, trains=True),
     ]
     return ladder + distill_rungs("torch", "int8", fmt, "int8", then=(ptq,))
+
+
+def _four_bit_dense_params(info: ModelInfo) -> int:
+    """Weights of the linear layers XNNPACK runs 4-bit (ptq.four_bit_linear: an even input width)."""
+    return sum(
+        math.prod(layer.weight_shapes[0]) for layer in info.layers
+        if layer.kind == "dense" and layer.weight_shapes and len(layer.weight_shapes[0]) == 2
+        and layer.weight_shapes[0][1] % 2 == 0
+    )
 
 
 def _input_table_params(info: ModelInfo) -> int:

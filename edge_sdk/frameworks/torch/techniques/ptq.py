@@ -5,9 +5,9 @@ per-channel weights; on attention models linear and conv layers only, see static
 on at most `max_samples` of the user's calibration data; embedding tables uint8 per row, or with
 `embedding_bits: 4` the tables looked up by the inputs 4-bit per group of 32 (embedding_4bit.py).
 mode dynamic-int8: dynamic int8 activations x per-channel int8 weights for Linear layers (what XNNPACK
-runs fast for Linear-heavy models), plus int8 weight-only embedding tables (torchao's
-EmbeddingQuantizer, lowered to quantized_decomposed.embedding_byte), so a transformer's size falls
-with its embeddings too. Only float tensors are ever annotated (the XNNPACK quantizer guards inputs by
+runs fast for Linear-heavy models; with `weight_bits: 4` the linear weights 4-bit per channel), plus
+int8 weight-only embedding tables (torchao's EmbeddingQuantizer, lowered to
+quantized_decomposed.embedding_byte), so a transformer's size falls with its embeddings too. Only float tensors are ever annotated (the XNNPACK quantizer guards inputs by
 dtype, see pytorch/executorch#21608), so integer index arithmetic stays integer; attention masks stay
 float under dynamic-int8 because only Linear/embedding weights are quantized (an additive -inf mask
 cannot be quantized, see pytorch/executorch#8736).
@@ -39,14 +39,16 @@ class PTQConfig(TechniqueConfig):
     per_channel: bool = True
     batch_size: Count = 32  # calibration batch (clamped to the batches the program accepts)
     embedding_bits: Literal[8, 4] = 8  # 4: tables looked up by the inputs become embedding_4bit (the rest 8-bit)
+    weight_bits: Literal[8, 4] = 8  # 4 (dynamic-int8 only): linear weights 4-bit per channel (XNNPACK qd8-f32-qc4w)
 
 
-def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: bool = True) -> Any:
+def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: bool = True, weight_bits: int = 8) -> Any:
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import get_symmetric_quantization_config
 
     from edge_sdk.frameworks.torch.techniques.xnnpack_scalar_fix import xnnpack_quantizer_class
 
-    config = get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=dynamic, is_qat=qat)
+    four_bit = {"weight_qmin": -8, "weight_qmax": 7} if weight_bits == 4 else {}
+    config = get_symmetric_quantization_config(is_per_channel=per_channel, is_dynamic=dynamic, is_qat=qat, **four_bit)
     return xnnpack_quantizer_class()().set_global(config)
 
 
@@ -74,12 +76,27 @@ def static_quantizer(per_channel: bool, attention: bool) -> Any:
     return ComposableQuantizer([embedding_quantizer(), xnnpack])
 
 
-def dynamic_quantizer() -> Any:
+def dynamic_quantizer(weight_bits: int = 8) -> Any:
+    """Dynamic int8 activations; with `weight_bits` 4, the linear layers XNNPACK runs with 4-bit weights
+    (per output channel, symmetric [-8, 7]: its qd8-f32-qc4w kernels, which pack two values per byte and
+    need an even input width) take 4-bit weights, every other layer 8-bit."""
     from torchao.quantization.pt2e.quantizer import ComposableQuantizer
 
     import executorch.kernels.quantized  # noqa: F401 - registers quantized_decomposed.embedding_byte for export
 
-    return ComposableQuantizer([embedding_quantizer(), xnnpack_quantizer(dynamic=True)])
+    quantizers = [embedding_quantizer()]
+    if weight_bits == 4:
+        quantizers.append(xnnpack_quantizer(dynamic=True, weight_bits=4).set_filter_function(four_bit_linear))
+    return ComposableQuantizer(quantizers + [xnnpack_quantizer(dynamic=True)])
+
+
+def four_bit_linear(node: Any) -> bool:
+    """A linear layer XNNPACK's 4-bit kernels take: a weight whose input width is even."""
+    torch = deps.torch()
+    if node.target != torch.ops.aten.linear.default:
+        return False
+    weight = node.args[1].meta.get("val")
+    return weight is not None and weight.dim() == 2 and weight.shape[1] % 2 == 0
 
 
 def embedding_quantizer() -> Any:
@@ -147,13 +164,15 @@ def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -
         raise ConfigError("the model is already quantized (ptq or qat ran before); quantize once")
     attention = cfg.mode == "int8" and is_attention_model(model.handle)  # static int8 quantizes less there
     if cfg.mode == "int8":
+        if cfg.weight_bits == 4:
+            raise ConfigError("ptq weight_bits 4 runs with mode dynamic-int8 only (XNNPACK has no static 4-bit linear)")
         if calibration is None:
             raise ConfigError("ptq (int8) needs calibration data; pass --calibration FILE.npz")
         data = checked(calibration, model, "calibration", cfg.max_samples)
         quantizer = static_quantizer(cfg.per_channel, attention)
     else:
         data = checked(calibration, model, "calibration", 1) if calibration is not None else None
-        quantizer = dynamic_quantizer()
+        quantizer = dynamic_quantizer(cfg.weight_bits)
     module, four_bit = module_copy(model), []
     if cfg.embedding_bits == 4:  # before annotating, so the 8-bit quantizer takes only the tables left
         four_bit = embedding_4bit.rewrite(module)
@@ -172,7 +191,7 @@ def _quantize(model: LoadedModel, calibration: Dataset | None, cfg: PTQConfig) -
     record = StepRecord(
         technique="ptq",
         params={"mode": cfg.mode, "per_channel": cfg.per_channel, "quantizer": type(quantizer).__name__,
-                "embedding_bits": cfg.embedding_bits,
+                "embedding_bits": cfg.embedding_bits, "weight_bits": cfg.weight_bits,
                 **({"quantized": "linear and conv only (attention model)"} if attention else {})},
         metrics={"calibration_samples": samples, "quantized_ops": count_quantized(out.handle),
                  **({"embedding_4bit_tables": four_bit} if cfg.embedding_bits == 4 else {})},

@@ -113,3 +113,42 @@ def test_four_bit_embedding_rung_is_offered_for_tables_the_inputs_index(transfor
     # only the token table (64 x 32) is charged at 4.5 bits; the position table is indexed by arange
     assert rung.params_scale == pytest.approx(1 - 64 * 32 * (1 - BYTES_PER_VALUE) / info.params)
     assert "dynamic-int8-emb4" not in {r.name for r in rungs(info, android, "pte", allows_float=False)}
+
+
+LINEAR_WEIGHTS = 96 * 32 + 32 * 32 + 128 * 32 + 32 * 128 + 64 * 32  # qkv, proj, mlp (2), head: all even widths
+
+
+def test_four_bit_linear_weights_pack_two_per_byte_and_run_on_the_executorch_runtime(transformer, tokens, android, tmp_path):
+    """weight_bits 4: every linear layer 4-bit per output channel (XNNPACK's qd8-f32-qc4w kernels),
+    packed two values per byte in the .pte, and still close to fp32 on the real runtime."""
+    data = TechniqueData(train=tokens, calibration=tokens, teacher=transformer)
+    four, record = torch_ptq.apply(transformer, data, {"mode": "dynamic-int8", "weight_bits": 4})
+    assert record.params["weight_bits"] == 4 and record.metrics["quantized_ops"]["linear"] == 5
+    eight, _ = torch_ptq.apply(transformer, data, {"mode": "dynamic-int8"})
+    art4, art8 = export_pte(four, android, tmp_path / "four"), export_pte(eight, android, tmp_path / "eight")
+    assert art4.details["delegation"]["portable_ops"].keys() == art8.details["delegation"]["portable_ops"].keys()
+    assert art8.bytes - art4.bytes >= 0.45 * LINEAR_WEIGHTS, (art8.bytes, art4.bytes)  # half a byte per weight
+    v = verify_pte(art4, transformer, tokens)
+    assert v.method == "executed" and v.fidelity.cosine >= 0.98, v.fidelity
+
+
+def test_four_bit_linear_weights_need_dynamic_activations(transformer, tokens):
+    from edge_sdk.errors import ConfigError
+
+    data = TechniqueData(train=tokens, calibration=tokens, teacher=transformer)
+    with pytest.raises(ConfigError, match="weight_bits 4 runs with mode dynamic-int8 only"):
+        torch_ptq.apply(transformer, data, {"mode": "int8", "weight_bits": 4})
+
+
+def test_four_bit_linear_rung_follows_the_dynamic_rungs_and_counts_half_a_byte_per_weight(transformer, android):
+    from edge_sdk.frameworks.torch.analysis import analyze_torch
+    from edge_sdk.frameworks.torch.rungs import rungs
+    from edge_sdk.frameworks.torch.techniques.embedding_4bit import BYTES_PER_VALUE
+
+    info = analyze_torch(transformer)
+    names = [r.name for r in rungs(info, android, "pte", allows_float=True)]
+    assert names[:4] == ["fp32", "dynamic-int8", "dynamic-int8-emb4", "dynamic-int8-w4"], names
+    rung = rungs(info, android, "pte", allows_float=True)[3]
+    assert rung.steps[0].params == {"mode": "dynamic-int8", "weight_bits": 4, "embedding_bits": 4}
+    assert rung.params_scale == pytest.approx(1 - (64 * 32 * (1 - BYTES_PER_VALUE) + LINEAR_WEIGHTS * 0.5) / info.params)
+    assert "dynamic-int8-w4" not in {r.name for r in rungs(info, android, "pte", allows_float=False)}
