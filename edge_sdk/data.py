@@ -138,6 +138,12 @@ def _check_array(name: str, arr: np.ndarray, spec: TensorSpec, source: str) -> n
     if arr.ndim != len(spec.shape) or any(e is not None and e != g for e, g in zip(expected, got)):
         want = "(N, " + ", ".join("?" if d is None else str(d) for d in expected) + ")"
         raise DataError(f"{source}: input {name!r} has shape {arr.shape}; the model expects {want}")
+    for dim, size in enumerate(arr.shape[1:], start=1):
+        bounds = spec.range_of(dim)
+        if bounds and not (bounds[0] <= size and (bounds[1] is None or size <= bounds[1])):
+            accepted = f"{bounds[0]}..{bounds[1]}" if bounds[1] is not None else f"at least {bounds[0]}"
+            raise DataError(f"{source}: input {name!r} has size {size} in dim {dim}; the model was exported for "
+                            f"{accepted} there (pad or truncate to that range, or export with a wider torch.export Dim)")
     target = np.dtype(spec.dtype)
     if target.kind == "f":
         arr = arr.astype(target, copy=False)

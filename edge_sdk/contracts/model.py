@@ -14,6 +14,12 @@ class TensorSpec:
     name: str
     shape: tuple[int | None, ...]  # batch dimension first, None where dynamic
     dtype: str = "float32"
+    # per dim, (min, max or None when unbounded) where the program declares a range for a dynamic dim
+    # (a torch.export Dim, e.g. a sequence length); () when nothing is declared
+    ranges: tuple[tuple[int, int | None] | None, ...] = ()
+
+    def range_of(self, dim: int) -> tuple[int, int | None] | None:
+        return self.ranges[dim] if dim < len(self.ranges) else None
 
     def sample_shape(self) -> tuple[int, ...]:
         """Shape of one sample (batch dim dropped); raises if another dim is dynamic."""

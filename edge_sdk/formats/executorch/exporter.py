@@ -103,6 +103,14 @@ def lower(model: LoadedModel, backend: str, partitioner: Any,
     return bytes(buffer), coverage, static.example_inputs
 
 
+def input_details(spec: Any, example: Any) -> dict[str, Any]:
+    """An input as the .pte takes it: the shape the runners feed (a dim with a declared range, such as a
+    sequence length, at its maximum: latency is measured at the longest input) and those ranges."""
+    ranges = {str(i): list(r) for i, r in enumerate(spec.ranges) if r is not None and i > 0 and r[1] is not None}
+    shape = [ranges[str(i)][1] if str(i) in ranges else int(d) for i, d in enumerate(example.shape)]
+    return {"name": spec.name, "shape": shape, "dtype": spec.dtype, **({"ranges": ranges} if ranges else {})}
+
+
 def write_pte(fmt: str, backend: str, partitioner: Callable[[], Any], model: LoadedModel, config: ExportConfig,
               out_dir: Path, canonical: Callable[[bytes, int], bytes] | None = None,
               graph_pass: GraphPass | None = None) -> Artifact:
@@ -119,7 +127,7 @@ def write_pte(fmt: str, backend: str, partitioner: Callable[[], Any], model: Loa
     details = {
         "backend": backend,
         "batch": int(example[0].shape[0]),
-        "inputs": [{"name": s.name, "shape": list(x.shape), "dtype": s.dtype} for s, x in zip(model.inputs, example)],
+        "inputs": [input_details(s, x) for s, x in zip(model.inputs, example)],
         "delegation": coverage,
         "export_s": round(time.perf_counter() - start, 3),
         "notes": notes,

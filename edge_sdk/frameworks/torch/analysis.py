@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge_sdk.frameworks.torch.loading import dynamic_dims
 from edge_sdk.model.analysis import assemble
 from edge_sdk.contracts.model import LayerInfo, LoadedModel, ModelInfo
 
@@ -66,8 +67,11 @@ def aten_name(target: Any) -> str:
     return str(target) if hasattr(target, "_schema") or "aten" in str(target) else op_base(target)
 
 
-def per_sample_shape(val: Any) -> tuple[int, ...]:
-    """Concrete shape with every symbolic dim (the batch) evaluated at 1."""
+Sizes = dict  # symbol name -> the size a dynamic dim is analyzed at (symbols not in it: 1)
+
+
+def per_sample_shape(val: Any, sizes: Sizes | None = None) -> tuple[int, ...]:
+    """Concrete shape with every symbolic dim evaluated at `sizes` (the batch and anything missing: 1)."""
     if not hasattr(val, "shape"):
         return ()
     dims = []
@@ -76,8 +80,23 @@ def per_sample_shape(val: Any) -> tuple[int, ...]:
             dims.append(d)
         else:
             expr = d.node.expr
-            dims.append(int(expr.subs({s: 1 for s in expr.free_symbols})))
+            dims.append(int(expr.subs({s: (sizes or {}).get(str(s), 1) for s in expr.free_symbols})))
     return tuple(dims)
+
+
+def analysis_sizes(ep: Any) -> Sizes:
+    """Each non-batch dynamic dim (a sequence length) at the largest size the program declares, so
+    memory and latency are estimated, and budgets checked, at the longest input it accepts; an
+    unbounded one at the size it was exported with."""
+    sizes: Sizes = {}
+    examples = ep.example_inputs[0] if ep.example_inputs else ()
+    for n, dims in enumerate(dynamic_dims(ep)):
+        for i, (symbol, _, hi) in dims.items():
+            if i == 0:
+                continue
+            exported = int(examples[n].shape[i]) if n < len(examples) else 1
+            sizes[symbol] = max(sizes.get(symbol, 1), hi if hi is not None else exported)
+    return sizes
 
 
 def _numel(shape: tuple[int, ...]) -> int:
@@ -89,33 +108,33 @@ def _vals(node: Any) -> list:
     return list(val) if isinstance(val, (tuple, list)) else [val]
 
 
-def _in_shape(arg: Any) -> tuple[int, ...]:
-    return per_sample_shape(arg.meta.get("val")) if hasattr(arg, "meta") else ()
+def _in_shape(arg: Any, sizes: Sizes) -> tuple[int, ...]:
+    return per_sample_shape(arg.meta.get("val"), sizes) if hasattr(arg, "meta") else ()
 
 
-def node_macs(node: Any) -> int:
+def node_macs(node: Any, sizes: Sizes) -> int:
     """Multiply-accumulates of one node at batch 1 (0 for ops that are not conv/linear/matmul)."""
     base = op_base(node.target)
-    out = per_sample_shape(_vals(node)[0])
+    out = per_sample_shape(_vals(node)[0], sizes)
     args = node.args
     if base in ("conv2d", "conv1d", "convolution"):
-        w = _in_shape(args[1])  # (out, in / groups, *kernel)
+        w = _in_shape(args[1], sizes)  # (out, in / groups, *kernel)
         return _numel(out) * w[1] * _numel(w[2:]) if w else 0
     if base == "linear":
-        return _numel(out) * _in_shape(args[1])[-1]
+        return _numel(out) * _in_shape(args[1], sizes)[-1]
     if base in ("mm", "matmul", "bmm"):
-        return _numel(out) * _in_shape(args[0])[-1]
+        return _numel(out) * _in_shape(args[0], sizes)[-1]
     if base in ("addmm", "baddbmm"):
-        return _numel(out) * _in_shape(args[1])[-1]
+        return _numel(out) * _in_shape(args[1], sizes)[-1]
     if base == "scaled_dot_product_attention":
-        q, k, v = (_in_shape(a) for a in args[:3])
+        q, k, v = (_in_shape(a, sizes) for a in args[:3])
         lead = _numel(q[:-2])
         return lead * q[-2] * k[-2] * q[-1] + lead * q[-2] * k[-2] * v[-1]
     return 0
 
 
-def _node_elems(node: Any) -> int:
-    return sum(_numel(per_sample_shape(v)) for v in _vals(node) if hasattr(v, "shape"))
+def _node_elems(node: Any, sizes: Sizes) -> int:
+    return sum(_numel(per_sample_shape(v, sizes)) for v in _vals(node) if hasattr(v, "shape"))
 
 
 def _other_ops(kind: str, out_elems: int, node: Any) -> int:
@@ -182,6 +201,7 @@ def analyze_torch(model: LoadedModel) -> ModelInfo:
     param_of = dict(sig.inputs_to_parameters)
     state = ep.state_dict
     groups = _groups(ep.graph)
+    sizes = analysis_sizes(ep)
     owner: dict[str, str] = {}  # node name -> layer name whose output it is
     for spec in model.inputs:
         owner[spec.name] = spec.name
@@ -208,15 +228,15 @@ def analyze_torch(model: LoadedModel) -> ModelInfo:
                         seen_params.add(fqn)
                         params += state[fqn].numel()
                 elif a.name in owner:
-                    in_shapes.append(_in_shape(a))
+                    in_shapes.append(_in_shape(a, sizes))
                     if owner[a.name] not in in_layers:
                         in_layers.append(owner[a.name])
         exits = [n for n in g.nodes if any(u.name not in members for u in n.users)] or g.nodes[-1:]
-        out_shapes = tuple(per_sample_shape(v) for n in exits for v in _vals(n) if hasattr(v, "shape"))
+        out_shapes = tuple(per_sample_shape(v, sizes) for n in exits for v in _vals(n) if hasattr(v, "shape"))
         kind, op = _layer_kind(g.nodes)
         out_elems = sum(_numel(s) for s in out_shapes)
-        macs = sum(node_macs(n) for n in g.nodes)
-        other = sum(_other_ops(KINDS.get(op_base(n.target), "other"), _node_elems(n), n) for n in g.nodes)
+        macs = sum(node_macs(n, sizes) for n in g.nodes)
+        other = sum(_other_ops(KINDS.get(op_base(n.target), "other"), _node_elems(n, sizes), n) for n in g.nodes)
         bases = [op_base(n.target) for n in g.nodes if op_base(n.target) != "getitem"]
         runtime_ops = {
             "aten": tuple(dict.fromkeys(aten_name(n.target) for n in g.nodes if op_base(n.target) != "getitem")),
@@ -240,4 +260,9 @@ def analyze_torch(model: LoadedModel) -> ModelInfo:
 
 
 def per_sample_shape_from_spec(spec: Any) -> tuple[int, ...]:
-    return tuple(1 if d is None else int(d) for d in spec.shape)
+    """The input's shape at batch 1, a dynamic dim with a declared range at its maximum."""
+    dims = []
+    for i, d in enumerate(spec.shape):
+        bounds = spec.range_of(i) if i else None
+        dims.append(int(d) if d is not None else bounds[1] if bounds and bounds[1] else 1)
+    return tuple(dims)

@@ -23,7 +23,7 @@ import numpy as np
 from edge_sdk import deps
 from edge_sdk.data import Dataset, load_dataset
 from edge_sdk.errors import ConfigError, ExportError, first_line
-from edge_sdk.frameworks.torch.loading import from_program
+from edge_sdk.frameworks.torch.loading import dynamic_dims, from_program
 from edge_sdk.contracts.model import LoadedModel
 
 QUANT_NAMESPACE = "quantized_decomposed"
@@ -44,17 +44,8 @@ def batch_range(model: LoadedModel) -> tuple[int, int | None]:
     static = [d for d in dims if d is not None]
     if not any(d is None for d in dims):
         return static[0], static[0]
-    ep = model.handle
-    nodes = {n.name: n for n in ep.graph.nodes}
-    name = next(n for n, s in zip(ep.graph_signature.user_inputs, model.inputs) if s.shape[0] is None)
-    symbol = nodes[name].meta["val"].shape[0]
-    bounds = ep.range_constraints.get(getattr(getattr(symbol, "node", None), "expr", None))
-    if bounds is None:
-        return 1, None
-    # torch's integer infinity (int_oo) claims is_finite, so unboundedness is tested by name too
-    unbounded = bounds.upper.is_finite is False or type(bounds.upper).__name__ == "IntInfinity"
-    upper = None if unbounded else int(bounds.upper)
-    return int(bounds.lower), upper
+    batch = next(d[0] for d in dynamic_dims(model.handle) if 0 in d)
+    return batch[1], batch[2]
 
 
 def chunks(indices: np.ndarray, accepted: tuple[int, int | None], wanted: int) -> list[np.ndarray]:
@@ -68,23 +59,30 @@ def chunks(indices: np.ndarray, accepted: tuple[int, int | None], wanted: int) -
     return parts
 
 
-def dynamic_shapes(model: LoadedModel) -> tuple | None:
-    """torch.export dynamic_shapes that keep each input's batch dim dynamic, over the program's own
-    range, when the program had one."""
-    if all(s.shape[0] is not None for s in model.inputs):
-        return None
+def dynamic_shapes(model: LoadedModel, *, batch: bool = True) -> tuple | None:
+    """torch.export dynamic_shapes that keep every dim the program left dynamic (its batch unless
+    `batch` is False, a sequence length) over the program's own range; dims sharing a symbol share a Dim."""
     torch = deps.torch()
-    lo, hi = batch_range(model)
-    batch = torch.export.Dim("batch", min=lo) if hi is None else torch.export.Dim("batch", min=lo, max=hi)
-    return tuple({0: batch} if s.shape[0] is None else None for s in model.inputs)
+    made: dict[str, Any] = {}
+
+    def dim(index: int, symbol: str, lo: int, hi: int | None) -> Any:
+        if symbol not in made:
+            name = "batch" if index == 0 else "dim_" + "".join(c if c.isalnum() else "_" for c in symbol)
+            made[symbol] = torch.export.Dim(name, min=lo) if hi is None else torch.export.Dim(name, min=lo, max=hi)
+        return made[symbol]
+
+    shapes = tuple({i: dim(i, *found) for i, found in dims.items() if batch or i != 0} or None
+                   for dims in dynamic_dims(model.handle))
+    return shapes if any(shapes) else None
 
 
 def reexport(module: Any, model: LoadedModel, example: tuple | None = None, *, static: bool = False) -> LoadedModel:
-    """Export `module` (a graph module made from `model`) again; a new LoadedModel like `model`."""
+    """Export `module` (a graph module made from `model`) again; a new LoadedModel like `model`.
+    `static`: at the example's batch (what a deployed program takes); other dynamic dims stay dynamic."""
     torch = deps.torch()
     example = tuple(model.example_inputs if example is None else example)
     try:
-        ep = torch.export.export(module, example, dynamic_shapes=None if static else dynamic_shapes(model))
+        ep = torch.export.export(module, example, dynamic_shapes=dynamic_shapes(model, batch=not static))
     except Exception as exc:  # noqa: BLE001 - export raises many types
         first = first_line(exc)
         raise ExportError(f"the compressed model cannot be exported again with torch.export: {first}") from exc

@@ -74,15 +74,40 @@ def _dim(d: Any) -> int | None:
     return d if isinstance(d, int) else None
 
 
-def _spec(name: str, val: Any) -> TensorSpec:
+def dynamic_dims(ep: Any) -> list[dict[int, tuple[str, int, int | None]]]:
+    """Per user input of the program: dim -> (its symbol, min, max or None when unbounded) for every dim
+    the program leaves dynamic (a batch, a sequence length)."""
+    nodes = {n.name: n for n in ep.graph.nodes}
+    found = []
+    for name in ep.graph_signature.user_inputs:
+        dims = {}
+        for i, d in enumerate(getattr(nodes[name].meta.get("val"), "shape", ())):
+            if isinstance(d, int):
+                continue
+            expr = getattr(getattr(d, "node", None), "expr", None)
+            bounds = ep.range_constraints.get(expr)
+            dims[i] = (str(expr), *(_bounds(bounds) if bounds is not None else (1, None)))
+        found.append(dims)
+    return found
+
+
+def _bounds(bounds: Any) -> tuple[int, int | None]:
+    # torch's integer infinity (int_oo) claims is_finite, so unboundedness is tested by name too
+    unbounded = bounds.upper.is_finite is False or type(bounds.upper).__name__ == "IntInfinity"
+    return int(bounds.lower), None if unbounded else int(bounds.upper)
+
+
+def _spec(name: str, val: Any, dynamic: dict[int, tuple[str, int, int | None]] | None = None) -> TensorSpec:
     dtype = str(val.dtype).replace("torch.", "")
-    return TensorSpec(name, tuple(_dim(d) for d in val.shape), dtype)
+    shape = tuple(_dim(d) for d in val.shape)
+    ranges = tuple((dynamic[i][1], dynamic[i][2]) if i in dynamic else None for i in range(len(shape))) if dynamic else ()
+    return TensorSpec(name, shape, dtype, ranges)
 
 
 def _specs(ep: Any) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     sig = ep.graph_signature
     nodes = {n.name: n for n in ep.graph.nodes}
-    inputs = tuple(_spec(name, nodes[name].meta["val"]) for name in sig.user_inputs)
+    inputs = tuple(_spec(name, nodes[name].meta["val"], dims) for name, dims in zip(sig.user_inputs, dynamic_dims(ep)))
     out_node = next(n for n in ep.graph.nodes if n.op == "output")
     vals = [a.meta.get("val") if hasattr(a, "meta") else None for a in out_node.args[0]]
     user = vals[len(vals) - len(sig.user_outputs):]
