@@ -82,6 +82,10 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, kinds: dic
             raise
         return _verify_on_fallback(artifact, reference, data, ref_out, runner.cross_check, checks, problems, exc, kinds)
     fid = fidelity(ref_out, got, kinds)
+    overflowed = _non_finite(ref_out, got)
+    if overflowed:
+        problems.append(f"{runner.runtime} ({runner.method}) outputs hold {overflowed} non-finite values where the "
+                        "reference's are finite (an overflow, e.g. float16 activations beyond +-65504; the task log names where)")
     measured = runner.measure(artifact) if runner.measure else {}
     if runner.cross_check:
         same = _compare_runtimes(got, runner.cross_check.run(artifact, data.inputs, reference=reference),
@@ -102,6 +106,12 @@ def verify(artifact: Artifact, reference: LoadedModel, data: Dataset, kinds: dic
         passed=not problems,
         reason="; ".join(problems),
     )
+
+
+def _non_finite(reference: list[np.ndarray], got: list[np.ndarray]) -> int:
+    """Output values that are inf or NaN where the reference's are finite."""
+    return sum(int((~np.isfinite(np.ravel(g)) & np.isfinite(np.ravel(r))).sum())
+               for r, g in zip(reference, got) if np.size(r) == np.size(g))
 
 
 # TFLite Micro's kernels are LiteRT's reference kernels, but a few round differently by a quantization

@@ -9,7 +9,8 @@
     are folded the same way in the clone) and the original Keras model runs with those weights
     (PyTorch models: `runner_torch.simulate`, the same idea on the torch program).
     This reproduces the weight error of fp16 storage, quantization, palettization and sparsity exactly;
-    it does not reproduce fp16 activation arithmetic on the device.
+    a float16 package's activations are rounded through float16 op by op (`fp16_activations.py`), so an
+    activation beyond float16's range overflows here as it would on the device.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from edge_sdk import deps
 from edge_sdk.formats.coreml.exporter import SPEC_VERSION
+from edge_sdk.formats.coreml import fp16_activations
 from edge_sdk.formats.coreml.fp16 import fp16_hazards
 from edge_sdk.formats.coreml.weights import WeightOp, load_program, weight_ops
 
@@ -116,31 +118,47 @@ def _inbound(layer):
 
 
 def substitute(handle, wops: list[WeightOp]):
-    """A clone of the Keras model carrying the Core ML weights; (clone, unmapped layer names)."""
+    """A clone of the Keras model carrying the Core ML weights; (clone, unmapped layer names).
+
+    Weights are matched by the Keras layer name in the MIL op name; a weight op named after the model's
+    output instead (`Identity`: a final Dense without activation) goes to the one layer still without
+    weights whose kernel has its size."""
     keras = deps.tf_keras()
     clone = keras.models.clone_model(handle)
     clone.set_weights(handle.get_weights())
     layers = {layer.name: layer for layer in clone.layers}
     done: set[str] = set()
+    nameless = []
     for wop in wops:
         layer = _layer_for(wop.name, layers)
         if layer is None:
-            continue
-        bn = None
-        if isinstance(layer, keras.layers.BatchNormalization):  # Core ML folded this BN into its producer
-            bn, layer = layer, _inbound(layer)
-        attr, value = _keras_kernel(layer, wop, keras)
-        if getattr(layer, attr, None) is None or value.size != int(np.prod(getattr(layer, attr).shape)):
-            continue  # not this layer's kernel after all: the layer stays unmapped (no simulation)
-        getattr(layer, attr).assign(value.reshape(getattr(layer, attr).shape))
-        bias = wop.bias
-        if bn is not None:
-            _neutral_bn(bn, None if getattr(layer, "use_bias", False) else bias)
-        if bias is not None and getattr(layer, "use_bias", False) and (attr != "depthwise_kernel" or isinstance(layer, keras.layers.DepthwiseConv2D)):
-            layer.bias.assign(bias.reshape(layer.bias.shape))
-        done.add(layer.name)
-    unmapped = [l.name for l in clone.layers if l.weights and any(w.name.split("/")[-1].startswith(("kernel", "depthwise_kernel")) for w in l.weights) and l.name not in done]
-    return clone, unmapped
+            nameless.append(wop)
+        elif _assign(layer, wop, keras):
+            done.add(_inbound(layer).name if isinstance(layer, keras.layers.BatchNormalization) else layer.name)
+    kernels = [l for l in clone.layers if l.weights and any(w.name.split("/")[-1].startswith(("kernel", "depthwise_kernel")) for w in l.weights)]
+    for wop in nameless:
+        sized = [l for l in kernels if l.name not in done and _keras_kernel(l, wop, keras)[1].size == wop.weight.size]
+        if len(sized) == 1 and _assign(sized[0], wop, keras):
+            done.add(sized[0].name)
+    return clone, [l.name for l in kernels if l.name not in done]
+
+
+def _assign(layer, wop: WeightOp, keras) -> bool:
+    """Give `layer` the Core ML weight (and bias); a batch norm Core ML folded into its producer gives
+    the producer the folded weight and becomes the identity. False when the weight is not this layer's."""
+    bn = None
+    if isinstance(layer, keras.layers.BatchNormalization):
+        bn, layer = layer, _inbound(layer)
+    attr, value = _keras_kernel(layer, wop, keras)
+    if getattr(layer, attr, None) is None or value.size != int(np.prod(getattr(layer, attr).shape)):
+        return False
+    getattr(layer, attr).assign(value.reshape(getattr(layer, attr).shape))
+    bias = wop.bias
+    if bn is not None:
+        _neutral_bn(bn, None if getattr(layer, "use_bias", False) else bias)
+    if bias is not None and getattr(layer, "use_bias", False) and (attr != "depthwise_kernel" or isinstance(layer, keras.layers.DepthwiseConv2D)):
+        layer.bias.assign(bias.reshape(layer.bias.shape))
+    return True
 
 
 def _neutral_bn(bn, beta) -> None:
@@ -161,9 +179,15 @@ def simulate(artifact, inputs: dict[str, np.ndarray], reference) -> list[np.ndar
             f"simulated numerics not possible: the Core ML weights of layers {', '.join(unmapped)} could not be "
             "mapped back onto the Keras model (structural checks only; verify on macOS)"
         )
+    if float16_activations(artifact):
+        clone = fp16_activations.keras_model(clone)
     arrays = list(inputs.values())
     out = clone.predict(arrays[0] if len(arrays) == 1 else arrays, batch_size=64, verbose=0)
     return [np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+
+def float16_activations(artifact) -> bool:
+    return artifact.details.get("compute_precision") == "float16"
 
 
 def predict(artifact, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -185,7 +209,7 @@ def run(artifact, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndar
     if reference is not None and reference.framework == "torch":
         from edge_sdk.formats.coreml import runner_torch
 
-        return runner_torch.simulate(Path(artifact.path), reference, inputs)[0]
+        return runner_torch.simulate(Path(artifact.path), reference, inputs, float16_activations(artifact))[0]
     if reference is None or reference.framework != "keras":
         raise NotImplementedError(
             "Core ML cannot predict on this OS and simulated numerics need the original Keras model; "

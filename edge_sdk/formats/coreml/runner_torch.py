@@ -1,8 +1,9 @@
 """Simulated Core ML verification of a PyTorch model on Linux (coremltools converts here but cannot
 predict): the weights stored in the .mlpackage are decompressed (coremltools.optimize.coreml.
 decompress_weights undoes linear quantization / palettization / sparsity) and loaded into the torch
-program, which then runs eagerly. That measures what weight compression did to the outputs; it does
-not exercise Core ML's kernels or float16 compute, so the method is `simulated`.
+program, which then runs eagerly (a float16 package with every op's output rounded through float16,
+fp16_activations.py). That measures what weight compression and float16 activations do to the outputs;
+it does not exercise Core ML's kernels, so the method is `simulated`.
 
 Weights are matched by name (`p_<param path>`, plus a compression suffix). A conv whose batch norm
 the converter folded into it loses its name; those convs are paired in program order with the
@@ -103,9 +104,13 @@ def substituted_module(mlpackage: Path, model: LoadedModel) -> tuple[Any, dict[s
                     "params_kept_from_program": kept}
 
 
-def simulate(mlpackage: Path, model: LoadedModel, inputs: dict[str, np.ndarray]) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """(outputs of the torch program running the package's decompressed weights, what was substituted)."""
+def simulate(mlpackage: Path, model: LoadedModel, inputs: dict[str, np.ndarray],
+             float16_activations: bool = False) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """(outputs of the torch program running the package's decompressed weights, what was substituted);
+    with `float16_activations`, every op's output rounded through float16 (fp16_activations.py)."""
+    from edge_sdk.formats.coreml import fp16_activations
     from edge_sdk.frameworks.torch.reference import example_batch
 
     module, info = substituted_module(mlpackage, model)
-    return predict(module, list(inputs.values()), example_batch(model)), info
+    fn = fp16_activations.torch_module(module) if float16_activations else module
+    return predict(fn, list(inputs.values()), example_batch(model)), info

@@ -76,3 +76,64 @@ def test_the_check_names_a_constant_float16_cannot_hold(masked_scorer, tmp_path)
     data = Dataset(inputs={"x": example[0].numpy(), "attention_mask": example[1].numpy()}, labels=None, source="test")
     v = verify(artifact, model, data)
     assert not v.passed and "beyond float16" in v.reason
+
+
+def _overflowing_torch_model():
+    """(x * 300)^2 / 1e5: fine in float32, but the square is beyond float16's range for |x| > 0.85."""
+    import torch
+
+    from edge_sdk.model import load_model
+
+    class Squares(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (self.proj(x) * 300.0) ** 2 / 1e5
+
+    torch.manual_seed(0)
+    return load_model(torch.export.export(Squares().eval(), (torch.randn(1, 8),)))
+
+
+@pytest.mark.parametrize("precision, passes", [("float16", False), ("float32", True)])
+def test_simulated_verification_runs_float16_activations_and_fails_on_their_overflow(precision, passes, tmp_path, caplog):
+    """Weights alone are in range; only the float16 activations overflow. The simulation rounds every
+    op's output through float16, so verification fails here as the device would, and names the op."""
+    from edge_sdk import get_profile
+    from edge_sdk.data import Dataset
+
+    model = _overflowing_torch_model()
+    artifact = FORMATS.get("coreml")(model, get_profile("ios"), ExportConfig(precision=precision), tmp_path)
+    assert fp16_hazards(_program(artifact.path)) == []
+    x = np.random.default_rng(0).standard_normal((16, 8)).astype(np.float32) * 3
+    with caplog.at_level("WARNING", logger="edge_sdk.formats.coreml.fp16_activations"):
+        v = verify(artifact, model, Dataset(inputs={"x": x}, labels=None, source="test"))
+    assert v.method == "simulated" and v.passed is passes, v.reason
+    if not passes:
+        assert "non-finite values where the reference's are finite" in v.reason
+        assert "float16 activations overflow at pow" in caplog.text or "overflow at" in caplog.text, caplog.text
+
+
+def test_keras_layers_run_float16_activations_in_the_simulation(tmp_path):
+    """The Keras simulation rounds each layer's output through float16: a Dense whose outputs reach 1e5
+    overflows (verification fails); scaled into range it passes with float16-sized errors."""
+    from edge_sdk import get_profile
+    from edge_sdk.data import Dataset
+    from edge_sdk.deps import tf_keras
+    from edge_sdk.model import load_model
+
+    keras = tf_keras()
+    x = np.random.default_rng(0).uniform(50, 100, (16, 4)).astype(np.float32)
+    results = {}
+    for gain in (1000.0, 10.0):  # hidden values up to 4e5 (beyond float16) or 4e3 (within)
+        inp = keras.Input((4,), name="x")
+        hidden = keras.layers.Dense(4, kernel_initializer=keras.initializers.Constant(gain), bias_initializer="ones",
+                                    name="big")(inp)
+        out = keras.layers.Dense(3, kernel_initializer=keras.initializers.Constant(1.0 / gain),
+                                 bias_initializer="ones", name="small")(hidden)
+        model = load_model(keras.Model(inp, out))
+        artifact = FORMATS.get("coreml")(model, get_profile("ios"), ExportConfig(precision="float16"), tmp_path / str(gain))
+        results[gain] = verify(artifact, model, Dataset(inputs={"x": x}, labels=None, source="test"))
+    assert not results[1000.0].passed and "non-finite" in results[1000.0].reason
+    assert results[10.0].passed and 0 < results[10.0].fidelity.max_abs_error < 1.0, results[10.0].fidelity

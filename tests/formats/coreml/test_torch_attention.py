@@ -40,3 +40,37 @@ def test_sdpa_new_ones_and_alias_convert_for_ios17(tmp_path):
     artifact = FORMATS.get("coreml")(model, profile, ExportConfig(precision="float16"), tmp_path)
     ops = {op.op_type for op in load_program(artifact.path)[1].functions["main"].operations}
     assert {"matmul", "softmax"} <= ops and "scaled_dot_product_attention" not in ops  # lowered at iOS17
+
+
+def test_an_ios18_profile_keeps_sdpa_fused_and_the_float16_package_is_safe(tmp_path):
+    """A profile that extends the iPhone 15 Pro with iOS18 as its minimum target: coremltools keeps sdpa as its
+    fused iOS18 op (no matmul/softmax lowering) and the float16 package passes the fp16 checks."""
+    import torch
+    import yaml
+
+    from edge_sdk import get_profile
+    from edge_sdk.formats.coreml.fp16 import fp16_hazards
+    from edge_sdk.formats.coreml.weights import load_program
+    from edge_sdk.model import load_model
+
+    (tmp_path / "ios18.yaml").write_text(yaml.safe_dump({
+        "name": "ios18", "extends": "iphone-15-pro", "runtime": {"constraints": {"minimum_deployment_target": "iOS18"}}}))
+    profile = get_profile("ios18", tmp_path)
+
+    class Attention(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.qkv = torch.nn.Linear(16, 48)
+
+        def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            q, k, v = self.qkv(x).view(1, 8, 3, 2, 8).permute(2, 0, 3, 1, 4)
+            out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :].bool())
+            return out.transpose(1, 2).reshape(1, 8, 16)
+
+    torch.manual_seed(0)
+    program = torch.export.export(Attention().eval(), (torch.randn(1, 8, 16), torch.ones(1, 8, dtype=torch.int64)))
+    artifact = FORMATS.get("coreml")(load_model(program), profile, ExportConfig(precision="float16"), tmp_path / "out")
+    spec, mil = load_program(artifact.path)
+    ops = {op.op_type for op in mil.functions["main"].operations}
+    assert "scaled_dot_product_attention" in ops and "softmax" not in ops, ops
+    assert spec.specificationVersion >= 9 and fp16_hazards(mil) == []
