@@ -6,7 +6,8 @@ deployment target and compute units come from the profile's `runtime.constraints
 then compressed with `coremltools.optimize.coreml` per `config.coreml_compression`:
 
     linear8            int8 per-channel symmetric linear quantization
-    palettize4/6/8     k-means palettization, 4/6/8-bit per-tensor lookup tables
+    palettize4/6/8     k-means palettization, 4/6/8-bit lookup tables: per tensor, from iOS18 one per
+                       group of 16 output channels (per_grouped_channel)
     sparse             magnitude pruning to 50% (keeps exactly the zeros of a pruned model instead when
                        config.sparsity_aware)
     sparse-palettize4  sparse, then 4-bit palettization of the non-zeros (joint: needs iOS18)
@@ -75,8 +76,13 @@ def enum_value(ct: Any, kind: str, value: str, field: str, profile: Profile) -> 
         raise ConfigError(f"profile {profile.name}: runtime.constraints.{field} {value!r} is unknown; valid: {', '.join(valid)}") from None
 
 
-def _op_config(cto: Any, compression: str, sparsity_aware: bool) -> list[tuple[str, Any]]:
-    """(coremltools optimize function name, OptimizationConfig) steps for one compression."""
+PALETTE_GROUP = 16  # output channels sharing one LUT at iOS18 (coremltools' per_grouped_channel)
+
+
+def _op_config(cto: Any, compression: str, sparsity_aware: bool, grouped: bool) -> list[tuple[str, Any]]:
+    """(coremltools optimize function name, OptimizationConfig) steps for one compression. `grouped`
+    (iOS18+): a palettized weight gets one LUT per PALETTE_GROUP output channels instead of one per
+    tensor, so a layer's channels with different ranges each get their own palette."""
     prune = (
         cto.OpThresholdPrunerConfig(threshold=1e-12, minimum_sparsity_percentile=0.0)
         if sparsity_aware
@@ -88,7 +94,8 @@ def _op_config(cto: Any, compression: str, sparsity_aware: bool) -> list[tuple[s
         "sparse-palettize4": [("prune_weights", prune), ("palettize_weights", cto.OpPalettizerConfig(mode="kmeans", nbits=4))],
     }
     if compression.startswith("palettize"):
-        return [("palettize_weights", cto.OpPalettizerConfig(mode="kmeans", nbits=int(compression[-1])))]
+        per_group = {"granularity": "per_grouped_channel", "group_size": PALETTE_GROUP} if grouped else {}
+        return [("palettize_weights", cto.OpPalettizerConfig(mode="kmeans", nbits=int(compression[-1]), **per_group))]
     return steps[compression]
 
 
@@ -100,7 +107,7 @@ def compress(mlmodel: Any, compression: str, sparsity_aware: bool, target: str, 
             f"says {target} (use palettize4 or a profile targeting iOS18)"
         )
     np.random.seed(seed)  # k-means initialisation
-    for i, (fn, op_config) in enumerate(_op_config(cto, compression, sparsity_aware)):
+    for i, (fn, op_config) in enumerate(_op_config(cto, compression, sparsity_aware, joint_compression(target))):
         kwargs = {"joint_compression": True} if i > 0 else {}
         mlmodel = getattr(cto, fn)(mlmodel, cto.OptimizationConfig(global_config=op_config), **kwargs)
     return mlmodel

@@ -4,6 +4,7 @@ lowers it to matmul + softmax below iOS18)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from edge_sdk.formats import FORMATS, ExportConfig
@@ -74,3 +75,33 @@ def test_an_ios18_profile_keeps_sdpa_fused_and_the_float16_package_is_safe(tmp_p
     ops = {op.op_type for op in mil.functions["main"].operations}
     assert "scaled_dot_product_attention" in ops and "softmax" not in ops, ops
     assert spec.specificationVersion >= 9 and fp16_hazards(mil) == []
+
+
+def test_ios18_palettizes_per_grouped_channel_and_the_simulation_decodes_it(tmp_path):
+    """From iOS18 a palettized weight has one LUT per 16 output channels (coremltools'
+    per_grouped_channel); below it one per tensor. The Linux simulation decodes both."""
+    import torch
+    import yaml
+
+    from edge_sdk import get_profile
+    from edge_sdk.data import Dataset
+    from edge_sdk.formats.coreml.weights import load_program
+    from edge_sdk.model import load_model
+    from edge_sdk.verify import verify
+
+    (tmp_path / "ios18.yaml").write_text(yaml.safe_dump({
+        "name": "ios18", "extends": "iphone-15-pro", "runtime": {"constraints": {"minimum_deployment_target": "iOS18"}}}))
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 96), torch.nn.ReLU(), torch.nn.Linear(96, 8)).eval()
+    model = load_model(torch.export.export(net, (torch.randn(1, 64),)))
+    x = np.random.default_rng(0).standard_normal((32, 64)).astype(np.float32)
+    luts = {}
+    for name, profile in (("ios17", get_profile("ios")), ("ios18", get_profile("ios18", tmp_path))):
+        art = FORMATS.get("coreml")(model, profile, ExportConfig(precision="float16", coreml_compression="palettize4"),
+                                    tmp_path / name)
+        ops = [op for op in load_program(art.path)[1].functions["main"].operations if op.op_type.startswith("constexpr_lut")]
+        luts[name] = {tuple(op.inputs["lut"].val.shape) for op in ops}
+        v = verify(art, model, Dataset({model.inputs[0].name: x}, None, "test"))
+        assert v.method == "simulated" and v.passed and v.fidelity.cosine > 0.99, (name, v.fidelity)
+    assert (6, 1, 16, 1) in luts["ios18"], luts  # 96 output channels / 16 per group, 16 entries each
+    assert all(shape[0] == 1 or len(shape) == 1 for shape in luts["ios17"]), luts
