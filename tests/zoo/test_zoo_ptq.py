@@ -211,3 +211,12 @@ def test_the_bert_encoder_builds_for_ios_with_an_fp16_safe_package(tmp_path):
     verification = report["verification"]
     assert verification["runtime"] == "coreml" and verification["checks"]["problems"] == []
     assert {"matmul", "softmax"} <= set(verification["checks"]["op_types"])
+
+
+def test_the_bert_encoder_builds_for_jetson(tmp_path):
+    """The same encoder for the Jetson's CPU (`pte`, XNNPACK): exit 0 with the embedding metric."""
+    report = build(make("t_bert_embed"), tmp_path / "out", "--target", "jetson", "--task", "embedding",
+                   "--min-fidelity", "cosine_min=0.99")
+    assert report["feasible"] and report["artifacts"][0]["format"] == "pte", report["attempts"]
+    chosen = next(a for a in report["attempts"] if a["name"] == report["plan"]["name"])
+    assert chosen["quality"]["primary"]["metric"] == "cosine_min" and chosen["quality"]["primary"]["value"] >= 0.99

@@ -6,7 +6,8 @@ needs no upper bound); a static program keeps its exported batch; both are lower
 `to_edge_transform_and_lower`. For XNNPACK, scaled_dot_product_attention is first written out as explicit
 matmul / softmax (attention.py: 1.5-2.3x faster on an encoder, measured). A model that ptq / qat (any mode)
 already quantized is lowered as is; a float model asked for at int8 / dynamic-int8 is quantized here
-with the same pt2e code (static int8 needs ExportConfig.calibration). Artifact.details records the
+with the same pt2e code (static int8 needs ExportConfig.calibration), at float16 converted to a float16
+program with float32 I/O (float16.py). Artifact.details records the
 delegation coverage: graph nodes the backend took vs nodes left to the portable CPU kernels.
 """
 
@@ -24,7 +25,7 @@ from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.contracts.records import Artifact
 
-PRECISIONS = ("float32", "int8", "dynamic-int8")
+PRECISIONS = ("float32", "float16", "int8", "dynamic-int8")
 TOOLS = ("torch", "executorch", "torchao")
 
 
@@ -48,6 +49,10 @@ def prepared(model: LoadedModel, config: ExportConfig) -> tuple[LoadedModel, str
         return model, done, notes
     if config.precision == "float32":
         return model, "float32", []
+    if config.precision == "float16":
+        from edge_sdk.formats.executorch.float16 import float16_program
+
+        return float16_program(model), "float16", []
     from edge_sdk.frameworks.torch.techniques.ptq import quantize
 
     quantized, record = quantize(

@@ -1,6 +1,7 @@
 """The PyTorch model's ladder on ExecuTorch targets (Core ML rungs are format-level: planner/ladder.py).
 
-    pte:        float32 -> dynamic-int8 -> dynamic-int8 with 4-bit embedding tables (for models that look
+    pte:        float32 -> float16 (where the target computes it) -> dynamic-int8
+                -> dynamic-int8 with 4-bit embedding tables (for models that look
                 tables up by their inputs) -> dynamic-int8 with 4-bit linear weights (and those tables;
                 for models with linear layers); the dynamic rungs where the target runs float ops
                 -> int8 PTQ -> QAT int8 -> prune 50% + PTQ -> distill to width 0.75 / 0.5 / 0.35 + PTQ
@@ -31,6 +32,8 @@ def rungs(info: ModelInfo, profile: Profile, fmt: str, allows_float: bool) -> li
     ladder = []
     if allows_float:
         ladder.append(_rung("fp32", fmt, "float32"))
+        if "float16" in profile.runtime.dtypes:
+            ladder.append(_rung("fp16", fmt, "float16", params_scale=1.0 + _conv_params(info) / info.params))
         ladder.append(_rung("dynamic-int8", fmt, "dynamic-int8", (Step("ptq", {"mode": "dynamic-int8"}),)))
         table_params, dense_params = _input_table_params(info), _four_bit_dense_params(info)
         tables4 = {"embedding_bits": 4} if table_params else {}
@@ -49,6 +52,13 @@ def rungs(info: ModelInfo, profile: Profile, fmt: str, allows_float: bool) -> li
         _rung("prune50-int8", fmt, "int8", (Step("prune", {"sparsity": 0.5}), ptq), sparsity=0.5, trains=True),
     ]
     return ladder + distill_rungs("torch", "int8", fmt, "int8", then=(ptq,))
+
+
+def _conv_params(info: ModelInfo) -> int:
+    """Parameters of conv layers: ExecuTorch 1.5.1's XNNPACK stores their weights float32 even in a float16
+    program (measured: a Conv2d(32, 64, 3) .pte is 76,416 B at both precisions; a Linear halves), so
+    the float16 size estimate counts them twice over."""
+    return sum(layer.params for layer in info.layers if layer.kind in ("conv", "depthwise"))
 
 
 def _four_bit_dense_params(info: ModelInfo) -> int:

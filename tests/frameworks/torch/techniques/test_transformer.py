@@ -147,8 +147,8 @@ def test_four_bit_linear_rung_follows_the_dynamic_rungs_and_counts_half_a_byte_p
 
     info = analyze_torch(transformer)
     names = [r.name for r in rungs(info, android, "pte", allows_float=True)]
-    assert names[:4] == ["fp32", "dynamic-int8", "dynamic-int8-emb4", "dynamic-int8-w4"], names
-    rung = rungs(info, android, "pte", allows_float=True)[3]
+    assert names[:5] == ["fp32", "fp16", "dynamic-int8", "dynamic-int8-emb4", "dynamic-int8-w4"], names
+    rung = rungs(info, android, "pte", allows_float=True)[4]
     assert rung.steps[0].params == {"mode": "dynamic-int8", "weight_bits": 4, "embedding_bits": 4}
     assert rung.params_scale == pytest.approx(1 - (64 * 32 * (1 - BYTES_PER_VALUE) + LINEAR_WEIGHTS * 0.5) / info.params)
     assert "dynamic-int8-w4" not in {r.name for r in rungs(info, android, "pte", allows_float=False)}
