@@ -9,7 +9,7 @@ Adding a format is adding a folder and its line below. Exporters and runners imp
 (TensorFlow, torch, coremltools, ExecuTorch) inside functions, so importing this package is cheap.
 """
 
-from edge_sdk.formats import coreml, executorch, pte_coreml, tflite, tflm
+from edge_sdk.formats import coreml, executorch, onnx, pte_coreml, tflite, tflm
 from edge_sdk.formats.base import ExportConfig, Format
 from edge_sdk.registry import Registry
 
@@ -20,6 +20,7 @@ for _folder in (
     coreml,
     executorch,
     pte_coreml,
+    onnx,
 ):
     FORMATS.register(_folder.FORMAT.name)(_folder.FORMAT)
 

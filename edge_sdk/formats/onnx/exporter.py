@@ -1,0 +1,127 @@
+"""ONNX exporter ("onnx"; for TensorRT on a Jetson's GPU): `model.onnx` from a tf_keras model (tf2onnx)
+or a torch program (torch.onnx's dynamo exporter, onnxscript), checked by the ONNX checker with full
+shape inference on every export.
+
+Precisions: float32, and int8 with explicit Q/DQ in the layout TensorRT expects (`quantize.py`).
+The opset is the profile's `runtime.constraints.onnx_opset` (the highest its TensorRT parser takes),
+else DEFAULT_OPSET. Keras models keep a dynamic batch; torch programs keep theirs (usually batch 1).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from edge_sdk import deps
+from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.contracts.records import Artifact
+from edge_sdk.errors import ConfigError, ExportError
+from edge_sdk.formats.base import ExportConfig, export_errors
+from edge_sdk.formats.common.atomic import commit, make_artifact, staging
+from edge_sdk.profiles import Profile
+
+PRECISIONS = ("float32", "int8")
+DEFAULT_OPSET = 17  # TensorRT 8.6+ and 10.x parse opset 17 (onnx-tensorrt's operator matrix)
+TOOLS = ("onnx", "onnxruntime", "tf2onnx", "torch", "onnxscript")
+
+
+def opset_for(profile: Profile) -> int:
+    value = profile.runtime.constraints.get("onnx_opset", DEFAULT_OPSET)
+    if not isinstance(value, int) or value < 13:
+        raise ConfigError(f"profile {profile.name}: runtime.constraints.onnx_opset {value!r} must be an integer >= 13")
+    return value
+
+
+def from_keras(model: LoadedModel, opset: int) -> Any:
+    tf = deps.tensorflow()
+    tf2onnx = deps.module("tf2onnx")
+    signature = [tf.TensorSpec((None, *s.shape[1:]), s.dtype, name=s.name) for s in model.inputs]
+    with export_errors("tf2onnx could not convert the Keras model"):
+        proto, _ = tf2onnx.convert.from_keras(model.handle, input_signature=signature, opset=opset)
+    return canonical_names(proto)
+
+
+_COUNTED = re.compile(r"^(.*)__\d+(:\d+)?$")
+
+
+def canonical_names(proto: Any) -> Any:
+    """tf2onnx suffixes the nodes and tensors it inserts with a process-wide counter (`conv1/BiasAdd__38`),
+    so a second conversion of the same model gets other names and other bytes. Renumber every such
+    name in order of first appearance, in place."""
+    graph, renamed = proto.graph, {}
+
+    def canonical(name: str) -> str:
+        found = _COUNTED.match(name)
+        if not found:
+            return name
+        if name not in renamed:
+            renamed[name] = f"{found.group(1)}__{len(renamed) + 1}{found.group(2) or ''}"
+        return renamed[name]
+
+    for node in graph.node:
+        node.name = canonical(node.name)
+        node.input[:] = [canonical(n) for n in node.input]
+        node.output[:] = [canonical(n) for n in node.output]
+    for tensor in graph.initializer:
+        tensor.name = canonical(tensor.name)
+    for value in list(graph.value_info) + list(graph.input) + list(graph.output):
+        value.name = canonical(value.name)
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param"):
+                dim.dim_param = canonical(dim.dim_param)
+    return proto
+
+
+def from_torch(model: LoadedModel, opset: int) -> Any:
+    torch = deps.torch()
+    with export_errors("torch.onnx (dynamo) could not export the program"):
+        program = torch.onnx.export(model.handle, tuple(model.example_inputs), dynamo=True, opset_version=opset,
+                                    input_names=[s.name for s in model.inputs], verbose=False)
+    return program.model_proto
+
+
+def checked(proto: Any) -> Any:
+    """The model after the ONNX checker and strict shape inference: what TensorRT's parser will read."""
+    onnx = deps.module("onnx")
+    with export_errors("the exported ONNX model fails the ONNX checker"):
+        inferred = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+        onnx.checker.check_model(inferred, full_check=True)
+    return inferred
+
+
+def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
+    if config.precision not in PRECISIONS:
+        raise ConfigError(f"onnx precision {config.precision!r} is not supported; valid: {', '.join(PRECISIONS)}")
+    builders = {"keras": from_keras, "torch": from_torch}
+    if model.framework not in builders:
+        raise ConfigError(f"the onnx exporter takes Keras or PyTorch models; got a {model.framework} model")
+    start, opset = time.perf_counter(), opset_for(profile)
+    proto = checked(builders[model.framework](model, opset))
+    details: dict[str, Any] = {"opset": opset, "engine_flags": [], "notes": []}
+    if config.precision == "int8":
+        from edge_sdk.formats.onnx.quantize import quantize_qdq
+
+        if config.calibration is None:
+            raise ConfigError("onnx int8 (Q/DQ) needs calibration data; pass --calibration FILE.npz")
+        proto, qdq = quantize_qdq(proto, model, config.calibration, config.max_calibration_samples)
+        details.update(qdq=qdq, engine_flags=["--int8"])
+    onnx = deps.module("onnx")
+    with staging(out_dir) as stage:
+        path = stage / "model.onnx"
+        path.write_bytes(proto.SerializeToString(deterministic=True))
+        if path.stat().st_size >= 2**31:
+            raise ExportError("the ONNX model is over 2 GB, the protobuf limit; external weight files are not supported")
+        files = commit(stage, out_dir)
+    details.update(inputs=[{"name": i.name, "shape": _shape(i), "dtype": _dtype(onnx, i)} for i in proto.graph.input],
+                   outputs=[o.name for o in proto.graph.output], export_s=round(time.perf_counter() - start, 3))
+    return make_artifact("onnx", out_dir / "model.onnx", files, config.precision, TOOLS, details)
+
+
+def _shape(value: Any) -> list:
+    return [d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim]
+
+
+def _dtype(onnx: Any, value: Any) -> str:
+    return str(onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type))

@@ -1,0 +1,61 @@
+"""ONNX Runtime runner for `.onnx` artifacts (CPU execution provider): what verifies an ONNX model here.
+The engine TensorRT builds from the file on the board (its kernels, its fp16/int8 choices) is built and
+timed there (`edge-sdk bench`); this checks the file's numerics against the original model."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edge_sdk import deps
+
+LATENCY_RUNS = 20
+
+
+def session(artifact_or_path) -> object:
+    ort = deps.module("onnxruntime")
+    path = artifact_or_path if isinstance(artifact_or_path, (str, Path)) else artifact_or_path.path
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # reproducible numerics and timings
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run(artifact_or_path, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
+    """Outputs on every sample, in batches of the file's static batch (else 64)."""
+    sess = session(artifact_or_path)
+    feeds = sess.get_inputs()
+    batch = feeds[0].shape[0] if isinstance(feeds[0].shape[0], int) else 64
+    arrays = list(inputs.values())
+    outs: list[list[np.ndarray]] = []
+    for start in range(0, len(arrays[0]), batch):
+        chunk = [np.ascontiguousarray(a[start:start + batch]) for a in arrays]
+        real = len(chunk[0])
+        if real < batch and isinstance(feeds[0].shape[0], int):
+            chunk = [np.concatenate([c, np.zeros((batch - real, *c.shape[1:]), c.dtype)]) for c in chunk]
+        results = sess.run(None, {f.name: c.astype(np.dtype(_np_type(f.type)), copy=False) for f, c in zip(feeds, chunk)})
+        outs.append([r[:real] for r in results])
+    return [np.concatenate([o[i] for o in outs]).astype(np.float32) for i in range(len(outs[0]))]
+
+
+def _np_type(onnx_type: str) -> str:
+    """'tensor(float)' -> float32, 'tensor(int64)' -> int64."""
+    name = onnx_type.removeprefix("tensor(").removesuffix(")")
+    return {"float": "float32", "double": "float64", "float16": "float16"}.get(name, name)
+
+
+def measure(artifact) -> dict:
+    """Host latency of one inference (ONNX Runtime CPU, 1 thread): a sanity figure, not the GPU's."""
+    sess = session(artifact)
+    feeds = {f.name: np.zeros([d if isinstance(d, int) else 1 for d in f.shape], np.dtype(_np_type(f.type)))
+             for f in sess.get_inputs()}
+    for _ in range(3):
+        sess.run(None, feeds)
+    times = []
+    for _ in range(LATENCY_RUNS):
+        start = time.perf_counter()
+        sess.run(None, feeds)
+        times.append((time.perf_counter() - start) * 1000)
+    return {"latency_ms_host": {"p50": statistics.median(times), "min": min(times), "max": max(times), "runs": LATENCY_RUNS}}
