@@ -24,7 +24,7 @@ from edge_sdk.errors import ProfileError
 
 FAMILIES = ("android", "ios", "cortex-m", "jetson")
 Family = Literal["android", "ios", "cortex-m", "jetson"]
-Format = Literal["tflite", "tflm", "coreml", "pte", "pte-coreml"]
+Format = Literal["tflite", "tflm", "coreml", "pte", "pte-coreml", "onnx"]
 DType = Literal["int8", "int16", "float16", "float32"]
 # Which op vocabulary a format's op list is written in (see LayerInfo.runtime_ops).
 OP_NAMESPACE: dict[str, str] = {
@@ -33,6 +33,7 @@ OP_NAMESPACE: dict[str, str] = {
     "coreml": "coreml",
     "pte": "aten",
     "pte-coreml": "aten",
+    "onnx": "onnx",
 }
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "device_profiles"
@@ -63,8 +64,13 @@ class ComputeUnit(FrozenModel):
     formats: tuple[Format, ...] | None = Field(
         default=None,
         description="formats whose runtime can schedule work on this unit; None = every format of the profile, "
-        "() = none of ours (e.g. a Jetson GPU needs TensorRT)",
+        "() = none of ours",
     )
+    memory_bandwidth_bytes_per_s: float | None = Field(
+        default=None, gt=0, description="DRAM bandwidth the unit reads weights and activations at (roofline bound)")
+    launch_overhead_s: float | None = Field(
+        default=None, ge=0, description="fixed time per layer (a GPU kernel launch), added to each layer's compute time")
+    runtime_version: str | None = Field(default=None, description="the runtime on the unit, e.g. 'TensorRT 10.3 (JetPack 6.2)'")
     source: str
 
 
@@ -78,8 +84,8 @@ class Compute(FrozenModel):
 class Runtime(FrozenModel):
     formats: tuple[Format, ...] = Field(min_length=1, description="in order of preference")
     dtypes: tuple[DType, ...] = Field(min_length=1)
-    ops: dict[Literal["tflite", "coreml", "aten"], tuple[str, ...]] = Field(
-        description="supported ops per op vocabulary (tflite builtins, Core ML MIL ops, aten ops)"
+    ops: dict[Literal["tflite", "coreml", "aten", "onnx"], tuple[str, ...]] = Field(
+        description="supported ops per op vocabulary (tflite builtins, Core ML MIL ops, aten ops, ONNX operators)"
     )
     constraints: dict[str, Any] = Field(default_factory=dict)
     source: str

@@ -12,19 +12,19 @@ from edge_sdk.profiles import get_profile
 
 def test_every_folder_is_registered_under_its_name():
     assert {"tflite", "tflm", "coreml", "pte", "pte-coreml"} <= set(FORMATS.names())
-    for name in ("tflite", "tflm", "coreml", "pte", "pte-coreml"):
+    for name in ("tflite", "tflm", "coreml", "pte", "pte-coreml", "onnx"):
         assert FORMATS.get(name).name == name
 
 
 def test_unknown_format_lists_the_valid_names():
-    with pytest.raises(EdgeSDKError, match=r"unknown format 'onnx'; valid: coreml, .*tflite, tflm"):
-        FORMATS.get("onnx")
+    with pytest.raises(EdgeSDKError, match=r"unknown format 'tensorrt'; valid: coreml, .*tflite, tflm"):
+        FORMATS.get("tensorrt")
 
 
 def test_producible_formats_come_from_each_formats_frameworks():
     producible = producible_formats()
-    assert producible["keras"] == ("coreml", "tflite", "tflm")
-    assert producible["torch"] == ("coreml", "pte", "pte-coreml")
+    assert producible["keras"] == ("coreml", "onnx", "tflite", "tflm")
+    assert producible["torch"] == ("coreml", "onnx", "pte", "pte-coreml")
     assert producible["tflite"] == ("tflite", "tflm")
 
 
