@@ -94,7 +94,7 @@ def test_profile_is_internally_consistent(profile):
 def test_runtime_choices_per_family():
     for p in BUILTINS:
         expected = {"cortex-m": ("tflm",), "android": ("tflite", "pte"), "ios": ("coreml", "pte-coreml"),
-                    "jetson": ("pte", "tflite")}[p.family]
+                    "jetson": ("onnx", "pte", "tflite")}[p.family]
         assert p.runtime.formats == expected, p.name
     for p in (x for x in BUILTINS if x.family == "cortex-m"):
         assert p.runtime.dtypes == ("int8", "int16") and p.int8_only  # int16: the 16x8 kernels
@@ -113,11 +113,11 @@ def test_known_device_numbers():
     assert ane["iphone-12"].dtypes["float16"] == 11e12 / 2  # 11 TOPS
 
 
-def test_jetson_gpu_is_listed_but_reached_by_no_format():
+def test_jetson_gpu_runs_onnx_and_the_cpu_the_other_formats():
     for p in (x for x in BUILTINS if x.family == "jetson"):
         gpu = next(u for u in p.compute.units if u.name == "gpu")
-        assert gpu.formats == ()
-        assert all(u.name == "cpu" for fmt in p.runtime.formats for u in p.units_for(fmt))
+        assert gpu.formats == ("onnx",) and p.units_for("onnx") == (gpu,)
+        assert all(u.name == "cpu" for fmt in ("pte", "tflite") for u in p.units_for(fmt))
 
 
 # --- op lists are the runtimes' real ones -----------------------------------------------------------------
@@ -172,7 +172,9 @@ def test_generated_op_blocks_are_up_to_date():
 
 @pytest.mark.slow
 def test_a_torch_cnn_fits_the_pte_profiles_op_lists():
-    """The aten names the analysis reports for a plain CNN are all in the XNNPACK list (no false alarms)."""
+    """The aten names the analysis reports for a plain CNN are all in the XNNPACK list (no false alarms);
+    on a Jetson its ONNX operators are in TensorRT 10.3's list (the GPU is chosen), but TensorRT 8.2 on the
+    Nano has no HardSwish, so the Nano builds for its CPU instead."""
     import torch
 
     from edge_sdk.model import analyze, load_model
@@ -184,10 +186,11 @@ def test_a_torch_cnn_fits_the_pte_profiles_op_lists():
         torch.nn.Flatten(), torch.nn.Dropout(0.1), torch.nn.Linear(8, 10), torch.nn.Softmax(-1),
     ).eval()
     info = analyze(load_model(torch.export.export(net, (torch.randn(1, 1, 12, 12),))))
-    for target in ("pixel-8", "galaxy-a54", "jetson-orin-nano", "jetson-nano"):
+    for target, fmt in (("pixel-8", "pte"), ("galaxy-a54", "pte"), ("jetson-orin-nano", "onnx"), ("jetson-nano", "pte")):
         report = check_fit(info, get_profile(target))
-        assert report.fmt == "pte" and report.ops_checked
+        assert report.fmt == fmt and report.ops_checked, (target, report.fmt)
         assert report.unsupported_ops == (), (target, report.unsupported_ops)
+    assert "HardSwish" in info.runtime_ops("onnx")[next(l.name for l in info.layers if l.op == "aten.hardswish.default")]
 
 
 # --- user profiles: --profiles-dir and extends -----------------------------------------------------------

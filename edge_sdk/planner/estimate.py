@@ -42,6 +42,9 @@ Latency per compute unit that can run the compute dtype (among the units the for
     other ops (bias, activation, pooling, elementwise) cost one MAC each, N_ops = ops that run in the
     format's runtime (folded layers cost nothing), OP_OVERHEAD_CYCLES = per-op interpreter dispatch on
     the host CPU, ACCEL_DISPATCH_MS = one submission to a GPU / NPU / ANE per inference.
+    A unit that states `memory_bandwidth_bytes_per_s` / `launch_overhead_s` (a Jetson GPU under TensorRT)
+    is estimated per layer instead, as a roofline: sum over layers of max(compute at the unit's rate,
+    weight + output bytes / bandwidth) + one launch overhead per layer that does work (+ ACCEL_DISPATCH_MS).
     best_unit is the unit with the lowest estimate.
 """
 
@@ -185,9 +188,33 @@ def _latency(info: ModelInfo, profile: Profile, fmt: str, precision: str, macs_s
         if not all(rates):
             continue
         accel = ACCEL_DISPATCH_MS if profile.family != "cortex-m" and "cpu" not in unit.name.lower() else 0.0
+        if unit.memory_bandwidth_bytes_per_s or unit.launch_overhead_s is not None:
+            roofline = _roofline_ms(info, unit, precision, rates[0], macs_scale, activation_scale)
+            out[unit.name] = round(roofline + accel, 4)
+            continue
         compute_ms = sum(1000 * amount / (rate * unit.efficiency) for (amount, _), rate in zip(work, rates))
         out[unit.name] = round(compute_ms + dispatch_ms + accel, 4)
     return out
+
+
+def _roofline_ms(info: ModelInfo, unit: ComputeUnit, precision: str, rate: float, macs_scale: float,
+                 activation_scale: float) -> float:
+    """A unit that states its memory bandwidth and per-layer launch overhead (a GPU under TensorRT): each
+    layer takes the longer of its compute and its memory traffic (weights read once, output written
+    once, at the precision's bytes), plus one launch per layer that does work (TensorRT fuses the
+    elementwise tail of a conv into it, so a layer is about a kernel)."""
+    bandwidth = unit.memory_bandwidth_bytes_per_s or float("inf")
+    dtype = compute_dtype(precision)
+    value_bytes = {"float32": 4, "float16": 2, "int8": 1, "int16": 2}[dtype]
+    total_s, kernels = 0.0, 0
+    for layer in info.layers:
+        work = layer.macs * macs_scale + layer.other_ops * activation_scale
+        if work <= 0:
+            continue
+        kernels += 1
+        traffic = layer.params * value_bytes + layer.output_elems * activation_scale * value_bytes
+        total_s += max(work / (rate * unit.efficiency), traffic / bandwidth)
+    return 1000 * (total_s + kernels * (unit.launch_overhead_s or 0.0))
 
 
 def dynamic_int8_macs(info: ModelInfo, fmt: str) -> int:

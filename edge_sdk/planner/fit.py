@@ -2,7 +2,10 @@
 flash / RAM / latency for float32 and int8 against the budgets, each marked ok or over and by how much.
 
 The check uses the first format in the profile's preference order that the model's framework can
-produce, and that format's op vocabulary (TFLite builtins, Core ML MIL ops or aten ops).
+produce and whose op vocabulary (TFLite builtins, Core ML MIL ops, aten ops, ONNX operators) holds every
+op of the model, so a Jetson builds for its GPU (onnx, TensorRT) when TensorRT parses every layer and
+for its CPU (pte, tflite) otherwise. When no format holds every op, the first producible one is
+checked and its missing ops reported.
 """
 
 from __future__ import annotations
@@ -25,9 +28,21 @@ def choose_format(framework: str, profile: Profile) -> str | None:
     return next((f for f in profile.runtime.formats if f in producible), None)
 
 
+def format_for(info: ModelInfo, profile: Profile) -> str | None:
+    """The first producible format (preference order) that runs every op of the model, else the first
+    producible one (None: the framework produces none of the profile's formats)."""
+    producible = producible_formats().get(info.framework, ())
+    candidates = [f for f in profile.runtime.formats if f in producible]
+    for fmt in candidates:
+        supported = profile.ops_for(fmt)
+        if not supported or FORMATS.get(fmt).portable_fallback or not _unsupported_ops(info, OP_NAMESPACE[fmt], supported):
+            return fmt
+    return candidates[0] if candidates else None
+
+
 def check_fit(info: ModelInfo, profile: Profile, budgets: Budgets | None = None) -> FitReport:
     budgets = budgets or Budgets.from_profile(profile)
-    fmt = choose_format(info.framework, profile)
+    fmt = format_for(info, profile)
     ops_checked, op_issues, fallback, rows = False, (), (), ()
     if fmt is not None:
         supported = profile.ops_for(fmt)

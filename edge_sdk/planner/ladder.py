@@ -5,7 +5,7 @@ where the target runs float ops, then int8 PTQ, QAT, pruning, clustering, low-ra
 to smaller widths. Each framework lists its own rungs for the formats it exports to (its Frontend's
 `rungs`, edge_sdk/frameworks/<name>/rungs.py). Core ML targets get the format's rungs whatever the
 framework: float16 compute, then weight compression (8-bit linear, 6- and 4-bit palettization,
-sparse + 4-bit palettization). Technique names are the same for every framework (a step runs the
+sparse + 4-bit palettization). ONNX targets (TensorRT) get fp32, fp16 and int8 Q/DQ. Technique names are the same for every framework (a step runs the
 implementation of the model's framework), and every step's params are checked against its
 technique's declared config when the ladder is built. Each candidate carries its cost-model
 estimate; the search discards those whose estimate breaks a hard budget before any training.
@@ -42,6 +42,8 @@ def build_ladder(info: ModelInfo, profile: Profile, fit: FitReport | None = None
     if fmt == "coreml":
         # coremltools converts float programs only: Core ML's own weight compression, not int8 PTQ/QAT
         rungs = _coreml_rungs(profile, info.framework)
+    elif fmt == "onnx":
+        rungs = _onnx_rungs(profile, info.framework)
     else:
         rungs = frontend.rungs(info, profile, fmt, allows_float)
     for cand in rungs:
@@ -74,6 +76,20 @@ def check_rung(cand: Candidate) -> None:
             validate_step(step.technique, step.params, cand.framework)
         except ConfigError as exc:
             raise ConfigError(f"rung {cand.name!r}: {exc}") from None
+
+
+def _onnx_rungs(profile: Profile, framework: str) -> list[Candidate]:
+    """TensorRT's precisions for the same file format: the float32 file built at fp32, then at
+    `--fp16` (the file stays float32: params counted twice over the float16 size), then int8 Q/DQ
+    calibrated at export; distilled students at int8."""
+    rung = partial(Candidate, framework=framework)
+    dtypes = {d for unit in profile.units_for("onnx") for d in unit.dtypes}
+    rungs = [rung("fp32", "onnx", "float32")]
+    if "float16" in dtypes:
+        rungs.append(rung("fp16", "onnx", "float16", params_scale=2.0))
+    if "int8" in dtypes:
+        rungs.append(rung("int8", "onnx", "int8"))
+    return rungs + (distill_rungs(framework, "int8", "onnx", "int8") if "int8" in dtypes else [])
 
 
 def _coreml_rungs(profile: Profile, framework: str) -> list[Candidate]:

@@ -44,7 +44,7 @@ def test_show_family_resolves_to_default_in_text_and_json(cli):
     assert "iphone-15-pro" in text.stdout and "family default" in text.stdout and "ane" in text.stdout
     doc = json.loads(cli("profiles", "show", "jetson", "--json").stdout)
     assert doc["name"] == "jetson-orin-nano"
-    assert doc["runtime"]["formats"] == ["pte", "tflite"]
+    assert doc["runtime"]["formats"] == ["onnx", "pte", "tflite"]
 
 
 def test_unknown_profile_exits_2_with_one_line_listing_valid_targets(cli):

@@ -54,7 +54,7 @@ def test_unknown_param_names_rung_and_field(tmp_path, saved_plan):
 
 def test_a_typo_in_a_format_or_a_precision_lists_the_valid_names(tmp_path, saved_plan):
     path = _edited(tmp_path, saved_plan, "int8", lambda c: c.update(fmt="tflmm"))
-    with pytest.raises(ConfigError, match=r"rung 'int8': unknown format 'tflmm'; valid: coreml, pte, pte-coreml, .*tflite, tflm"):
+    with pytest.raises(ConfigError, match=r"rung 'int8': unknown format 'tflmm'; valid: coreml, onnx, pte, pte-coreml, .*tflite, tflm"):
         read_plan(path)
     path = _edited(tmp_path, saved_plan, "int8", lambda c: c.update(precision="int9"))
     with pytest.raises(ConfigError, match=r"rung 'int8': format tflm has no precision 'int9' for keras models; valid: int8"):

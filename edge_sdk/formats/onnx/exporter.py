@@ -2,7 +2,11 @@
 or a torch program (torch.onnx's dynamo exporter, onnxscript), checked by the ONNX checker with full
 shape inference on every export.
 
-Precisions: float32, and int8 with explicit Q/DQ in the layout TensorRT expects (`quantize.py`).
+Precisions: float32; float16 = the same float32 file with the engine built `--fp16` (TensorRT keeps a
+layer in float32 where float16 is unsupported or too inexact, which a file of float16 weights would
+forbid; the weights are converted when the engine is built on the board, and ONNX Runtime on this x86
+host has no float16 kernels for Conv to verify a float16 file with); int8 with explicit Q/DQ in the
+layout TensorRT expects (`quantize.py`).
 The opset is the profile's `runtime.constraints.onnx_opset` (the highest its TensorRT parser takes),
 else DEFAULT_OPSET. Keras models keep a dynamic batch; torch programs keep theirs (usually batch 1).
 """
@@ -22,7 +26,8 @@ from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.profiles import Profile
 
-PRECISIONS = ("float32", "int8")
+PRECISIONS = ("float32", "float16", "int8")
+ENGINE_FLAGS = {"float32": [], "float16": ["--fp16"], "int8": ["--int8"]}  # what trtexec builds the engine with
 DEFAULT_OPSET = 17  # TensorRT 8.6+ and 10.x parse opset 17 (onnx-tensorrt's operator matrix)
 TOOLS = ("onnx", "onnxruntime", "tf2onnx", "torch", "onnxscript")
 
@@ -99,14 +104,17 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         raise ConfigError(f"the onnx exporter takes Keras or PyTorch models; got a {model.framework} model")
     start, opset = time.perf_counter(), opset_for(profile)
     proto = checked(builders[model.framework](model, opset))
-    details: dict[str, Any] = {"opset": opset, "engine_flags": [], "notes": []}
+    details: dict[str, Any] = {"opset": opset, "engine_flags": ENGINE_FLAGS[config.precision], "notes": []}
+    if config.precision == "float16":
+        details["notes"].append("verified on ONNX Runtime with weights and every op's output rounded to float16 "
+                                "(the runner's emulation of --fp16); the engine's own kernels run on the board")
     if config.precision == "int8":
         from edge_sdk.formats.onnx.quantize import quantize_qdq
 
         if config.calibration is None:
             raise ConfigError("onnx int8 (Q/DQ) needs calibration data; pass --calibration FILE.npz")
         proto, qdq = quantize_qdq(proto, model, config.calibration, config.max_calibration_samples)
-        details.update(qdq=qdq, engine_flags=["--int8"])
+        details.update(qdq=qdq)
     onnx = deps.module("onnx")
     with staging(out_dir) as stage:
         path = stage / "model.onnx"

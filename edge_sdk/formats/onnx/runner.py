@@ -16,11 +16,41 @@ LATENCY_RUNS = 20
 
 
 def session(artifact_or_path) -> object:
+    """An ONNX Runtime CPU session of the file; of its float16 emulation when the engine is built --fp16."""
     ort = deps.module("onnxruntime")
     path = artifact_or_path if isinstance(artifact_or_path, (str, Path)) else artifact_or_path.path
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1  # reproducible numerics and timings
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    flags = getattr(artifact_or_path, "details", {}).get("engine_flags", [])
+    model = float16_emulated(Path(path)) if "--fp16" in flags else str(path)
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def float16_emulated(path: Path) -> bytes:
+    """The model with every float initializer rounded to float16 and every float tensor an op produces
+    passed through a float16 Cast and back: TensorRT's --fp16 storage of weights and activations, in
+    ops ONNX Runtime's CPU provider runs (it has no float16 Conv on x86)."""
+    onnx = deps.module("onnx")
+    from onnx import helper, numpy_helper
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+    graph, FLOAT = model.graph, onnx.TensorProto.FLOAT
+    for i, init in enumerate(graph.initializer):
+        if init.data_type == FLOAT:
+            rounded = numpy_helper.to_array(init).astype(np.float16).astype(np.float32)
+            graph.initializer[i].CopyFrom(numpy_helper.from_array(rounded, init.name))
+    floats = {v.name for v in list(graph.value_info) + list(graph.output) if v.type.tensor_type.elem_type == FLOAT}
+    nodes = []
+    for node in graph.node:
+        nodes.append(node)
+        for k, out in enumerate(node.output):
+            if out in floats:
+                node.output[k] = f"{out}__f32"
+                nodes.append(helper.make_node("Cast", [f"{out}__f32"], [f"{out}__f16"], to=onnx.TensorProto.FLOAT16))
+                nodes.append(helper.make_node("Cast", [f"{out}__f16"], [out], to=FLOAT))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model.SerializeToString()
 
 
 def run(artifact_or_path, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:

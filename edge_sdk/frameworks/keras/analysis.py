@@ -22,6 +22,7 @@ from edge_sdk.frameworks.keras.ops import (
     LAYER_OPS,
     activation_name,
     activation_ops,
+    onnx_ops,
 )
 from edge_sdk.model.analysis import assemble
 from edge_sdk.contracts.model import LayerInfo, LoadedModel, ModelInfo
@@ -289,11 +290,16 @@ def _fuse(raws: list[_Raw], output_names: tuple[str, ...]) -> tuple[list[LayerIn
                 other_ops=int(r.other_ops),
                 output_elems=sum(math.prod(s) for s in r.output_shapes),
                 inputs=r.inputs,
-                runtime_ops={"tflite": tflite, "coreml": coreml},
+                runtime_ops={"tflite": tflite, "coreml": coreml, "onnx": onnx_ops(r.cls, _applied_activation(r))},
                 weight_shapes=r.weight_shapes,
             )
         )
     return layers, aliases
+
+
+def _applied_activation(r: _Raw) -> str:
+    """The activation a layer applies: its own (conv/dense) or, for an `Activation` layer, its function."""
+    return activation_name(r.layer.activation) if r.cls == "Activation" else r.activation
 
 
 def _is_fusable_activation(r: _Raw) -> bool:

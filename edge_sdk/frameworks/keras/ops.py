@@ -1,4 +1,5 @@
-"""What each tf_keras layer class lowers to: its kind, its TFLite builtin op(s), its Core ML MIL op(s).
+"""What each tf_keras layer class lowers to: its kind, its TFLite builtin op(s), its Core ML MIL op(s), and
+the ONNX operators tf2onnx emits for it (the `onnx` format, TensorRT).
 
 These are the ops the converters emit for the layer on its own (checked against TFLiteConverter output
 for the common layers). Fusion with the producing layer (BatchNormalization and ReLU folded into the
@@ -118,3 +119,45 @@ def activation_name(fn) -> str:
 
 def activation_ops(name: str) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
     return ACTIVATIONS.get(name, ((f"?{name}",), (f"?{name}",), False))
+
+
+# class name -> the ONNX operators tf2onnx 1.17 emits for it at opset 17 (surveyed over the conformance
+# zoo's Keras models; classes not surveyed follow tf2onnx's handlers). A class not listed maps to
+# `?ClassName`, so the fit check sends the model to the target's next format instead of guessing.
+ONNX_OPS: dict[str, tuple[str, ...]] = {
+    "Conv1D": ("Unsqueeze", "Conv", "Squeeze"), "Conv2D": ("Conv",), "Conv3D": ("Conv",),
+    "Conv1DTranspose": ("Unsqueeze", "ConvTranspose", "Squeeze"), "Conv2DTranspose": ("ConvTranspose",),
+    "Conv3DTranspose": ("ConvTranspose",), "DepthwiseConv1D": ("Unsqueeze", "Conv", "Squeeze"),
+    "DepthwiseConv2D": ("Conv",), "SeparableConv1D": ("Unsqueeze", "Conv", "Squeeze"), "SeparableConv2D": ("Conv",),
+    "Dense": ("MatMul", "Add"), "EinsumDense": ("Einsum", "Add"), "Dot": ("MatMul",), "Embedding": ("Gather",),
+    "LSTM": ("LSTM",), "GRU": ("GRU",), "SimpleRNN": ("RNN",),
+    "BatchNormalization": ("BatchNormalization",),
+    "LayerNormalization": ("ReduceMean", "Sub", "Mul", "Add", "Sqrt", "Div"),
+    "UnitNormalization": ("LpNormalization",), "Normalization": ("Sub", "Mul"), "Rescaling": ("Mul", "Add"),
+    "ReLU": ("Relu",), "LeakyReLU": ("LeakyRelu",), "PReLU": ("Neg", "Relu", "Mul", "Add"), "ELU": ("Elu",),
+    "Softmax": ("Softmax",), "MaxPooling1D": ("Unsqueeze", "MaxPool", "Squeeze"), "MaxPooling2D": ("MaxPool",),
+    "AveragePooling1D": ("Unsqueeze", "AveragePool", "Squeeze"), "AveragePooling2D": ("AveragePool",),
+    "GlobalAveragePooling1D": ("GlobalAveragePool", "Squeeze"), "GlobalAveragePooling2D": ("GlobalAveragePool", "Squeeze"),
+    "GlobalMaxPooling1D": ("GlobalMaxPool", "Squeeze"), "GlobalMaxPooling2D": ("GlobalMaxPool", "Squeeze"),
+    "Flatten": ("Reshape",), "Reshape": ("Reshape",), "Permute": ("Transpose",), "RepeatVector": ("Tile",),
+    "ZeroPadding1D": ("Pad",), "ZeroPadding2D": ("Pad",), "Cropping1D": ("Slice",), "Cropping2D": ("Slice",),
+    "UpSampling1D": ("Tile",), "UpSampling2D": ("Resize",), "Concatenate": ("Concat",), "Add": ("Add",),
+    "Subtract": ("Sub",), "Multiply": ("Mul",), "Average": ("Add", "Mul"), "Maximum": ("Max",), "Minimum": ("Min",),
+}
+ONNX_ACTIVATIONS: dict[str, tuple[str, ...]] = {
+    "linear": (), "relu": ("Relu",), "relu6": ("Clip",), "sigmoid": ("Sigmoid",), "tanh": ("Tanh",),
+    "softmax": ("Softmax",), "elu": ("Elu",), "gelu": ("Erf", "Mul", "Add"), "swish": ("Sigmoid", "Mul"),
+    "silu": ("Sigmoid", "Mul"), "hard_sigmoid": ("HardSigmoid",), "hard_silu": ("HardSigmoid", "Mul"),
+    "hard_swish": ("HardSigmoid", "Mul"), "softplus": ("Softplus",), "leaky_relu": ("LeakyRelu",),
+}
+
+
+def onnx_ops(cls: str, activation: str) -> tuple[str, ...]:
+    """The ONNX operators of a layer of class `cls` with its own `activation` (an `Activation` layer:
+    the function it applies)."""
+    if cls in INFERENCE_NOOPS or cls == "InputLayer":
+        return ()
+    own = ONNX_ACTIVATIONS.get(activation, (f"?{activation}",))
+    if cls == "Activation":
+        return own
+    return ONNX_OPS.get(cls, (f"?{cls}",)) + own

@@ -56,6 +56,30 @@ MIL = {
     "where": "select", "slice": "slice_by_index", "select": "gather", "expand": "tile",
 }
 
+# aten op -> the ONNX operators torch.onnx's dynamo exporter emits for it at opset 17 (surveyed over the
+# conformance zoo's torch models). An op not listed maps to `?op`, so the fit check sends the model to
+# the target's next format instead of guessing; view-like ops that export to nothing map to ().
+ONNX = {
+    "conv2d": ("Conv",), "conv1d": ("Conv",), "convolution": ("Conv",), "linear": ("Gemm", "MatMul", "Add"),
+    "addmm": ("Gemm",), "matmul": ("MatMul",), "mm": ("MatMul",), "bmm": ("MatMul",), "baddbmm": ("MatMul", "Add"),
+    "embedding": ("Gather",), "scaled_dot_product_attention": ("MatMul", "Mul", "Add", "Softmax", "Where", "IsNaN"),
+    "max_pool2d": ("MaxPool",), "avg_pool2d": ("AveragePool",), "adaptive_avg_pool2d": ("GlobalAveragePool",),
+    "batch_norm": ("BatchNormalization",), "_native_batch_norm_legit_no_training": ("BatchNormalization",),
+    "layer_norm": ("LayerNormalization",), "relu": ("Relu",), "gelu": ("Erf", "Mul", "Add", "Div"),
+    "sigmoid": ("Sigmoid",), "tanh": ("Tanh",), "softmax": ("Softmax",), "_softmax": ("Softmax",),
+    "log_softmax": ("LogSoftmax",), "hardtanh": ("Clip",), "clamp": ("Clip",), "clamp_min": ("Clip",),
+    "clamp_max": ("Clip",), "silu": ("Sigmoid", "Mul"), "hardswish": ("HardSwish",), "hardsigmoid": ("HardSigmoid",),
+    "prelu": ("PRelu",), "leaky_relu": ("LeakyRelu",), "lstm": ("LSTM",), "add": ("Add",), "sub": ("Sub",),
+    "mul": ("Mul",), "div": ("Div",), "mean": ("ReduceMean",), "sum": ("ReduceSum",), "pow": ("Pow",),
+    "sqrt": ("Sqrt",), "rsqrt": ("Sqrt", "Reciprocal"), "exp": ("Exp",), "cat": ("Concat",),
+    "linalg_vector_norm": ("ReduceL2",), "view": ("Reshape",), "reshape": ("Reshape",), "_unsafe_view": ("Reshape",),
+    "flatten": ("Reshape",), "unflatten": ("Reshape",), "permute": ("Transpose",), "transpose": ("Transpose",),
+    "t": ("Transpose",), "unsqueeze": ("Unsqueeze",), "squeeze": ("Squeeze",), "slice": ("Slice",),
+    "select": ("Gather",), "expand": ("Expand",), "masked_fill": ("Where",), "where": ("Where",),
+    "split": ("Split",), "chunk": ("Split",), "_to_copy": ("Cast",), "bitwise_and": ("And",),
+    "gather": ("GatherElements",), "index": ("GatherND",), "arange": ("Range",), "sym_size": ("Shape",),
+    "getitem": (), "alias": (), "detach": (), "dropout": (), "contiguous": (), "clone": (), "identity": (),
+}
 
 def op_base(target: Any) -> str:
     """aten.conv2d.default -> conv2d; operator.getitem -> getitem."""
@@ -241,6 +265,7 @@ def analyze_torch(model: LoadedModel) -> ModelInfo:
         runtime_ops = {
             "aten": tuple(dict.fromkeys(aten_name(n.target) for n in g.nodes if op_base(n.target) != "getitem")),
             "coreml": tuple(dict.fromkeys(MIL[b] for b in bases if b in MIL and b not in ("dropout", "detach", "alias"))),
+            "onnx": tuple(dict.fromkeys(op for b in bases for op in ONNX.get(b, (f"?{b}",)))),
         }
         layers.append(LayerInfo(g.name, op, kind, tuple(in_shapes), out_shapes, int(params), int(macs), int(other),
                                 int(out_elems), tuple(in_layers), runtime_ops, tuple(weights)))

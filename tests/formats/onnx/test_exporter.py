@@ -81,8 +81,20 @@ def test_int8_is_explicit_qdq_with_int8_weights_in_tensorrts_layout(digits, jets
 
 def test_bad_precision_and_missing_calibration_name_the_fix(digits, jetson, tmp_path):
     model, _, _ = digits
-    with pytest.raises(ConfigError, match="onnx precision 'dynamic-int8' is not supported; valid: float32, int8"):
+    with pytest.raises(ConfigError, match="onnx precision 'dynamic-int8' is not supported; valid: float32, float16, int8"):
         FORMATS.get("onnx")(model, jetson, ExportConfig(precision="dynamic-int8"), tmp_path)
     with pytest.raises(ConfigError, match="needs calibration data; pass --calibration"):
         FORMATS.get("onnx")(model, jetson, ExportConfig(precision="int8"), tmp_path)
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_float16_is_the_float32_file_built_fp16_and_verified_with_float16_rounding(digits, jetson, tmp_path):
+    """The file is the float32 one (TensorRT converts at engine build, keeping fp32 where fp16 cannot);
+    verification emulates --fp16 on ONNX Runtime: close to the model, but not bit-equal as float32 is."""
+    model, _, evaluation = digits
+    fp32 = FORMATS.get("onnx")(model, jetson, ExportConfig(precision="float32"), tmp_path / "fp32")
+    fp16 = FORMATS.get("onnx")(model, jetson, ExportConfig(precision="float16"), tmp_path / "fp16")
+    assert fp16.sha256 == fp32.sha256 and fp16.details["engine_flags"] == ["--fp16"]
+    v16, v32 = verify(fp16, model, evaluation), verify(fp32, model, evaluation)
+    assert v16.passed and v16.fidelity.top1_agreement >= 0.99, v16.fidelity
+    assert v32.fidelity.max_abs_error < v16.fidelity.max_abs_error < 0.05, (v32.fidelity, v16.fidelity)
