@@ -11,14 +11,13 @@ bounded timeouts and partial results.
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from types import ModuleType
 
 from edge_sdk.devices.address import Address
 from edge_sdk.devices.base import BenchConfig, interrupted, register_runner
 from edge_sdk.devices.discover import parse_adb_devices
-from edge_sdk.devices.harness import ANDROID_SCRIPT
+from edge_sdk.devices.harness import ANDROID_SCRIPT, script_module
 from edge_sdk.devices.inputs import fed, raw_input_files, sample_arrays
 from edge_sdk.devices.process import LineProcess, StreamTimeout
 from edge_sdk.errors import DeviceError
@@ -30,10 +29,7 @@ STEP_TIMEOUT_S = 120.0
 
 @lru_cache(maxsize=1)
 def android_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("edge_sdk_android_harness", ANDROID_SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # our own file from targets/, not user input
-    return module
+    return script_module(ANDROID_SCRIPT, "edge_sdk_android_harness")
 
 
 def _call(argv: list[str], what: str, timeout_s: float, address: Address) -> str:

@@ -1,7 +1,9 @@
 """What `edge-sdk bench PATH` benchmarks: a build output dir `OUT/<profile>` or an artifact file.
 
+In a build output dir the artifact is the one report.json names, else the first of MAIN_FILES present.
 The format comes from report.json when there is one, else from the files: model.pte -> pte,
-model.mlpackage -> coreml, model.tflite + model_data.cc -> tflm, model.tflite alone -> tflite.
+model.mlpackage -> coreml, model.onnx -> onnx (TensorRT), model.tflite + model_data.cc -> tflm,
+model.tflite alone -> tflite.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from pathlib import Path
 from edge_sdk.errors import DeviceError
 from edge_sdk.contracts.records import ArenaInfo, Artifact
 
-MAIN_FILES = ("model.pte", "model.mlpackage", "model.tflite")
-SUFFIX_FORMAT = {".pte": "pte", ".mlpackage": "coreml", ".tflite": "tflite"}
+MAIN_FILES = ("model.pte", "model.mlpackage", "model.onnx", "model.tflite")
+SUFFIX_FORMAT = {".pte": "pte", ".mlpackage": "coreml", ".onnx": "onnx", ".tflite": "tflite"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def _format_of(main: Path, report: dict | None) -> str:
         return entry["format"]
     fmt = SUFFIX_FORMAT.get(main.suffix)
     if fmt is None:
-        raise DeviceError(f"{main}: not a model artifact; expected a .tflite, .pte or .mlpackage file or a build output dir")
+        raise DeviceError(f"{main}: not a model artifact; expected a .tflite, .pte, .onnx or .mlpackage file or a build output dir")
     return "tflm" if fmt == "tflite" and (main.parent / "model_data.cc").exists() else fmt
 
 
@@ -54,7 +56,9 @@ def resolve_target(path: str | Path) -> BenchTarget:
     if not path.exists():
         raise DeviceError(f"{path} does not exist; pass a build output dir (OUT/<profile>) or an artifact file")
     if path.is_dir() and path.suffix != ".mlpackage":
-        found = [path / name for name in MAIN_FILES if (path / name).exists()]
+        named = (((_read_report(path / "report.json") or {}).get("artifacts") or [{}])[0]).get("path")
+        names = ((named,) if named in MAIN_FILES else ()) + MAIN_FILES  # the build's own artifact first
+        found = [path / name for name in names if (path / name).exists()]
         if not found:
             raise DeviceError(f"{path} holds no {', '.join(MAIN_FILES)}; pass the dir `edge-sdk build` wrote (OUT/<profile>)")
         main = found[0]

@@ -8,10 +8,12 @@ are byte-for-byte the files `edge-sdk bench` itself runs (one implementation, no
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
 from pathlib import Path
+from types import ModuleType
 
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.profiles import Profile
@@ -20,10 +22,20 @@ from edge_sdk.contracts.records import Artifact
 TARGETS_DIR = Path(__file__).resolve().parent.parent.parent / "targets"
 FAMILY_DIRS = {"android": "android", "ios": "ios", "cortex-m": "cortex_m", "jetson": "jetson"}
 PYTHON_RUNNER = TARGETS_DIR / "jetson" / "bench_runner.py"
+TRT_RUNNER = TARGETS_DIR / "jetson" / "trt_runner.py"  # .onnx without trtexec: TensorRT's Python API
 ANDROID_SCRIPT = TARGETS_DIR / "android" / "run_benchmark.py"
 DEFAULT_RUNS, DEFAULT_WARMUP = 50, 5
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 _CORTEX_M = re.compile(r"cortex-(m\d+)(\+|plus)?", re.IGNORECASE)
+
+
+def script_module(path: Path, name: str) -> ModuleType:
+    """One of our own scripts under targets/ (never user input) imported as a module, to reuse its code
+    on this machine (the Python runner's input conversion, the Android script's parsers)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def device_settings(profile: Profile, unit: str | None = None) -> dict:

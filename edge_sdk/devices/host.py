@@ -1,7 +1,8 @@
 """`host`: benchmark on this machine with the real runtime (LiteRT, TFLite Micro, ExecuTorch).
 
 Runs the same Python runner that the Jetson/Linux harness ships (targets/jetson/bench_runner.py) in a
-child process, so peak RSS is the runner's own and a hang is bounded by the timeouts.
+child process, so peak RSS is the runner's own and a hang is bounded by the timeouts. `.onnx` artifacts
+go to TensorRT (devices/tensorrt.py) where this machine has it, as on a board.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def runner_args(artifact: Artifact, config: BenchConfig, model: str) -> list[str
 
 @register_runner("host")
 def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResult:
+    if artifact.format == "onnx":  # TensorRT: trtexec, else the TensorRT Python API (a machine with an NVIDIA GPU)
+        from edge_sdk.devices.tensorrt import run_host
+
+        return run_host(artifact, config)
     collector = RunCollector("host", "host", artifact.path.name, config)
     cmd = [sys.executable, str(PYTHON_RUNNER), *runner_args(artifact, config, str(artifact.path))]
     return run_and_collect(cmd, collector, config, "host runner")

@@ -7,12 +7,12 @@ The sample is a .npz of `input_0`, `input_1`, ... in the model's input order: wh
 from the same sample brought to each model input's shape and dtype here by the Python runner's own
 conversion (`sample_arrays`: float data quantized with an integer input's scale and zero point):
 adb pushes raw tensor files (`raw_input_files`) for benchmark_model / executor_runner, serial sends the
-tensor bytes over the UART, ios copies raw files into the harness bundle.
+tensor bytes over the UART, ios copies raw files into the harness bundle, TensorRT (host, ssh with a
+`.onnx`) copies raw files for trtexec's --loadInputs.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -26,7 +26,7 @@ import numpy as np
 from edge_sdk.contracts.records import Artifact
 from edge_sdk.devices.artifact import BenchTarget
 from edge_sdk.devices.base import BenchConfig
-from edge_sdk.devices.harness import PYTHON_RUNNER
+from edge_sdk.devices.harness import PYTHON_RUNNER, script_module
 from edge_sdk.errors import DeviceError, EdgeSDKError, first_line
 
 RUNNERS_WITH_INPUTS = ("host", "ssh", "adb", "serial", "ios")  # every runner (docs/bench.md says how each feeds)
@@ -100,10 +100,7 @@ def cannot_feed(config: BenchConfig, why: str) -> BenchConfig:
 @lru_cache(maxsize=1)
 def python_runner() -> ModuleType:
     """targets/jetson/bench_runner.py: its `input_values` is the one sample -> tensor conversion."""
-    spec = importlib.util.spec_from_file_location("edge_sdk_bench_runner", PYTHON_RUNNER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # our own file from targets/, not user input
-    return module
+    return script_module(PYTHON_RUNNER, "edge_sdk_bench_runner")
 
 
 def _tflite_inputs(path: Path) -> list[InputSpec]:
@@ -141,9 +138,21 @@ def _coreml_inputs(path: Path) -> list[InputSpec]:
     return specs
 
 
+def _onnx_inputs(path: Path) -> list[InputSpec]:
+    """The graph's inputs (not its initializers); a dynamic dimension is 1, the shape trtexec gives it."""
+    from edge_sdk import deps
+
+    onnx = deps.module("onnx")
+    graph = onnx.load(str(path), load_external_data=False).graph
+    weights = {t.name for t in graph.initializer}
+    return [InputSpec(v.name, tuple(d.dim_value if d.HasField("dim_value") else 1 for d in v.type.tensor_type.shape.dim),
+                      str(onnx.helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type)))
+            for v in graph.input if v.name not in weights]
+
+
 def model_inputs(artifact: Artifact) -> list[InputSpec]:
     """The model's inputs in order, read from the artifact on this machine (.tflite/TFLM: the flatbuffer;
-    .pte: ExecuTorch's method metadata; Core ML: the package's spec)."""
+    .pte: ExecuTorch's method metadata; Core ML: the package's spec; .onnx: the graph's inputs)."""
     names = [i["name"] for i in artifact.details.get("inputs") or [] if isinstance(i, dict) and "name" in i]
     try:
         if artifact.format in ("tflite", "tflm"):
@@ -152,6 +161,8 @@ def model_inputs(artifact: Artifact) -> list[InputSpec]:
             return _pte_inputs(artifact.path, names)
         if artifact.format == "coreml":
             return _coreml_inputs(artifact.path)
+        if artifact.format == "onnx":
+            return _onnx_inputs(artifact.path)
     except EdgeSDKError:
         raise
     except Exception as exc:  # a corrupt or foreign file: say which, not a traceback

@@ -4,12 +4,15 @@ Copies the artifact and the harness's Python runner (targets/jetson/bench_runner
 `edge-sdk build` puts in harness/) into a fresh temp dir on the board, runs it with the board's Python
 and its installed runtime, streams the JSON lines back and removes the temp dir. BatchMode (no password
 prompts), ConnectTimeout and ServerAliveInterval bound every wait; a dropped link keeps the finished runs.
+`.onnx` artifacts go to TensorRT on the board (devices/tensorrt.py), through the same helpers.
 """
 
 from __future__ import annotations
 
 import shlex
 import subprocess
+from contextlib import contextmanager
+from typing import Iterator
 
 from edge_sdk.devices.address import Address
 from edge_sdk.devices.base import BenchConfig, register_runner
@@ -57,15 +60,36 @@ def _check(cmd: list[str], timeout_s: float, what: str, address: Address) -> str
     return done.stdout
 
 
+def remote_text(address: Address, config: BenchConfig, command: str, what: str) -> str:
+    """The stdout of a short `command` on the board (bounded by the connect timeout + 20 s)."""
+    return _check(ssh_command(address, config, command), config.connect_timeout_s + 20, what, address)
+
+
+@contextmanager
+def remote_workdir(address: Address, config: BenchConfig, files: list[str]) -> Iterator[str]:
+    """A fresh temp dir on the board holding `files` (scp), removed afterwards (best effort: the link may
+    be gone, and then the board keeps it)."""
+    remote_dir = remote_text(address, config, 'mktemp -d "${TMPDIR:-/tmp}/edge-sdk-bench.XXXXXX"',
+                             "connecting").strip().splitlines()[-1]
+    try:
+        _check(scp_command(address, config, files, remote_dir), config.timeout_s, "copying the model and runner", address)
+        yield remote_dir
+    finally:
+        try:
+            subprocess.run(ssh_command(address, config, f"rm -rf {shlex.quote(remote_dir)}"), capture_output=True,
+                           timeout=config.connect_timeout_s + 20, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 @register_runner("ssh")
 def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResult:
-    short = config.connect_timeout_s + 20
-    remote_dir = _check(
-        ssh_command(address, config, 'mktemp -d "${TMPDIR:-/tmp}/edge-sdk-bench.XXXXXX"'), short, "connecting", address
-    ).strip().splitlines()[-1]
-    try:
-        files = [str(artifact.path), str(PYTHON_RUNNER), *([str(config.inputs)] if config.inputs else [])]
-        _check(scp_command(address, config, files, remote_dir), config.timeout_s, "copying the model and runner", address)
+    if artifact.format == "onnx":  # TensorRT on the board's GPU: trtexec or the TensorRT Python API
+        from edge_sdk.devices.tensorrt import run_ssh
+
+        return run_ssh(artifact, address, config)
+    files = [str(artifact.path), str(PYTHON_RUNNER), *([str(config.inputs)] if config.inputs else [])]
+    with remote_workdir(address, config, files) as remote_dir:
         args = runner_args(artifact, config, artifact.path.name)
         remote = (
             f"cd {shlex.quote(remote_dir)} && {shlex.quote(config.remote_python)} -u bench_runner.py "
@@ -73,9 +97,3 @@ def run(artifact: Artifact, address: Address, config: BenchConfig) -> BenchResul
         )
         collector = RunCollector(str(address), "ssh", artifact.path.name, config)
         return run_and_collect(ssh_command(address, config, remote), collector, config, str(address))
-    finally:
-        try:  # best effort: the link may be gone
-            subprocess.run(ssh_command(address, config, f"rm -rf {shlex.quote(remote_dir)}"),
-                           capture_output=True, timeout=short, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            pass

@@ -259,6 +259,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--run-delay-s", type=float, default=0.0, help="pause between timed runs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inputs", default=None, help="input_0, input_1, ... arrays (.npz) instead of random data")
+    return parse_checked(p, argv)
+
+
+def parse_checked(p: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """Parse, then check what every runner here needs (trt_runner.py too): a model, runs >= 1, warmup >= 0."""
     args = p.parse_args(argv)
     if not args.model:
         p.error("no model given and no config.json beside this script")

@@ -27,6 +27,19 @@ def int8_flatbuffer(digits_loaded) -> bytes:
     return flatbuffer
 
 
+def put_standin_first_on_path(tmp_path: Path, monkeypatch, name: str, script: str) -> Path:
+    """An executable stand-in for a device tool (adb, xcodebuild) in tmp_path/bin, first on PATH."""
+    import os
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir(exist_ok=True)
+    tool = bindir / name
+    tool.write_text(script)
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    return tool
+
+
 def _artifact(fmt: str, out: Path, main: str, files: list[str], arena=None):
     from edge_sdk.formats.common.atomic import make_artifact
 

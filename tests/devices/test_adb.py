@@ -27,7 +27,7 @@ from edge_sdk.devices.adb import run as adb_run
 from edge_sdk.devices.harness import ANDROID_SCRIPT
 from edge_sdk.errors import DeviceError
 
-from .conftest import ROOT, copy_out
+from .conftest import ROOT, copy_out, put_standin_first_on_path
 
 STANDIN_ADB = textwrap.dedent('''\
     #!{python}
@@ -134,13 +134,8 @@ STANDIN_ADB = textwrap.dedent('''\
 
 @pytest.fixture
 def standin_adb(tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    adb = bindir / "adb"
-    adb.write_text(STANDIN_ADB.format(python=sys.executable))
-    adb.chmod(0o755)
+    put_standin_first_on_path(tmp_path, monkeypatch, "adb", STANDIN_ADB.format(python=sys.executable))
     log, root, read = tmp_path / "adb.log", tmp_path / "device", tmp_path / "read.jsonl"
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("STANDIN_ADB_LOG", str(log))
     monkeypatch.setenv("STANDIN_ADB_READ", str(read))
     monkeypatch.setenv("STANDIN_ADB_ROOT", str(root))

@@ -23,6 +23,8 @@ from edge_sdk.devices.harness import emit
 from edge_sdk.errors import DeviceError
 from edge_sdk.profiles import get_profile
 
+from .conftest import put_standin_first_on_path
+
 STANDIN_XCODEBUILD = textwrap.dedent('''\
     #!{python}
     """STAND-IN for xcodebuild (tests only): `-list -json` and `test` of the EdgeBench package."""
@@ -49,12 +51,7 @@ STANDIN_XCODEBUILD = textwrap.dedent('''\
 
 @pytest.fixture
 def standin_xcode(tmp_path, monkeypatch):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    exe = bindir / "xcodebuild"
-    exe.write_text(STANDIN_XCODEBUILD.format(python=sys.executable))
-    exe.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    put_standin_first_on_path(tmp_path, monkeypatch, "xcodebuild", STANDIN_XCODEBUILD.format(python=sys.executable))
     monkeypatch.setenv("STANDIN_XCODE_LOG", str(tmp_path / "xcode.log"))
     monkeypatch.setenv("STANDIN_XCODE_BUNDLE", str(tmp_path / "bundle"))
     monkeypatch.setattr(ios, "_mac_with_xcode", lambda: True)

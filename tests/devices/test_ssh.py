@@ -59,8 +59,10 @@ def _descendants(pid: int) -> list[int]:
 
 
 class Sshd:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, path_prefix: Path | None = None) -> None:
+        """`path_prefix`: a dir put first on the sessions' PATH (stand-in tools on the "board")."""
         self.tmp = tmp
+        path = f" PATH={path_prefix}:/usr/local/bin:/usr/bin:/bin" if path_prefix else ""
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "host_key")], check=True)
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "user_key")], check=True)
         shutil.copy(tmp / "user_key.pub", tmp / "authorized_keys")
@@ -69,7 +71,7 @@ class Sshd:
             f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {tmp / 'host_key'}\nPidFile {tmp / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {tmp / 'authorized_keys'}\nStrictModes no\nPubkeyAuthentication yes\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nPermitRootLogin yes\n"
-            f"Subsystem sftp internal-sftp\nSetEnv TMPDIR={tmp / 'remote_tmp'}\n"  # the board's temp dirs stay in tmp
+            f"Subsystem sftp internal-sftp\nSetEnv TMPDIR={tmp / 'remote_tmp'}{path}\n"  # the board's temp dirs stay in tmp
         )
         (tmp / "remote_tmp").mkdir()
         if os.geteuid() == 0:
