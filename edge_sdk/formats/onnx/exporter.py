@@ -13,7 +13,6 @@ else DEFAULT_OPSET. Keras models keep a dynamic batch; torch programs keep their
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from edge_sdk.contracts.records import Artifact
 from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
+from edge_sdk.formats.onnx.canonical import canonical
 from edge_sdk.profiles import Profile
 
 PRECISIONS = ("float32", "float16", "int8")
@@ -45,38 +45,7 @@ def from_keras(model: LoadedModel, opset: int) -> Any:
     signature = [tf.TensorSpec((None, *s.shape[1:]), s.dtype, name=s.name) for s in model.inputs]
     with export_errors("tf2onnx could not convert the Keras model"):
         proto, _ = tf2onnx.convert.from_keras(model.handle, input_signature=signature, opset=opset)
-    return canonical_names(proto)
-
-
-_COUNTED = re.compile(r"^(.*)__\d+(:\d+)?$")
-
-
-def canonical_names(proto: Any) -> Any:
-    """tf2onnx suffixes the nodes and tensors it inserts with a process-wide counter (`conv1/BiasAdd__38`),
-    so a second conversion of the same model gets other names and other bytes. Renumber every such
-    name in order of first appearance, in place."""
-    graph, renamed = proto.graph, {}
-
-    def canonical(name: str) -> str:
-        found = _COUNTED.match(name)
-        if not found:
-            return name
-        if name not in renamed:
-            renamed[name] = f"{found.group(1)}__{len(renamed) + 1}{found.group(2) or ''}"
-        return renamed[name]
-
-    for node in graph.node:
-        node.name = canonical(node.name)
-        node.input[:] = [canonical(n) for n in node.input]
-        node.output[:] = [canonical(n) for n in node.output]
-    for tensor in graph.initializer:
-        tensor.name = canonical(tensor.name)
-    for value in list(graph.value_info) + list(graph.input) + list(graph.output):
-        value.name = canonical(value.name)
-        for dim in value.type.tensor_type.shape.dim:
-            if dim.HasField("dim_param"):
-                dim.dim_param = canonical(dim.dim_param)
-    return proto
+    return canonical(proto)
 
 
 def from_torch(model: LoadedModel, opset: int) -> Any:

@@ -60,7 +60,8 @@ def test_int8_is_explicit_qdq_with_int8_weights_in_tensorrts_layout(digits, jets
     model, calibration, evaluation = digits
     fp32 = FORMATS.get("onnx")(model, jetson, ExportConfig(precision="float32"), tmp_path / "fp32")
     art = FORMATS.get("onnx")(model, jetson, ExportConfig(precision="int8", calibration=calibration), tmp_path / "int8")
-    assert art.precision == "int8" and art.details["engine_flags"] == ["--int8"]
+    again = FORMATS.get("onnx")(model, jetson, ExportConfig(precision="int8", calibration=calibration), tmp_path / "again")
+    assert art.precision == "int8" and art.details["engine_flags"] == ["--int8"] and art.sha256 == again.sha256
     proto = onnx.load(str(art.path))
     inits = {t.name: t for t in proto.graph.initializer}
     producers = {out: n for n in proto.graph.node for out in n.output}
@@ -98,3 +99,18 @@ def test_float16_is_the_float32_file_built_fp16_and_verified_with_float16_roundi
     v16, v32 = verify(fp16, model, evaluation), verify(fp32, model, evaluation)
     assert v16.passed and v16.fidelity.top1_agreement >= 0.99, v16.fidelity
     assert v32.fidelity.max_abs_error < v16.fidelity.max_abs_error < 0.05, (v32.fidelity, v16.fidelity)
+
+
+def test_tf2onnx_output_is_canonical_across_conversions():
+    """tf2onnx alone gave three different files for three conversions of one MobileNetV2 (node order from
+    its optimizers' sets, merged constants named after whichever copy came first, a process-wide name
+    counter); canonical.py makes them one."""
+    from edge_sdk import deps
+    from edge_sdk.formats.onnx.exporter import checked, from_keras
+    from edge_sdk.model import load_model
+
+    keras = deps.tf_keras()
+    keras.utils.set_random_seed(0)
+    model = load_model(keras.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, weights=None))
+    files = {checked(from_keras(model, 17)).SerializeToString(deterministic=True) for _ in range(3)}
+    assert len(files) == 1
