@@ -78,7 +78,14 @@ ONNX = {
     "select": ("Gather",), "expand": ("Expand",), "masked_fill": ("Where",), "where": ("Where",),
     "split": ("Split",), "chunk": ("Split",), "_to_copy": ("Cast",), "bitwise_and": ("And",),
     "gather": ("GatherElements",), "index": ("GatherND",), "arange": ("Range",), "sym_size": ("Shape",),
+    "__and__": ("And",), "logical_and": ("And",), "bitwise_not": ("Not",), "logical_not": ("Not",),
+    "eq": ("Equal",), "ne": ("Equal", "Not"), "lt": ("Less",), "le": ("LessOrEqual",), "gt": ("Greater",),
+    "ge": ("GreaterOrEqual",), "neg": ("Neg",), "abs": ("Abs",), "cumsum": ("CumSum",), "to": ("Cast",),
+    "type_as": ("Cast",), "expand_as": ("Expand",), "new_ones": ("ConstantOfShape",), "ones": ("ConstantOfShape",),
+    "zeros": ("ConstantOfShape",), "full": ("ConstantOfShape",), "full_like": ("ConstantOfShape",),
+    "scalar_tensor": ("Constant",),
     "getitem": (), "alias": (), "detach": (), "dropout": (), "contiguous": (), "clone": (), "identity": (),
+    "_assert_tensor_metadata": (),
 }
 
 def op_base(target: Any) -> str:
