@@ -57,8 +57,9 @@ def test_digits_layers_graph_and_runtime_ops(digits_info):
     assert by_name["bn1"].runtime_ops["tflite"] == ()  # folded into conv1
     assert by_name["relu1"].runtime_ops["tflite"] == ()  # fused activation of conv1
     assert by_name["conv2"].runtime_ops["tflite"] == ("CONV_2D",)  # activation="relu" fused
-    assert by_name["dropout"].runtime_ops == {"tflite": (), "coreml": ()}
-    assert by_name["flatten"].runtime_ops == {"tflite": ("RESHAPE",), "coreml": ("reshape",)}
+    assert by_name["dropout"].runtime_ops == {"tflite": (), "coreml": (), "onnx": ()}
+    assert by_name["flatten"].runtime_ops == {"tflite": ("RESHAPE",), "coreml": ("reshape",), "onnx": ("Reshape",)}
+    assert by_name["probs"].runtime_ops["onnx"] == ("MatMul", "Add", "Softmax")  # tf2onnx's Dense + softmax
     assert by_name["probs"].runtime_ops["tflite"] == ("FULLY_CONNECTED", "SOFTMAX")
     assert by_name["probs"].runtime_ops["coreml"] == ("linear", "softmax")
     assert by_name["conv2"].output_shapes == ((1, 8, 8, 32),)
@@ -119,7 +120,8 @@ def test_functional_depthwise_separable_residual(tfk):
     assert by_name["sep"].runtime_ops["tflite"] == ("DEPTHWISE_CONV_2D", "CONV_2D")
     assert by_name["bn"].runtime_ops["tflite"] == ()  # folded into sep
     assert by_name["up"].runtime_ops["tflite"] == ("TRANSPOSE_CONV",)
-    assert by_name["gap"].runtime_ops == {"tflite": ("MEAN",), "coreml": ("reduce_mean",)}
+    assert by_name["gap"].runtime_ops == {"tflite": ("MEAN",), "coreml": ("reduce_mean",),
+                                          "onnx": ("GlobalAveragePool", "Squeeze")}
     assert by_name["cat"].runtime_ops["tflite"] == ("CONCATENATION",)
     assert by_name["res"].other_ops == 8 * 8 * 8  # elementwise work reported apart from MACs
 
