@@ -53,7 +53,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from edge_sdk.contracts.model import ModelInfo
+from edge_sdk.contracts.model import DTYPE_BYTES, ModelInfo
 from edge_sdk.planner.memory import DYNAMIC_MIN_ELEMS, WEIGHTED, estimate_arena_bytes, estimate_artifact_bytes
 from edge_sdk.profiles import OP_NAMESPACE, ComputeUnit, Profile
 
@@ -205,7 +205,7 @@ def _roofline_ms(info: ModelInfo, unit: ComputeUnit, precision: str, rate: float
     elementwise tail of a conv into it, so a layer is about a kernel)."""
     bandwidth = unit.memory_bandwidth_bytes_per_s or float("inf")
     dtype = compute_dtype(precision)
-    value_bytes = {"float32": 4, "float16": 2, "int8": 1, "int16": 2}[dtype]
+    value_bytes = DTYPE_BYTES[dtype]
     total_s, kernels = 0.0, 0
     for layer in info.layers:
         work = layer.macs * macs_scale + layer.other_ops * activation_scale

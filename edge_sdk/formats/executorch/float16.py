@@ -15,9 +15,9 @@ from typing import Any
 
 from edge_sdk import deps
 from edge_sdk.contracts.model import LoadedModel
+from edge_sdk.formats.coreml.fp16 import FP16_MAX
 from edge_sdk.frameworks.torch.graph import module_copy, reexport
 
-FP16_MAX = 65504.0
 
 
 def float16_program(model: LoadedModel) -> LoadedModel:

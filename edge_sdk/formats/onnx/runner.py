@@ -15,14 +15,13 @@ from edge_sdk import deps
 LATENCY_RUNS = 20
 
 
-def session(artifact_or_path) -> object:
-    """An ONNX Runtime CPU session of the file; of its float16 emulation when the engine is built --fp16."""
+def session(artifact_or_path, *, emulate_fp16: bool = False) -> object:
+    """An ONNX Runtime CPU session of the file, or of its float16 emulation (`emulate_fp16`)."""
     ort = deps.module("onnxruntime")
-    path = artifact_or_path if isinstance(artifact_or_path, (str, Path)) else artifact_or_path.path
+    path = Path(artifact_or_path if isinstance(artifact_or_path, (str, Path)) else artifact_or_path.path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1  # reproducible numerics and timings
-    flags = getattr(artifact_or_path, "details", {}).get("engine_flags", [])
-    model = float16_emulated(Path(path)) if "--fp16" in flags else str(path)
+    model = float16_emulated(path) if emulate_fp16 else str(path)
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
@@ -55,7 +54,8 @@ def float16_emulated(path: Path) -> bytes:
 
 def run(artifact_or_path, inputs: dict[str, np.ndarray], reference=None) -> list[np.ndarray]:
     """Outputs on every sample, in batches of the file's static batch (else 64)."""
-    sess = session(artifact_or_path)
+    flags = getattr(artifact_or_path, "details", {}).get("engine_flags", [])
+    sess = session(artifact_or_path, emulate_fp16="--fp16" in flags)  # the engine's numerics, emulated
     feeds = sess.get_inputs()
     batch = feeds[0].shape[0] if isinstance(feeds[0].shape[0], int) else 64
     arrays = list(inputs.values())
