@@ -1,5 +1,5 @@
-"""fp16 safety of a Core ML program: constants outside float16's range, clamped at conversion and
-refused in verification.
+"""fp16 safety of a Core ML program: constants outside float16's range (clamped at conversion) and
+exps that can overflow, both refused in verification.
 
 Attention masks are written as `scores + (1 - mask) * torch.finfo(float32).min` or
 `masked_fill(mask, -inf)`. At float16 compute precision that constant becomes -inf, and on a device
@@ -10,11 +10,18 @@ fp32 activations and would not see it, so the program itself is checked:
                           fp16 cast: every float constant beyond +-65504 (inf included) becomes +-65504,
                           float16's largest finite value (a mask then still drives exp() to 0)
     fp16_hazards(program) the float constants of a saved program that float16 cannot hold (non-finite,
-                          or finite beyond +-65504), named with the ops that read them
+                          or finite beyond +-65504), named with the ops that read them; and every exp
+                          whose input a range analysis cannot bound by ln(65504) = 11.09 (a softmax
+                          written as exp(x) / sum(exp(x)) overflows to inf / inf = NaN in float16;
+                          exp(x - max(x)), sigmoid, tanh or a clip bound it and pass)
+
+The static check covers these two causes; any other overflow (a square, a large reduction) shows in
+the simulated verification, which rounds every activation through float16 (`fp16_activations.py`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator
 
 import numpy as np
@@ -80,7 +87,8 @@ def clamp_pipeline() -> Any:
 
 
 def fp16_hazards(program: Any) -> list[str]:
-    """One line per float constant of the program that float16 cannot hold, with the ops reading it."""
+    """One line per float constant of the program that float16 cannot hold, with the ops reading it,
+    and per exp whose input is not bounded below float16's overflow point."""
     found = []
     for function in program.functions.values():
         for _, op in _unsafe_consts(function):
@@ -88,4 +96,82 @@ def fp16_hazards(program: Any) -> list[str]:
             worst = arr.flat[int(np.argmax(np.where(np.isnan(arr), np.inf, np.abs(arr))))]
             readers = sorted({f"{child.op_type} {child.name!r}" for child in op.outputs[0].child_ops})
             found.append(f"const {op.name!r} holds {worst} (beyond float16's +-65504), read by {', '.join(readers) or 'nothing'}")
+        for op, upper in _overflowing_exps(function):
+            limit = EXP_LIMITS[op.op_type]
+            found.append(f"{op.op_type} {op.name!r} can overflow float16: its input is bounded above by {upper}, not by "
+                         f"{limit:.2f}; subtract the maximum first (x - x.amax(dim, keepdim=True)) or use softmax")
     return found
+
+
+# --- ops whose float16 result can overflow: exp of an input with no upper bound ---------------------
+
+EXP_LIMITS = {"exp": math.log(FP16_MAX), "exp2": math.log2(FP16_MAX)}  # 11.09, 16.0: beyond, exp(x) > 65504
+_UNKNOWN = (-math.inf, math.inf)
+_FIXED = {  # op type -> its output's range, whatever the input
+    "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0),
+    "erf": (-1.0, 1.0), "sin": (-1.0, 1.0), "cos": (-1.0, 1.0), "relu6": (0.0, 6.0), "log_softmax": (-math.inf, 0.0),
+}
+_SAME = {"cast", "identity", "reshape", "transpose", "expand_dims", "squeeze", "slice_by_index", "slice_by_size",
+         "tile", "reduce_max", "reduce_min", "reduce_mean", "gather", "gather_along_axis", "pad", "split"}
+
+
+def _source(var: Any) -> Any:
+    """The var before any cast / identity (a max taken of the cast input is still the max of the input)."""
+    while var.op is not None and var.op.op_type in ("cast", "identity"):
+        var = var.op.inputs["x"]
+    return var
+
+
+def _product(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    ends = [x * y for x in a for y in b if not ((x == 0 and math.isinf(y)) or (y == 0 and math.isinf(x)))]
+    if len(ends) < 4:  # 0 * inf: the bound is unknown
+        return _UNKNOWN
+    return min(ends), max(ends)
+
+
+def _range_of(op: Any, ranges: dict[str, tuple[float, float]]) -> tuple[float, float]:
+    """An interval holding every value `op` can output, from its inputs' intervals (sound, not tight:
+    anything not modelled is unbounded)."""
+    kind, ins = op.op_type, op.inputs
+    r = {name: ranges.get(var.name, _UNKNOWN) for name, var in ins.items() if not isinstance(var, (list, tuple))}
+    if kind == "const":
+        arr = np.asarray(op.outputs[0].val)
+        return (float(arr.min()), float(arr.max())) if arr.dtype.kind in "fiub" and arr.size else _UNKNOWN
+    if kind in _FIXED:
+        return _FIXED[kind]
+    if kind == "sub" and ins["y"].op is not None and ins["y"].op.op_type == "reduce_max" \
+            and _source(ins["y"].op.inputs["x"]) is _source(ins["x"]):
+        return (-math.inf, 0.0)  # x minus its own maximum: what a numerically safe softmax feeds exp
+    if kind in _SAME and "x" in r:
+        return r["x"]
+    if kind == "relu":
+        return (0.0, max(0.0, r["x"][1]))
+    if kind == "clip":
+        return (max(r["x"][0], r["alpha"][0]), min(r["x"][1], r["beta"][1]))
+    if kind == "add":
+        return (r["x"][0] + r["y"][0], r["x"][1] + r["y"][1])
+    if kind == "sub":
+        return (r["x"][0] - r["y"][1], r["x"][1] - r["y"][0])
+    if kind == "mul":
+        return _product(r["x"], r["y"])
+    if kind == "minimum":
+        return (min(r["x"][0], r["y"][0]), min(r["x"][1], r["y"][1]))
+    if kind == "maximum":
+        return (max(r["x"][0], r["y"][0]), max(r["x"][1], r["y"][1]))
+    if kind == "concat":
+        parts = [ranges.get(v.name, _UNKNOWN) for v in ins["values"]]
+        return (min(p[0] for p in parts), max(p[1] for p in parts))
+    return _UNKNOWN
+
+
+def _overflowing_exps(function: Any) -> Iterator[tuple[Any, float]]:
+    """(exp op, its input's upper bound) for every exp whose input can exceed what float16's range allows."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for op in function.operations:  # topological order; nested blocks' values stay unknown
+        bounds = _range_of(op, ranges)
+        for out in op.outputs:
+            ranges[out.name] = bounds
+        if op.op_type in EXP_LIMITS:
+            upper = ranges.get(op.inputs["x"].name, _UNKNOWN)[1]
+            if upper > EXP_LIMITS[op.op_type]:
+                yield op, upper

@@ -137,3 +137,34 @@ def test_keras_layers_run_float16_activations_in_the_simulation(tmp_path):
         results[gain] = verify(artifact, model, Dataset(inputs={"x": x}, labels=None, source="test"))
     assert not results[1000.0].passed and "non-finite" in results[1000.0].reason
     assert results[10.0].passed and 0 < results[10.0].fidelity.max_abs_error < 1.0, results[10.0].fidelity
+
+
+@pytest.mark.parametrize("safe", [False, True])
+def test_a_hand_written_softmax_is_refused_at_float16_unless_it_subtracts_the_maximum(safe, tmp_path):
+    """exp(s) / sum(exp(s)) is exact in float32 but inf / inf = NaN in float16 once a score passes 11.09;
+    the static check refuses the package before any data runs, naming the exp. Written the safe way
+    (exp(s - max(s))) the same model passes."""
+    import torch
+
+    from edge_sdk import get_profile
+    from edge_sdk.data import Dataset
+    from edge_sdk.model import load_model
+
+    class HandSoftmax(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(8, 8)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            s = self.proj(x)
+            e = torch.exp(s - s.amax(-1, keepdim=True)) if safe else torch.exp(s)
+            return e / e.sum(-1, keepdim=True)
+
+    torch.manual_seed(0)
+    model = load_model(torch.export.export(HandSoftmax().eval(), (torch.randn(1, 8),)))
+    artifact = FORMATS.get("coreml")(model, get_profile("ios"), ExportConfig(precision="float16"), tmp_path)
+    x = np.random.default_rng(0).standard_normal((16, 8)).astype(np.float32)
+    v = verify(artifact, model, Dataset(inputs={"x": x}, labels=None, source="test"))
+    assert v.passed is safe, v.reason
+    if not safe:
+        assert "exp 'exp" in v.reason and "can overflow float16" in v.reason, v.reason
