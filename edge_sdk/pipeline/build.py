@@ -15,7 +15,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -83,6 +83,21 @@ def load_build_data(loaded: LoadedModel, calibration: Any, train: Any = None, ev
     tr = load_dataset(train, loaded.inputs, purpose="training") if train is not None else cal
     ev = load_dataset(eval_, loaded.inputs, purpose="eval") if eval_ is not None else cal
     return BuildData(cal, tr, ev)
+
+
+def lengths_from_data(loaded: LoadedModel, data: BuildData) -> LoadedModel:
+    """Give every dynamic non-batch dim that the model declares no range for (a Keras `Input((None,))`
+    sequence) the longest size the build's data has there, as a fixed range: that is the length the app
+    pads to, so memory and latency are estimated and budgets checked at it, not at 1."""
+    specs = []
+    for spec in loaded.inputs:
+        ranges = list(spec.ranges) + [None] * (len(spec.shape) - len(spec.ranges))
+        for dim in range(1, len(spec.shape)):
+            if spec.shape[dim] is None and ranges[dim] is None:
+                size = max(int(ds.inputs[spec.name].shape[dim]) for ds in (data.calibration, data.train, data.eval))
+                ranges[dim] = (size, size)
+        specs.append(replace(spec, ranges=tuple(ranges)) if any(ranges) else spec)
+    return replace(loaded, inputs=tuple(specs))
 
 
 def _data_refs(data: BuildData, work: Path) -> TaskData:
@@ -195,11 +210,12 @@ def _build_targets(pool: Executor, model: Any, targets: list[str], *, calibratio
     t = time.perf_counter()
     loaded = load_model(model, trust_model=trust_model)
     timings["load"] = time.perf_counter() - t
+    data = load_build_data(loaded, calibration, train_data, eval_data)
+    loaded = lengths_from_data(loaded, data)
     t = time.perf_counter()
     info = analyze(loaded)
     timings["analyze"] = time.perf_counter() - t
     kinds = output_kinds(info, tasks)
-    data = load_build_data(loaded, calibration, train_data, eval_data)
     profiles = [(target, get_profile(target, profiles_dir)) for target in targets]
     t = time.perf_counter()
     fits = {profile.name: check_fit(info, profile) for _, profile in profiles}

@@ -84,6 +84,8 @@ def build_report(
             "source_format": loaded.source_format,
             "bridged_from": loaded.bridged_from,
             "sha256": loaded.sha256,
+            "inputs": [{"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype,
+                        "ranges": [list(r) if r else None for r in spec.ranges]} for spec in loaded.inputs],
             "params": info.params,
             "macs": info.macs,
             "output_kinds": output_kinds or {},

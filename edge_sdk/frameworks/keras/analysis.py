@@ -59,7 +59,7 @@ def analyze_keras(loaded: LoadedModel) -> ModelInfo:
             "model (rebuild it with the functional API)"
         )
     walker = _Walker(deps.tensorflow())
-    outputs = walker.walk(model, None, "")
+    outputs = walker.walk(_at_declared_lengths(model, loaded.inputs), None, "")
     output_names = tuple(dict.fromkeys(outputs))
     layers, aliases = _fuse(walker.raws, output_names)
     dtypes = sorted({str(getattr(r.layer, "dtype", "float32")) for r in walker.raws if r.kind != "input"} - {"None"})
@@ -69,6 +69,20 @@ def analyze_keras(loaded: LoadedModel) -> ModelInfo:
         "keras", layers, loaded.inputs, loaded.outputs, output_names=output_names, aliases=aliases,
         dtypes=tuple(dtypes) or ("float32",), equalizable_chains=len(find_pairs(model)),
     )
+
+
+def _at_declared_lengths(model: Any, inputs: tuple) -> Any:
+    """The model itself, or, where an input's dynamic dim has a declared size (a sequence length the
+    build's data fixes, `pipeline.build.lengths_from_data`), a clone whose inputs have that size, so
+    every layer's shape, MACs and activations are those of the length the app feeds."""
+    shapes = [tuple(r[1] if d is None and r is not None else d
+                    for d, r in zip(spec.shape, list(spec.ranges) + [None] * len(spec.shape)))
+              for spec in inputs]
+    if all(shape == spec.shape for shape, spec in zip(shapes, inputs)):
+        return model
+    keras = deps.tf_keras()
+    tensors = [keras.Input(batch_shape=shape, dtype=spec.dtype, name=spec.name) for shape, spec in zip(shapes, inputs)]
+    return keras.models.clone_model(model, input_tensors=tensors)
 
 
 def _shape(tensor: Any) -> Shape:

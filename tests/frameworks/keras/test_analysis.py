@@ -216,3 +216,27 @@ def test_runtime_ops_match_the_tflite_converter(tfk):
     assert predicted == emitted
     assert info.macs == converted.macs
     assert info.params == model.count_params()
+
+
+def test_a_none_sequence_dim_is_analyzed_at_the_longest_length_of_the_build_data(tfk):
+    """Keras cannot bound `Input((None,))`; the build fixes it at the longest length its data has (the
+    length the app pads to), so MACs and activations are those of 96 tokens, not of 1."""
+    import numpy as np
+
+    from edge_sdk.pipeline.build import load_build_data, lengths_from_data
+
+    inp = tfk.Input((None,), dtype="int32", name="input_ids")
+    h = tfk.layers.Embedding(100, 8)(inp)
+    h = tfk.layers.Conv1D(16, 3, padding="same")(h)
+    out = tfk.layers.Dense(4)(tfk.layers.GlobalAveragePooling1D()(h))
+    loaded = _wrap(tfk.Model(inp, out))
+    assert loaded.inputs[0].shape == (None, None)
+    tokens = {n: np.zeros((4, n), np.int32) for n in (64, 96)}
+    data = load_build_data(loaded, {"input_ids": tokens[64]}, None, {"input_ids": tokens[96]})
+    at_data = lengths_from_data(loaded, data)
+    assert at_data.inputs[0].ranges == (None, (96, 96)) and at_data.inputs[0].shape == (None, None)
+    unfixed, fixed = analyze(loaded), analyze(at_data)
+    conv = {l.name: l for l in fixed.layers}["conv1d"]
+    assert conv.output_shapes == ((1, 96, 16),) and conv.macs == 96 * 16 * 3 * 8
+    assert fixed.macs == 96 * (unfixed.macs - 16 * 4) + 16 * 4  # everything but the head scales with length
+    assert fixed.params == unfixed.params
