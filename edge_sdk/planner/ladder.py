@@ -68,8 +68,8 @@ def check_rung(cand: Candidate) -> None:
     if cand.dense_per_tensor and (cand.fmt not in ("tflite", "tflm") or cand.precision not in ("int8", "int16x8")):
         raise ConfigError(f"rung {cand.name!r}: dense_per_tensor applies to tflite/tflm exports at int8 or int16x8, "
                           f"not {cand.fmt} at {cand.precision}; set it to false")
-    if cand.tuned and (cand.fmt not in ("tflite", "tflm") or cand.precision != "int8"):
-        raise ConfigError(f"rung {cand.name!r}: tuned applies to tflite/tflm exports at int8, "
+    if cand.tuned and (cand.fmt not in ("tflite", "tflm", "onnx") or cand.precision != "int8"):
+        raise ConfigError(f"rung {cand.name!r}: tuned applies to tflite/tflm/onnx exports at int8, "
                           f"not {cand.fmt} at {cand.precision}; set it to false")
     for step in cand.steps:
         try:
@@ -81,14 +81,15 @@ def check_rung(cand: Candidate) -> None:
 def _onnx_rungs(profile: Profile, framework: str) -> list[Candidate]:
     """TensorRT's precisions for the same file format: the float32 file built at fp32, then at
     `--fp16` (the file stays float32: params counted twice over the float16 size), then int8 Q/DQ
-    calibrated at export; distilled students at int8."""
+    calibrated at export by min-max, then with the calibration chosen per model (`int8-tuned`);
+    distilled students at int8."""
     rung = partial(Candidate, framework=framework)
     dtypes = {d for unit in profile.units_for("onnx") for d in unit.dtypes}
     rungs = [rung("fp32", "onnx", "float32")]
     if "float16" in dtypes:
         rungs.append(rung("fp16", "onnx", "float16", params_scale=2.0))
     if "int8" in dtypes:
-        rungs.append(rung("int8", "onnx", "int8"))
+        rungs += [rung("int8", "onnx", "int8"), rung("int8-tuned", "onnx", "int8", tuned=True)]
     return rungs + (distill_rungs(framework, "int8", "onnx", "int8") if "int8" in dtypes else [])
 
 

@@ -132,14 +132,14 @@ def test_tuning_is_an_int8_export_option(info):
     from edge_sdk.errors import ConfigError
     from edge_sdk.planner.ladder import check_rung
 
-    for target in ("android", "cortex-m"):
+    for target in ("android", "cortex-m", "jetson"):
         profile = get_profile(target)
         ladder = {c.name: c for c in build_ladder(info, profile)}
         tuned = ladder["int8-tuned"]
         assert tuned.precision == "int8" and not tuned.steps and tuned.tuned
         assert tuned.plan_steps()[-1]["params"]["tuned"] is True
         assert candidate_estimate(info, profile, tuned) == candidate_estimate(info, profile, ladder["int8"])
-    with pytest.raises(ConfigError, match="rung 'x': tuned applies to tflite/tflm exports at int8"):
+    with pytest.raises(ConfigError, match="rung 'x': tuned applies to tflite/tflm/onnx exports at int8"):
         check_rung(Candidate("x", "tflite", "int16x8", tuned=True, framework="keras"))
 
 

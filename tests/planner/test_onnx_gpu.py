@@ -28,7 +28,7 @@ def test_the_orin_ladder_is_tensorrts_precisions_on_the_gpu(digits_info):
     orin = get_profile("jetson-orin-nano")
     assert check_fit(digits_info, orin).fmt == "onnx"
     ladder = build_ladder(digits_info, orin)
-    assert [r.name for r in ladder][:3] == ["fp32", "fp16", "int8"] and {r.fmt for r in ladder} == {"onnx"}
+    assert [r.name for r in ladder][:4] == ["fp32", "fp16", "int8", "int8-tuned"] and {r.fmt for r in ladder} == {"onnx"}
     fp16 = ladder[1]
     assert fp16.precision == "float16" and fp16.params_scale == 2.0  # the file stays float32
     nano = get_profile("jetson-nano")  # Maxwell: no int8 rate on the GPU, so no int8 rung

@@ -78,11 +78,15 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         details["notes"].append("verified on ONNX Runtime with weights and every op's output rounded to float16 "
                                 "(the runner's emulation of --fp16); the engine's own kernels run on the board")
     if config.precision == "int8":
-        from edge_sdk.formats.onnx.quantize import quantize_qdq
+        from edge_sdk.formats.onnx.quantize import quantize_qdq, quantize_tuned
 
         if config.calibration is None:
             raise ConfigError("onnx int8 (Q/DQ) needs calibration data; pass --calibration FILE.npz")
-        proto, qdq = quantize_qdq(proto, model, config.calibration, config.max_calibration_samples)
+        if config.tuned:
+            proto, qdq = quantize_tuned(proto, model, config.calibration, config.max_calibration_samples,
+                                        config.min_fidelity, config.output_kinds)
+        else:
+            proto, qdq = quantize_qdq(proto, model, config.calibration, config.max_calibration_samples)
         details.update(qdq=qdq)
     onnx = deps.module("onnx")
     with staging(out_dir) as stage:
