@@ -81,7 +81,8 @@ def check_rung(cand: Candidate) -> None:
 def _onnx_rungs(profile: Profile, framework: str) -> list[Candidate]:
     """TensorRT's precisions for the same file format: the float32 file built at fp32, then at
     `--fp16` (the file stays float32: params counted twice over the float16 size), then int8 Q/DQ
-    calibrated at export by min-max, then with the calibration chosen per model (`int8-tuned`);
+    calibrated at export by min-max, then with the calibration chosen per model (`int8-tuned`), then
+    (torch) quantization-aware trained in TensorRT's symmetric layout, its learned Q/DQ kept (`qat-int8`);
     distilled students at int8."""
     rung = partial(Candidate, framework=framework)
     dtypes = {d for unit in profile.units_for("onnx") for d in unit.dtypes}
@@ -90,6 +91,8 @@ def _onnx_rungs(profile: Profile, framework: str) -> list[Candidate]:
         rungs.append(rung("fp16", "onnx", "float16", params_scale=2.0))
     if "int8" in dtypes:
         rungs += [rung("int8", "onnx", "int8"), rung("int8-tuned", "onnx", "int8", tuned=True)]
+        if framework == "torch":  # Keras QAT (TFMOT) learns activations with a zero point: not TensorRT's layout
+            rungs.append(rung("qat-int8", "onnx", "int8", (Step("qat", {"scheme": "tensorrt"}),), trains=True))
     return rungs + (distill_rungs(framework, "int8", "onnx", "int8") if "int8" in dtypes else [])
 
 

@@ -6,7 +6,10 @@ Precisions: float32; float16 = the same float32 file with the engine built `--fp
 layer in float32 where float16 is unsupported or too inexact, which a file of float16 weights would
 forbid; the weights are converted when the engine is built on the board, and ONNX Runtime on this x86
 host has no float16 kernels for Conv to verify a float16 file with); int8 with explicit Q/DQ in the
-layout TensorRT expects (`quantize.py`).
+layout TensorRT expects (`quantize.py`): calibrated here, or, for a torch program that is already
+quantized (the `qat` technique with `scheme: tensorrt`), its learned quantize/dequantize nodes written as
+they are (QuantizeLinear/DequantizeLinear with the trained scales, int8 weight initializers). Every int8
+file is checked for zero points of 0: TensorRT's explicit quantization is symmetric.
 The opset is the profile's `runtime.constraints.onnx_opset` (the highest its TensorRT parser takes),
 else DEFAULT_OPSET. Keras models keep a dynamic batch; torch programs keep theirs (usually batch 1).
 """
@@ -24,6 +27,7 @@ from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.formats.onnx.canonical import canonical
+from edge_sdk.frameworks.torch.graph import is_quantized
 from edge_sdk.profiles import Profile
 
 PRECISIONS = ("float32", "float16", "int8")
@@ -77,16 +81,24 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     if config.precision == "float16":
         details["notes"].append("verified on ONNX Runtime with weights and every op's output rounded to float16 "
                                 "(the runner's emulation of --fp16); the engine's own kernels run on the board")
+    learned = model.framework == "torch" and is_quantized(model.handle)
+    if learned and config.precision != "int8":
+        raise ConfigError(f"the program is already quantized (ptq or qat ran); export it at int8, not {config.precision}")
     if config.precision == "int8":
-        from edge_sdk.formats.onnx.quantize import quantize_qdq, quantize_tuned
+        from edge_sdk.formats.onnx.quantize import qdq_summary, quantize_qdq, quantize_tuned
 
-        if config.calibration is None:
+        if learned:
+            qdq = {**qdq_summary(proto), "calibration": "learned"}
+        elif config.calibration is None:
             raise ConfigError("onnx int8 (Q/DQ) needs calibration data; pass --calibration FILE.npz")
-        if config.tuned:
+        elif config.tuned:
             proto, qdq = quantize_tuned(proto, model, config.calibration, config.max_calibration_samples,
                                         config.min_fidelity, config.output_kinds)
         else:
             proto, qdq = quantize_qdq(proto, model, config.calibration, config.max_calibration_samples)
+        if qdq["asymmetric"]:
+            raise ExportError(f"{qdq['asymmetric']} Q/DQ node(s) have a nonzero zero point, which TensorRT does not "
+                              "take; quantize with the qat technique's scheme: tensorrt (symmetric)")
         details.update(qdq=qdq)
     onnx = deps.module("onnx")
     with staging(out_dir) as stage:

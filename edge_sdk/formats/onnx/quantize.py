@@ -109,14 +109,22 @@ def _static_batch(proto: Any) -> int | None:
 
 def qdq_summary(proto: Any) -> dict:
     """What the Q/DQ layout holds: quantized ops (an input fed by a DequantizeLinear), int8 weight
-    initializers, Q/DQ node counts."""
+    initializers, Q/DQ node counts, and how many Q/DQ nodes have a nonzero zero point (`asymmetric`)."""
     onnx = deps.module("onnx")
+    from onnx import numpy_helper
+
     producers = {out: node for node in proto.graph.node for out in node.output}
     int8 = {t.name for t in proto.graph.initializer if t.data_type == onnx.TensorProto.INT8}
+    values = {t.name: t for t in proto.graph.initializer}
+    values.update({n.output[0]: n.attribute[0].t for n in proto.graph.node if n.op_type == "Constant" and n.attribute
+                   and n.attribute[0].name == "value"})
+    zero_points = [n.input[2] for n in proto.graph.node
+                   if n.op_type in ("QuantizeLinear", "DequantizeLinear") and len(n.input) > 2 and n.input[2]]
+    asymmetric = sum(1 for z in zero_points if z in values and numpy_helper.to_array(values[z]).any())
     quantized: dict[str, int] = {}
     for node in proto.graph.node:
         if node.op_type in QUANTIZED_OPS and all(
                 producers.get(i) is not None and producers[i].op_type == "DequantizeLinear" for i in node.input[:2]):
             quantized[node.op_type] = quantized.get(node.op_type, 0) + 1
     count = {op: sum(n.op_type == op for n in proto.graph.node) for op in ("QuantizeLinear", "DequantizeLinear")}
-    return {"quantized_ops": quantized, "int8_initializers": len(int8), **count}
+    return {"quantized_ops": quantized, "int8_initializers": len(int8), **count, "asymmetric": asymmetric}

@@ -52,6 +52,34 @@ def xnnpack_quantizer(*, dynamic: bool = False, qat: bool = False, per_channel: 
     return xnnpack_quantizer_class()().set_global(config)
 
 
+def tensorrt_quantizer() -> Any:
+    """QAT fake-quantization in TensorRT's explicit-quantization layout: int8 with zero point 0,
+    activations per tensor (symmetric over [-128, 127]), weights per output channel over [-127, 127],
+    annotated on conv and linear layers only, with the batch norm and ReLU fused into them (TensorRT
+    fuses DQ -> conv/gemm -> Q into one int8 kernel and runs everything else in the engine's float
+    precision). Exported to ONNX these become QuantizeLinear/DequantizeLinear pairs and int8 weight
+    initializers."""
+    torch = deps.torch()
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import QuantizationConfig
+    from torchao.quantization.pt2e import FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver
+    from torchao.quantization.pt2e.quantizer import QuantizationSpec
+
+    from edge_sdk.frameworks.torch.techniques.xnnpack_scalar_fix import xnnpack_quantizer_class
+
+    def spec(lo: int, qscheme: Any, observer: Any, **axis: int) -> Any:
+        fake = FakeQuantize.with_args(observer=observer, quant_min=lo, quant_max=127, dtype=torch.int8, qscheme=qscheme, **axis)
+        return QuantizationSpec(dtype=torch.int8, quant_min=lo, quant_max=127, qscheme=qscheme,
+                                observer_or_fake_quant_ctr=fake, **axis)
+
+    activation = spec(-128, torch.per_tensor_symmetric, MovingAverageMinMaxObserver)
+    weight = spec(-127, torch.per_channel_symmetric, MovingAveragePerChannelMinMaxObserver, ch_axis=0)
+    config = QuantizationConfig(activation, activation, weight, None, is_qat=True)
+    quantizer = xnnpack_quantizer_class()()  # no global config: only the patterns of these operators
+    for op in (torch.ops.aten.conv1d.default, torch.ops.aten.conv2d.default, torch.ops.aten.linear.default):
+        quantizer.set_operator_type(op, config)  # with the batch norm / ReLU the patterns fuse into them
+    return quantizer
+
+
 ATTENTION_OPS = ("aten.layer_norm", "aten.scaled_dot_product_attention", "aten.softmax", "aten._softmax")
 
 

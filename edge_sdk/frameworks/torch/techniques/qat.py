@@ -1,17 +1,24 @@
-"""qat: quantization-aware training with torchao pt2e (`prepare_qat_pt2e`, XNNPACKQuantizer QAT
-config, per-channel), label-free by default: the original model is the teacher (KD loss on the user's
-unlabeled data). Observers calibrate on the first pass, fake-quant nodes train with the weights, then
-`convert_pt2e` gives the int8 program the `pte` exporter lowers as is.
+"""qat: quantization-aware training with torchao pt2e (`prepare_qat_pt2e`, per-channel weights),
+label-free by default: the original model is the teacher (KD loss on the user's unlabeled data).
+Observers calibrate on the first pass, fake-quant nodes train with the weights, then `convert_pt2e`
+gives the int8 program the exporter keeps as is: the `pte` exporter lowers it, the `onnx` exporter
+writes its quantize/dequantize nodes as QuantizeLinear/DequantizeLinear (the learned scales).
+
+    scheme: xnnpack   XNNPACKQuantizer's QAT config (activations int8 with a zero point), for ExecuTorch
+            tensorrt  what TensorRT's explicit quantization takes: symmetric activations (zero point 0)
+                      per tensor, symmetric weights per output channel in [-127, 127], on the
+                      inputs and outputs of conv and linear layers only (`tensorrt_quantizer`)
 """
 
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from edge_sdk import deps
 from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.torch.graph import batch_range, is_quantized, module_copy, reexport, require_torch
-from edge_sdk.frameworks.torch.techniques.ptq import count_quantized, xnnpack_quantizer
+from edge_sdk.frameworks.torch.techniques.ptq import count_quantized, tensorrt_quantizer, xnnpack_quantizer
 from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, train_set
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import StepRecord
@@ -23,6 +30,7 @@ class QATConfig(TrainingConfig):
     epochs: Count = 3
     learning_rate: Positive = 1e-4
     per_channel: bool = True
+    scheme: Literal["xnnpack", "tensorrt"] = "xnnpack"
 
 
 @register_technique("qat", "torch", QATConfig)
@@ -37,7 +45,10 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: QATConfig) -> tuple[Load
     start = time.perf_counter()
     train = train_set(model, data, cfg)
     seed_everything(cfg.seed)
-    prepared = prepare_qat_pt2e(module_copy(model), xnnpack_quantizer(qat=True, per_channel=cfg.per_channel))
+    if cfg.scheme == "tensorrt" and not cfg.per_channel:
+        raise ConfigError("qat scheme 'tensorrt' quantizes weights per channel; drop per_channel: false")
+    quantizer = tensorrt_quantizer() if cfg.scheme == "tensorrt" else xnnpack_quantizer(qat=True, per_channel=cfg.per_channel)
+    prepared = prepare_qat_pt2e(module_copy(model), quantizer)
     move_exported_model_to_train(prepared)
     metrics = kd_train(prepared, data.teacher, train, cfg, accepted=batch_range(model))
     move_exported_model_to_eval(prepared)
@@ -45,5 +56,5 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: QATConfig) -> tuple[Load
         converted = convert_pt2e(prepared)
     out = reexport(converted, model)
     metrics["quantized_ops"] = count_quantized(out.handle)
-    params = {k: getattr(cfg, k) for k in ("epochs", "learning_rate", "temperature", "per_channel", "use_labels")}
+    params = {k: getattr(cfg, k) for k in ("epochs", "learning_rate", "temperature", "per_channel", "scheme", "use_labels")}
     return out, StepRecord("qat", params, metrics, wall_s=time.perf_counter() - start)
