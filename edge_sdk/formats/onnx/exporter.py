@@ -98,7 +98,8 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
             proto, qdq = quantize_qdq(proto, model, config.calibration, config.max_calibration_samples)
         if qdq["asymmetric"]:
             raise ExportError(f"{qdq['asymmetric']} Q/DQ node(s) have a nonzero zero point, which TensorRT does not "
-                              "take; quantize with the qat technique's scheme: tensorrt (symmetric)")
+                              "take; drop the ptq step (this exporter calibrates symmetric Q/DQ itself) or train with the qat "
+                              "technique's scheme: tensorrt")
         details.update(qdq=qdq)
     onnx = deps.module("onnx")
     with staging(out_dir) as stage:
