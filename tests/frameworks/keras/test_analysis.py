@@ -226,9 +226,9 @@ def test_a_none_sequence_dim_is_analyzed_at_the_longest_length_of_the_build_data
     from edge_sdk.pipeline.build import load_build_data, lengths_from_data
 
     inp = tfk.Input((None,), dtype="int32", name="input_ids")
-    h = tfk.layers.Embedding(100, 8)(inp)
-    h = tfk.layers.Conv1D(16, 3, padding="same")(h)
-    out = tfk.layers.Dense(4)(tfk.layers.GlobalAveragePooling1D()(h))
+    h = tfk.layers.Embedding(100, 8, name="embed")(inp)  # named: Keras numbers unnamed layers per process
+    h = tfk.layers.Conv1D(16, 3, padding="same", name="conv")(h)
+    out = tfk.layers.Dense(4, name="head")(tfk.layers.GlobalAveragePooling1D(name="pool")(h))
     loaded = _wrap(tfk.Model(inp, out))
     assert loaded.inputs[0].shape == (None, None)
     tokens = {n: np.zeros((4, n), np.int32) for n in (64, 96)}
@@ -236,7 +236,7 @@ def test_a_none_sequence_dim_is_analyzed_at_the_longest_length_of_the_build_data
     at_data = lengths_from_data(loaded, data)
     assert at_data.inputs[0].ranges == (None, (96, 96)) and at_data.inputs[0].shape == (None, None)
     unfixed, fixed = analyze(loaded), analyze(at_data)
-    conv = {l.name: l for l in fixed.layers}["conv1d"]
+    conv = {l.name: l for l in fixed.layers}["conv"]
     assert conv.output_shapes == ((1, 96, 16),) and conv.macs == 96 * 16 * 3 * 8
     assert fixed.macs == 96 * (unfixed.macs - 16 * 4) + 16 * 4  # everything but the head scales with length
     assert fixed.params == unfixed.params
