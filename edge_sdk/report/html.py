@@ -206,6 +206,8 @@ def _quality(report: dict) -> str:
     details += [[escape(f"accuracy {k}"), _fmt(k, v)] for k, v in accuracy.items()]
     if verification.get("method") not in (None, "executed"):
         details.append(["note", escape(f"method {verification.get('method')}: not executed on the artifact's own runtime on this machine")])
+    for artifact in report.get("artifacts") or []:  # what the exporter says about where the artifact really runs
+        details += [["note", escape(str(note))] for note in (artifact.get("details") or {}).get("notes") or []]
     return _section(
         "quality", "Quality", chart + legend([("limit", "limit (budget)")]) + _table(["", "value"], details),
         "Loss against the original model: lower is better; the dashed line is the budget.",

@@ -105,3 +105,12 @@ def test_write_html_is_atomic_and_readable(android_report, tmp_path):
     assert path.read_text().startswith("<!DOCTYPE html>")
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
     assert path.stat().st_mode & 0o044 == 0o044
+
+
+def test_the_artifacts_notes_are_shown_escaped_with_the_quality(android_report):
+    """An exporter's note on where the artifact really runs (an .onnx: verified on ONNX Runtime, the
+    engine built and timed on the board) reaches the page, not only report.json."""
+    report = copy.deepcopy(android_report)
+    report["artifacts"][0].setdefault("details", {})["notes"] = ["engine <built> on the board"]
+    page = render_html(report)
+    assert "engine &lt;built&gt; on the board" in page and "<built>" not in page

@@ -77,7 +77,9 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         raise ConfigError(f"the onnx exporter takes Keras or PyTorch models; got a {model.framework} model")
     start, opset = time.perf_counter(), opset_for(profile)
     proto = checked(builders[model.framework](model, opset))
-    details: dict[str, Any] = {"opset": opset, "engine_flags": ENGINE_FLAGS[config.precision], "notes": []}
+    details: dict[str, Any] = {"opset": opset, "engine_flags": ENGINE_FLAGS[config.precision], "notes": [
+        "verified on ONNX Runtime's CPU provider; the TensorRT engine is built from this file and timed on the "
+        "board itself (edge-sdk bench --device ssh:USER@BOARD): engines are specific to the GPU and TensorRT version"]}
     if config.precision == "float16":
         details["notes"].append("verified on ONNX Runtime with weights and every op's output rounded to float16 "
                                 "(the runner's emulation of --fp16); the engine's own kernels run on the board")

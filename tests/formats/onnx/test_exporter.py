@@ -48,6 +48,7 @@ def test_float32_onnx_is_checked_reproducible_and_matches_the_model_on_onnx_runt
     proto = onnx.load(str(first.path))
     onnx.checker.check_model(proto, full_check=True)
     assert [o.version for o in proto.opset_import if o.domain == ""] == [17] == [first.details["opset"]]
+    assert any("timed on the board" in note for note in first.details["notes"])  # the report says where it runs
     v = verify(first, model, evaluation)
     assert (v.runtime, v.method, v.passed) == ("onnxruntime", "executed", True), v.reason
     assert v.fidelity.top1_agreement == 1.0 and v.fidelity.max_abs_error < 1e-4, v.fidelity
