@@ -6,9 +6,9 @@ Precisions: float32; float16 = the same float32 file with the engine built `--fp
 layer in float32 where float16 is unsupported or too inexact, which a file of float16 weights would
 forbid; the weights are converted when the engine is built on the board, and ONNX Runtime on this x86
 host has no float16 kernels for Conv to verify a float16 file with); int8 with explicit Q/DQ in the
-layout TensorRT expects (`quantize.py`): calibrated here, or, for a torch program that is already
-quantized (the `qat` technique with `scheme: tensorrt`), its learned quantize/dequantize nodes written as
-they are (QuantizeLinear/DequantizeLinear with the trained scales, int8 weight initializers). Every int8
+layout TensorRT expects (`quantize.py`): calibrated here, or, for a model that is already quantized
+(a torch program from the `qat` technique with `scheme: tensorrt`; a TFMOT-wrapped Keras model), its
+learned quantize/dequantize nodes written as they are (QuantizeLinear/DequantizeLinear with the trained scales, int8 weight initializers). Every int8
 file is checked for zero points of 0: TensorRT's explicit quantization is symmetric.
 The opset is the profile's `runtime.constraints.onnx_opset` (the highest its TensorRT parser takes),
 else DEFAULT_OPSET. Keras models keep a dynamic batch; torch programs keep theirs (usually batch 1).
@@ -83,7 +83,7 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     if config.precision == "float16":
         details["notes"].append("verified on ONNX Runtime with weights and every op's output rounded to float16 "
                                 "(the runner's emulation of --fp16); the engine's own kernels run on the board")
-    learned = model.framework == "torch" and is_quantized(model.handle)
+    learned = _quantization_aware(model)
     if learned and config.precision != "int8":
         raise ConfigError(f"the program is already quantized (ptq or qat ran); export it at int8, not {config.precision}")
     if config.precision == "int8":
@@ -99,9 +99,12 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         else:
             proto, qdq = quantize_qdq(proto, model, config.calibration, config.max_calibration_samples)
         if qdq["asymmetric"]:
+            fix = ("export the float model (this exporter calibrates symmetric Q/DQ itself): TensorFlow Model "
+                   "Optimization's QAT learns activations with a zero point" if model.framework == "keras" else
+                   "drop the ptq step (this exporter calibrates symmetric Q/DQ itself) or train with the qat "
+                   "technique's scheme: tensorrt")
             raise ExportError(f"{qdq['asymmetric']} Q/DQ node(s) have a nonzero zero point, which TensorRT does not "
-                              "take; drop the ptq step (this exporter calibrates symmetric Q/DQ itself) or train with the qat "
-                              "technique's scheme: tensorrt")
+                              f"take; {fix}")
         details.update(qdq=qdq)
     onnx = deps.module("onnx")
     with staging(out_dir) as stage:
@@ -113,6 +116,16 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     details.update(inputs=[{"name": i.name, "shape": _shape(i), "dtype": _dtype(onnx, i)} for i in proto.graph.input],
                    outputs=[o.name for o in proto.graph.output], export_s=round(time.perf_counter() - start, 3))
     return make_artifact("onnx", out_dir / "model.onnx", files, config.precision, TOOLS, details)
+
+
+def _quantization_aware(model: LoadedModel) -> bool:
+    """The model already holds its quantization (a pt2e-quantized torch program, a TFMOT-wrapped Keras
+    model): its own Q/DQ are written out, never calibrated a second time on top."""
+    if model.framework == "torch":
+        return is_quantized(model.handle)
+    from edge_sdk.frameworks.keras.techniques.qat import is_quantized as keras_quantized
+
+    return keras_quantized(model.handle)
 
 
 def _shape(value: Any) -> list:
