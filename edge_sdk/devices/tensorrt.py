@@ -163,7 +163,7 @@ def _hint(reason: str) -> str:
     return ""
 
 
-def _result(parsed: dict, device: str, runner: str, artifact: Artifact, config: BenchConfig, head: dict,
+def _result(parsed: dict, device: str, runner: str, artifact: Artifact, head: dict,
             complete: bool, error: str = "") -> BenchResult:
     extra = {k: v for k, v in parsed.items() if k not in ("latency_ms", "runs", "warmup_runs", "status")}
     return BenchResult(device=device, runner=runner, artifact=artifact.path.name, runs=parsed.get("runs", 0),
@@ -180,18 +180,18 @@ def _drive(cmd: list[str], device: str, runner: str, artifact: Artifact, config:
             lines.append(line)
     except StreamTimeout as exc:
         proc.kill()
-        partial = _result(parse("\n".join(lines)), device, runner, artifact, config, head, False)
+        partial = _result(parse("\n".join(lines)), device, runner, artifact, head, False)
         raise interrupted(partial, f"{device}: trtexec {exc}") from None
     rc = proc.finish()
     parsed = parse("\n".join(lines))
     if parsed.get("status") == "PASSED" and rc == 0 and parsed.get("latency_ms"):
-        return _result(parsed, device, runner, artifact, config, head, True)
+        return _result(parsed, device, runner, artifact, head, True)
     if parsed.get("status") == "FAILED" or (rc not in (None, 255) and not proc.stderr_text()):  # not the link
         reason = error_line("\n".join(lines))
         phase = "timing the engine" if "engine_build_s" in parsed or "engine_mib" in parsed else "building the engine"
         raise DeviceError(f"{device}: trtexec failed {phase} (exit status {rc}): {reason}{_hint(reason)}")
     err = proc.stderr_text() or (lines[-1][:200] if lines else "")
-    partial = _result(parsed, device, runner, artifact, config, head, False)
+    partial = _result(parsed, device, runner, artifact, head, False)
     raise interrupted(partial, f"{device}: connection closed before trtexec finished (exit status {rc})"
                                + (f": {err}" if err else ""))
 

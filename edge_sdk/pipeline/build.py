@@ -91,7 +91,7 @@ def lengths_from_data(loaded: LoadedModel, data: BuildData) -> LoadedModel:
     pads to, so memory and latency are estimated and budgets checked at it, not at 1."""
     specs = []
     for spec in loaded.inputs:
-        ranges = list(spec.ranges) + [None] * (len(spec.shape) - len(spec.ranges))
+        ranges = [spec.range_of(dim) for dim in range(len(spec.shape))]
         for dim in range(1, len(spec.shape)):
             if spec.shape[dim] is None and ranges[dim] is None:
                 size = max(int(ds.inputs[spec.name].shape[dim]) for ds in (data.calibration, data.train, data.eval))

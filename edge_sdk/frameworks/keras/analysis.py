@@ -75,8 +75,8 @@ def _at_declared_lengths(model: Any, inputs: tuple) -> Any:
     """The model itself, or, where an input's dynamic dim has a declared size (a sequence length the
     build's data fixes, `pipeline.build.lengths_from_data`), a clone whose inputs have that size, so
     every layer's shape, MACs and activations are those of the length the app feeds."""
-    shapes = [tuple(r[1] if d is None and r is not None else d
-                    for d, r in zip(spec.shape, list(spec.ranges) + [None] * len(spec.shape)))
+    shapes = [tuple(d if d is not None or spec.range_of(i) is None else spec.range_of(i)[1]
+                    for i, d in enumerate(spec.shape))
               for spec in inputs]
     if all(shape == spec.shape for shape, spec in zip(shapes, inputs)):
         return model
