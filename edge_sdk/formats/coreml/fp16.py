@@ -1,5 +1,5 @@
-"""fp16 safety of a Core ML program: constants outside float16's range (clamped at conversion) and
-exps that can overflow, both refused in verification.
+"""fp16 safety of a Core ML program: constants outside float16's range (clamped at conversion), exps
+that can overflow and divisions, rsqrts or logs that can meet 0, all refused in verification.
 
 Attention masks are written as `scores + (1 - mask) * torch.finfo(float32).min` or
 `masked_fill(mask, -inf)`. At float16 compute precision that constant becomes -inf, and on a device
@@ -10,13 +10,20 @@ fp32 activations and would not see it, so the program itself is checked:
                           fp16 cast: every float constant beyond +-65504 (inf included) becomes +-65504,
                           float16's largest finite value (a mask then still drives exp() to 0)
     fp16_hazards(program) the float constants of a saved program that float16 cannot hold (non-finite,
-                          or finite beyond +-65504), named with the ops that read them; and every exp
-                          whose input a range analysis cannot bound by ln(65504) = 11.09 (a softmax
-                          written as exp(x) / sum(exp(x)) overflows to inf / inf = NaN in float16;
-                          exp(x - max(x)), sigmoid, tanh or a clip bound it and pass)
+                          or finite beyond +-65504), named with the ops that read them; and every op
+                          whose result a sound range analysis cannot keep finite in float16:
+                          - an exp whose input is not bounded by ln(65504) = 11.09 (a softmax written as
+                            exp(x) / sum(exp(x)) overflows to inf / inf = NaN; exp(x - max(x)), sigmoid,
+                            tanh or a clip bound it and pass);
+                          - a division, rsqrt, inverse or log whose argument can be 0 once float16
+                            rounds it (an epsilon of 1e-12 is 0 there; x / x.norm() of a zero row is
+                            0 / 0), and a sqrt of a possibly negative value. F.normalize (a maximum with
+                            its epsilon, which coremltools keeps as float16's smallest value),
+                            sum(exp(x - max(x))) >= 1 and sqrt(mean(x * x) + eps) pass.
 
-The static check covers these two causes; any other overflow (a square, a large reduction) shows in
-the simulated verification, which rounds every activation through float16 (`fp16_activations.py`).
+Overflow that depends on the data (a large matmul or reduction) is not decidable from the program with
+useful bounds; it shows in the simulated verification, which rounds every activation through float16
+(`fp16_activations.py`).
 """
 
 from __future__ import annotations
@@ -88,7 +95,7 @@ def clamp_pipeline() -> Any:
 
 def fp16_hazards(program: Any) -> list[str]:
     """One line per float constant of the program that float16 cannot hold, with the ops reading it,
-    and per exp whose input is not bounded below float16's overflow point."""
+    and per op whose float16 result can be inf or NaN (`_hazard`)."""
     found = []
     for function in program.functions.values():
         for _, op in _unsafe_consts(function):
@@ -96,23 +103,23 @@ def fp16_hazards(program: Any) -> list[str]:
             worst = arr.flat[int(np.argmax(np.where(np.isnan(arr), np.inf, np.abs(arr))))]
             readers = sorted({f"{child.op_type} {child.name!r}" for child in op.outputs[0].child_ops})
             found.append(f"const {op.name!r} holds {worst} (beyond float16's +-65504), read by {', '.join(readers) or 'nothing'}")
-        for op, upper in _overflowing_exps(function):
-            limit = EXP_LIMITS[op.op_type]
-            found.append(f"{op.op_type} {op.name!r} can overflow float16: its input is bounded above by {upper}, not by "
-                         f"{limit:.2f}; subtract the maximum first (x - x.amax(dim, keepdim=True)) or use softmax")
+        found += _range_hazards(function)
     return found
 
 
-# --- ops whose float16 result can overflow: exp of an input with no upper bound ---------------------
+# --- ops whose float16 result can be inf or NaN, found by a sound range analysis ------------------------
 
 EXP_LIMITS = {"exp": math.log(FP16_MAX), "exp2": math.log2(FP16_MAX)}  # 11.09, 16.0: beyond, exp(x) > 65504
+FP16_SMALLEST = float(np.float16(2.0 ** -24))  # 6e-8: below it a value (an epsilon, exp(-17)) is 0 in float16
 _UNKNOWN = (-math.inf, math.inf)
 _FIXED = {  # op type -> its output's range, whatever the input
     "sigmoid": (0.0, 1.0), "softmax": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0),
     "erf": (-1.0, 1.0), "sin": (-1.0, 1.0), "cos": (-1.0, 1.0), "relu6": (0.0, 6.0), "log_softmax": (-math.inf, 0.0),
+    "reduce_l2_norm": (0.0, math.inf), "reduce_sum_square": (0.0, math.inf), "softplus": (0.0, math.inf),
 }
 _SAME = {"cast", "identity", "reshape", "transpose", "expand_dims", "squeeze", "slice_by_index", "slice_by_size",
          "tile", "reduce_max", "reduce_min", "reduce_mean", "gather", "gather_along_axis", "pad", "split"}
+_ZERO_ARGUMENT = {"real_div": "y", "rsqrt": "x", "inverse": "x", "log": "x"}  # inf or NaN at 0 (log: below too)
 
 
 def _source(var: Any) -> Any:
@@ -122,11 +129,50 @@ def _source(var: Any) -> Any:
     return var
 
 
+def _is_shifted_by_own_max(op: Any) -> bool:
+    """`op` is x - reduce_max(x): every value <= 0 and, along the reduced axes, one of them 0."""
+    y = op.inputs.get("y") if op.op_type == "sub" else None
+    return y is not None and y.op is not None and y.op.op_type == "reduce_max" \
+        and _source(y.op.inputs["x"]) is _source(op.inputs["x"])
+
+
+def _is_safe_softmax_sum(op: Any) -> bool:
+    """`op` is reduce_sum(exp(x - max(x))): one term is exp(0) = 1, so the sum is at least 1."""
+    x = _source(op.inputs["x"])
+    return x.op is not None and x.op.op_type == "exp" and _source(x.op.inputs["x"]).op is not None \
+        and _is_shifted_by_own_max(_source(x.op.inputs["x"]).op)
+
+
+def _fp16(value: float) -> float:
+    """`value` as float16 holds it (an epsilon of 1e-12 is 0 there)."""
+    return float(np.float16(value)) if math.isfinite(value) else value
+
+
+def _epsilon(op: Any) -> float:
+    eps = op.inputs.get("epsilon")
+    return _fp16(float(eps.val)) if eps is not None and eps.val is not None else 0.0
+
+
 def _product(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
     ends = [x * y for x in a for y in b if not ((x == 0 and math.isinf(y)) or (y == 0 and math.isinf(x)))]
     if len(ends) < 4:  # 0 * inf: the bound is unknown
         return _UNKNOWN
     return min(ends), max(ends)
+
+
+def _power(base: float, exponent: float) -> float:
+    try:
+        return base ** exponent
+    except OverflowError:
+        return math.inf
+
+
+def _reciprocal(r: tuple[float, float]) -> tuple[float, float]:
+    """1 / r for an interval that excludes 0; unknown otherwise."""
+    lo, hi = r
+    if lo > 0 or hi < 0:
+        return (1.0 / hi if hi else -math.inf, 1.0 / lo if lo else math.inf)
+    return _UNKNOWN
 
 
 def _range_of(op: Any, ranges: dict[str, tuple[float, float]]) -> tuple[float, float]:
@@ -139,9 +185,8 @@ def _range_of(op: Any, ranges: dict[str, tuple[float, float]]) -> tuple[float, f
         return (float(arr.min()), float(arr.max())) if arr.dtype.kind in "fiub" and arr.size else _UNKNOWN
     if kind in _FIXED:
         return _FIXED[kind]
-    if kind == "sub" and ins["y"].op is not None and ins["y"].op.op_type == "reduce_max" \
-            and _source(ins["y"].op.inputs["x"]) is _source(ins["x"]):
-        return (-math.inf, 0.0)  # x minus its own maximum: what a numerically safe softmax feeds exp
+    if _is_shifted_by_own_max(op):
+        return (-math.inf, 0.0)  # what a numerically safe softmax feeds exp
     if kind in _SAME and "x" in r:
         return r["x"]
     if kind == "relu":
@@ -152,8 +197,28 @@ def _range_of(op: Any, ranges: dict[str, tuple[float, float]]) -> tuple[float, f
         return (r["x"][0] + r["y"][0], r["x"][1] + r["y"][1])
     if kind == "sub":
         return (r["x"][0] - r["y"][1], r["x"][1] - r["y"][0])
+    if kind == "mul" and _source(ins["x"]) is _source(ins["y"]):
+        return (0.0, max(r["x"][0] ** 2, r["x"][1] ** 2))
     if kind == "mul":
         return _product(r["x"], r["y"])
+    if kind == "real_div":
+        return _product(r["x"], _reciprocal(r["y"]))
+    if kind == "pow" and ins["y"].val is not None and np.size(ins["y"].val) == 1 \
+            and float(ins["y"].val) % 2 == 0 and float(ins["y"].val) > 0:
+        return (0.0, max(abs(r["x"][0]), abs(r["x"][1])) ** float(ins["y"].val))  # an even power
+    if kind == "abs":
+        return (0.0, max(abs(r["x"][0]), abs(r["x"][1])))
+    if kind in ("exp", "exp2"):
+        low, high = (_power(math.e if kind == "exp" else 2.0, end) for end in r["x"])
+        return (low if low >= FP16_SMALLEST else 0.0, high)  # float16 holds nothing positive below FP16_SMALLEST
+    if kind == "sqrt":
+        return (math.sqrt(max(r["x"][0], 0.0)), math.sqrt(r["x"][1]) if r["x"][1] >= 0 else 0.0)
+    if kind == "rsqrt":
+        return _reciprocal((math.sqrt(max(r["x"][0] + _epsilon(op), 0.0)), math.sqrt(max(r["x"][1] + _epsilon(op), 0.0))))
+    if kind == "reduce_sum" and _is_safe_softmax_sum(op):
+        return (1.0, math.inf)
+    if kind == "reduce_sum":
+        return (0.0 if r["x"][0] >= 0 else -math.inf, 0.0 if r["x"][1] <= 0 else math.inf)  # sign only
     if kind == "minimum":
         return (min(r["x"][0], r["y"][0]), min(r["x"][1], r["y"][1]))
     if kind == "maximum":
@@ -164,14 +229,41 @@ def _range_of(op: Any, ranges: dict[str, tuple[float, float]]) -> tuple[float, f
     return _UNKNOWN
 
 
-def _overflowing_exps(function: Any) -> Iterator[tuple[Any, float]]:
-    """(exp op, its input's upper bound) for every exp whose input can exceed what float16's range allows."""
+def _hazard(op: Any, ranges: dict[str, tuple[float, float]]) -> str | None:
+    """Why `op` can give inf or NaN in float16, or None: an exp past float16's range, or a division,
+    rsqrt or log whose argument can reach 0 (sqrt: go below 0)."""
+    kind = op.op_type
+    if kind in EXP_LIMITS:
+        upper = ranges.get(op.inputs["x"].name, _UNKNOWN)[1]
+        if upper > EXP_LIMITS[kind]:
+            return (f"{kind} {op.name!r} can overflow float16: its input is bounded above by {upper}, not by "
+                    f"{EXP_LIMITS[kind]:.2f}; subtract the maximum first (x - x.amax(dim, keepdim=True)) or use softmax")
+        return None
+    if kind == "sqrt":
+        lo = ranges.get(op.inputs["x"].name, _UNKNOWN)[0]
+        if lo < 0:
+            return (f"sqrt {op.name!r} can be NaN in float16: its input is bounded below by {lo}, not by 0; "
+                    "take it of a square or an abs, or clamp it at 0")
+        return None
+    if kind in _ZERO_ARGUMENT:
+        arg = op.inputs[_ZERO_ARGUMENT[kind]]
+        lo, hi = ranges.get(arg.name, _UNKNOWN)
+        lo, hi = lo + _epsilon(op), hi + _epsilon(op)
+        if lo <= 0 <= hi or (kind == "log" and lo <= 0):
+            return (f"{kind} {op.name!r} can be inf or NaN in float16: its {'divisor' if kind == 'real_div' else 'input'} "
+                    f"{arg.name!r} ranges over [{lo}, {hi}], which holds 0; clamp it away from 0 with an epsilon "
+                    f"float16 keeps (>= {FP16_SMALLEST:.1e}: y.clamp_min(1e-6)) or use the fused op (softmax, layer_norm, "
+                    "F.normalize)")
+    return None
+
+
+def _range_hazards(function: Any) -> Iterator[str]:
+    """A line for every op of `function` whose float16 result can be inf or NaN (`_hazard`)."""
     ranges: dict[str, tuple[float, float]] = {}
     for op in function.operations:  # topological order; nested blocks' values stay unknown
         bounds = _range_of(op, ranges)
         for out in op.outputs:
             ranges[out.name] = bounds
-        if op.op_type in EXP_LIMITS:
-            upper = ranges.get(op.inputs["x"].name, _UNKNOWN)[1]
-            if upper > EXP_LIMITS[op.op_type]:
-                yield op, upper
+        why = _hazard(op, ranges)
+        if why:
+            yield why
