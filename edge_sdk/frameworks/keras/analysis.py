@@ -78,10 +78,19 @@ def _at_declared_lengths(model: Any, inputs: tuple) -> Any:
     shapes = [tuple(d if d is not None or spec.range_of(i) is None else spec.range_of(i)[1]
                     for i, d in enumerate(spec.shape))
               for spec in inputs]
-    if all(shape == spec.shape for shape, spec in zip(shapes, inputs)):
+    return _at_shapes(model, shapes)
+
+
+def _at_shapes(model: Any, shapes: list[tuple]) -> Any:
+    """The model, or a clone (same layers and names, fresh weights: analysis reads shapes, not values)
+    whose inputs have `shapes` where the model's own leave a dim None. A nested model is walked at the
+    shapes its caller feeds it: tf_keras rebuilds it with its own None dims when the outer model is cloned."""
+    own = [tuple(t.shape) for t in model.inputs]
+    if all(tuple(shape) == inner for shape, inner in zip(shapes, own)):
         return model
     keras = deps.tf_keras()
-    tensors = [keras.Input(batch_shape=shape, dtype=spec.dtype, name=spec.name) for shape, spec in zip(shapes, inputs)]
+    tensors = [keras.Input(batch_shape=tuple(shape), dtype=t.dtype, name=name)
+               for shape, t, name in zip(shapes, model.inputs, model.input_names)]
     return keras.models.clone_model(model, input_tensors=tensors)
 
 
@@ -118,7 +127,7 @@ class _Walker:
                 ins = [self.src[id(t)] for t in node.keras_inputs if id(t) in self.src]
                 layer = node.layer
                 if getattr(layer, "_is_graph_network", False):
-                    inner = self.walk(layer, ins, f"{prefix}{layer.name}/")
+                    inner = self.walk(_at_shapes(layer, [t.shape for t in node.keras_inputs]), ins, f"{prefix}{layer.name}/")
                     for t, name in zip(outs, inner):
                         self.src[id(t)] = name
                     continue

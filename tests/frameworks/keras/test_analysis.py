@@ -240,3 +240,23 @@ def test_a_none_sequence_dim_is_analyzed_at_the_longest_length_of_the_build_data
     assert conv.output_shapes == ((1, 96, 16),) and conv.macs == 96 * 16 * 3 * 8
     assert fixed.macs == 96 * (unfixed.macs - 16 * 4) + 16 * 4  # everything but the head scales with length
     assert fixed.params == unfixed.params
+
+
+def test_a_nested_model_is_analyzed_at_the_length_its_caller_feeds_it(tfk):
+    """A sub-model keeps its own `Input((None, 8))` when the outer model is cloned at 96 tokens; its
+    layers must still be counted at 96, not at 1."""
+    import numpy as np
+
+    from edge_sdk.pipeline.build import load_build_data, lengths_from_data
+
+    inner_in = tfk.Input((None, 8), name="inner_in")
+    encoder = tfk.Model(inner_in, tfk.layers.Conv1D(16, 3, padding="same", name="conv")(inner_in), name="encoder")
+    inp = tfk.Input((None,), dtype="int32", name="input_ids")
+    h = encoder(tfk.layers.Embedding(100, 8, name="embed")(inp))
+    out = tfk.layers.Dense(4, name="head")(tfk.layers.GlobalAveragePooling1D(name="pool")(h))
+    loaded = _wrap(tfk.Model(inp, out))
+    tokens = np.zeros((4, 96), np.int32)
+    fixed = analyze(lengths_from_data(loaded, load_build_data(loaded, {"input_ids": tokens}, None, None)))
+    conv = {l.name: l for l in fixed.layers}["encoder/conv"]
+    assert conv.output_shapes == ((1, 96, 16),) and conv.macs == 96 * 16 * 3 * 8
+    assert fixed.params == loaded.handle.count_params()
