@@ -23,6 +23,7 @@ from edge_sdk.frameworks.keras.ops import (
     activation_name,
     activation_ops,
     onnx_ops,
+    tf_symbol_ops,
 )
 from edge_sdk.model.analysis import assemble
 from edge_sdk.contracts.model import LayerInfo, LoadedModel, ModelInfo
@@ -195,6 +196,8 @@ def _ops_of(layer: Any, cls: str) -> tuple[str, tuple[str, ...], tuple[str, ...]
         return "activation", tflite, coreml
     if cls == "ReLU":
         return ("activation",) + _relu_ops(layer)
+    if cls == "TFOpLambda":
+        return tf_symbol_ops(layer.symbol)[:3]
     if cls == "UpSampling2D" and getattr(layer, "interpolation", "nearest") == "bilinear":
         return "reshape", ("RESIZE_BILINEAR",), ("upsample_bilinear",)
     if cls in LAYER_OPS:
@@ -239,6 +242,10 @@ def _macs(layer: Any, kind: str, cls: str, ins: tuple[Shape, ...], outs: tuple[S
     if cls == "Dot":
         axes = layer.axes if isinstance(layer.axes, (list, tuple)) else (layer.axes, layer.axes)
         return math.prod(outs[0]) * ins[0][axes[0]]
+    if cls == "MultiHeadAttention":
+        return _attention_macs(layer, ins, outs)
+    if cls == "TFOpLambda" and kind == "matmul":
+        return math.prod(outs[0]) * ins[0][-1]
     if cls in ("LSTM", "GRU", "SimpleRNN"):
         gates = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[cls]
         steps, features, units = ins[0][1], ins[0][-1], int(layer.units)
@@ -246,8 +253,21 @@ def _macs(layer: Any, kind: str, cls: str, ins: tuple[Shape, ...], outs: tuple[S
     return 0
 
 
+def _attention_macs(layer: Any, ins: tuple[Shape, ...], outs: tuple[Shape, ...]) -> int:
+    """Query, key, value and output projections plus the scores (q k^T) and the context (scores v)."""
+    query, value = ins[0], ins[1] if len(ins) > 1 else ins[0]
+    key = ins[2] if len(ins) > 2 else value
+    heads, key_dim = int(layer._num_heads), int(layer._key_dim)
+    value_dim = int(layer._value_dim or key_dim)
+    t_q, t_v = math.prod(query[1:-1]), math.prod(value[1:-1])
+    projections = heads * (t_q * query[-1] * key_dim + t_v * key[-1] * key_dim + t_v * value[-1] * value_dim)
+    return projections + heads * t_q * t_v * (key_dim + value_dim) + t_q * heads * value_dim * outs[0][-1]
+
+
 def _other_ops(layer: Any, kind: str, cls: str, ins: tuple[Shape, ...], outs: tuple[Shape, ...], act: str) -> int:
     out = sum(math.prod(s) for s in outs)
+    if cls == "MultiHeadAttention":  # the softmax over every score
+        return int(layer._num_heads) * math.prod(ins[0][1:-1]) * math.prod((ins[1] if len(ins) > 1 else ins[0])[1:-1])
     if kind in ("conv", "depthwise", "separable", "dense", "matmul"):
         bias = out if getattr(layer, "use_bias", False) else 0
         return bias + (out if act != "linear" else 0)
@@ -313,11 +333,15 @@ def _fuse(raws: list[_Raw], output_names: tuple[str, ...]) -> tuple[list[LayerIn
                 other_ops=int(r.other_ops),
                 output_elems=sum(math.prod(s) for s in r.output_shapes),
                 inputs=r.inputs,
-                runtime_ops={"tflite": tflite, "coreml": coreml, "onnx": onnx_ops(r.cls, _applied_activation(r))},
+                runtime_ops={"tflite": tflite, "coreml": coreml, "onnx": _onnx_ops(r)},
                 weight_shapes=r.weight_shapes,
             )
         )
     return layers, aliases
+
+
+def _onnx_ops(r: _Raw) -> tuple[str, ...]:
+    return tf_symbol_ops(r.layer.symbol)[3] if r.cls == "TFOpLambda" else onnx_ops(r.cls, _applied_activation(r))
 
 
 def _applied_activation(r: _Raw) -> str:

@@ -26,6 +26,10 @@ LAYER_OPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "Dense": ("dense", ("FULLY_CONNECTED",), ("linear",)),
     "EinsumDense": ("matmul", ("FULLY_CONNECTED",), ("einsum",)),
     "Dot": ("matmul", ("BATCH_MATMUL",), ("matmul",)),
+    # query/key/value/output projections, scores and context (the 1/sqrt(d) scale folds into the query
+    # projection in TFLite); checked against both converters' output
+    "MultiHeadAttention": ("matmul", ("FULLY_CONNECTED", "RESHAPE", "TRANSPOSE", "BATCH_MATMUL", "SOFTMAX"),
+                           ("matmul", "reshape", "transpose", "mul", "softmax")),
     "Embedding": ("embedding", ("GATHER",), ("gather",)),
     "LSTM": ("matmul", ("UNIDIRECTIONAL_SEQUENCE_LSTM",), ("lstm",)),
     "GRU": ("matmul", ("WHILE",), ("gru",)),
@@ -67,6 +71,32 @@ LAYER_OPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "Maximum": ("elementwise", ("MAXIMUM",), ("maximum",)),
     "Minimum": ("elementwise", ("MINIMUM",), ("minimum",)),
 }
+
+# `TFOpLambda` layers (what `x + y`, `x * 2.0` or `tf.nn.softmax(x)` become in a functional model), by
+# their `symbol` -> (kind, tflite ops, coreml ops, onnx ops). A symbol not listed maps to `?tf.<symbol>`.
+TF_SYMBOL_OPS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "__operators__.add": ("elementwise", ("ADD",), ("add",), ("Add",)),
+    "math.add": ("elementwise", ("ADD",), ("add",), ("Add",)),
+    "math.subtract": ("elementwise", ("SUB",), ("sub",), ("Sub",)),
+    "math.multiply": ("elementwise", ("MUL",), ("mul",), ("Mul",)),
+    "math.truediv": ("elementwise", ("MUL",), ("mul",), ("Mul",)),  # by a constant: a multiply by its inverse
+    "math.divide": ("elementwise", ("MUL",), ("mul",), ("Mul",)),
+    "nn.softmax": ("activation", ("SOFTMAX",), ("softmax",), ("Softmax",)),
+    "nn.relu": ("activation", ("RELU",), ("relu",), ("Relu",)),
+    "math.sigmoid": ("activation", ("LOGISTIC",), ("sigmoid",), ("Sigmoid",)),
+    "math.tanh": ("activation", ("TANH",), ("tanh",), ("Tanh",)),
+    "reshape": ("reshape", ("RESHAPE",), ("reshape",), ("Reshape",)),
+    "transpose": ("reshape", ("TRANSPOSE",), ("transpose",), ("Transpose",)),
+    "concat": ("elementwise", ("CONCATENATION",), ("concat",), ("Concat",)),
+    "math.reduce_mean": ("pool", ("MEAN",), ("reduce_mean",), ("ReduceMean",)),
+    "linalg.matmul": ("matmul", ("BATCH_MATMUL",), ("matmul",), ("MatMul",)),
+}
+
+
+def tf_symbol_ops(symbol: str) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    unknown = (f"?tf.{symbol}",)
+    return TF_SYMBOL_OPS.get(symbol, ("other", unknown, unknown, unknown))
+
 
 # Layers that do nothing at inference: removed by every converter, their output aliases their input.
 INFERENCE_NOOPS = frozenset(
@@ -130,6 +160,8 @@ ONNX_OPS: dict[str, tuple[str, ...]] = {
     "Conv3DTranspose": ("ConvTranspose",), "DepthwiseConv1D": ("Unsqueeze", "Conv", "Squeeze"),
     "DepthwiseConv2D": ("Conv",), "SeparableConv1D": ("Unsqueeze", "Conv", "Squeeze"), "SeparableConv2D": ("Conv",),
     "Dense": ("MatMul", "Add"), "EinsumDense": ("Einsum", "Add"), "Dot": ("MatMul",), "Embedding": ("Gather",),
+    "MultiHeadAttention": ("Gemm", "MatMul", "Reshape", "Transpose", "Softmax", "Mul", "Shape", "Gather", "Concat",
+                           "Unsqueeze", "Squeeze", "ReduceProd", "Max"),
     "LSTM": ("LSTM",), "GRU": ("GRU",), "SimpleRNN": ("RNN",),
     "BatchNormalization": ("BatchNormalization",),
     "LayerNormalization": ("ReduceMean", "Sub", "Mul", "Add", "Sqrt", "Div"),

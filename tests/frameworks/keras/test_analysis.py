@@ -260,3 +260,27 @@ def test_a_nested_model_is_analyzed_at_the_length_its_caller_feeds_it(tfk):
     conv = {l.name: l for l in fixed.layers}["encoder/conv"]
     assert conv.output_shapes == ((1, 96, 16),) and conv.macs == 96 * 16 * 3 * 8
     assert fixed.params == loaded.handle.count_params()
+
+
+@pytest.mark.slow
+def test_attention_and_tf_op_layers_are_analyzed_as_the_converter_lowers_them(tfk):
+    """A Keras transformer block (MultiHeadAttention, `x + y` as a TFOpLambda) is known to the fit
+    check with the ops and MACs the TFLite converter gives it, not refused as `?MultiHeadAttention`."""
+    from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
+
+    L = tfk.layers
+    seq = L.Input((12, 16), batch_size=1, name="seq")
+    mem = L.Input((7, 10), batch_size=1, name="mem")
+    h = seq + L.MultiHeadAttention(num_heads=2, key_dim=8, name="self_attn")(seq, seq)
+    h = h * 0.5 + L.MultiHeadAttention(num_heads=3, key_dim=4, value_dim=6, name="cross_attn")(h, mem)
+    model = tfk.Model([seq, mem], L.Dense(3, name="head")(h))
+    info = analyze(_wrap(model))
+    by_name = {l.name: l for l in info.layers}
+    assert by_name["self_attn"].kind == "matmul" and not any(op.startswith("?") for l in info.layers
+                                                              for fmt in ("tflite", "coreml", "onnx")
+                                                              for op in l.runtime_ops[fmt])
+    flatbuffer, _ = convert_to_tflite(model, QuantSpec("float32"))
+    converted = analyze(LoadedModel("tflite", flatbuffer, (), (), "tflite"))
+    assert {op for l in info.layers for op in l.runtime_ops["tflite"]} == {l.op for l in converted.layers if l.kind != "input"}
+    assert info.macs == converted.macs
+    assert info.params == model.count_params()
