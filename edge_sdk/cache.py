@@ -6,8 +6,10 @@ anything it depends on changes: sha256 over (model hash, data fingerprint, step 
 installed framework versions, a fingerprint of edge_sdk's own source). An entry is a directory holding the trained model in its framework's
 own format (the frontend's `CacheFormat`: tf_keras `.h5`, torch ExportedProgram `.pt2`) and the step's
 StepRecord as JSON, written into a temp dir and renamed into place, so an interrupted write never
-leaves a half entry. An entry the frontend refuses to load (e.g. a Keras Lambda layer: code from the
-file) is recomputed instead.
+leaves a half entry. Each entry also stores the sha256 of every file it holds (`sha256.json`), checked on
+every read: a file truncated, swapped or edited after the write makes the entry a miss (evicted, said,
+listed in `discarded`, counted in the report), never a shipped file. An entry the frontend refuses to load
+(e.g. a Keras Lambda layer: code from the file) is recomputed instead.
 
 Default location: `$EDGE_SDK_CACHE_DIR`, else `.edge-sdk-cache/` in the project directory.
 """
@@ -33,6 +35,7 @@ from edge_sdk.contracts.records import StepRecord
 ENV_VAR = "EDGE_SDK_CACHE_DIR"
 DEFAULT_DIRNAME = ".edge-sdk-cache"
 RECORD_FILE = "record.json"
+MANIFEST_FILE = "sha256.json"
 
 
 def default_cache_dir(project_dir: str | Path) -> Path:
@@ -73,6 +76,7 @@ class StepCache:
         self.say = say or (lambda _: None)
         self.hits = 0
         self.misses = 0
+        self.discarded: list[str] = []  # why each damaged entry was discarded (a file no longer matching its sha256)
 
     def _entry(self, key: str) -> Path:
         if len(key) < 8 or not all(c in "0123456789abcdef" for c in key):
@@ -83,18 +87,27 @@ class StepCache:
         """The entry dir for `key` when present and complete, else None (counts and says hit/miss)."""
         if not self.enabled:
             return None
-        entry = self._entry(key)
         what = f"{label} " if label else ""
-        if (entry / RECORD_FILE).is_file():
+        if self.has(key):
             self.hits += 1
             self.say(f"cache hit: {what}({key[:12]})")
-            return entry
+            return self._entry(key)
         self.misses += 1
         self.say(f"cache miss: {what}({key[:12]})")
         return None
 
     def has(self, key: str) -> bool:
-        return self.enabled and (self._entry(key) / RECORD_FILE).is_file()
+        """An intact entry is stored for `key`; a damaged one is evicted here (and counted)."""
+        entry = self._entry(key)
+        if not self.enabled or not (entry / RECORD_FILE).is_file():
+            return False
+        damage = _damage(entry)
+        if damage is None:
+            return True
+        self.discarded.append(f"cache entry {key[:12]} discarded: {damage}; rebuilding it")
+        self.say(self.discarded[-1])
+        self.evict(key)
+        return False
 
     def put(self, key: str, writer: Callable[[Path], None]) -> Optional[Path]:
         """Run writer(tmp_dir) and rename tmp_dir to the entry atomically; the first writer wins."""
@@ -107,6 +120,7 @@ class StepCache:
             writer(tmp)
             if not (tmp / RECORD_FILE).is_file():
                 raise ValueError(f"cache writer for {key[:12]} wrote no {RECORD_FILE}")
+            (tmp / MANIFEST_FILE).write_text(json.dumps(_digests(tmp), indent=1, sort_keys=True))
             try:
                 os.rename(tmp, entry)
             except OSError:
@@ -172,6 +186,29 @@ class StepCache:
             self.evict(key)
             return None
         return dataclasses.replace(template, handle=handle), record
+
+
+def _digests(entry: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file of an entry but the manifest itself."""
+    return {path.relative_to(entry).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(entry.rglob("*")) if path.is_file() and path.name != MANIFEST_FILE}
+
+
+def _damage(entry: Path) -> str | None:
+    """What no longer matches the entry's manifest (a file changed, missing or added), or None."""
+    try:
+        stored = json.loads((entry / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return f"no readable {MANIFEST_FILE}"
+    now = _digests(entry)
+    for name in sorted(set(stored) | set(now)):
+        if name not in now:
+            return f"{name} is missing"
+        if name not in stored:
+            return f"{name} was added after the entry was written"
+        if now[name] != stored[name]:
+            return f"{name} no longer matches its sha256"
+    return None
 
 
 def save_model(model: LoadedModel, directory: Path) -> Path:

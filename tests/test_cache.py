@@ -178,3 +178,24 @@ def test_key_changes_with_edge_sdk_source(monkeypatch):
     assert cache_module.cache_key("m", "d", "qat", {"epochs": 1}) != before
     assert cache_module.cache_key("m", "d", "qat", {"epochs": 1}, versions={"tf": "1"}) == \
         cache_module.cache_key("m", "d", "qat", {"epochs": 1}, versions={"tf": "1"})  # explicit versions: as given
+
+
+@pytest.mark.parametrize("damage, said", [
+    (lambda e: (e / "model.h5").write_bytes(b"swapped"), "model.h5 no longer matches its sha256"),
+    (lambda e: (e / "model.h5").unlink(), "model.h5 is missing"),
+    (lambda e: (e / "extra.bin").write_bytes(b"x"), "extra.bin was added"),
+    (lambda e: (e / "sha256.json").write_text("{"), "no readable sha256.json"),
+])
+def test_an_entry_whose_files_changed_is_discarded_counted_and_evicted(tmp_path, damage, said):
+    messages = []
+    cache = StepCache(tmp_path, say=messages.append)
+
+    def write(tmp):
+        (tmp / "model.h5").write_bytes(b"trained weights")
+        _write_record(tmp)
+
+    entry = cache.put(KEY, write)
+    assert cache.get(KEY) == entry and json.loads((entry / "sha256.json").read_text()).keys() == {"model.h5", "record.json"}
+    damage(entry)
+    assert cache.get(KEY) is None and len(cache.discarded) == 1 and not entry.exists()
+    assert any(said in m and "discarded" in m for m in messages), messages

@@ -112,6 +112,7 @@ class Attempt:
             "records": [r.to_dict() for r in self.records],
             "wall_s": round(self.result.wall_s, 3) if self.result is not None else 0.0,
             "cache_hits": self.result.cache_hits if self.result is not None else 0,
+            "cache_discarded": self.result.cache_discarded if self.result is not None else 0,
         }
 
 

@@ -98,6 +98,7 @@ class TaskResult:
     wall_s: float = 0.0
     cache_hits: int = 0  # trained steps or whole attempts reused from the build cache
     error: TaskError | None = None
+    cache_discarded: int = 0  # cache entries found damaged (a file no longer matching its sha256) and rebuilt
 
     @property
     def built(self) -> bool:

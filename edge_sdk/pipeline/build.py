@@ -193,6 +193,10 @@ def build(
     hits = sum(a.get("cache_hits", 0) for r in results for a in r.report["attempts"])
     if cache is not None and cache.enabled and hits:
         say(f"build cache: reused {hits} stored result(s) from {cache.directory} (--no-cache to rebuild)")
+    discarded = sum(a.get("cache_discarded", 0) for r in results for a in r.report["attempts"])
+    if discarded:
+        say(f"build cache: discarded {discarded} damaged entr{'y' if discarded == 1 else 'ies'} (a file no longer "
+            f"matched its stored sha256) and rebuilt them")
     if len(results) > 1:
         from edge_sdk.report.index import write_index
 

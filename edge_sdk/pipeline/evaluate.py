@@ -59,11 +59,17 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
     key = attempt_cache.attempt_key(model, data, data.eval.fingerprint(), cand, task.profile, task.seed, task.min_fidelity)
     with cache.lock(key):
         restored = attempt_cache.restore(cache, key, cand.name, task.out_dir)
+        for line in cache.discarded:
+            say(f"  {line}")
         if restored is not None:
             artifact, _, verification, records = restored
             say(f"  {cand.name}: artifact and verification reused from the build cache")
-            return TaskResult(artifact, verification, tuple(records), wall_s=time.perf_counter() - start, cache_hits=1)
+            return TaskResult(artifact, verification, tuple(records), wall_s=time.perf_counter() - start, cache_hits=1,
+                              cache_discarded=len(cache.discarded))
+        seen = len(cache.discarded)
         compressed, records, hits = apply_steps(model, cand.steps, data, task, cache, say)
+        for line in cache.discarded[seen:]:
+            say(f"  {line}")
         timings = {"compress": time.perf_counter() - start}
         t = time.perf_counter()
         if task.out_dir.exists():  # a cancelled speculative run of this rung may have left files
@@ -81,7 +87,8 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
         verification = verify(artifact, model, data.eval, kinds=task.output_kinds)
         timings["verify"] = time.perf_counter() - t
         attempt_cache.save(cache, key, artifact, task.out_dir, verification, records)
-    return TaskResult(artifact, verification, tuple(records), timings, time.perf_counter() - start, hits)
+    return TaskResult(artifact, verification, tuple(records), timings, time.perf_counter() - start, hits,
+                      cache_discarded=len(cache.discarded))
 
 
 def apply_steps(model: LoadedModel, steps: tuple[Step, ...], data: TechniqueData, task: Task, cache: StepCache,
