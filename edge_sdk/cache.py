@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -91,6 +92,7 @@ class StepCache:
         if self.has(key):
             self.hits += 1
             self.say(f"cache hit: {what}({key[:12]})")
+            os.utime(self._entry(key) / RECORD_FILE)  # last use, what `prune` ages entries by
             return self._entry(key)
         self.misses += 1
         self.say(f"cache miss: {what}({key[:12]})")
@@ -148,6 +150,51 @@ class StepCache:
 
     def evict(self, key: str) -> None:
         shutil.rmtree(self._entry(key), ignore_errors=True)
+
+    # -- maintenance (`edge-sdk cache info|prune|clear`) ---------------------------------------
+
+    def entries(self) -> list[CacheEntry]:
+        """Every stored entry, with its size, last use and damage (None when intact)."""
+        found = []
+        for path in sorted(self.directory.glob("[0-9a-f][0-9a-f]/*")):
+            if path.is_dir() and _is_key(path.name) and (path / RECORD_FILE).is_file():
+                size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+                found.append(CacheEntry(path.name, path, size, (path / RECORD_FILE).stat().st_mtime, _damage(path)))
+        return found
+
+    def prune(self, older_than_s: float, now: float | None = None) -> list[CacheEntry]:
+        """Remove entries not used for `older_than_s` seconds, damaged entries, and temp dirs a killed
+        writer left (older than an hour: a live writer's stay); returns the removed entries."""
+        now = time.time() if now is None else now
+        removed = [e for e in self.entries() if e.damage is not None or now - e.last_used > older_than_s]
+        for entry in removed:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        for tmp in self.directory.glob("[0-9a-f][0-9a-f]/.*"):
+            if tmp.is_dir() and now - tmp.stat().st_mtime > 3600:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return removed
+
+    def clear(self) -> int:
+        """Remove every entry, temp dir and lock file (only what the cache itself writes: a wrong
+        --dir never loses a user's files); returns the number of entries removed."""
+        count = len(self.entries())
+        for sub in [*self.directory.glob("[0-9a-f][0-9a-f]"), self.directory / "locks"]:
+            if sub.is_dir() and all(_is_key(p.name.lstrip(".").split(".")[0]) or p.suffix == ".lock" for p in sub.iterdir()):
+                shutil.rmtree(sub, ignore_errors=True)
+        return count
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    path: Path
+    bytes: int
+    last_used: float  # epoch seconds of the last write or hit
+    damage: str | None  # why its files no longer match their sha256, or None
+
+
+def _is_key(name: str) -> bool:
+    return len(name) >= 8 and all(c in "0123456789abcdef" for c in name)
 
     # -- trained models ------------------------------------------------------------------------
 

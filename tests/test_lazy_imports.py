@@ -38,8 +38,9 @@ def _run(*argvs: list[str]) -> dict:
         (["--help"],),
         (["profiles", "list"], ["profiles", "list", "--json"]),
         (["profiles", "show", "cortex-m"], ["profiles", "show", "iphone-15-pro", "--json"], ["profiles", "--help"]),
+        (["cache", "info", "--dir", "/nonexistent-edge-sdk-cache"], ["cache", "info", "--json", "--dir", "/nonexistent-edge-sdk-cache"]),
     ],
-    ids=["help", "profiles-list", "profiles-show"],
+    ids=["help", "profiles-list", "profiles-show", "cache-info"],
 )
 def test_cli_path_imports_no_ml_framework(argvs):
     result = _run(*argvs)

@@ -6,7 +6,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from edge_sdk.commands import bench, build, compare, devices, init, inspect, plan, profiles
+    from edge_sdk.commands import bench, build, cache, compare, devices, init, inspect, plan, profiles
 
-    for module in (init, inspect, profiles, plan, build, compare, bench, devices):
+    for module in (init, inspect, profiles, plan, build, compare, bench, devices, cache):
         module.register(app)
