@@ -1,5 +1,6 @@
-"""`edge-sdk compare BASE NEW`: the release gate. Exit 1 when NEW regressed against BASE (bigger,
-slower, worse, no longer feasible, or a target missing), 0 otherwise, 2 on unreadable input."""
+"""`edge-sdk compare BASE NEW`: the release gate. Exit 4 when NEW regressed against BASE (bigger,
+slower, worse, no longer feasible, or a target missing), 0 otherwise, 2 on unreadable input, 1 only
+for an internal error (so a pipeline can tell a regression from a crash)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 from edge_sdk.commands.common import JsonOption, print_json
 from edge_sdk.units import human_bytes
 
-EXIT_REGRESSION = 1
+EXIT_REGRESSION = 4
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +26,7 @@ def register(app: typer.Typer) -> None:
         junit: Optional[Path] = typer.Option(None, "--junit", help="Also write JUnit XML (one testcase per target x metric)."),
         json_out: bool = JsonOption,
     ) -> None:
-        """Regression gate: exit 1 when NEW is bigger, slower, worse or less feasible than BASE."""
+        """Regression gate: exit 4 when NEW is bigger, slower, worse or less feasible than BASE."""
         from edge_sdk.api import compare
 
         result = compare(base, new, max_size_growth=max_size_growth, max_latency_growth=max_latency_growth,

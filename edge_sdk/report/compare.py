@@ -30,7 +30,7 @@ class Thresholds:
 @dataclass(frozen=True)
 class Change:
     target: str
-    metric: str  # size_bytes | latency_ms | ram_bytes | top1_agreement | accuracy | feasible | present
+    metric: str  # model | size_bytes | latency_ms | ram_bytes | top1_agreement | accuracy | feasible | present
     base: Optional[float | bool | str]
     new: Optional[float | bool | str]
     change: str  # "+10.0%", "-0.42 pt", "feasible -> infeasible"
@@ -130,8 +130,19 @@ def _latency(base: dict, new: dict) -> tuple[Optional[float], Optional[float], s
     )
 
 
+def _model(target: str, base: dict, new: dict) -> Optional[Change]:
+    """A row when the two reports were built from different model files: a retrained release (then
+    expected) or two unrelated models (then the other rows compare apples with pears); shown, not gated."""
+    b, n = base.get("model") or {}, new.get("model") or {}
+    if b.get("sha256") == n.get("sha256"):
+        return None
+    return Change(target, "model", (b.get("sha256") or "?")[:12], (n.get("sha256") or "?")[:12], "different model file", "",
+                  False, f"{b.get('path')} ({b.get('params')} params) -> {n.get('path')} ({n.get('params')} params)")
+
+
 def compare_target(target: str, base: dict, new: dict, t: Thresholds) -> list[Change]:
     changes: list[Optional[Change]] = [
+        _model(target, base, new),
         Change(target, "feasible", base.get("feasible"), new.get("feasible"),
                f"{_verdict(base)} -> {_verdict(new)}", "stays feasible",
                bool(base.get("feasible")) and not new.get("feasible")),

@@ -46,7 +46,7 @@ def test_gate_step_runs_and_fails_on_a_regression(workflow, tmp_path, monkeypatc
     report = json.loads(FIXTURE.read_text())
     report["artifacts"][0]["bytes"] = int(report["artifacts"][0]["bytes"] * 1.10)
     (tmp_path / "out" / "pixel-7" / "report.json").write_text(json.dumps(report))
-    assert main(argv[1:]) == 1
+    assert main(argv[1:]) == 4  # the regression exit code
     assert (tmp_path / "out" / "compare-junit.xml").is_file()  # uploaded with OUT/
 
 

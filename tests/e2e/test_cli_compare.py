@@ -41,7 +41,7 @@ def test_injected_10_percent_size_regression_fails(builds, tmp_path, capsys):
     base, new = builds
     _grow(new / "pixel-7" / "report.json", 1.10)
     junit = tmp_path / "ci" / "compare.xml"
-    assert main(["compare", str(base), str(new), "--junit", str(junit)]) == 1
+    assert main(["compare", str(base), str(new), "--junit", str(junit)]) == 4  # a regression, not an internal error
     out = capsys.readouterr().out
     assert "size_bytes" in out and "+10.0%" in out and "REGRESSION" in out and "1 regression(s)" in out
     root = ET.parse(junit).getroot()
@@ -60,7 +60,7 @@ def test_two_report_files_and_json_output(builds, capsys):
     _grow(new / "stm32f746-disco" / "report.json", 1.06)
     code = main(["compare", str(base / "stm32f746-disco" / "report.json"), str(new / "stm32f746-disco" / "report.json"), "--json"])
     doc = json.loads(capsys.readouterr().out)
-    assert code == 1 and doc["regressions"] == 1
+    assert code == 4 and doc["regressions"] == 1
     assert [c["metric"] for c in doc["changes"] if c["regression"]] == ["size_bytes"]
 
 
@@ -69,3 +69,17 @@ def test_bad_input_exits_2_with_one_line(builds, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "missing" in err and "\n" not in err
     assert main(["compare", str(builds[0]), str(builds[1]), "--max-size-growth", "lots"]) == 2
+
+
+def test_reports_of_different_models_say_so_without_failing_the_gate(builds, capsys):
+    base, new = builds
+    report_path = new / "pixel-7" / "report.json"
+    report = json.loads(report_path.read_text())
+    report["model"] = {**report["model"], "sha256": "9" * 64, "path": "other.keras", "params": 12}
+    report_path.write_text(json.dumps(report))
+    assert main(["compare", str(base), str(new), "--json"]) == 0
+    (row,) = [c for c in json.loads(capsys.readouterr().out)["changes"] if c["metric"] == "model"]
+    assert row["target"] == "pixel-7" and row["new"] == "9" * 12 and not row["regression"]
+    assert "other.keras (12 params)" in row["note"]
+    assert main(["compare", str(base), str(new)]) == 0
+    assert "different model file" in capsys.readouterr().out
