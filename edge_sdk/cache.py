@@ -184,18 +184,6 @@ class StepCache:
         return count
 
 
-@dataclasses.dataclass(frozen=True)
-class CacheEntry:
-    key: str
-    path: Path
-    bytes: int
-    last_used: float  # epoch seconds of the last write or hit
-    damage: str | None  # why its files no longer match their sha256, or None
-
-
-def _is_key(name: str) -> bool:
-    return len(name) >= 8 and all(c in "0123456789abcdef" for c in name)
-
     # -- trained models ------------------------------------------------------------------------
 
     def put_step(self, key: str, model: LoadedModel, record: StepRecord) -> Optional[Path]:
@@ -233,6 +221,19 @@ def _is_key(name: str) -> bool:
             self.evict(key)
             return None
         return dataclasses.replace(template, handle=handle), record
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    path: Path
+    bytes: int
+    last_used: float  # epoch seconds of the last write or hit
+    damage: str | None  # why its files no longer match their sha256, or None
+
+
+def _is_key(name: str) -> bool:
+    return len(name) >= 8 and all(c in "0123456789abcdef" for c in name)
 
 
 def _digests(entry: Path) -> dict[str, str]:
