@@ -25,8 +25,9 @@ _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
     """Redirect fd 2 (and sys.stderr) to a log; yields `say(msg)` that writes to the terminal.
 
-    The log is written to a temp file and moved to `log_path` only if its directory exists by the end
-    (the build created OUT), so a command that fails on bad input leaves nothing behind.
+    The log is an unnamed temp file (gone with the process, even a killed one), copied to `log_path`
+    only if its directory exists by the end (the build created OUT), so a command that fails on bad
+    input or is killed leaves nothing behind.
     """
     sys.stderr.flush()
     saved_fd = os.dup(2)
@@ -43,9 +44,8 @@ def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
             old_showwarning(message, category, filename, lineno, file, line)
 
     os.environ.setdefault("TQDM_DISABLE", "1")  # coremltools' per-pass progress bars
-    fd, tmp_log = tempfile.mkstemp(prefix="edge-sdk-", suffix=".log")
     keep_log = False
-    with os.fdopen(fd, "a", buffering=1) as log:
+    with tempfile.TemporaryFile("w+", buffering=1) as log:
         os.dup2(log.fileno(), 2)
         warnings.showwarning = showwarning
         try:
@@ -55,7 +55,7 @@ def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
 
             if not isinstance(exc, (EdgeSDKError, SystemExit, KeyboardInterrupt)) and exc.__class__.__name__ != "Exit":
                 keep_log = True
-                say(f"internal error; third-party output of this run is in {_place_log(tmp_log, log_path, keep=True)}")
+                say(f"internal error; third-party output of this run is in {_place_log(log, log_path, keep=True)}")
             raise
         finally:
             sys.stderr.flush()
@@ -64,15 +64,23 @@ def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
             os.close(saved_fd)
             terminal.close()
             if not keep_log:
-                _place_log(tmp_log, log_path)
+                _place_log(log, log_path)
 
 
-def _place_log(tmp_log: str, log_path: Path, keep: bool = False) -> Path:
-    """Move the log into OUT when OUT exists; otherwise keep it in /tmp (keep=True) or delete it."""
-    if log_path.parent.is_dir():
-        shutil.move(tmp_log, log_path)
+def _place_log(log: TextIO, log_path: Path, keep: bool = False) -> Path:
+    """Copy the log into OUT when OUT exists; otherwise, for an internal error (keep=True), into a
+    named file in the system temp dir, the one place left to show it; else it goes with the process."""
+    log.flush()
+    log.seek(0)
+    try:
+        if log_path.parent.is_dir():
+            target = log_path.open("w")
+        elif keep:
+            target = tempfile.NamedTemporaryFile("w", prefix="edge-sdk-", suffix=".log", delete=False)
+        else:
+            return log_path
+    except OSError:  # OUT is read-only (the build already said so, exit 2): the log has nowhere to go
         return log_path
-    if keep:
-        return Path(tmp_log)
-    os.unlink(tmp_log)
-    return log_path
+    with target:
+        shutil.copyfileobj(log, target)
+    return Path(target.name)

@@ -95,7 +95,11 @@ def _from_callable(spec: str) -> tuple[dict[str, np.ndarray], np.ndarray | None]
         raise DataError(f"data source {spec!r}: cannot import {func_name} from {module_name} ({exc})") from None
     xs: dict[str, list[np.ndarray]] = {}
     ys: list[np.ndarray] = []
-    for batch in func():
+    batches = func()
+    if isinstance(batches, (str, bytes, Mapping)) or not hasattr(batches, "__iter__"):
+        raise DataError(f"data source {spec!r} returned a {type(batches).__name__}; it must return or yield batches "
+                        "(arrays, (x, y) pairs or {input_name: array} dicts); see README 'Data formats'")
+    for batch in batches:
         if isinstance(batch, Mapping):
             batch = dict(batch)
             y = batch.pop("y", None)
@@ -108,6 +112,8 @@ def _from_callable(spec: str) -> tuple[dict[str, np.ndarray], np.ndarray | None]
             xs.setdefault(name, []).append(np.asarray(arr))
         if y is not None:
             ys.append(np.asarray(y))
+    if any(a.ndim == 0 for v in xs.values() for a in v):
+        raise DataError(f"data source {spec!r} yielded a scalar, not a batch of samples; yield arrays of shape (batch, ...)")
     arrays = {k: np.concatenate(v) for k, v in xs.items()}
     return arrays, (np.concatenate(ys) if ys else None)
 
@@ -166,6 +172,12 @@ def _normalise_labels(labels: np.ndarray | None, n: int, source: str) -> np.ndar
         raise DataError(f"{source}: 'y' has {len(labels)} labels for {n} samples")
     if labels.dtype.kind == "f" and not np.isfinite(labels).all():
         raise DataError(f"{source}: 'y' holds NaN/Inf values")
+    if labels.dtype.kind not in "iub" and not (labels.dtype.kind == "f" and (labels == np.round(labels)).all()):
+        bad = labels[labels != np.round(labels)] if labels.dtype.kind == "f" else labels
+        raise DataError(f"{source}: 'y' must hold class indices (integers), not {bad.flat[0]!r} ({labels.dtype}); "
+                        "regression targets are not labels: leave 'y' out and fidelity to the model is measured")
+    if (labels < 0).any():
+        raise DataError(f"{source}: 'y' holds a negative class index ({int(labels.min())}); classes count from 0")
     return labels.astype(np.int64)
 
 

@@ -54,8 +54,9 @@ class BenchConfig:
             raise DeviceError(f"--warmup {self.warmup}: must be 0 or more")
         if self.delegate not in DELEGATES:
             raise DeviceError(f"--delegate {self.delegate!r}: valid: {', '.join(DELEGATES)}")
-        if self.timeout_s <= 0 or self.idle_timeout_s <= 0:
-            raise DeviceError("timeouts must be positive seconds")
+        for flag, seconds in (("--timeout", self.timeout_s), ("--idle-timeout", self.idle_timeout_s)):
+            if not math.isfinite(seconds) or seconds <= 0:
+                raise DeviceError(f"{flag} {seconds}: must be a positive, finite number of seconds")
 
 
 class BenchInterrupted(DeviceError):

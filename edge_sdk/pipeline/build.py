@@ -27,11 +27,12 @@ from edge_sdk.contracts.budgets import Budgets
 from edge_sdk.contracts.search import SearchResult
 from edge_sdk.contracts.task import DataRef, Executor, ModelRef, Task, TaskData
 from edge_sdk.data import Dataset, load_dataset
-from edge_sdk.errors import DataError, ModelLoadError
+from edge_sdk.errors import ConfigError, DataError, ModelLoadError
 from edge_sdk.model import analyze, file_sha256, load_model
 from edge_sdk.model.tasks import output_kinds
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, make_executor
+from edge_sdk.pipeline.scratch import scratch_space
 from edge_sdk.planner.fit import check_fit
 from edge_sdk.plugins import load_plugins
 from edge_sdk.contracts.plan import Candidate
@@ -82,7 +83,18 @@ def load_build_data(loaded: LoadedModel, calibration: Any, train: Any = None, ev
     cal = load_dataset(calibration, loaded.inputs, purpose="calibration")
     tr = load_dataset(train, loaded.inputs, purpose="training") if train is not None else cal
     ev = load_dataset(eval_, loaded.inputs, purpose="eval") if eval_ is not None else cal
+    for ds in {id(d): d for d in (cal, tr, ev)}.values():
+        _check_label_range(ds, loaded)
     return BuildData(cal, tr, ev)
+
+
+def _check_label_range(data: Dataset, loaded: LoadedModel) -> None:
+    """Labels must name one of the first output's classes, or every accuracy is 0 vs 0 and the gate means
+    nothing."""
+    classes = loaded.outputs[0].shape[-1] if loaded.outputs and loaded.outputs[0].shape else None
+    if data.labels is not None and isinstance(classes, int) and data.labels.size and int(data.labels.max()) >= classes:
+        raise DataError(f"{data.source}: 'y' holds class index {int(data.labels.max())}, but the model's output "
+                        f"{loaded.outputs[0].name!r} has {classes} classes (0-{classes - 1})")
 
 
 def lengths_from_data(loaded: LoadedModel, data: BuildData) -> LoadedModel:
@@ -179,17 +191,20 @@ def build(
     say: Say = print,
 ) -> list[TargetResult]:
     """Build `model` for each target; returns one TargetResult per target (feasible or not)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"--seed {seed}: a seed is an integer >= 0")
     load_plugins()
     say = say if not quiet else (lambda _: None)
-    # workers start now and import the framework while this process loads and checks everything
-    pool = make_executor(executor, jobs=jobs, timeout_s=candidate_timeout, warmup=_framework_hint(model), say=say)
-    try:
-        results = _build_targets(pool, model, targets, calibration=calibration, train_data=train_data,
-                                 eval_data=eval_data, out=out, budget_overrides=budget_overrides, search=search,
-                                 plan_file=plan_file, profiles_dir=profiles_dir, trust_model=trust_model, seed=seed,
-                                 cache=cache, tasks=tasks, quiet=quiet, say=say)
-    finally:
-        pool.close()
+    with scratch_space(Path(out)) as work:
+        # workers start now and import the framework while this process loads and checks everything
+        pool = make_executor(executor, jobs=jobs, timeout_s=candidate_timeout, warmup=_framework_hint(model), say=say)
+        try:
+            results = _build_targets(pool, work, model, targets, calibration=calibration, train_data=train_data,
+                                     eval_data=eval_data, out=out, budget_overrides=budget_overrides, search=search,
+                                     plan_file=plan_file, profiles_dir=profiles_dir, trust_model=trust_model, seed=seed,
+                                     cache=cache, tasks=tasks, quiet=quiet, say=say)
+        finally:
+            pool.close()
     hits = sum(a.get("cache_hits", 0) for r in results for a in r.report["attempts"])
     if cache is not None and cache.enabled and hits:
         say(f"build cache: reused {hits} stored result(s) from {cache.directory} (--no-cache to rebuild)")
@@ -204,7 +219,7 @@ def build(
     return results
 
 
-def _build_targets(pool: Executor, model: Any, targets: list[str], *, calibration: Any, train_data: Any,
+def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *, calibration: Any, train_data: Any,
                    eval_data: Any, out: str | Path, budget_overrides: dict[str, dict[str, Any]] | None,
                    search: str, plan_file: str | Path | None, profiles_dir: str | Path | None, trust_model: bool,
                    seed: int, cache: StepCache | None, tasks: dict[str, str] | None, quiet: bool,
@@ -221,6 +236,12 @@ def _build_targets(pool: Executor, model: Any, targets: list[str], *, calibratio
     timings["analyze"] = time.perf_counter() - t
     kinds = output_kinds(info, tasks)
     profiles = [(target, get_profile(target, profiles_dir)) for target in targets]
+    named: dict[str, str] = {}
+    for target, profile in profiles:
+        if profile.name in named:
+            raise ConfigError(f"targets {named[profile.name]!r} and {target!r} are the same profile {profile.name!r} "
+                              "(a family name means its default profile); list it once")
+        named[profile.name] = target
     t = time.perf_counter()
     fits = {profile.name: check_fit(info, profile) for _, profile in profiles}
     for fit in fits.values():  # unsupported ops fail every target before any work (exit 2)
@@ -229,31 +250,29 @@ def _build_targets(pool: Executor, model: Any, targets: list[str], *, calibratio
     budgets = {profile.name: _budgets(profile, target, budget_overrides) for target, profile in profiles}
     planned = read_plan(plan_file) if plan_file else {}
     results = []
-    with tempfile.TemporaryDirectory(prefix="edge-sdk-build-") as tmp:
-        work = Path(tmp)
-        model_ref = _model_ref(loaded, trust_model, work)
-        task_data = _data_refs(data, work)
-        cache_dir = cache.directory if cache is not None and cache.enabled else work / "cache"
-        for target, profile in profiles:
-            t = time.perf_counter()
-            ladder = planned.get(profile.name) or build_ladder(info, profile, fits[profile.name])
-            plan_s = time.perf_counter() - t
+    model_ref = _model_ref(loaded, trust_model, work)
+    task_data = _data_refs(data, work)
+    cache_dir = cache.directory if cache is not None and cache.enabled else work / "cache"
+    for target, profile in profiles:
+        t = time.perf_counter()
+        ladder = planned.get(profile.name) or build_ladder(info, profile, fits[profile.name])
+        plan_s = time.perf_counter() - t
 
-            def make_task(cand: Candidate, profile: Profile = profile) -> Task:
-                return Task(cand, profile, model_ref, task_data, seed, cache_dir,
-                            out_dir=work / "attempts" / profile.name / cand.name,
-                            log_path=work / "logs" / profile.name / f"{cand.name}.log", output_kinds=kinds,
-                            min_fidelity=budgets[profile.name].min_fidelity, progress=not quiet)
+        def make_task(cand: Candidate, profile: Profile = profile) -> Task:
+            return Task(cand, profile, model_ref, task_data, seed, cache_dir,
+                        out_dir=work / "attempts" / profile.name / cand.name,
+                        log_path=work / "logs" / profile.name / f"{cand.name}.log", output_kinds=kinds,
+                        min_fidelity=budgets[profile.name].min_fidelity, progress=not quiet)
 
-            spec = SearchSpec(info, profile, tuple(ladder), budgets[profile.name], make_task, search)
-            result = run_search(spec, pool, say)
-            report = build_report(
-                target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
-                result=result, rationale=rationale_for(result), versions=deps.versions(),
-                timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
-                output_kinds=kinds,
-            )
-            results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
+        spec = SearchSpec(info, profile, tuple(ladder), budgets[profile.name], make_task, search)
+        result = run_search(spec, pool, say)
+        report = build_report(
+            target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
+            result=result, rationale=rationale_for(result), versions=deps.versions(),
+            timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
+            output_kinds=kinds,
+        )
+        results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
     return results
 
 

@@ -197,6 +197,9 @@ def write_junit(changes: list[Change], path: str | Path) -> Path:
         else:
             ET.SubElement(case, "system-out").text = message
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    except OSError as exc:
+        raise ReportError(f"--junit {path}: cannot write there ({exc.strerror or exc}); pass a writable file path") from None
     return path

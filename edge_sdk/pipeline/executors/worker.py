@@ -21,6 +21,7 @@ def main(fd: int, warmup: str | None) -> None:
     from edge_sdk.plugins import load_plugins
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
     faulthandler.enable()  # a native crash leaves the Python stack in the task's log (its log_tail)
     conn = Connection(fd)
     load_plugins()
@@ -36,6 +37,20 @@ def main(fd: int, warmup: str | None) -> None:
         with redirected_to(task.log_path):
             result = run_task(task, lambda message: conn.send(("say", message)))
         conn.send(("done", result))
+
+
+def _die_with_parent() -> None:
+    """On Linux, the kernel kills this worker when the build process dies, even by kill -9 (a worker
+    busy in a converter would otherwise keep running, orphaned, until its task ends)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the call above: nobody is left to report to
+        os._exit(1)
 
 
 def _warm_up(framework: str | None) -> None:

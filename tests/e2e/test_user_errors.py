@@ -1,0 +1,75 @@
+"""Issue 16's user errors: each is exit 2 with one line naming the flag, file or field, no traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_sdk.cli import main
+
+from ..conftest import DIGITS_CALIBRATION, DIGITS_EVAL, DIGITS_MODEL
+
+FIXTURES = Path(__file__).resolve().parent.parent / "report" / "fixtures"
+
+
+def _one_line_error(capsys, *fragments: str) -> str:
+    err = capsys.readouterr().err.strip()
+    last = err.splitlines()[-1] if err else ""
+    assert "Traceback" not in err and last.startswith("error") and all(f in err for f in fragments), err
+    return last
+
+
+def _build(tmp_path, *extra: str, calibration: str | Path = DIGITS_CALIBRATION) -> int:
+    return main(["build", "--model", str(DIGITS_MODEL), "--calibration", str(calibration), "--target", "android",
+                 "--out", str(tmp_path / "out"), *extra])
+
+
+def test_a_negative_seed(tmp_path, capsys):
+    assert _build(tmp_path, "--seed", "-1") == 2
+    _one_line_error(capsys, "--seed -1")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_same_profile_under_two_names(tmp_path, capsys):
+    assert _build(tmp_path, "--target", "pixel-8") == 2
+    _one_line_error(capsys, "'android' and 'pixel-8' are the same profile")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0"])
+def test_a_bench_timeout_that_is_not_a_positive_number(tmp_path, capsys, value):
+    artifact_dir = tmp_path / "pixel-8"
+    artifact_dir.mkdir()
+    (artifact_dir / "model.tflite").write_bytes(b"TFL3")
+    assert main(["bench", str(artifact_dir), "--device", "host", "--timeout", value]) == 2
+    _one_line_error(capsys, f"--timeout {float(value)}")
+
+
+def test_compare_junit_to_an_unwritable_path(tmp_path, capsys):
+    report = FIXTURES / "report_android.json"
+    assert main(["compare", str(report), str(report), "--junit", "/proc/edge-sdk/compare.xml"]) == 2
+    _one_line_error(capsys, "--junit /proc/edge-sdk/compare.xml")
+
+
+def test_a_calibration_callable_that_returns_no_batches(tmp_path, capsys):
+    assert _build(tmp_path, calibration="os:getcwd") == 2
+    _one_line_error(capsys, "'os:getcwd' returned a str")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("labels, said", [
+    (lambda y: y + 100, "has 10 classes"),
+    (lambda y: y * 0 - 1, "negative class index"),
+    (lambda y: y + 0.5, "class indices (integers)"),
+])
+def test_eval_labels_the_model_cannot_mean(tmp_path, capsys, labels, said):
+    data = dict(np.load(DIGITS_EVAL))
+    data["y"] = labels(data["y"].astype(np.float32) if said.startswith("class") else data["y"])
+    bad = tmp_path / "eval.npz"
+    np.savez(bad, **data)
+    assert _build(tmp_path, "--eval-data", str(bad)) == 2
+    _one_line_error(capsys, str(bad), said)
+    assert not (tmp_path / "out").exists()
