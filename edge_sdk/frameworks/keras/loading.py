@@ -153,7 +153,44 @@ def wrap_tf_keras(model: Any, bridged_from: str | None = None) -> FrontendResult
     return FrontendResult("keras", model, _input_specs(model), _specs(model.outputs), bridged_from)
 
 
+def _stored_bytes(path: Path) -> int:
+    """What the model file holds, uncompressed: a `.keras` zip's members, a SavedModel dir's files."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    return path.stat().st_size
+
+
+def _declared_params_at_least(layer: dict) -> int:
+    """A lower bound on a layer's weight count from its config alone (its input size is unknown here):
+    a Dense has at least `units` weights, a conv `filters`, an Embedding `input_dim * output_dim`."""
+    cfg = layer.get("config") or {}
+    sizes = [cfg.get(k) for k in ("units", "filters")]
+    if layer.get("class_name") == "Embedding":
+        sizes.append((cfg.get("input_dim") or 0) * (cfg.get("output_dim") or 0))
+    return max((int(v) for v in sizes if isinstance(v, (int, float)) and v > 0), default=0)
+
+
+def _refuse_oversized_layers(path: Path, config: dict) -> None:
+    """A layer whose config alone implies more weights than the file holds bytes cannot be this file's
+    (a corrupt or hand-edited config): refuse it before tf_keras builds it and allocates them all."""
+    stored = _stored_bytes(path)
+    for layer in iter_layer_configs(config):
+        declared = _declared_params_at_least(layer)
+        if declared > max(stored, 1 << 20):
+            name = (layer.get("config") or {}).get("name", "?")
+            raise ModelLoadError(
+                f"{path}: layer {name!r} ({layer.get('class_name')}) declares at least {declared:,} weights, but the "
+                f"file holds only {stored:,} bytes: its config and its weights disagree (a corrupt or edited file); "
+                "re-save the model"
+            )
+
+
 def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
+    if fmt in ("keras3", "tf_keras"):
+        _refuse_oversized_layers(path, read_keras_config(path))
     if fmt == "keras3":
         from edge_sdk.frameworks.keras.bridge import load_keras3_file
 
@@ -174,6 +211,8 @@ def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
             "save it with model.save('model.keras'), or convert it to .tflite for inspect/bench"
         )
     _refuse_untrusted(path, config, _known_tf_keras_classes(), trust_model)
+    if fmt != "tf_keras":
+        _refuse_oversized_layers(path, config)
     try:
         model = tfk.models.load_model(path, compile=False, safe_mode=not trust_model)
     except TypeError:  # SavedModel / h5 loaders take no safe_mode

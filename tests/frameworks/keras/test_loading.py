@@ -174,3 +174,20 @@ def test_tf_op_layers_doing_tensor_math_need_no_trust(tmp_path):
     loaded = load_model(tmp_path / "ops.keras")
     probe = np.ones((1, 3), "float32")
     np.testing.assert_allclose(loaded.handle.predict(probe, verbose=0), model.predict(probe, verbose=0), atol=1e-6)
+
+
+def test_a_config_declaring_more_weights_than_the_file_holds_is_refused_before_building(tmp_path):
+    """An .h5 whose config says Dense(units=1e9) over 12 KB of weights: tf_keras would allocate 16 GB
+    building it (out of memory, a traceback); refused as a corrupt file, naming the layer."""
+    import json
+
+    import h5py
+
+    path = tmp_path / "edited.h5"
+    _tf_keras_model().save(path)
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        next(l for l in config["config"]["layers"] if l["config"]["name"] == "logits")["config"]["units"] = 10**9
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(ModelLoadError, match=r"layer 'logits' \(Dense\) declares at least 1,000,000,000 weights"):
+        load_model(path)
