@@ -38,7 +38,7 @@ def _import(name: str) -> ModuleType:
     except ImportError as exc:
         extra = _EXTRA_FOR.get(name.split(".")[0], "all")
         raise MissingDependencyError(
-            f"{name} is not installed ({exc}); install it with: pip install 'edge-sdk[{extra}]'"
+            f"{name} is not installed ({exc}); install it with: pip install 'edge-deploy-sdk[{extra}]'"
         ) from None
 
 

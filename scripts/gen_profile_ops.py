@@ -48,7 +48,7 @@ def _site_file(rel: str) -> Path:
     for base in site.getsitepackages():
         if (Path(base) / rel).is_file():
             return Path(base) / rel
-    raise SystemExit(f"{rel} not found in site-packages; install edge-sdk[all]")
+    raise SystemExit(f"{rel} not found in site-packages; install the project with its [all] extra: pip install -e '.[all]'")
 
 
 def _schema_builtins() -> set[str]:

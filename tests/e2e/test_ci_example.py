@@ -86,3 +86,17 @@ def test_copy_script_refuses_infeasible_and_missing(out_dir, tmp_path):
     proc = _copy(str(out_dir), "ios", "pixel-8", str(tmp_path / "ios"), env={"FORCE": "1", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2 and "no model.mlpackage model.pte" in proc.stderr
     assert _copy(str(out_dir), "android", "nope", str(tmp_path / "x")).returncode == 2
+
+
+def test_the_install_step_is_pinned_never_an_index_name(workflow):
+    """`pip install "edge-sdk[all]"` installs an unrelated PyPI project; the example installs our
+    distribution (edge-deploy-sdk, the name pyproject.toml declares) from a pinned git ref."""
+    import tomllib
+
+    name = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    assert name != "edge-sdk"
+    run = _step(workflow, "Install edge-sdk")["run"]
+    requirement = shlex.split(run)[-1]
+    assert requirement.startswith(f"{name}[all] @ git+") and requirement.endswith("@${EDGE_SDK_REF}"), run
+    ref = workflow["env"]["EDGE_SDK_REF"]
+    assert ref and ref not in ("main", "master", "HEAD"), "a branch moves; pin a tag or a commit"

@@ -54,8 +54,10 @@ def commit(stage: Path, out_dir: Path) -> list[Path]:
 
 
 def tool_versions(*dists: str) -> dict[str, str]:
-    found = {d: deps.version_of(d) for d in ("edge-sdk",) + dists}
-    return {d: v for d, v in found.items() if v}
+    from edge_sdk import __version__
+
+    found = {d: deps.version_of(d) for d in dists}
+    return {"edge-sdk": __version__, **{d: v for d, v in found.items() if v}}
 
 
 def make_artifact(
