@@ -144,7 +144,7 @@ def _read_yaml(path: Path) -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ProfileError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ProfileError(f"{path}:{where} is not valid YAML ({' '.join(str(getattr(exc, 'problem', exc)).split())})") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile must be a YAML mapping with name, family, memory, ...")
     return data
@@ -179,6 +179,8 @@ def _resolve(name: str, raw: dict[str, tuple[Path, dict]], seen: tuple[str, ...]
     parent = data.get("extends")
     if parent is None:
         return data
+    if not isinstance(parent, str):
+        raise ProfileError(f"{path}: field 'extends': must be a profile name, not {type(parent).__name__}")
     if parent in seen + (name,):
         raise ProfileError(f"{path}: field 'extends': cycle through {parent!r}")
     if parent not in raw:
@@ -233,5 +235,7 @@ def load_profile_file(path: str | Path, profiles_dir: str | Path | None = None) 
         raw.update(_scan(Path(profiles_dir)))
     data = _read_yaml(path)
     name = data.get("name", path.stem)
+    if not isinstance(name, str):
+        raise ProfileError(f"{path}: field 'name': must be a string, not {type(name).__name__}")
     raw[name] = (path, data)
     return _validate(_resolve(name, raw), path)

@@ -194,7 +194,7 @@ def load_project(path: str | Path) -> Project:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        raise ConfigError(f"{path}:{where} is not valid YAML ({' '.join(str(getattr(exc, 'problem', exc)).split())})") from None
     project = parse_project(data, path)
     _check_files(project, path)
     _check_targets(project, path)

@@ -73,3 +73,42 @@ def test_eval_labels_the_model_cannot_mean(tmp_path, capsys, labels, said):
     assert _build(tmp_path, "--eval-data", str(bad)) == 2
     _one_line_error(capsys, str(bad), said)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flag, value, said", [
+    ("--max-accuracy-drop", "nan", "max_accuracy_drop"),
+    ("--max-accuracy-drop", "200", "max_accuracy_drop"),
+    ("--latency-budget", "nan", "latency_ms"),
+    ("--latency-budget", "inf", "latency_ms"),
+])
+def test_a_budget_flag_that_is_not_a_usable_number(tmp_path, capsys, flag, value, said):
+    assert _build(tmp_path, flag, value, "--eval-data", str(DIGITS_EVAL)) == 2
+    _one_line_error(capsys, said)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_plan_file_of_binary_garbage(tmp_path, capsys):
+    garbage = tmp_path / "plan.json"
+    garbage.write_bytes(bytes(range(256)) * 16)
+    assert _build(tmp_path, "--plan", str(garbage)) == 2
+    _one_line_error(capsys, str(garbage))
+
+
+@pytest.mark.slow
+def test_a_tflite_model_given_to_build(tmp_path, capsys):
+    from edge_sdk import deps
+
+    tflite = tmp_path / "model.tflite"
+    model = deps.tf_keras().models.load_model(DIGITS_MODEL, compile=False)
+    tflite.write_bytes(deps.tensorflow().lite.TFLiteConverter.from_keras_model(model).convert())
+    assert main(["build", "--model", str(tflite), "--calibration", str(DIGITS_CALIBRATION), "--target", "android",
+                 "--out", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, "a .tflite is already converted")
+
+
+def test_a_project_listing_a_target_twice(tmp_path, capsys, monkeypatch):
+    (tmp_path / "edge-sdk.yaml").write_text(
+        f"model: {DIGITS_MODEL}\ncalibration: {DIGITS_CALIBRATION}\ntargets:\n  - target: android\n  - target: android\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["build"]) == 2
+    _one_line_error(capsys, "edge-sdk.yaml", "listed twice")

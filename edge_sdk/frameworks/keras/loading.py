@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -46,8 +47,11 @@ def keras_file_version(path: Path) -> str:
 
 
 def read_keras_config(path: Path) -> dict:
-    with zipfile.ZipFile(path) as zf:
-        return json.loads(zf.read("config.json"))
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return json.loads(zf.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, zlib.error) as exc:
+        raise ModelLoadError(f"{path}: not a valid .keras archive ({exc.__class__.__name__}: {_first_line(exc)})") from None
 
 
 def _read_h5_config(path: Path) -> dict:
@@ -59,7 +63,10 @@ def _read_h5_config(path: Path) -> dict:
         raise ModelLoadError(f"{path}: corrupt HDF5 file ({exc})") from exc
     if raw is None:
         raise ModelLoadError(f"{path}: HDF5 file holds weights only (no model_config); save the whole model")
-    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    try:
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ModelLoadError(f"{path}: corrupt model_config in the HDF5 file ({exc.__class__.__name__}); re-save the model") from None
 
 
 def _read_savedmodel_config(path: Path) -> dict:
@@ -217,7 +224,7 @@ def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
         model = tfk.models.load_model(path, compile=False, safe_mode=not trust_model)
     except TypeError:  # SavedModel / h5 loaders take no safe_mode
         model = _load_quietly(tfk, path)
-    except (ValueError, OSError, KeyError) as exc:
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ModelLoadError(f"{path}: cannot load as a {fmt} model: {_first_line(exc)}") from exc
     return wrap_tf_keras(model)
 
@@ -225,7 +232,7 @@ def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
 def _load_quietly(tfk: Any, path: Path) -> Any:
     try:
         return tfk.models.load_model(path, compile=False)
-    except (ValueError, OSError, KeyError, TypeError) as exc:
+    except (ValueError, OSError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise ModelLoadError(f"{path}: cannot load: {_first_line(exc)}") from exc
 
 
