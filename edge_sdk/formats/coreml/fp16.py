@@ -19,11 +19,13 @@ fp32 activations and would not see it, so the program itself is checked:
                             rounds it (an epsilon of 1e-12 is 0 there; x / x.norm() of a zero row is
                             0 / 0), and a sqrt of a possibly negative value. F.normalize (a maximum with
                             its epsilon, which coremltools keeps as float16's smallest value),
-                            sum(exp(x - max(x))) >= 1 and sqrt(mean(x * x) + eps) pass.
+                            sum(exp(x - max(x))) >= 1 and sqrt(mean(x * x) + eps) pass;
+                          - any op whose inputs all have finite bounds but whose result can pass
+                            +-65504 (a sigmoid scaled by 60000 plus 60000).
 
-Overflow that depends on the data (a large matmul or reduction) is not decidable from the program with
-useful bounds; it shows in the simulated verification, which rounds every activation through float16
-(`fp16_activations.py`).
+Overflow that depends on the data (a matmul of unbounded activations, a large reduction) is not
+decidable from the program with useful bounds; it shows in the simulated verification, which rounds
+every activation through float16 (`fp16_activations.py`).
 """
 
 from __future__ import annotations
@@ -245,6 +247,9 @@ def _hazard(op: Any, ranges: dict[str, tuple[float, float]]) -> str | None:
             return (f"sqrt {op.name!r} can be NaN in float16: its input is bounded below by {lo}, not by 0; "
                     "take it of a square or an abs, or clamp it at 0")
         return None
+    bounded = _overflow_within_bounds(op, ranges)
+    if bounded is not None:
+        return bounded
     if kind in _ZERO_ARGUMENT:
         arg = op.inputs[_ZERO_ARGUMENT[kind]]
         lo, hi = ranges.get(arg.name, _UNKNOWN)
@@ -255,6 +260,23 @@ def _hazard(op: Any, ranges: dict[str, tuple[float, float]]) -> str | None:
                     f"float16 keeps (>= {FP16_SMALLEST:.1e}: y.clamp_min(1e-6)) or use the fused op (softmax, layer_norm, "
                     "F.normalize)")
     return None
+
+
+def _overflow_within_bounds(op: Any, ranges: dict[str, tuple[float, float]]) -> str | None:
+    """An op whose inputs all have finite bounds but whose result can pass +-65504 (a sigmoid scaled by
+    1e6, a square of a value bounded by 300). Where an input is unbounded (data-dependent), overflow is
+    left to the simulated float16 activations, which see the real values."""
+    if op.op_type == "const" or not op.outputs:
+        return None
+    inputs = [v for v in op.inputs.values() if not isinstance(v, (list, tuple))]
+    if not inputs or not all(all(math.isfinite(end) for end in ranges.get(v.name, _UNKNOWN)) for v in inputs):
+        return None
+    lo, hi = ranges.get(op.outputs[0].name, _UNKNOWN)
+    worst = max(abs(lo), abs(hi))
+    if worst <= FP16_MAX or not math.isfinite(worst):  # unbounded: what the analysis does not model
+        return None
+    return (f"{op.op_type} {op.name!r} can overflow float16: from its inputs' ranges its result reaches {worst:.4g}, "
+            "beyond +-65504; scale it down before this op (or keep the model at float32 precision)")
 
 
 def _range_hazards(function: Any) -> Iterator[str]:

@@ -73,3 +73,14 @@ def test_an_argument_that_can_reach_zero_is_a_hazard(name, body):
 ])
 def test_an_argument_kept_away_from_zero_passes(name, body):
     assert _hazards(body) == [], name
+
+
+@pytest.mark.parametrize("name, body, hazard", [
+    ("a sigmoid scaled and shifted past 65504", lambda x: mb.add(x=mb.mul(x=mb.sigmoid(x=x), y=60000.0), y=60000.0), True),
+    ("a tanh squared after scaling by 300", lambda x: mb.mul(x=mb.mul(x=mb.tanh(x=x), y=300.0), y=mb.mul(x=mb.tanh(x=x), y=300.0)), True),
+    ("a tanh scaled by 100", lambda x: mb.mul(x=mb.tanh(x=x), y=100.0), False),
+    ("an unbounded input scaled by 1000 (data-dependent: left to the simulation)", lambda x: mb.mul(x=x, y=1000.0), False),
+])
+def test_an_op_whose_bounded_inputs_can_still_overflow_is_a_hazard(name, body, hazard):
+    hazards = _hazards(body)
+    assert bool(hazards) == hazard and all("from its inputs' ranges" in h for h in hazards), (name, hazards)
