@@ -37,8 +37,11 @@ class PlanResult:
 
 
 def plan(model: Any, targets: list[str], *, budget_overrides: dict[str, Any] | None = None,
-         profiles_dir: str | Path | None = None, trust_model: bool = False) -> PlanResult:
-    """Each target's ladder with estimated flash, RAM and latency; no training, no conversion."""
+         profiles_dir: str | Path | None = None, trust_model: bool = False,
+         target_budgets: dict[str, dict[str, Any]] | None = None) -> PlanResult:
+    """Each target's ladder with estimated flash, RAM and latency; no training, no conversion.
+    `budget_overrides` apply to every target; `target_budgets` (target name -> budgets, as edge-sdk.yaml
+    gives them) to one each, under the flat ones."""
     from edge_sdk.contracts.budgets import Budgets
     from edge_sdk.model import analyze, load_model
     from edge_sdk.planner.fit import check_fit
@@ -48,7 +51,8 @@ def plan(model: Any, targets: list[str], *, budget_overrides: dict[str, Any] | N
     from edge_sdk.profiles import get_profile
 
     profiles = [(name, get_profile(name, profiles_dir)) for name in targets]  # a bad target fails before loading
-    budgets = {p.name: Budgets.from_profile(p, **(budget_overrides or {})) for _, p in profiles}
+    flat = {k: v for k, v in (budget_overrides or {}).items() if v is not None}
+    budgets = {p.name: Budgets.from_profile(p, **{**(target_budgets or {}).get(name, {}), **flat}) for name, p in profiles}
     loaded = load_model(model, trust_model=trust_model)
     info = analyze(loaded)
     doc: dict[str, Any] = {"model": str(model), "params": info.params, "macs": info.macs, "targets": {}}

@@ -29,6 +29,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: typer's rich help renderer alone doubles `--help` start-up time
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from edge_sdk import __version__
+
+        typer.echo(f"edge-sdk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version),
+) -> None:
+    """Fit, compress, export, verify and benchmark models for Android, iOS, Cortex-M and Jetson."""
+
+
 register_all(app)
 
 

@@ -35,7 +35,7 @@ def _run(*argvs: list[str]) -> dict:
 @pytest.mark.parametrize(
     "argvs",
     [
-        (["--help"],),
+        (["--help"], ["--version"]),
         (["profiles", "list"], ["profiles", "list", "--json"]),
         (["profiles", "show", "cortex-m"], ["profiles", "show", "iphone-15-pro", "--json"], ["profiles", "--help"]),
         (["cache", "info", "--dir", "/nonexistent-edge-sdk-cache"], ["cache", "info", "--json", "--dir", "/nonexistent-edge-sdk-cache"]),

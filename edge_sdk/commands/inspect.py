@@ -19,7 +19,7 @@ from edge_sdk.units import human_bytes, human_count
 def register(app: typer.Typer) -> None:
     @app.command("inspect")
     def inspect_command(
-        model: Path = typer.Argument(..., metavar="MODEL", help="Model file: .keras, .h5, SavedModel dir, .pt2 or .tflite."),
+        model: Optional[Path] = typer.Argument(None, metavar="[MODEL]", help="Model file: .keras, .h5, SavedModel dir, .pt2 or .tflite; default: edge-sdk.yaml's."),
         target: Optional[str] = typer.Option(
             None, "--target", "-t", help="Profile or family name (android, ios, cortex-m, jetson) to check the fit against."
         ),
@@ -29,8 +29,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Per-layer ops, params, MACs and activation memory; with --target, the fit against its budgets."""
         from edge_sdk.api import inspect
+        from edge_sdk.commands.project_args import resolve_model_args
 
-        result = inspect(model, target=target, profiles_dir=profiles_dir, trust_model=trust_model)
+        args = resolve_model_args(model=model, targets=None, profiles_dir=profiles_dir, trust_model=trust_model,
+                                  need_targets=False)
+        model = Path(args["model"])
+        result = inspect(model, target=target, profiles_dir=args["profiles_dir"], trust_model=args["trust_model"])
         if json_out:
             print_json(result.to_dict())
             return

@@ -15,8 +15,8 @@ from edge_sdk.units import human_bytes, parse_bytes
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_command(
-        model: Path = typer.Option(..., "--model", "-m", help="Model file (.keras, .h5, SavedModel dir, .pt2)."),
-        target: List[str] = typer.Option(..., "--target", "-t", help="Profile or family name; repeatable."),
+        model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file (.keras, .h5, SavedModel dir, .pt2); default: edge-sdk.yaml's."),
+        target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Profile or family name; repeatable. Default: the project's targets."),
         ram_budget: Optional[str] = typer.Option(None, "--ram-budget", help="Override the RAM budget (e.g. 256KiB)."),
         flash_budget: Optional[str] = typer.Option(None, "--flash-budget", help="Override the flash budget (e.g. 1MB)."),
         latency_budget: Optional[float] = typer.Option(None, "--latency-budget", help="Override the latency budget (ms)."),
@@ -26,13 +26,16 @@ def register(app: typer.Typer) -> None:
         trust_model: bool = TrustModelOption,
     ) -> None:
         from edge_sdk.api import plan
+        from edge_sdk.commands.project_args import resolve_model_args
 
         overrides = {
             "ram_bytes": parse_bytes(ram_budget, "--ram-budget"),
             "flash_bytes": parse_bytes(flash_budget, "--flash-budget"),
             "latency_ms": latency_budget,
         }
-        result = plan(model, list(target), budget_overrides=overrides, profiles_dir=profiles_dir, trust_model=trust_model)
+        args = resolve_model_args(model=model, targets=target, profiles_dir=profiles_dir, trust_model=trust_model)
+        result = plan(args["model"], args["targets"], budget_overrides=overrides, profiles_dir=args["profiles_dir"],
+                      trust_model=args["trust_model"], target_budgets=args["target_budgets"])
         doc = result.document
         if save:
             result.save(save)

@@ -37,14 +37,7 @@ def resolve_build_args(
     from edge_sdk.model.tasks import parse_tasks
     from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, EXECUTORS
 
-    project = None
-    if model is None:
-        from edge_sdk.project import find_project, load_project
-
-        path = find_project(Path.cwd())
-        if path is None:
-            raise ConfigError("no --model given and no edge-sdk.yaml in this directory; pass --model or run `edge-sdk init MODEL`")
-        project = load_project(path)
+    project, path = _project_unless(model)
     configured = {t.target: t.budgets() for t in project.targets} if project else {}
     base_dir = path.parent if project else Path.cwd()
     chosen = list(targets or configured or [])
@@ -74,6 +67,36 @@ def resolve_build_args(
         "candidate_timeout": _timeout(candidate_timeout or (project.candidate_timeout if project else None)
                                       or DEFAULT_CANDIDATE_TIMEOUT_S),
     }
+
+
+def resolve_model_args(*, model: Path | None, targets: list[str] | None, profiles_dir: Path | None,
+                       trust_model: bool, need_targets: bool = True) -> dict[str, Any]:
+    """What `plan` and `inspect` take from edge-sdk.yaml when no --model is given: the model, the
+    targets with their budgets, profiles_dir and trust_model (flags win, as for build)."""
+    project, _ = _project_unless(model)
+    chosen = list(targets or ([t.target for t in project.targets] if project else []))
+    if need_targets and not chosen:
+        raise ConfigError("no target: pass --target (a profile or family name) or list targets in edge-sdk.yaml")
+    return {
+        "model": model or project.model,
+        "targets": chosen,
+        "target_budgets": {t.target: t.budgets() for t in project.targets} if project else {},
+        "profiles_dir": profiles_dir or (project.profiles_dir if project else None),
+        "trust_model": trust_model or bool(project and project.trust_model),
+    }
+
+
+def _project_unless(model: Path | None) -> tuple[Any, Path | None]:
+    """(project, its path) read from edge-sdk.yaml in the working directory when no model is given; with
+    a model, the project file is not read at all (a one-off command never picks up a stray config)."""
+    if model is not None:
+        return None, None
+    from edge_sdk.project import find_project, load_project
+
+    path = find_project(Path.cwd())
+    if path is None:
+        raise ConfigError("no --model given and no edge-sdk.yaml in this directory; pass --model or run `edge-sdk init MODEL`")
+    return load_project(path), path
 
 
 def _executor(name: str, valid: list[str]) -> str:

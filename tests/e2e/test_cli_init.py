@@ -75,3 +75,36 @@ def test_init_imports_no_framework(project_dir):
         "assert rc == 0 and not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_plan_and_inspect_read_the_project_file_like_build(tmp_path, monkeypatch, capsys):
+    """`edge-sdk plan` / `edge-sdk inspect` in a project directory take its model, targets and per-target
+    budgets (they asked for --model before)."""
+    import json
+    import shutil
+
+    from edge_sdk.cli import main
+
+    from ..conftest import DIGITS_CALIBRATION, DIGITS_MODEL
+
+    shutil.copy(DIGITS_CALIBRATION, tmp_path / "calibration.npz")
+    (tmp_path / "edge-sdk.yaml").write_text(
+        f"model: {DIGITS_MODEL}\ncalibration: calibration.npz\n"
+        "targets:\n  - target: android\n    latency_ms: 7\n  - target: cortex-m\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [t["target"] for t in doc["targets"].values()] == ["android", "cortex-m"]
+    assert doc["targets"]["pixel-8"]["budgets"]["latency_ms"] == 7
+    assert main(["plan", "--json", "--latency-budget", "9"]) == 0  # a flag wins over the file
+    assert json.loads(capsys.readouterr().out)["targets"]["pixel-8"]["budgets"]["latency_ms"] == 9
+    assert main(["inspect", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] == 40_458
+
+
+def test_version(capsys):
+    from edge_sdk import __version__
+    from edge_sdk.cli import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"edge-sdk {__version__}"
