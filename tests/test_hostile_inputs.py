@@ -9,6 +9,7 @@ hypothesis truncates them, flips bits, splices junk in, or replaces them with ra
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -150,66 +151,56 @@ def mutated_document(draw, document: dict) -> str:
     return yaml.safe_dump(doc, allow_unicode=True)
 
 
-@pytest.mark.slow
-def test_a_mutated_profile_loads_or_is_refused_in_one_line():
+def _profile_loader():
     from edge_sdk.profiles import load_profile_file
 
-    document = yaml.safe_load((ROOT / "device_profiles" / "pixel-8.yaml").read_text())
-
-    @_examples(40)
-    @given(text=mutated_document(document))
-    def check(text: str) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "pixel-8.yaml"
-            path.write_text(text)
-            _loader_only_raises_user_errors(load_profile_file, path)
-
-    check()
+    return load_profile_file
 
 
-@pytest.mark.slow
-def test_a_mutated_project_file_loads_or_is_refused_in_one_line(tmp_path):
+def _project_loader():
     from edge_sdk.project import load_project
 
-    document = {"model": str(DIGITS_MODEL), "calibration": str(DIGITS_CALIBRATION), "out": "out", "seed": 0,
-                "targets": [{"target": "android", "budgets": {"latency_ms": 20, "flash_bytes": "1MB"}},
-                            {"target": "cortex-m"}]}
+    return load_project
+
+
+def _plan_loader():
+    from edge_sdk.planner.plan_file import read_plan
+
+    return read_plan
+
+
+PROJECT = {"model": str(DIGITS_MODEL), "calibration": str(DIGITS_CALIBRATION), "out": "out", "seed": 0,
+           "targets": [{"target": "android", "latency_ms": 20, "flash_bytes": "1MB"}, {"target": "cortex-m"}]}
+PLAN = {"plan_version": 2, "targets": {"pixel-8": [
+    {"name": "fp32", "fmt": "tflite", "precision": "float32", "framework": "keras", "steps": []},
+    {"name": "qat-int8", "fmt": "tflite", "precision": "int8", "framework": "keras",
+     "steps": [{"technique": "qat", "params": {"epochs": 2}}]},
+]}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("file_name, document, loader", [
+    ("pixel-8.yaml", yaml.safe_load((ROOT / "device_profiles" / "pixel-8.yaml").read_text()), _profile_loader),
+    ("edge-sdk.yaml", PROJECT, _project_loader),
+    ("plan.json", PLAN, _plan_loader),
+], ids=["profile", "project", "plan"])
+def test_a_mutated_config_file_loads_or_is_refused_in_one_line(file_name, document, loader):
+    """Profiles, edge-sdk.yaml and plan files with fields of any type at any depth, or damaged text."""
+    load = loader()
 
     @_examples(40)
     @given(text=mutated_document(document))
     def check(text: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "edge-sdk.yaml"
+            path = Path(tmp) / file_name
+            if file_name.endswith(".json"):
+                try:
+                    text = json.dumps(yaml.safe_load(text))
+                except (yaml.YAMLError, ValueError):
+                    pass  # damaged text stays as it is
             path.write_text(text)
-            _loader_only_raises_user_errors(load_project, path)
-            _nothing_else_written(Path(tmp), {"edge-sdk.yaml"})
-
-    check()
-
-
-@pytest.mark.slow
-def test_a_mutated_plan_file_is_read_or_refused_in_one_line():
-    import json
-
-    from edge_sdk.planner.plan_file import read_plan
-
-    document = {"plan_version": 2, "targets": {"pixel-8": [
-        {"name": "fp32", "fmt": "tflite", "precision": "float32", "framework": "keras", "steps": []},
-        {"name": "qat-int8", "fmt": "tflite", "precision": "int8", "framework": "keras",
-         "steps": [{"technique": "qat", "params": {"epochs": 2}}]},
-    ]}}
-
-    @_examples(40)
-    @given(text=mutated_document(document), as_json=st.booleans())
-    def check(text: str, as_json: bool) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "plan.json"
-            try:
-                body = json.dumps(yaml.safe_load(text)) if as_json else text
-            except (yaml.YAMLError, ValueError):
-                body = text
-            path.write_text(body)
-            _loader_only_raises_user_errors(read_plan, path)
+            _loader_only_raises_user_errors(load, path)
+            _nothing_else_written(Path(tmp), {file_name})
 
     check()
 
