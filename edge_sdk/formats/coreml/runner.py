@@ -120,9 +120,12 @@ def _inbound(layer):
 def substitute(handle, wops: list[WeightOp]):
     """A clone of the Keras model carrying the Core ML weights; (clone, unmapped layer names).
 
-    Weights are matched by the Keras layer name in the MIL op name; a weight op named after the model's
-    output instead (`Identity`: a final Dense without activation) goes to the one layer still without
-    weights whose kernel has its size."""
+    Weights are matched by the Keras layer name in the MIL op name. A weight op named otherwise (after
+    the model's output, `Identity`, for a final Dense without activation; `conv_0` for a nameless
+    classifier conv; after an `add` that coremltools fused into the conv's bias, as MobileNetV3's
+    hard-sigmoid `x + 3` after a squeeze-excite conv) goes, in program order, to the first layer still
+    without weights whose kernel has its size. Such a layer keeps its own bias: the fused one is not its
+    bias alone (a bias is only rounded to float16 in the package, never compressed)."""
     keras = deps.tf_keras()
     clone = keras.models.clone_model(handle)
     clone.set_weights(handle.get_weights())
@@ -131,19 +134,19 @@ def substitute(handle, wops: list[WeightOp]):
     nameless = []
     for wop in wops:
         layer = _layer_for(wop.name, layers)
-        if layer is None:
-            nameless.append(wop)
-        elif _assign(layer, wop, keras):
+        if layer is not None and _assign(layer, wop, keras):
             done.add(_inbound(layer).name if isinstance(layer, keras.layers.BatchNormalization) else layer.name)
+        else:  # no layer of that name, or one the weight cannot be (an `add` layer for a fused bias add)
+            nameless.append(wop)
     kernels = [l for l in clone.layers if l.weights and any(w.name.split("/")[-1].startswith(("kernel", "depthwise_kernel")) for w in l.weights)]
     for wop in nameless:
         sized = [l for l in kernels if l.name not in done and _keras_kernel(l, wop, keras)[1].size == wop.weight.size]
-        if len(sized) == 1 and _assign(sized[0], wop, keras):
+        if sized and _assign(sized[0], wop, keras, with_bias=False):
             done.add(sized[0].name)
     return clone, [l.name for l in kernels if l.name not in done]
 
 
-def _assign(layer, wop: WeightOp, keras) -> bool:
+def _assign(layer, wop: WeightOp, keras, with_bias: bool = True) -> bool:
     """Give `layer` the Core ML weight (and bias); a batch norm Core ML folded into its producer gives
     the producer the folded weight and becomes the identity. False when the weight is not this layer's."""
     bn = None
@@ -153,7 +156,7 @@ def _assign(layer, wop: WeightOp, keras) -> bool:
     if getattr(layer, attr, None) is None or value.size != int(np.prod(getattr(layer, attr).shape)):
         return False
     getattr(layer, attr).assign(value.reshape(getattr(layer, attr).shape))
-    bias = wop.bias
+    bias = wop.bias if with_bias else None
     if bn is not None:
         _neutral_bn(bn, None if getattr(layer, "use_bias", False) else bias)
     if bias is not None and getattr(layer, "use_bias", False) and (attr != "depthwise_kernel" or isinstance(layer, keras.layers.DepthwiseConv2D)):

@@ -131,3 +131,33 @@ def test_conv1d_kernels_map_back_from_core_ml_layout():
     stored = WeightOp("conv", "conv", kernel.transpose(2, 1, 0), None, 1, None)  # Core ML (Cout, Cin, K)
     attr, value = _keras_kernel(conv, stored, keras)
     assert attr == "kernel" and np.array_equal(value, kernel)
+
+
+def test_weights_whose_op_names_no_layer_map_back_in_program_order(ios_profile, tmp_path):
+    """MobileNetV3's squeeze-excite: coremltools fuses the hard-sigmoid's `x + 3` into the conv's bias and
+    names the op after the add (`add_add`, which matches an Add layer that holds no weight), and a
+    classifier conv gets `conv_0`: the simulation refused such packages (MobileNetV3 on ios: no fidelity,
+    infeasible). They go, in program order, to the first weightless layer of their size."""
+    from edge_sdk import deps
+    from edge_sdk.model import load_model
+
+    L = deps.tf_keras().layers
+    inp = L.Input((8, 8, 4), name="image")
+    x = L.Conv2D(8, 3, padding="same", activation="relu", name="stem")(inp)
+    s = L.Conv2D(4, 1, activation="relu", name="se_reduce")(L.GlobalAveragePooling2D(keepdims=True, name="se_pool")(x))
+    s = L.Conv2D(8, 1, name="se_expand")(s)
+    gate = L.ReLU(6.0, name="se_relu6")(s + 3.0) * (1 / 6)  # keras.applications' hard_sigmoid
+    x = L.Multiply(name="se_mul")([x, gate])
+    y = L.Conv2D(5, 1, name="head")(L.GlobalAveragePooling2D(keepdims=True, name="pool")(x))
+    model = deps.tf_keras().Model(inp, L.Softmax(name="probs")(L.Flatten(name="flat")(y)))
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in layer.get_weights()])
+    loaded = load_model(model)
+    from edge_sdk.data import Dataset
+
+    data = Dataset({"image": rng.uniform(0, 1, (32, 8, 8, 4)).astype("float32")}, None, "test")
+    v = check(verify(_export(loaded, ios_profile, tmp_path), loaded, data))
+    assert v.method == ("executed" if sys.platform == "darwin" else "simulated")
+    assert v.fidelity.top1_agreement >= 0.95 and v.fidelity.cosine >= 0.999
