@@ -37,6 +37,8 @@ class Change:
     limit: str  # the threshold applied ("" for metrics that are shown, not gated)
     regression: bool
     note: str = ""
+    delta: Optional[float] = None  # `change` as a number: relative (0.1 = +10%) for sizes and latency, points for quality
+    max_delta: Optional[float] = None  # `limit` as a number, in the same unit
 
     @property
     def moved(self) -> bool:
@@ -101,14 +103,16 @@ def _growth(target: str, metric: str, base: Optional[float], new: Optional[float
         return Change(target, metric, base, new, "appeared" if base is None else "missing", "", False, note or "not in both reports")
     regression = limit is not None and base > 0 and new > base * (1 + limit)
     limit_text = "" if limit is None else f"+{limit * 100:g}%"
-    return Change(target, metric, base, new, _pct(base, new), limit_text, regression, note)
+    delta = (new - base) / base if base else None
+    return Change(target, metric, base, new, _pct(base, new), limit_text, regression, note, delta, limit)
 
 
 def _quality(target: str, metric: str, base: Optional[float], new: Optional[float], max_drop: float) -> Optional[Change]:
     if base is None or new is None:
         return None  # quality measured in only one build (e.g. labels added): nothing to compare
     drop = base - new
-    return Change(target, metric, base, new, f"{-drop:+.2f} pt", f"-{max_drop:g} pt", drop > max_drop + 1e-9)
+    return Change(target, metric, base, new, f"{-drop:+.2f} pt", f"-{max_drop:g} pt", drop > max_drop + 1e-9,
+                  delta=-drop, max_delta=-max_drop)
 
 
 def _points(report: dict, metric: str) -> Optional[float]:

@@ -83,3 +83,12 @@ def test_reports_of_different_models_say_so_without_failing_the_gate(builds, cap
     assert "other.keras (12 params)" in row["note"]
     assert main(["compare", str(base), str(new)]) == 0
     assert "different model file" in capsys.readouterr().out
+
+
+def test_json_gives_every_change_as_a_number(builds, capsys):
+    base, new = builds
+    _grow(new / "pixel-7" / "report.json", 1.10)
+    assert main(["compare", str(base), str(new), "--json"]) == 4
+    (row,) = [c for c in json.loads(capsys.readouterr().out)["changes"] if c["metric"] == "size_bytes" and c["moved"]]
+    assert row["change"] == "+10.0%" and abs(row["delta"] - 0.10) < 1e-3 and row["max_delta"] == 0.05
+    assert isinstance(row["base"], int) and isinstance(row["new"], int)
