@@ -25,22 +25,37 @@ from edge_sdk.contracts.model import LoadedModel
 
 
 def package_weights(mlpackage: Path) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, np.ndarray | None]]]:
-    """(MIL const name -> decompressed float weight, [(weight, bias) of convs whose weight lost its name])."""
-    ct = deps.coremltools()
-    from coremltools.optimize.coreml import decompress_weights, get_weights_metadata
+    """(MIL const name -> decompressed float weight, [(weight, bias) of convs whose weight lost its name]).
 
-    mlmodel = ct.models.MLModel(str(mlpackage), skip_model_load=True)
-    meta = get_weights_metadata(decompress_weights(mlmodel), weight_threshold=0)
-    weights = {name: np.asarray(m.val) for name, m in meta.items()}
-    fused, seen = [], set()
-    for m in meta.values():
-        for op in m.child_ops:
-            mapping = dict(op.params_name_mapping)
-            if op.op_type != "conv" or op.name in seen or str(mapping.get("weight", "p_")).startswith("p_"):
+    The walk is coremltools' `get_weights_metadata` without its failure on an op that also takes a list
+    of values (a ViT's `concat` of its class token const and the patches: `'list' object has no
+    attribute 'val'`)."""
+    ct = deps.coremltools()
+    from coremltools.converters.mil.frontend.milproto import load as milproto
+    from coremltools.models.utils import _convert_model_spec_to_pymil_prog
+    from coremltools.optimize.coreml import decompress_weights
+
+    mlmodel = decompress_weights(ct.models.MLModel(str(mlpackage), skip_model_load=True))
+    program = _convert_model_spec_to_pymil_prog(mlmodel, mlmodel.get_spec().specificationVersion, milproto.load)
+    consts = [op for function in program.functions.values() for op in _operations(function) if op.op_type == "const"]
+    weights = {op.name: np.asarray(op.val.val) for op in consts if isinstance(op.val.val, np.ndarray) and op.val.val.size}
+    fused = []
+    for function in program.functions.values():
+        for op in _operations(function):
+            weight = op.inputs.get("weight") if op.op_type == "conv" else None
+            if weight is None or weight.op is None or weight.op.name not in weights or weight.op.name.startswith("p_"):
                 continue
-            seen.add(op.name)
-            fused.append((weights[mapping["weight"]], weights.get(mapping.get("bias"))))
+            bias = op.inputs.get("bias")
+            fused.append((weights[weight.op.name], weights.get(bias.op.name) if bias is not None and bias.op is not None else None))
     return weights, fused
+
+
+def _operations(block: Any) -> Any:
+    """Every op of a block, nested blocks' first (as coremltools walks them)."""
+    for op in block.operations:
+        for inner in op.blocks:
+            yield from _operations(inner)
+        yield op
 
 
 def _fold_into(module: Any, node: Any, weight: np.ndarray, bias: np.ndarray | None) -> bool:

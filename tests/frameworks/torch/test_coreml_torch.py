@@ -51,3 +51,33 @@ def test_quantized_program_is_refused(int8_model):
 
     with pytest.raises(ConfigError, match="coreml_compression"):
         convert(int8_model[0], get_profile("ios"), ExportConfig())
+
+
+def test_a_program_concatenating_a_weight_with_activations_is_simulated(tmp_path):
+    """A ViT concatenates its class-token parameter with the patch embeddings; coremltools'
+    get_weights_metadata raised on the concat's list input (`'list' object has no attribute 'val'`) and
+    every ios rung of the zoo ViT failed as an internal error."""
+    import torch
+
+    from edge_sdk.model import load_model
+    from edge_sdk.profiles import get_profile
+
+    class TokenNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = torch.nn.Linear(6, 8)
+            self.cls = torch.nn.Parameter(torch.randn(1, 1, 8))
+            self.head = torch.nn.Linear(8, 3)
+
+        def forward(self, x):
+            tokens = torch.cat([self.cls, self.embed(x)], dim=1)
+            return self.head(tokens[:, 0] + tokens.mean(dim=1)).softmax(-1)
+
+    torch.manual_seed(0)
+    net = TokenNet().eval()
+    x = torch.randn(1, 4, 6)
+    model = load_model(torch.export.export(net, (x,)))
+    convert(model, get_profile("ios"), ExportConfig(precision="float16")).save(str(tmp_path / "m.mlpackage"))
+    name = model.inputs[0].name
+    got, _ = simulate(tmp_path / "m.mlpackage", model, {name: x.numpy()})
+    assert np.allclose(got[0], net(x).detach().numpy(), atol=1e-2)
