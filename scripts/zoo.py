@@ -123,9 +123,8 @@ def build_one(zm: dict, entry, family: str, args, work: Path) -> dict:
     row.update(exit=matrix.exit_label(code, timed_out), wall_s=wall, untrained_only=untrained, epochs=args.epochs)
     reports = []
     try:
-        reports = json.loads(stdout)
-        reports = reports if isinstance(reports, list) else [reports]
-    except json.JSONDecodeError:
+        reports = json.loads(stdout)["targets"]
+    except (json.JSONDecodeError, KeyError, TypeError):
         reports = [json.loads(p.read_text()) for p in sorted(out.glob("*/report.json"))]
     if reports and isinstance(reports[0], dict) and "attempts" in reports[0]:
         row.update(matrix.row_from_report(reports[0]))

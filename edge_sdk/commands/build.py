@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
             say = (lambda _: None) if silent else terminal
             results = build(plan_file=plan, quiet=silent, say=say, **args)
         if json_out:
-            print_json([r.report for r in results] if len(results) > 1 else results[0].report)
+            print_json({"targets": [r.report for r in results]})  # one object, whatever the number of targets
         else:
             for r in results:
                 typer.echo(summary_line(r.report, r.out_dir))

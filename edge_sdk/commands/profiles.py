@@ -28,7 +28,7 @@ def list_command(json_out: bool = JsonOption, profiles_dir: Optional[Path] = Pro
 
     profiles = list_profiles(profiles_dir)
     if json_out:
-        print_json([p.model_dump(mode="json") for p in profiles])
+        print_json({"profiles": [p.model_dump(mode="json") for p in profiles]})
         return
     rows = [
         [p.name, p.family, "yes" if p.default_for_family else "", human_bytes(p.memory.ram_budget_bytes),

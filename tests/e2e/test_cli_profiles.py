@@ -30,7 +30,7 @@ def test_list_table_shows_every_profile_and_its_budgets(cli):
 def test_list_json_is_every_profile_dump(cli):
     proc = cli("profiles", "list", "--json")
     assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
+    doc = json.loads(proc.stdout)["profiles"]  # one object, like every --json
     assert sorted(p["name"] for p in doc) == BUILTIN_NAMES
     defaults = {p["family"] for p in doc if p["default_for_family"]}
     assert defaults == set(FAMILIES)

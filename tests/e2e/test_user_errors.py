@@ -112,3 +112,22 @@ def test_a_project_listing_a_target_twice(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["build"]) == 2
     _one_line_error(capsys, "edge-sdk.yaml", "listed twice")
+
+
+@pytest.mark.parametrize("targets", [1, 2])
+def test_build_json_is_one_object_whatever_the_number_of_targets(tmp_path, capsys, monkeypatch, targets):
+    """It printed a report for one target and a list for two: a pipeline parsing it had to guess."""
+    import json
+    from types import SimpleNamespace
+
+    import edge_sdk.api
+
+    def fake_build(**kwargs):
+        return [SimpleNamespace(report={"target": t}, profile=SimpleNamespace(name=t), out_dir=tmp_path, feasible=True,
+                                internal_errors=[]) for t in kwargs["targets"]]
+
+    monkeypatch.setattr(edge_sdk.api, "build", fake_build)
+    extra = ["--target", "ios"] if targets == 2 else []
+    assert _build(tmp_path, "--json", *extra) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert list(doc) == ["targets"] and [r["target"] for r in doc["targets"]] == ["android", "ios"][:targets]
