@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
             None, "--inputs", help=".npz of real inputs, its first sample fed on any device (default: the build's eval data)."),
         json_out: bool = JsonOption,
     ) -> None:
+        """Run a built artifact on the host or a device and record measured latency next to the estimate."""
         from edge_sdk.api import bench
 
         outcome = bench(

@@ -22,7 +22,7 @@ EXIT_INTERNAL = 1  # some candidate hit a bug; the targets are still written (RE
 def register(app: typer.Typer) -> None:
     @app.command("build")
     def build_command(
-        target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Profile or family name; repeatable. Default: the project's targets."),
+        target: Optional[List[str]] = typer.Option(None, "--target", "-t", metavar="TARGET", help="Profile or family name; repeatable. Default: the project's targets."),
         model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file; default from edge-sdk.yaml."),
         calibration: Optional[str] = typer.Option(None, "--calibration", "-c", help="Calibration data (.npz or module:function)."),
         train_data: Optional[str] = typer.Option(None, "--train-data", help="Fine-tuning data (default: the calibration data)."),
@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
         profiles_dir: Optional[Path] = ProfilesDirOption,
         trust_model: bool = TrustModelOption,
     ) -> None:
+        """Plan, compress, export and verify the model for each target; write OUT/<profile>/ per target."""
         from edge_sdk.api import build
         from edge_sdk.commands.project_args import resolve_build_args
 

@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         probe: bool = typer.Option(True, "--probe/--no-probe", help="Connect to ssh hosts to check they answer."),
         json_out: bool = JsonOption,
     ) -> None:
+        """The devices `bench --device` can reach: adb phones, serial boards, ssh hosts, this host."""
         from edge_sdk.devices.discover import list_devices
         from edge_sdk.devices.named import project_devices
 

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_command(
         model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file (.keras, .h5, SavedModel dir, .pt2); default: edge-sdk.yaml's."),
-        target: Optional[List[str]] = typer.Option(None, "--target", "-t", help="Profile or family name; repeatable. Default: the project's targets."),
+        target: Optional[List[str]] = typer.Option(None, "--target", "-t", metavar="TARGET", help="Profile or family name; repeatable. Default: the project's targets."),
         ram_budget: Optional[str] = typer.Option(None, "--ram-budget", help="Override the RAM budget (e.g. 256KiB)."),
         flash_budget: Optional[str] = typer.Option(None, "--flash-budget", help="Override the flash budget (e.g. 1MB)."),
         latency_budget: Optional[float] = typer.Option(None, "--latency-budget", help="Override the latency budget (ms)."),
@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         profiles_dir: Optional[Path] = ProfilesDirOption,
         trust_model: bool = TrustModelOption,
     ) -> None:
+        """The dry run: each target's ladder with estimated flash, RAM and latency; no training, no conversion."""
         from edge_sdk.api import plan
         from edge_sdk.commands.project_args import resolve_model_args
 

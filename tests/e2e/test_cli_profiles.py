@@ -70,3 +70,11 @@ def test_user_profiles_dir_extends_and_bad_profile(cli, tmp_path):
     assert proc.returncode == 2
     line = _one_error_line(proc)
     assert "typo.yaml" in line and "memory.ram_budjet_bytes" in line
+
+
+def test_every_command_has_a_help_line(cli):
+    """`edge-sdk --help` listed plan, build, bench and devices with a blank description."""
+    proc = cli("--help")
+    commands = proc.stdout.split("Commands:")[1].strip().splitlines()
+    assert len(commands) >= 9 and all(len(line.split(None, 1)) == 2 for line in commands), proc.stdout
+    assert "<list[str]>" not in cli("build", "--help").stdout
