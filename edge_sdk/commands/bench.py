@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         binary: Optional[Path] = typer.Option(None, "--binary", help="adb: benchmark_model / executor_runner to push (else env BENCHMARK_MODEL / EXECUTOR_RUNNER)."),
         remote_python: str = typer.Option("python3", "--remote-python", help="ssh: the board's Python."),
         identity: Optional[Path] = typer.Option(None, "--identity", "-i", help="ssh: private key file."),
-        ssh_option: List[str] = typer.Option([], "--ssh-option", "-o", help="ssh: extra OpenSSH option KEY=VALUE; repeatable."),
+        ssh_option: List[str] = typer.Option([], "--ssh-option", "-o", metavar="KEY=VALUE", help="ssh: extra OpenSSH option KEY=VALUE; repeatable."),
         config_file: Optional[Path] = typer.Option(None, "--config", help="edge-sdk.yaml naming devices (default: ./edge-sdk.yaml)."),
         inputs: Optional[Path] = typer.Option(
             None, "--inputs", help=".npz of real inputs, its first sample fed on any device (default: the build's eval data)."),

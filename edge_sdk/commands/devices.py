@@ -13,7 +13,7 @@ from edge_sdk.commands.common import JsonOption, print_json
 def register(app: typer.Typer) -> None:
     @app.command("devices")
     def devices_command(
-        ssh: List[str] = typer.Option([], "--ssh", help="Also probe this ssh host (USER@HOST[:PORT]); repeatable."),
+        ssh: List[str] = typer.Option([], "--ssh", metavar="USER@HOST[:PORT]", help="Also probe this ssh host (USER@HOST[:PORT]); repeatable."),
         config: Optional[Path] = typer.Option(None, "--config", help="edge-sdk.yaml naming devices (default: ./edge-sdk.yaml)."),
         probe: bool = typer.Option(True, "--probe/--no-probe", help="Connect to ssh hosts to check they answer."),
         json_out: bool = JsonOption,
