@@ -10,7 +10,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.edge-sdk-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "edge-sdk setup: installing edge-sdk[all,dev] into .venv (first time: several minutes)"
+  echo "edge-sdk setup: installing edge-deploy-sdk[all,dev] (this checkout, editable) into .venv (first time: several minutes)"
   .venv/bin/python -m pip install --quiet --upgrade pip
   # torch first and pinned: the CPU wheel on this machine; any other torch would download GBs.
   .venv/bin/python -m pip install --quiet "torch==2.13.0"

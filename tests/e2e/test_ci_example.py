@@ -93,8 +93,12 @@ def test_the_install_step_is_pinned_never_an_index_name(workflow):
     distribution (edge-deploy-sdk, the name pyproject.toml declares) from a pinned git ref."""
     import tomllib
 
-    name = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    name = project["name"]
     assert name != "edge-sdk"
+    # an extra that names the package itself must use the new name, or pip installs the PyPI project
+    self_refs = [r for reqs in project["optional-dependencies"].values() for r in reqs if r.startswith("edge")]
+    assert self_refs and all(r.startswith(f"{name}[") for r in self_refs), self_refs
     run = _step(workflow, "Install edge-sdk")["run"]
     requirement = shlex.split(run)[-1]
     assert requirement.startswith(f"{name}[all] @ git+") and requirement.endswith("@${EDGE_SDK_REF}"), run
