@@ -95,7 +95,7 @@ def _project_unless(model: Path | None) -> tuple[Any, Path | None]:
 
     path = find_project(Path.cwd())
     if path is None:
-        raise ConfigError("no --model given and no edge-sdk.yaml in this directory; pass --model or run `edge-sdk init MODEL`")
+        raise ConfigError("no model given and no edge-sdk.yaml in this directory; pass the model file or run `edge-sdk init MODEL`")
     return load_project(path), path
 
 
