@@ -196,9 +196,8 @@ def _refuse_oversized_layers(path: Path, config: dict) -> None:
 
 
 def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
-    if fmt in ("keras3", "tf_keras"):
-        _refuse_oversized_layers(path, read_keras_config(path))
     if fmt == "keras3":
+        _refuse_oversized_layers(path, read_keras_config(path))
         from edge_sdk.frameworks.keras.bridge import load_keras3_file
 
         return wrap_tf_keras(load_keras3_file(path, trust_model=trust_model), bridged_from="keras3")
@@ -218,8 +217,7 @@ def load(path: Path, fmt: str, *, trust_model: bool = False) -> FrontendResult:
             "save it with model.save('model.keras'), or convert it to .tflite for inspect/bench"
         )
     _refuse_untrusted(path, config, _known_tf_keras_classes(), trust_model)
-    if fmt != "tf_keras":
-        _refuse_oversized_layers(path, config)
+    _refuse_oversized_layers(path, config)
     try:
         model = tfk.models.load_model(path, compile=False, safe_mode=not trust_model)
     except TypeError:  # SavedModel / h5 loaders take no safe_mode
