@@ -48,3 +48,31 @@ def digits_loaded():
     from edge_sdk import load_model
 
     return load_model(DIGITS_MODEL)
+
+
+@pytest.fixture(autouse=True)
+def _documents_match_the_schemas(request):
+    """Every report.json and bench.json a test leaves in its tmp_path must validate against schemas/
+    (issue 16, point 7): the suite's own outputs are the schemas' test corpus. A test's hand-made stub
+    (a report.json without `schema_version`, a bench.json without `bench`) is not ours and is passed over."""
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is None or not tmp.exists():
+        return
+    import json
+
+    from .schemas import problems
+
+    found = []
+    for path in sorted(tmp.rglob("*.json")):
+        kind, marker = {"report.json": ("report", "schema_version"), "bench.json": ("bench", "bench")}.get(path.name, (None, None))
+        if kind is None:
+            continue
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # a test's deliberately damaged file
+        if not (isinstance(document, dict) and marker in document):
+            continue
+        found += [f"{path.relative_to(tmp)}: {p}" for p in problems(kind, document)[:5]]
+    assert not found, "documents that break schemas/:\n" + "\n".join(found)

@@ -52,7 +52,8 @@ def _source(target: BenchTarget, given: Path | None, transport: str) -> Path | N
     recorded = (((target.report or {}).get("data") or {}).get("eval") or {}).get("source")
     if transport not in RUNNERS_WITH_INPUTS or not recorded or not str(recorded).endswith(".npz"):
         return None
-    return Path(recorded) if Path(recorded).is_file() else None
+    path = target.out_dir / recorded  # report.json's paths are relative to its directory
+    return path if path.is_file() else None
 
 
 def _ordered(arrays: dict[str, np.ndarray], target: BenchTarget, source: Path) -> list[np.ndarray]:

@@ -18,6 +18,7 @@ from edge_sdk.devices.address import parse_address
 from edge_sdk.devices.artifact import BenchTarget, resolve_target
 from edge_sdk.devices.base import RUNNERS, BenchConfig, BenchInterrupted
 from edge_sdk.devices.inputs import bench_inputs
+from edge_sdk.report.document import relative_path
 from edge_sdk.contracts.records import BenchResult
 
 
@@ -46,7 +47,10 @@ def estimate_comparison(report: dict | None, result: BenchResult) -> dict | None
 
 
 def _record(target: BenchTarget, result: BenchResult) -> dict:
-    doc = {"bench": result.to_dict(), "artifact": target.artifact.to_dict()}
+    artifact = target.artifact.to_dict()  # its files named from bench.json's directory, like report.json's
+    artifact.update(path=relative_path(artifact["path"], target.out_dir),
+                    files=[relative_path(f, target.out_dir) for f in artifact["files"]])
+    doc = {"bench": result.to_dict(), "artifact": artifact}
     comparison = estimate_comparison(target.report, result)
     if target.report is not None:
         doc["profile"] = (target.report.get("profile") or {}).get("name")

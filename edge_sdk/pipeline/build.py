@@ -270,7 +270,7 @@ def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *
             target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
             result=result, rationale=rationale_for(result), versions=deps.versions(),
             timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
-            output_kinds=kinds,
+            report_dir=Path(out) / profile.name, output_kinds=kinds,
         )
         results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
     return results

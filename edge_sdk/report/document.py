@@ -1,10 +1,16 @@
-"""Assemble report.json: the machine-readable record of one target's build (keys per design.md).
+"""Assemble report.json: the machine-readable record of one target's build (keys per design.md,
+validated by schemas/report.schema.json).
 
 Keys are only ever added, never renamed; `schema_version` changes when a key's meaning changes.
+Every path in it is relative to the report's own directory (OUT/<profile>/), where the shipped files
+are: a build directory moved or archived as a whole still resolves, and no machine's absolute paths
+leak into a release record.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from edge_sdk.contracts.model import LoadedModel, ModelInfo
@@ -15,7 +21,37 @@ from edge_sdk.profiles import Profile
 SCHEMA_VERSION = 1
 
 
-def _artifact_entries(attempt: Attempt | None, relative_to: str) -> list[dict]:
+def relative_path(path: str | Path, report_dir: Path) -> str:
+    """`path` as seen from the report's directory (POSIX separators): how report.json and bench.json name files."""
+    return Path(os.path.relpath(Path(path).resolve(), report_dir.resolve())).as_posix()
+
+
+def _data_sources(sources: dict[str, Any], report_dir: Path) -> dict[str, Any]:
+    """Data files relative to the report; a `module:function` source or an in-memory array stays as named."""
+    return {split: {**entry, "source": relative_path(entry["source"], report_dir)} if Path(str(entry.get("source"))).is_file()
+            else entry for split, entry in sources.items()}
+
+
+def _attempt_entries(result: SearchResult, report_dir: Path) -> list[dict]:
+    """Each attempt; its artifact's files where OUT keeps them (the chosen one beside the report, a
+    Pareto point under pareto/<name>/), else by file name alone (built in scratch space, not kept)."""
+    kept = {id(result.chosen): ""} if result.chosen is not None else {}
+    kept.update({id(a): f"pareto/{a.candidate.name}/" for a in result.pareto})
+    entries = []
+    for attempt in result.attempts:
+        entry = attempt.to_dict()
+        artifact = entry.get("artifact")
+        if artifact:
+            where = kept.get(id(attempt))
+            name = Path(artifact["path"]).name
+            artifact["path"] = None if where is None else where + name
+            artifact["files"] = [(where or "") + Path(f).name for f in artifact.get("files") or []]
+            artifact["kept"] = where is not None
+        entries.append(entry)
+    return entries
+
+
+def _artifact_entries(attempt: Attempt | None) -> list[dict]:
     if attempt is None or attempt.artifact is None:
         return []
     a = attempt.artifact
@@ -69,8 +105,10 @@ def build_report(
     versions: dict[str, str],
     timings_s: dict[str, float],
     data_sources: dict[str, Any],
+    report_dir: Path,
     output_kinds: dict[str, str] | None = None,
 ) -> dict:
+    """`report_dir`: OUT/<profile>/, where report.json is written; its paths are relative to it."""
     chosen = result.chosen
     estimates = chosen.estimate.to_dict() if chosen is not None else {}
     measured = chosen.measured() if chosen is not None else {}
@@ -79,7 +117,7 @@ def build_report(
         "target": target,
         "profile": {"name": profile.name, "family": profile.family, "description": profile.description},
         "model": {
-            "path": str(loaded.path) if loaded.path else None,
+            "path": relative_path(loaded.path, report_dir) if loaded.path else None,
             "framework": loaded.framework,
             "source_format": loaded.source_format,
             "bridged_from": loaded.bridged_from,
@@ -91,7 +129,7 @@ def build_report(
             "output_kinds": output_kinds or {},
             "peak_activation_bytes": {"float32": info.peak_activation_bytes("float32"), "int8": info.peak_activation_bytes("int8")},
         },
-        "data": data_sources,
+        "data": _data_sources(data_sources, report_dir),
         "budgets": {c.name: c.to_dict() for c in chosen.checks} if chosen is not None else {},
         "budget_limits": budgets.to_dict(),
         "plan": {
@@ -100,9 +138,9 @@ def build_report(
             "steps": chosen.candidate.plan_steps() if chosen else [],
             "rationale": rationale,
         },
-        "attempts": [a.to_dict() for a in result.attempts],
+        "attempts": _attempt_entries(result, report_dir),
         "pareto": [a.candidate.name for a in result.pareto],
-        "artifacts": _artifact_entries(chosen, "."),
+        "artifacts": _artifact_entries(chosen),
         "verification": _verification(chosen),
         "estimates": estimates,
         "measured": measured,
