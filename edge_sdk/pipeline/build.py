@@ -141,9 +141,13 @@ def _model_ref(loaded: LoadedModel, trust_model: bool, work: Path) -> ModelRef:
 
 
 def _write_target(result: SearchResult, report: dict, profile: Profile, out_root: Path) -> Path:
-    """Assemble OUT/<profile>/ in a temp dir (artifact files, harness, report.json/html), then rename."""
+    """Assemble OUT/<profile>/ in a temp dir (artifact files, harness, report.json/html, MODEL_CARD.md,
+    SHA256SUMS), then rename."""
     from edge_sdk.devices.harness import emit as emit_harness
+    from edge_sdk.report.checksums import FILE_NAME as SHA256SUMS
+    from edge_sdk.report.checksums import sha256sums
     from edge_sdk.report.html import write_html
+    from edge_sdk.report.model_card import model_card
 
     out_root.mkdir(parents=True, exist_ok=True)
     final = out_root / profile.name
@@ -159,6 +163,8 @@ def _write_target(result: SearchResult, report: dict, profile: Profile, out_root
             shutil.copytree(attempt.artifact.path.parent, staging / "pareto" / attempt.candidate.name)  # type: ignore[union-attr]
         (staging / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         write_html(report, staging / "report.html")
+        (staging / "MODEL_CARD.md").write_text(model_card(report))
+        (staging / SHA256SUMS).write_text(sha256sums(staging))  # last: it lists every file above
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)

@@ -134,3 +134,27 @@ def test_emit_replaces_an_old_harness(tflite_artifact, tmp_path):
     (out / "harness" / "stale.txt").write_text("old")
     emit(get_profile("pixel-8"), replace(tflite_artifact), out)
     assert not (out / "harness" / "stale.txt").exists()
+
+
+@pytest.mark.needs_tool
+@pytest.mark.skipif(ARM_GCC is None, reason="needs arm-none-eabi-g++ (scripts/ci_system_deps.sh installs it)")
+def test_model_data_h_states_each_io_tensors_dims_scale_and_zero_point(tflm_artifact, tmp_path):
+    """Issue 16, point 8: firmware quantizes inputs and reads outputs from model_data.h alone. The
+    compiler checks every constant against the flatbuffer's own quantization (static_assert)."""
+    from edge_sdk.formats.common.flatbuffer import read_graph
+
+    graph = read_graph(tflm_artifact.path.read_bytes())
+    checks = [f"static_assert(kInputCount == {len(graph.inputs)} && kOutputCount == {len(graph.outputs)});"]
+    for role, indices in (("Input", graph.inputs), ("Output", graph.outputs)):
+        for i, index in enumerate(indices):
+            t = graph.tensors[index]
+            assert t.dtype == "int8" and t.scales, t  # the digits TFLM artifact has int8 I/O: real scales
+            checks += [f"static_assert(k{role}{i}Rank == {len(t.shape)});",
+                       *(f"static_assert(k{role}{i}Dims[{d}] == {n});" for d, n in enumerate(t.shape)),
+                       f"static_assert(k{role}{i}ZeroPoint == {t.zero_points[0]});",
+                       f"static_assert(k{role}{i}Scale > {t.scales[0]} * 0.999999 && k{role}{i}Scale < {t.scales[0]} * 1.000001);"]
+    source = tmp_path / "check.cc"
+    source.write_text('#include "model_data.h"\n' + "\n".join(checks) + "\n")
+    proc = subprocess.run([ARM_GCC, "-std=c++17", "-fsyntax-only", "-I", str(tflm_artifact.path.parent), str(source)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -55,6 +55,28 @@ def test_every_family_is_feasible_with_default_budgets(family_build):
     assert (out / "index.html").is_file()
 
 
+def test_every_target_ships_sha256sums_and_a_model_card(family_build):
+    """Issue 16, point 8: SHA256SUMS lists every shipped file (what `sha256sum -c` checks) but not the
+    reports bench rewrites; MODEL_CARD.md states the target, files, plan, budgets, fidelity and versions."""
+    import hashlib
+
+    out, _ = family_build
+    for name, report in reports(out).items():
+        here = out / name
+        listed = dict(reversed(line.split("  ", 1)) for line in (here / "SHA256SUMS").read_text().splitlines())
+        shipped = {p.relative_to(here).as_posix() for p in here.rglob("*") if p.is_file()}
+        assert set(listed) == shipped - {"SHA256SUMS", "report.json", "report.html", "bench.json"}
+        for f in [*report["artifacts"][0]["files"], "MODEL_CARD.md"]:  # a .mlpackage directory: its files
+            assert f in listed or any(entry.startswith(f + "/") for entry in listed), (name, f)
+        assert all(hashlib.sha256((here / f).read_bytes()).hexdigest() == digest for f, digest in listed.items())
+        card = (here / "MODEL_CARD.md").read_text()
+        primary = report["verification"]["fidelity"]["outputs"][0]
+        for fact in (f"for {name} ({report['profile']['family']})", f"`{report['plan']['name']}`",
+                     report["artifacts"][0]["sha256"], f"| {report['versions']['edge-sdk']} |", primary["output"]):
+            assert fact in card, (name, fact)
+        assert "host_latency" not in card and "timings" not in card  # nothing that differs between identical builds
+
+
 def test_cortex_m_measured_arena_and_flash_fit_and_match_estimates(family_build):
     out, _ = family_build
     report = next(r for r in reports(out).values() if r["profile"]["family"] == "cortex-m")
