@@ -21,6 +21,24 @@ def print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=_json_default))
 
 
+PIPED_WIDTH = 200  # columns for rich tables when stdout is a pipe or file (CI logs), unless COLUMNS says
+
+
+def table_console() -> Any:
+    """A rich console for tables: the terminal's width on a terminal; in a pipe or a CI log, where rich
+    would assume 80 columns and wrap or elide cells, `COLUMNS` or 200 columns and no colour codes."""
+    import os
+
+    from rich.console import Console
+
+    console = Console()
+    if console.is_terminal:
+        return console
+    columns = os.environ.get("COLUMNS", "")
+    return Console(width=int(columns) if columns.isdigit() and int(columns) > 0 else PIPED_WIDTH, no_color=True,
+                   highlight=False)
+
+
 def print_plain_table(title: str, headers: list[str], rows: list[list[str]], right: frozenset[str] = frozenset()) -> None:
     """An aligned text table without rich: the start-up-critical listings (`profiles list`) skip
     importing and laying out rich (~50 ms), and the rows stay one line each in a pipe."""

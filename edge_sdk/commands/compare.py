@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, print_json
+from edge_sdk.commands.common import JsonOption, print_json, table_console
 from edge_sdk.units import human_bytes
 
 EXIT_REGRESSION = 4
@@ -56,12 +56,9 @@ def _value(metric: str, value) -> str:
 
 def _print_table(changes, base: Path, new: Path) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    if not console.is_terminal:  # CI logs: rich would assume 80 columns and elide the numbers
-        console = Console(width=120)
+    console = table_console()
     moved = [c for c in changes if c.moved]
     regressions = sum(c.regression for c in changes)
     targets = len({c.target for c in changes})

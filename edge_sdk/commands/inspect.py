@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json, table_console
 from edge_sdk.units import human_bytes, human_count
 
 
@@ -59,7 +59,7 @@ def _print_model(path: Path, info: Any) -> None:
             ops = "-" if tflite is None else " ".join(tflite) or "(folded)"
         table.add_row(layer.name, layer.op, layer.kind, shape, f"{layer.params:,}", human_count(layer.macs),
                       human_bytes(layer.activation_bytes("float32")), human_bytes(layer.activation_bytes("int8")), ops)
-    console = _console()
+    console = table_console()
     console.print(table)
     console.print(
         f"params {info.params:,}   MACs {info.macs:,}   other ops {info.other_ops:,}   "
@@ -71,7 +71,7 @@ def _print_model(path: Path, info: Any) -> None:
 def _print_fit(fit: Any) -> None:
     from rich.table import Table
 
-    console = _console()
+    console = table_console()
     console.print(f"\n[bold]Fit on {fit.target}[/bold] ({fit.family}, format {fit.fmt or 'none'})")
     if fit.fmt is None:
         console.print(f"  [red]this {fit.framework} model cannot be exported to any format the target runs[/red]")
@@ -106,15 +106,6 @@ def _print_fit(fit: Any) -> None:
     console.print(table)
     verdict = "[green]fits as is[/green]" if fit.ok else "[red]does not fit as is[/red] (edge-sdk plan shows what would)"
     console.print(f"  {verdict}")
-
-
-def _console() -> Any:
-    """A console that does not squeeze the tables to 80 columns when the output is piped to a file."""
-    import sys
-
-    from rich.console import Console
-
-    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _value(name: str, value: Optional[float]) -> str:

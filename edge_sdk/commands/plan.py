@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json, table_console
 from edge_sdk.units import human_bytes, parse_bytes
 
 
@@ -49,10 +49,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_plan(doc: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = table_console()
     for profile, entry in doc["targets"].items():
         table = Table(title=f"{profile}: ladder (cheapest first)")
         for col in ("#", "candidate", "format", "precision", "flash est", "RAM est", "latency est", "status"):

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, print_json, print_plain_table
+from edge_sdk.commands.common import JsonOption, ProfilesDirOption, print_json, print_plain_table, table_console
 from edge_sdk.units import human_bytes
 
 profiles_app = typer.Typer(
@@ -57,10 +57,9 @@ def show_command(
 
 
 def _print_profile(profile) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = table_console()
     mem, rt = profile.memory, profile.runtime
     default = " (family default)" if profile.default_for_family else ""
     console.print(f"[bold]{profile.name}[/bold]  {profile.family}{default}")
@@ -81,14 +80,32 @@ def _print_profile(profile) -> None:
     ops = ", ".join(f"{vocab}: {len(names)}" for vocab, names in rt.ops.items())
     console.print(f"runtime: formats {', '.join(rt.formats)}; dtypes {', '.join(rt.dtypes)}; ops ({ops})")
     for key, value in rt.constraints.items():
-        console.print(f"  {key}: {value}", soft_wrap=True)
+        if isinstance(value, dict):  # a runtime's notes: one line each, not a Python dict
+            console.print(f"  {key}:")
+            for name, text in value.items():
+                console.print(f"    {name}: {_plain(text)}", soft_wrap=True)
+        else:
+            console.print(f"  {key}: {_plain(value)}", soft_wrap=True)
     console.print(f"connection: {profile.connection.kind}" + (f" {profile.connection.baud} baud" if profile.connection.baud else ""))
     for source in profile.sources:
         console.print(f"source: {source}", soft_wrap=True)
 
 
 def _giga(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate / 1e9:.3g} G"
+    """MAC/s in G, whole numbers from 100 G up (a GPU's 10,000 G, not "1e+04 G")."""
+    if rate is None:
+        return "-"
+    giga = rate / 1e9
+    return f"{giga:,.0f} G" if giga >= 100 else f"{giga:.3g} G"
+
+
+def _plain(value: object) -> str:
+    """A profile value for people: lists joined by commas, booleans as yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
 
 
 def register(app: typer.Typer) -> None:

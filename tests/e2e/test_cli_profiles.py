@@ -78,3 +78,40 @@ def test_every_command_has_a_help_line(cli):
     commands = proc.stdout.split("Commands:")[1].strip().splitlines()
     assert len(commands) >= 9 and all(len(line.split(None, 1)) == 2 for line in commands), proc.stdout
     assert all("<list[str]>" not in cli(c, "--help").stdout for c in ("build", "plan", "bench", "devices"))
+
+
+def _piped(*args: str, **env: str):
+    """The CLI with stdout to a pipe (as in a CI log), COLUMNS unset unless given."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | env
+    return subprocess.run([sys.executable, "-m", "edge_sdk.cli", *args], cwd=ROOT, env=environ, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_show_prints_readable_values_not_python_reprs():
+    """Issue 16, point 9: runtime notes one per line (no Python dicts), a GPU's MAC/s as 10,000 G."""
+    proc = _piped("profiles", "show", "jetson-orin-nano")
+    assert proc.returncode == 0, proc.stderr
+    assert "{'" not in proc.stdout and "e+0" not in proc.stdout, proc.stdout
+    assert "10,000 G" in proc.stdout and "    partitioner: XnnpackPartitioner" in proc.stdout
+    assert "\x1b[" not in proc.stdout  # no colour codes in a log
+
+
+def test_tables_keep_one_line_per_row_when_piped():
+    """Issue 16, point 9: in a pipe rich assumed 80 columns and wrapped the plan table; now each rung
+    is one line (200 columns, or COLUMNS when set)."""
+    model = "examples/digits/model.keras"
+    proc = _piped("plan", "--model", model, "--target", "cortex-m")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("│")]
+    names = json.loads(_piped("plan", "--model", model, "--target", "cortex-m", "--json").stdout)
+    ladder = next(iter(names["targets"].values()))["ladder"]
+    assert len(rows) == len(ladder), proc.stdout  # no row wrapped onto a second line
+    assert all(rung["name"] in row for rung, row in zip(ladder, rows))
+    narrow = _piped("plan", "--model", model, "--target", "cortex-m", COLUMNS="100")
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 100
