@@ -21,6 +21,16 @@ class Step:
     def to_dict(self) -> dict:
         return {"technique": self.technique, "params": dict(self.params)}
 
+    def describe(self) -> str:
+        """For people (progress lines, MODEL_CARD.md): `qat epochs=2, lr=0.0005`, not a Python dict."""
+        return describe_step(self.technique, self.params)
+
+
+def describe_step(technique: str, params: dict[str, Any] | None) -> str:
+    """`technique k=v, k=v` (keys sorted), or the technique alone without parameters."""
+    shown = ", ".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+    return f"{technique} {shown}".rstrip()
+
 
 @dataclass(frozen=True)
 class Candidate:

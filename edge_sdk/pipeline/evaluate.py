@@ -112,7 +112,7 @@ def apply_steps(model: LoadedModel, steps: tuple[Step, ...], data: TechniqueData
                 hits += 1
                 say(f"  {step.technique}: reused from the build cache")
             else:
-                say(f"  {step.technique} {step.params or ''}".rstrip())
+                say(f"  {step.describe()}")
                 config = {**step.params, "seed": task.seed, "progress": task.progress}
                 current, record = apply_step(step.technique, current, data, config)
                 cache.put_step(keys[i], current, record)

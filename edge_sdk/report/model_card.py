@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
+from edge_sdk.contracts.plan import describe_step
 from edge_sdk.units import human_bytes
 
 
@@ -87,8 +88,7 @@ def model_card(report: dict) -> str:
                           a.get("sha256") if f == a.get("path") else "see SHA256SUMS"] for a in artifacts for f in a.get("files") or []])
     else:
         lines.append("Nothing: no candidate could be built.")
-    steps = ", ".join(f"{s.get('technique')}({', '.join(f'{k}={v}' for k, v in sorted((s.get('params') or {}).items()))})"
-                      for s in plan.get("steps") or [])
+    steps = "; ".join(describe_step(s.get("technique"), s.get("params")) for s in plan.get("steps") or [])
     lines += ["", "## Plan", "", f"`{plan.get('name')}`: {steps or 'no steps'}.", "", plan.get("rationale") or "",
               "", "## Budgets", "", *_table(["budget", "limit", "estimate", "measured", "status"], _budget_rows(report)),
               "", "## Fidelity against the source model", "", *_fidelity_lines(report.get("verification")),
