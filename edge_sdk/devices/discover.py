@@ -75,8 +75,18 @@ def serial_ports() -> tuple[list[Device], str]:
         from serial.tools import list_ports
     except ImportError:
         return [], "pyserial is not installed"
-    ports = sorted(list_ports.comports(), key=lambda p: p.device)
-    return [Device("serial", f"serial:{p.device}@115200", "present", p.description or "") for p in ports], ""
+    boards, builtin = board_ports(list_ports.comports())
+    note = (f"{len(builtin)} built-in serial port(s) without a device behind them not listed ({', '.join(builtin)}); "
+            "bench one with --device serial:PORT@BAUD" if builtin else "")
+    return [Device("serial", f"serial:{p.device}@115200", "present", p.description or "") for p in boards], note
+
+
+def board_ports(ports: list) -> tuple[list, list[str]]:
+    """(ports a board may be on, names of the rest): a PC's or VM's own UARTs (/dev/ttyS*) are always
+    enumerated and pyserial knows nothing of them (hwid "n/a", no USB ids), while a board's USB serial
+    bridge or debug probe has USB ids, and a platform UART (ttyAMA*) a hwid."""
+    boards = [p for p in ports if p.vid is not None or (p.hwid or "n/a") != "n/a"]
+    return sorted(boards, key=lambda p: p.device), sorted(p.device for p in ports if p not in boards)
 
 
 def ios_devices() -> tuple[list[Device], str]:

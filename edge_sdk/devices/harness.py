@@ -104,13 +104,23 @@ def input_bytes(artifact: Artifact) -> int:
     return sum(int(np.prod(t.shape)) * np.dtype(t.dtype).itemsize for t in (graph.tensors[i] for i in graph.inputs))
 
 
+RUNTIME_SETTINGS = {  # the settings each format's runtime takes (issue 16, point 9: no delegate for TFLM)
+    "tflite": ("threads", "delegate"),  # LiteRT: XNNPACK threads, or the GPU / NNAPI delegate
+    "pte": ("threads",),  # ExecuTorch: its delegate (XNNPACK, Core ML) is baked into the program
+    "pte-coreml": ("threads",),
+    "tflm": ("arena_bytes",),  # TFLite Micro: one thread, no delegate; the tensor arena to reserve
+    "coreml": ("compute_units",),  # Core ML: which units it may use (ALL, CPU_AND_NE, ...)
+    "onnx": (),  # TensorRT: trtexec builds the engine on the board (precision from the model's Q/DQ)
+}
+
+
 def _config(profile: Profile, artifact: Artifact, unit: str | None) -> dict:
-    s = device_settings(profile, unit)
+    """config.json: the artifact and, of the profile's settings, only those its runtime reads."""
+    s = {**device_settings(profile, unit), "arena_bytes": artifact.arena.bytes if artifact.arena else None}
     kind = {"tflite": "tflite", "tflm": "tflm", "pte": "pte"}.get(artifact.format)
     return {"profile": profile.name, "family": profile.family, "format": artifact.format, "kind": kind,
-            "model": f"../{artifact.path.name}", "threads": s["threads"], "delegate": s["delegate"],
-            "compute_units": s["compute_units"], "runs": DEFAULT_RUNS, "warmup": DEFAULT_WARMUP,
-            "arena_bytes": artifact.arena.bytes if artifact.arena else None}
+            "model": f"../{artifact.path.name}", "runs": DEFAULT_RUNS, "warmup": DEFAULT_WARMUP,
+            **{key: s[key] for key in RUNTIME_SETTINGS.get(artifact.format, ())}}
 
 
 def render(text: str, values: dict[str, str], name: str) -> str:

@@ -168,3 +168,19 @@ def test_an_attempt_that_measured_nothing_keeps_earlier_results(tmp_path, monkey
     with pytest.raises(BenchInterrupted, match="no run finished, nothing was saved"):
         session.bench(tmp_path, "host", BenchConfig())
     assert json.loads((tmp_path / "bench.json").read_text()) == {"earlier": True}
+
+
+def test_devices_lists_board_ports_not_the_machines_own_uarts():
+    """Issue 16, point 9: `devices` listed the host's /dev/ttyS0 as if a board were on it."""
+    from types import SimpleNamespace
+
+    from edge_sdk.devices.discover import board_ports
+
+    def port(device, vid=None, hwid="n/a"):
+        return SimpleNamespace(device=device, vid=vid, hwid=hwid, description="n/a")
+
+    ports = [port("/dev/ttyS1"), port("/dev/ttyACM0", vid=0x0483, hwid="USB VID:PID=0483:374B"),
+             port("/dev/ttyS0"), port("/dev/ttyAMA0", hwid="3f201000.serial")]
+    boards, builtin = board_ports(ports)
+    assert [p.device for p in boards] == ["/dev/ttyACM0", "/dev/ttyAMA0"]
+    assert builtin == ["/dev/ttyS0", "/dev/ttyS1"]

@@ -54,6 +54,7 @@ def test_android_harness_has_script_readme_and_profile_settings(tflite_artifact,
     assert "pixel-8" in readme and "BENCHMARK_MODEL" in readme and "xnnpack" in readme
     config = json.loads((harness / "config.json").read_text())
     assert (config["threads"], config["delegate"]) == (1, "xnnpack")
+    assert "compute_units" not in config and "arena_bytes" not in config  # Core ML's and TFLM's settings
 
 
 def test_ios_harness_is_a_swift_package_with_the_profile_compute_units(tmp_path):
@@ -72,6 +73,8 @@ def test_ios_harness_is_a_swift_package_with_the_profile_compute_units(tmp_path)
     link = harness / "Sources/EdgeBenchKit/model.mlpackage"
     assert link.is_symlink() and link.resolve() == (out / "model.mlpackage").resolve()
     assert "xcodebuild test" in (harness / "README.md").read_text()
+    config = json.loads((harness / "config.json").read_text())  # Core ML takes compute units, no delegate
+    assert config["compute_units"] == "ALL" and not {"delegate", "threads", "arena_bytes"} & set(config)
 
 
 @pytest.mark.parametrize("name,mcpu", [("stm32f746-disco", "-mcpu=cortex-m7"), ("nrf52840-dk", "-mcpu=cortex-m4")])
@@ -86,6 +89,8 @@ def test_cortex_m_harness_renders_the_profile_cpu(tflm_artifact, tmp_path, name,
     # --inputs over UART: the receiver ships beside main.cc, which keeps a copy of the model's 64 input bytes
     assert '#include "uart_inputs.h"' in main and (harness / "uart_inputs.h").is_file()
     assert "set(EDGE_SDK_INPUT_BYTES 64 " in cmake and "EDGE_SDK_INPUT_BYTES=${EDGE_SDK_INPUT_BYTES}" in cmake
+    config = json.loads((harness / "config.json").read_text())  # TFLM: an arena, no threads or delegate
+    assert config["arena_bytes"] == tflm_artifact.arena.bytes and not {"delegate", "threads", "compute_units"} & set(config)
 
 
 @pytest.mark.needs_tool
