@@ -19,6 +19,12 @@ from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_active = 0  # how many terminal_for_edge_sdk contexts are open (the CLI's, or a quiet API build's)
+
+
+def logging_to_build_log() -> bool:
+    """Is third-party output already going to a build log (so a nested build must not redirect again)?"""
+    return _active > 0
 
 
 @contextlib.contextmanager
@@ -43,11 +49,16 @@ def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
         else:
             old_showwarning(message, category, filename, lineno, file, line)
 
+    global _active
     os.environ.setdefault("TQDM_DISABLE", "1")  # coremltools' per-pass progress bars
     keep_log = False
     with tempfile.TemporaryFile("w+", buffering=1) as log:
         os.dup2(log.fileno(), 2)
+        # Python-level writers too: where sys.stderr is not fd 2 (Jupyter, pytest's capture), warnings
+        # and relayed worker logs would otherwise still reach the caller's screen
+        old_stderr, sys.stderr = sys.stderr, log
         warnings.showwarning = showwarning
+        _active += 1
         try:
             yield say
         except BaseException as exc:
@@ -58,7 +69,9 @@ def terminal_for_edge_sdk(log_path: Path) -> Iterator[Callable[[str], None]]:
                 say(f"internal error; third-party output of this run is in {_place_log(log, log_path, keep=True)}")
             raise
         finally:
+            _active -= 1
             sys.stderr.flush()
+            sys.stderr = old_stderr
             warnings.showwarning = old_showwarning
             os.dup2(saved_fd, 2)
             os.close(saved_fd)

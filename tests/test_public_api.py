@@ -16,3 +16,16 @@ def test_all_is_exactly_the_documented_api():
     assert set(edge_sdk.__all__) == documented
     for name in edge_sdk.__all__:
         assert getattr(edge_sdk, name) is not None
+
+
+def test_a_quiet_build_from_python_prints_nothing_and_logs_third_party_output(tmp_path, capfd):
+    """Issue 16, point 9: `build(quiet=True)` printed the converter's lines (`fully_quantize: ...`) and
+    the workers' logs on the caller's stderr; they go to OUT/build.log, as under the CLI."""
+    from .conftest import DIGITS_CALIBRATION, DIGITS_MODEL
+
+    results = edge_sdk.build(str(DIGITS_MODEL), ["cortex-m"], calibration=str(DIGITS_CALIBRATION), out=tmp_path / "out",
+                             quiet=True)
+    assert results[0].report["feasible"]
+    printed = capfd.readouterr()
+    assert printed.out == "" and printed.err == "", printed
+    assert "fully_quantize" in (tmp_path / "out" / "build.log").read_text()

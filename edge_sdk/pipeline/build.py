@@ -11,13 +11,14 @@ build never leaves a half-written target behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 
@@ -201,7 +202,7 @@ def build(
         raise ConfigError(f"--seed {seed}: a seed is an integer >= 0")
     load_plugins()
     say = say if not quiet else (lambda _: None)
-    with scratch_space(Path(out)) as work:
+    with _quiet_output(Path(out), quiet), scratch_space(Path(out)) as work:
         # workers start now and import the framework while this process loads and checks everything
         pool = make_executor(executor, jobs=jobs, timeout_s=candidate_timeout, warmup=_framework_hint(model), say=say)
         try:
@@ -223,6 +224,16 @@ def build(
 
         write_index([r.report for r in results], Path(out) / "index.html")
     return results
+
+
+def _quiet_output(out: Path, quiet: bool) -> ContextManager:
+    """A quiet build from Python sends third-party output (converter lines, TF warnings, workers' logs)
+    to OUT/build.log as the CLI does; under the CLI, or when not quiet, output stays where it goes."""
+    from edge_sdk.console import logging_to_build_log, terminal_for_edge_sdk
+
+    if not quiet or logging_to_build_log():
+        return contextlib.nullcontext()
+    return terminal_for_edge_sdk(out / "build.log")
 
 
 def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *, calibration: Any, train_data: Any,
