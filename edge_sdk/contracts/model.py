@@ -95,6 +95,8 @@ class ModelInfo:
     # producer -> consumer chains whose channels cross-layer equalization can rescale without changing
     # the function (Keras: frameworks/keras/techniques/equalize.py); 0 where not analysed
     equalizable_chains: int = 0
+    # layers that allocate no tensor at inference (Dropout, a BatchNormalization folded into its conv)
+    aliases: frozenset[str] = frozenset()
 
     def peak_activation_bytes(self, dtype: str = "float32") -> int:
         return self.peak_activation_elems * DTYPE_BYTES[dtype]

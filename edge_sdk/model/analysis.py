@@ -66,7 +66,7 @@ def assemble(
     equalizable_chains: int = 0,
 ) -> ModelInfo:
     """ModelInfo with totals and the liveness peak from layers listed in execution order."""
-    layers = tuple(layers)
+    layers, aliases = tuple(layers), frozenset(aliases)
     return ModelInfo(
         framework=framework,
         layers=layers,
@@ -80,4 +80,5 @@ def assemble(
         output_names=output_names,
         dtypes=dtypes,
         equalizable_chains=equalizable_chains,
+        aliases=aliases,
     )

@@ -87,6 +87,7 @@ def _layers(info: ModelInfo) -> list[dict]:
             "macs": l.macs,
             "activation_bytes": {"float32": l.activation_bytes("float32"), "int8": l.activation_bytes("int8")},
             "runtime_ops": {k: list(v) for k, v in l.runtime_ops.items()},
+            "folded": l.name in info.aliases,  # no tensor of its own at inference (a BN folded into its conv, Dropout)
         }
         for l in info.layers
         if l.kind != "input"

@@ -70,6 +70,8 @@ def _ms(value: Optional[float]) -> str:
 def _fmt(key: str, value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):  # not Python's True / False on a page for people
+        return "yes" if value else "no"
     if key.endswith("_bytes"):
         return human_bytes(value)
     if key.endswith("_ms"):
@@ -222,7 +224,19 @@ def _plan(report: dict) -> str:
         for s in steps
     )
     body = f'<ol class="plan" id="plan-steps">{items}</ol>' if items else '<p class="missing">no plan</p>'
-    return _section("plan", f"Plan: {plan.get('name') or '-'}", body + f"<p>{escape(plan.get('rationale') or '')}</p>")
+    return _section("plan", f"Plan: {plan.get('name') or '-'}", body + _rationale(report))
+
+
+def _rationale(report: dict) -> str:
+    """Why this plan: the verdict sentence, then each candidate tried before it on a line of its own
+    (the rationale string runs them together)."""
+    rationale = (report.get("plan") or {}).get("rationale") or ""
+    head = rationale.split(". Before it: ", 1)[0].rstrip(".")
+    chosen = (report.get("plan") or {}).get("name")
+    tried = [a for a in report.get("attempts") or [] if a.get("status") not in ("not_tried", None) and a.get("name") != chosen]
+    items = "".join(f"<li><b>{escape(str(a.get('name')))}</b> {escape(str(a.get('status')))}: {escape(str(a.get('reason') or ''))}</li>"
+                    for a in tried)
+    return f"<p>{escape(head)}.</p>" + (f'<p>Before it:</p><ul id="plan-tried">{items}</ul>' if items else "") if head else ""
 
 
 def _attempts(report: dict) -> str:
@@ -296,10 +310,12 @@ def _layers(report: dict) -> str:
             str(l.get("name")),
             tuple(Bar(dt, dig(l, "activation_bytes", dt), human_bytes(dig(l, "activation_bytes", dt))) for dt in ("float32", "int8")),
         )
-        for l in layers if l.get("activation_bytes")
+        for l in layers if l.get("activation_bytes") and not l.get("folded")
     ]
+    folded = sum(bool(l.get("folded")) for l in layers)
     mac_rows, mac_note = _largest(mac_rows, lambda r: r.bars[0].value or 0)
     mem_rows, mem_note = _largest(mem_rows, lambda r: r.bars[0].value or 0)
+    mem_note += f" {folded} layer(s) folded away at inference (no tensor of their own) are left out." if folded else ""
     macs = grouped_hbars("layer-macs-chart", mac_rows, title="MACs per layer") if mac_rows else '<p class="missing">no MAC-bearing layers</p>'
     mem = grouped_hbars("layer-memory-chart", mem_rows, title="activation memory per layer") if mem_rows else ""
     return _section(
@@ -313,7 +329,7 @@ def _layers(report: dict) -> str:
 def _bench(report: dict) -> str:
     bench = report.get("bench")
     if not bench:
-        return _section("bench", "On-device benchmark", '<p class="missing">not benchmarked yet: run <code>edge-sdk bench OUT/&lt;profile&gt; --device ADDR</code></p>')
+        return _section("bench", "Benchmark", '<p class="missing">not benchmarked yet: run <code>edge-sdk bench OUT/&lt;profile&gt; --device ADDR</code></p>')
     latency = bench.get("latency_ms") or {}
     versus = bench.get("latency_vs_estimate") or {}
     estimate = versus.get("estimated_ms") if versus.get("estimated_ms") is not None else summary.estimated_latency_ms(report.get("estimates"))
@@ -322,18 +338,21 @@ def _bench(report: dict) -> str:
     rows = [Row("measured", bars, limit, _ms(limit))]
     if estimate is not None:
         rows.append(Row("estimate", (Bar("estimate", estimate, f"estimate {_ms(estimate)}"),)))
-    chart = grouped_hbars("bench-chart", rows, title="on-device latency")
+    where = "on-device" if bench.get("on_device", bench.get("runner") != "host") else "host (not the profile's device)"
+    chart = grouped_hbars("bench-chart", rows, title=f"{where} latency")
     facts = [[escape(k), _fmt(k, v)] for k, v in bench.items() if not isinstance(v, (dict, list)) and v not in (None, "")]
     facts += [[escape(f"latency {k}"), _ms(v)] for k, v in latency.items()]
     facts += [[escape(f"vs estimate: {k}"), _fmt(k, v)] for k, v in versus.items()]
-    return _section("bench", "On-device benchmark", chart + legend([("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("estimate", "estimate"), ("limit", "budget")]) + _table(["", "value"], facts))
+    return _section("bench", f"{where.capitalize()} benchmark", chart + legend([("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("estimate", "estimate"), ("limit", "budget")]) + _table(["", "value"], facts))
 
 
 def _footer(report: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in (report.get("versions") or {}).items())
     timings = ", ".join(f"{k} {v:.2f}s" for k, v in (report.get("timings_s") or {}).items() if isinstance(v, (int, float)))
     artifacts = "".join(
-        f"<li><code>{escape(str(a.get('path')))}</code> {escape(str(a.get('format')))} {human_bytes(a.get('bytes'))} sha256 <code>{escape(str(a.get('sha256', ''))[:16])}</code></li>"
+        f"<li><code>{escape(str(a.get('path')))}</code> {escape(str(a.get('format')))} {human_bytes(a.get('bytes'))} sha256 <code>{escape(str(a.get('sha256', ''))[:16])}</code>"
+        + "".join(f" · <code>{escape(str(f))}</code>" for f in a.get("files") or [] if f != a.get("path"))  # model_data.cc, op_resolver.h, ...
+        + "</li>"
         for a in report.get("artifacts") or []
     )
     return (

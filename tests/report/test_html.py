@@ -114,3 +114,30 @@ def test_the_artifacts_notes_are_shown_escaped_with_the_quality(android_report):
     report["artifacts"][0].setdefault("details", {})["notes"] = ["engine <built> on the board"]
     page = render_html(report)
     assert "engine &lt;built&gt; on the board" in page and "<built>" not in page
+
+
+def test_page_defects_of_issue_16_point_9(android_report, cortex_m_report):
+    """Host benches are not called on-device; no Python True/False; every TFLM file is listed; the
+    rationale lists each candidate tried before the chosen one on its own line."""
+    page = render_html(android_report)  # benched over ssh on the board: on-device
+    assert "On-device benchmark" in page
+    host = copy.deepcopy(android_report)
+    host["bench"].update(runner="host", on_device=False)
+    page = render_html(host)
+    assert "Host (not the profile&#x27;s device) benchmark" in page and "On-device" not in page
+    assert not re.search(r">\s*(True|False)\s*<", page)
+    tried = DomIndex(page).by_id("plan-tried")
+    assert tried is not None
+    items = re.findall(r"<li><b>([^<]+)</b>", page[page.index('id="plan-tried"'):])
+    assert items[:7] == ["fp32", "fp16", "int8", "int8-mixed", "qat-int8", "distill0.35-qat-int8", "prune80-qat-int8"]
+    tflm = render_html(cortex_m_report)
+    assert all(f"<code>{name}</code>" in tflm for name in ("model.tflite", "model_data.cc", "model_data.h"))
+
+
+def test_layers_folded_at_inference_are_not_charted_as_activation_memory(android_report):
+    report = copy.deepcopy(android_report)
+    named = [l["name"] for l in report["layers"] if l.get("activation_bytes")]
+    report["layers"][[l["name"] for l in report["layers"]].index(named[0])]["folded"] = True
+    dom = DomIndex(render_html(report))
+    assert len(dom.marks("layer-memory-chart", "rect", "float32")) == len(named) - 1
+    assert "1 layer(s) folded away at inference" in render_html(report)
