@@ -13,6 +13,7 @@ from typing import List, Optional
 import typer
 
 from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json
+from edge_sdk.report.summary import quality_text
 from edge_sdk.units import human_bytes, parse_bytes
 
 EXIT_INFEASIBLE = 3
@@ -93,16 +94,7 @@ def summary_line(report: dict, out_dir: Path) -> str:
     artifact = report["artifacts"][0]
     unit = est.get("best_unit")
     latency = (est.get("latency_ms") or {}).get(unit) if unit else None
-    verification = report.get("verification") or {}
-    accuracy, fidelity = verification.get("accuracy"), verification.get("fidelity") or {}
-    outputs = fidelity.get("outputs") or []
-    primary = next((m for m in ("top1_agreement", "cosine_min", "sqnr_db", "box_iou_mean", "token_agreement")
-                    if outputs and m in outputs[0]["metrics"]), None)
-    quality = (
-        f"acc drop {accuracy['drop']:.2f} pt" if accuracy
-        else f"{primary.replace('_', ' ')} {outputs[0]['metrics'][primary]:.3f}" if primary
-        else f"top1 agree {fidelity.get('top1_agreement', 0):.3f}" if fidelity else "quality n/a"
-    )
+    quality = quality_text(report)
     ram_check = (report.get("budgets") or {}).get("ram_bytes") or {}
     ram = next((v for v in (ram_check.get("measured"), ram_check.get("estimate"), est.get("ram_bytes")) if v is not None), None)
     ram_kind = "" if ram_check.get("measured") is not None else " est."

@@ -26,7 +26,6 @@ def render_index(reports: list[dict]) -> str:
         size = summary.artifact_bytes(r)
         ram, ram_src = summary.ram_bytes(r)
         latency, latency_src = summary.latency_ms(r)
-        q_value, q_metric = summary.quality(r)
         verdict = '<span class="ok">feasible</span>' if r.get("feasible") else (
             f'<span class="over">infeasible ({escape(str(dig(r, "binding_constraint", "budget") or "?"))})</span>'
         )
@@ -38,7 +37,7 @@ def render_index(reports: list[dict]) -> str:
             human_bytes(size),
             f"{human_bytes(ram)} <span class=\"na\">{ram_src}</span>",
             f"{_ms(latency)} <span class=\"na\">{latency_src}</span>",
-            "-" if q_value is None else f"{summary.format_quality(q_value, q_metric)} <span class=\"na\">{q_metric.replace('_', ' ')}</span>",
+            escape(summary.quality_text(r)),  # what the build's summary line says
         ])
         bars = []
         for series, key, value in (("flash", "flash_bytes", size), ("ram", "ram_bytes", ram), ("latency", "latency_ms", latency)):

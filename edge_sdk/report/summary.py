@@ -72,6 +72,21 @@ def quality(report: dict) -> tuple[Optional[float], str]:
     return None, ""
 
 
+def quality_text(report: dict) -> str:
+    """The one quality figure people see for a target (the build's summary line, index.html): the
+    accuracy drop when labelled eval data measured one, else the first output's primary fidelity metric."""
+    verification = report.get("verification") or {}
+    accuracy, fidelity = verification.get("accuracy"), verification.get("fidelity") or {}
+    outputs = fidelity.get("outputs") or []
+    primary = next((m for m in ("top1_agreement", "cosine_min", "sqnr_db", "box_iou_mean", "token_agreement")
+                    if outputs and m in outputs[0]["metrics"]), None)
+    if accuracy:
+        return f"acc drop {accuracy['drop']:.2f} pt"
+    if primary:
+        return f"{primary.replace('_', ' ')} {outputs[0]['metrics'][primary]:.3f}"
+    return f"top1 agree {fidelity.get('top1_agreement', 0):.3f}" if fidelity else "quality n/a"
+
+
 def format_quality(value: Optional[float], metric: str) -> str:
     if value is None:
         return "-"

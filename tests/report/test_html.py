@@ -100,6 +100,16 @@ def test_index_compares_targets(android_report, cortex_m_report, tmp_path):
     assert "infeasible (ram_bytes)" in render_index([cortex_m_report])
 
 
+def test_index_quality_is_what_the_build_summary_line_says(android_report, cortex_m_report):
+    """Issue 16, point 9: index.html showed top-1 agreement where the CLI showed the accuracy drop."""
+    from edge_sdk.report.summary import quality_text
+
+    page = render_index([android_report, cortex_m_report])
+    for report in (android_report, cortex_m_report):
+        assert f"<td>{quality_text(report)}</td>" in page
+    assert quality_text(android_report).startswith("acc drop")  # labelled eval data: the drop, as on the CLI
+
+
 def test_write_html_is_atomic_and_readable(android_report, tmp_path):
     path = write_html(android_report, tmp_path / "report.html")
     assert path.read_text().startswith("<!DOCTYPE html>")
