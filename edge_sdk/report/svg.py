@@ -63,7 +63,8 @@ def grouped_hbars(chart_id: str, rows: Sequence[Row], *, title: str, shared_scal
     shows its values against its own limit).
     """
     label_w = min(320, max(80, CHAR_W * max((len(r.label) for r in rows), default=0) + 12))
-    plot_w = WIDTH - label_w - VALUE_W
+    longest_value = max((len(b.text) for r in rows for b in r.bars), default=0)
+    plot_w = WIDTH - label_w - min(WIDTH // 2, max(VALUE_W, CHAR_W * longest_value + 8))  # room for every value label
 
     def row_max(row: Row) -> float:
         values = [b.value for b in row.bars if b.value is not None] + ([row.limit] if row.limit is not None else [])
@@ -75,8 +76,10 @@ def grouped_hbars(chart_id: str, rows: Sequence[Row], *, title: str, shared_scal
         scale_max = (global_max if shared_scale else row_max(row)) or 1.0
         group_h = max(1, len(row.bars)) * (BAR_H + 2)
         body.append(f'<g class="row" data-label="{_attr(row.label)}">')
+        shown = _fit(row.label, (label_w - 12) // CHAR_W)
         body.append(
-            f'<text class="row-label" x="{label_w - 8}" y="{y + group_h / 2 + 4:.1f}" text-anchor="end">{escape(row.label)}</text>'
+            f'<text class="row-label" x="{label_w - 8}" y="{y + group_h / 2 + 4:.1f}" text-anchor="end">{escape(shown)}'
+            + (f"<title>{escape(row.label)}</title>" if shown != row.label else "") + "</text>"
         )
         for i, bar in enumerate(row.bars):
             by = y + i * (BAR_H + 2)
@@ -88,7 +91,9 @@ def grouped_hbars(chart_id: str, rows: Sequence[Row], *, title: str, shared_scal
                 f'<rect class="bar {_attr(bar.series)}" x="{label_w}" y="{by:.1f}" width="{w:.1f}" height="{BAR_H}" '
                 f'data-value="{bar.value}"><title>{escape(bar.series)}: {escape(bar.text)}</title></rect>'
             )
-            body.append(f'<text class="value" x="{label_w + w + 4:.1f}" y="{by + BAR_H - 3:.1f}">{escape(bar.text)}</text>')
+            # after the bar, or pulled back over it where a bar past its limit leaves no room on the right
+            tx = min(label_w + w + 4, WIDTH - CHAR_W * len(bar.text) - 4)
+            body.append(f'<text class="value" x="{max(tx, label_w + 4):.1f}" y="{by + BAR_H - 3:.1f}">{escape(bar.text)}</text>')
         if row.limit is not None:
             lx = label_w + plot_w * row.limit / scale_max
             body.append(
@@ -99,6 +104,11 @@ def grouped_hbars(chart_id: str, rows: Sequence[Row], *, title: str, shared_scal
         body.append("</g>")
         y += group_h + ROW_GAP
     return _svg(chart_id, y + 4, body, title)
+
+
+def _fit(text: str, chars: int) -> str:
+    """`text` cut to `chars` characters with an ellipsis (the full text stays in the mark's <title>)."""
+    return text if len(text) <= chars else text[: max(1, chars - 1)] + "\u2026"
 
 
 def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -171,8 +181,10 @@ def scatter(
             f'<circle class="{cls}" cx="{px(p.x):.1f}" cy="{py(p.y):.1f}" r="6" data-name="{_attr(p.label)}">'
             f"<title>{escape(p.label)} ({escape(p.status)}): {escape(x_fmt(p.x))}, {escape(y_fmt(p.y))}</title></circle>"
         )
-        lx, ly = px(p.x) + 8, py(p.y) - 7
         width = CHAR_W * len(p.label)
+        lx, ly = px(p.x) + 8, py(p.y) - 7
+        if lx + width > WIDTH - 4:  # no room right of the point: the label ends left of it
+            lx = max(4.0, px(p.x) - 8 - width)
         while any(abs(ly - y) < 12 and lx < x + w and x < lx + width for x, y, w in placed):
             ly += 13  # nudge down past a label it would overlap
         placed.append((lx, ly, width))

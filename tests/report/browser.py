@@ -64,6 +64,28 @@ CHROMIUM_FLAGS = [
 ]
 
 
+OVERFLOW_PROBE = """<script>
+window.addEventListener('load', () => {
+  const found = [];
+  for (const svg of document.querySelectorAll('svg')) {
+    const box = svg.getBoundingClientRect();
+    for (const t of svg.querySelectorAll('text')) {
+      const b = t.getBoundingClientRect();
+      if (b.width && (b.left < box.left - 0.5 || b.right > box.right + 0.5 || b.top < box.top - 0.5 || b.bottom > box.bottom + 0.5))
+        found.push((svg.id || 'svg') + ': ' + t.textContent);
+    }
+  }
+  for (const el of document.querySelectorAll('td, th, p, li, h1, h2, h3, code, pre')) {
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
+      found.push(el.tagName + ': ' + el.textContent.slice(0, 80));
+  }
+  const doc = document.documentElement;
+  if (doc.scrollWidth > doc.clientWidth + 1) found.push('page wider than the window: ' + doc.scrollWidth + ' px');
+  document.body.setAttribute('data-overflow', JSON.stringify(found));
+});
+</script>"""
+
+
 class Chromium:
     def __init__(self, binary: str, tmp: Path):
         self.binary, self.tmp = binary, tmp
@@ -77,6 +99,20 @@ class Chromium:
 
     def dump_dom(self, page: Path) -> DomIndex:
         return DomIndex(self._run(page, "--dump-dom").stdout)
+
+    def overflowing_text(self, page: Path) -> list[str]:
+        """Text the page cuts off at 1280 px: chart labels outside their <svg> (SVG clips them), cells
+        or paragraphs that scroll, a page wider than the window. Measured by a probe script in a copy
+        of the page (the page itself has none), read back from the DOM Chromium dumps."""
+        import json
+        import re
+
+        probe = page.with_name(page.stem + ".probe.html")
+        probe.write_text(page.read_text().replace("</body>", OVERFLOW_PROBE + "</body>"))
+        dumped = self._run(probe, "--window-size=1280,2000", "--dump-dom").stdout
+        found = re.search(r'data-overflow="([^"]*)"', dumped)
+        assert found, "the overflow probe did not run"
+        return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
 
     def screenshot(self, page: Path, out: Path) -> Path:
         self._run(page, f"--screenshot={out}", "--window-size=1280,2000")

@@ -54,3 +54,19 @@ def test_index_renders_in_chromium(chromium, android_report, cortex_m_report, tm
     assert len(dom.marks("targets-chart", "rect", "bar")) == 6
     assert dom.by_id("targets-table") is not None
     assert _png_size(chromium.screenshot(page, tmp_path / "index.png")) == (1280, 2000)
+
+
+def test_no_text_is_cut_off_at_1280_px(chromium, android_report, cortex_m_report, tmp_path):
+    """Issue 16, point 9: budget-bar and candidate labels were clipped. Every chart label lies inside
+    its chart, no cell scrolls, and no page is wider than a 1280 px window, also with long names."""
+    import copy
+
+    long_names = copy.deepcopy(android_report)
+    for attempt in long_names["attempts"]:
+        attempt["name"] = f"distill0.35-prune-channels50-qat-{attempt['name']}-dense-per-tensor"
+    pages = [write_html(android_report, tmp_path / "a" / "report.html"),
+             write_html(cortex_m_report, tmp_path / "m" / "report.html"),
+             write_html(long_names, tmp_path / "long" / "report.html"),
+             write_index([android_report, cortex_m_report], tmp_path / "index.html")]
+    for page in pages:
+        assert chromium.overflowing_text(page) == [], page
