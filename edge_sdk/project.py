@@ -68,6 +68,22 @@ class Device(FrozenModel):
         return _resolve(value, info)
 
 
+class InputNormalisation(FrozenModel):
+    """`input: {mean, std}`: the app feeds (x - mean) / std; one value or one per channel."""
+
+    mean: float | list[float]
+    std: float | list[float]
+
+
+class ReleaseMetadata(FrozenModel):
+    """`metadata:` the artifacts' own description (Core ML fields, the model card)."""
+
+    version: Optional[str] = None
+    author: Optional[str] = None
+    license: Optional[str] = None
+    description: Optional[str] = None
+
+
 class Project(FrozenModel):
     model: Path
     trust_model: bool = False
@@ -86,6 +102,9 @@ class Project(FrozenModel):
     candidate_timeout: Optional[float] = Field(None, gt=0, allow_inf_nan=False)  # seconds; default 1800
     cache_dir: Optional[Path] = None  # default: .edge-sdk-cache/ next to this file (or $EDGE_SDK_CACHE_DIR)
     devices: list[Device] = []
+    labels: Optional[Path] = None  # class names, one per line (artifact_metadata.py)
+    input: Optional[InputNormalisation] = None
+    metadata: Optional[ReleaseMetadata] = None
 
     @field_validator("targets", mode="before")
     @classmethod
@@ -95,7 +114,7 @@ class Project(FrozenModel):
             return [{"target": v} if isinstance(v, str) else v for v in value]
         return value
 
-    @field_validator("model", "out", "profiles_dir", "cache_dir")
+    @field_validator("model", "out", "profiles_dir", "cache_dir", "labels")
     @classmethod
     def _paths(cls, value: Optional[Path], info: ValidationInfo) -> Optional[Path]:
         return _resolve(value, info)
@@ -167,6 +186,8 @@ def _check_files(project: Project, path: Path) -> None:
         value = getattr(project, key)
         if value is not None and _is_path(value) and not Path(value).is_file():
             raise ConfigError(f"{path}: field '{key}': {value} does not exist")
+    if project.labels is not None and not project.labels.is_file():
+        raise ConfigError(f"{path}: field 'labels': {project.labels} does not exist")
     if project.profiles_dir is not None and not project.profiles_dir.is_dir():
         raise ConfigError(f"{path}: field 'profiles_dir': {project.profiles_dir} is not a directory")
 

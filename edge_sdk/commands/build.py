@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
         max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="Max accuracy drop in points (needs labelled eval data)."),
         min_fidelity: Optional[List[str]] = typer.Option(None, "--min-fidelity", metavar="METRIC=VALUE", help="Fidelity floor: METRIC=VALUE (e.g. sqnr_db=25, cosine_min=0.99; repeatable) or a bare 0-1 value for the agreement metrics."),
         task: Optional[List[str]] = typer.Option(None, "--task", metavar="[OUTPUT=]KIND", help="What an output is: KIND or OUTPUT=KIND (classification, embedding, regression, detection, sequence); default: inferred."),
+        labels: Optional[Path] = typer.Option(None, "--labels", metavar="FILE", help="Class names, one per line in class-index order: labels.txt beside the artifact, in the model card, model_data.h and Core ML's metadata."),
+        input_mean: Optional[str] = typer.Option(None, "--input-mean", metavar="MEAN[,MEAN..]", help="The app feeds (x - mean) / std: the mean, one value or one per channel (with --input-std)."),
+        input_std: Optional[str] = typer.Option(None, "--input-std", metavar="STD[,STD..]", help="The std of that normalisation, one value or one per channel (with --input-mean)."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Seed for every trained step (default 0)."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild expensive steps instead of reusing the build cache."),
         jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Candidates built at once, each in its own worker process (default 1)."),
@@ -65,6 +68,7 @@ def register(app: typer.Typer) -> None:
             out=out, search=search, seed=seed, profiles_dir=profiles_dir, trust_model=trust_model,
             budget_flags={k: v for k, v in flags.items() if v is not None}, no_cache=no_cache,
             jobs=jobs, executor=executor, candidate_timeout=candidate_timeout, tasks=task,
+            labels=labels, input_mean=input_mean, input_std=input_std,
         )
         silent = quiet or json_out
         with terminal_for_edge_sdk(Path(args["out"]) / "build.log") as terminal:

@@ -31,6 +31,9 @@ def resolve_build_args(
     executor: str | None = None,
     candidate_timeout: float | None = None,
     tasks: list[str] | None = None,
+    labels: Path | None = None,
+    input_mean: str | None = None,
+    input_std: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `edge_sdk.build`."""
     from edge_sdk.cache import StepCache, default_cache_dir
@@ -66,7 +69,21 @@ def resolve_build_args(
         "executor": _executor(executor or (project.executor if project else None) or DEFAULT_EXECUTOR, EXECUTORS.names()),
         "candidate_timeout": _timeout(candidate_timeout or (project.candidate_timeout if project else None)
                                       or DEFAULT_CANDIDATE_TIMEOUT_S),
+        "metadata": _metadata(project, labels, input_mean, input_std),
     }
+
+
+def _metadata(project: Any, labels: Path | None, input_mean: str | None, input_std: str | None) -> Any:
+    """Labels and normalisation from the flags, else edge-sdk.yaml; version, author... from edge-sdk.yaml."""
+    from edge_sdk.artifact_metadata import from_user
+
+    given = project.input if project is not None and project.input is not None and input_mean is None else None
+    return from_user(
+        labels=labels or (project.labels if project is not None else None),
+        input_mean=input_mean if input_mean is not None else (given.mean if given else None),
+        input_std=input_std if input_std is not None else (given.std if given else None),
+        fields=project.metadata.model_dump(exclude_none=True) if project is not None and project.metadata else None,
+    )
 
 
 def resolve_model_args(*, model: Path | None, targets: list[str] | None, profiles_dir: Path | None,

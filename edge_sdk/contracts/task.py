@@ -18,6 +18,7 @@ from pathlib import Path
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Protocol
 
+from edge_sdk.artifact_metadata import ArtifactMetadata
 from edge_sdk.contracts.records import Artifact, StepRecord, Verification
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class Task:
     output_kinds: dict[str, str] | None = None  # output name -> task kind (fidelity metrics); None: by shape
     min_fidelity: dict[str, float] | None = None  # the build's floor, for rungs that search against it (int8-mixed)
     progress: bool = True  # progress lines for training steps (display only)
+    metadata: ArtifactMetadata = ArtifactMetadata()  # labels, normalisation, name... the artifact carries
 
     @property
     def name(self) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from edge_sdk.artifact_metadata import ArtifactMetadata
 from edge_sdk.data import Dataset
 from edge_sdk.errors import ExportError, UnsupportedOpError, first_line
 from edge_sdk.contracts.model import LoadedModel
@@ -45,6 +46,7 @@ class ExportConfig:
     min_fidelity: dict[str, float] | None = None
     output_kinds: dict[str, str] | None = None  # output name -> task kind, in output order
     arena_margin: float = 0.10  # TFLM: arena given to the harness = measured * (1 + margin), 16-byte aligned
+    metadata: ArtifactMetadata = ArtifactMetadata()  # what the artifact says about itself, where its format can
     seed: int = 0
 
 

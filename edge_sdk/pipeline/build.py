@@ -18,11 +18,12 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Mapping
 
 import numpy as np
 
 from edge_sdk import deps
+from edge_sdk.artifact_metadata import ArtifactMetadata, checked_against, from_mapping
 from edge_sdk.cache import StepCache, save_model
 from edge_sdk.contracts.budgets import Budgets
 from edge_sdk.contracts.search import SearchResult
@@ -164,6 +165,9 @@ def _write_target(result: SearchResult, report: dict, profile: Profile, out_root
             shutil.copytree(attempt.artifact.path.parent, staging / "pareto" / attempt.candidate.name)  # type: ignore[union-attr]
         (staging / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         write_html(report, staging / "report.html")
+        labels = (report.get("metadata") or {}).get("labels")
+        if labels:  # the class names in index order, one per line, beside the artifact
+            (staging / "labels.txt").write_text("".join(f"{label}\n" for label in labels))
         (staging / "MODEL_CARD.md").write_text(model_card(report))
         (staging / SHA256SUMS).write_text(sha256sums(staging))  # last: it lists every file above
         if final.exists():
@@ -194,10 +198,12 @@ def build(
     jobs: int = 1,
     candidate_timeout: float = DEFAULT_CANDIDATE_TIMEOUT_S,
     tasks: dict[str, str] | None = None,
+    metadata: ArtifactMetadata | Mapping[str, Any] | None = None,
     quiet: bool = False,
     say: Say = print,
 ) -> list[TargetResult]:
-    """Build `model` for each target; returns one TargetResult per target (feasible or not)."""
+    """Build `model` for each target; returns one TargetResult per target (feasible or not).
+    `metadata`: labels, input normalisation, version, author... the artifacts carry (artifact_metadata.py)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"--seed {seed}: a seed is an integer >= 0")
     load_plugins()
@@ -209,7 +215,7 @@ def build(
             results = _build_targets(pool, work, model, targets, calibration=calibration, train_data=train_data,
                                      eval_data=eval_data, out=out, budget_overrides=budget_overrides, search=search,
                                      plan_file=plan_file, profiles_dir=profiles_dir, trust_model=trust_model, seed=seed,
-                                     cache=cache, tasks=tasks, quiet=quiet, say=say)
+                                     cache=cache, tasks=tasks, metadata=metadata, quiet=quiet, say=say)
         finally:
             pool.close()
     hits = sum(a.get("cache_hits", 0) for r in results for a in r.report["attempts"])
@@ -226,6 +232,13 @@ def build(
     return results
 
 
+def _model_name(loaded: LoadedModel) -> str:
+    """The name artifacts carry by default: the model file's stem, else the in-memory model's own name."""
+    if loaded.path is not None:
+        return Path(loaded.path).stem
+    return str(getattr(loaded.handle, "name", "") or "model")
+
+
 def _quiet_output(out: Path, quiet: bool) -> ContextManager:
     """A quiet build from Python sends third-party output (converter lines, TF warnings, workers' logs)
     to OUT/build.log as the CLI does; under the CLI, or when not quiet, output stays where it goes."""
@@ -239,8 +252,8 @@ def _quiet_output(out: Path, quiet: bool) -> ContextManager:
 def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *, calibration: Any, train_data: Any,
                    eval_data: Any, out: str | Path, budget_overrides: dict[str, dict[str, Any]] | None,
                    search: str, plan_file: str | Path | None, profiles_dir: str | Path | None, trust_model: bool,
-                   seed: int, cache: StepCache | None, tasks: dict[str, str] | None, quiet: bool,
-                   say: Say) -> list[TargetResult]:
+                   seed: int, cache: StepCache | None, tasks: dict[str, str] | None,
+                   metadata: ArtifactMetadata | Mapping[str, Any] | None, quiet: bool, say: Say) -> list[TargetResult]:
     """Everything the user can get wrong is checked here before any task runs; then each target's search."""
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -252,6 +265,7 @@ def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *
     info = analyze(loaded)
     timings["analyze"] = time.perf_counter() - t
     kinds = output_kinds(info, tasks)
+    described = checked_against(from_mapping(metadata), info, kinds, _model_name(loaded))
     profiles = [(target, get_profile(target, profiles_dir)) for target in targets]
     named: dict[str, str] = {}
     for target, profile in profiles:
@@ -279,7 +293,7 @@ def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *
             return Task(cand, profile, model_ref, task_data, seed, cache_dir,
                         out_dir=work / "attempts" / profile.name / cand.name,
                         log_path=work / "logs" / profile.name / f"{cand.name}.log", output_kinds=kinds,
-                        min_fidelity=budgets[profile.name].min_fidelity, progress=not quiet)
+                        min_fidelity=budgets[profile.name].min_fidelity, progress=not quiet, metadata=described)
 
         spec = SearchSpec(info, profile, tuple(ladder), budgets[profile.name], make_task, search)
         result = run_search(spec, pool, say)
@@ -287,7 +301,7 @@ def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *
             target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
             result=result, rationale=rationale_for(result), versions=deps.versions(),
             timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
-            report_dir=Path(out) / profile.name, output_kinds=kinds,
+            report_dir=Path(out) / profile.name, output_kinds=kinds, metadata=described,
         )
         results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
     return results

@@ -56,7 +56,8 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
     data = _technique_data(task.data, model)
     cache = StepCache(task.cache_dir)
     cand = task.candidate
-    key = attempt_cache.attempt_key(model, data, data.eval.fingerprint(), cand, task.profile, task.seed, task.min_fidelity)
+    key = attempt_cache.attempt_key(model, data, data.eval.fingerprint(), cand, task.profile, task.seed, task.min_fidelity,
+                                    task.metadata)
     with cache.lock(key):
         restored = attempt_cache.restore(cache, key, cand.name, task.out_dir)
         for line in cache.discarded:
@@ -79,7 +80,7 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
             precision=cand.precision, io_dtype=cand.io_dtype, calibration=data.calibration,
             coreml_compression=cand.coreml_compression, sparsity_aware=cand.sparsity > 0,
             dense_per_tensor=cand.dense_per_tensor, tuned=cand.tuned, min_fidelity=task.min_fidelity, output_kinds=task.output_kinds,
-            seed=task.seed,
+            seed=task.seed, metadata=task.metadata,
         )
         artifact = FORMATS.get(cand.fmt).exporter(compressed, task.profile, config, task.out_dir)
         timings["export"] = time.perf_counter() - t

@@ -26,7 +26,7 @@ FILES_DIR = "files"
 
 
 def attempt_key(model: LoadedModel, data: TechniqueData, eval_fingerprint: str, candidate: Any, profile: Profile, seed: int,
-                min_fidelity: dict[str, float] | None = None) -> str | None:
+                min_fidelity: dict[str, float] | None = None, metadata: Any = None) -> str | None:
     """`min_fidelity` counts only for a rung whose export searches against it (int8-mixed's float
     fallback, int8-tuned's choices); other rungs' results do not depend on budgets."""
     if model.sha256 is None:
@@ -35,6 +35,8 @@ def attempt_key(model: LoadedModel, data: TechniqueData, eval_fingerprint: str, 
     config = {"profile": profile.model_dump(mode="json"), "seed": seed}
     if candidate.precision == "int8-mixed" or getattr(candidate, "tuned", False):
         config["min_fidelity"] = min_fidelity
+    if metadata is not None:  # names, labels and descriptions are written into the files
+        config["metadata"] = metadata.to_dict()
     return cache_key(model.sha256, "/".join(fingerprints), ["attempt", candidate_to_dict(candidate)], config)
 
 

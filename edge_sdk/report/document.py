@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from edge_sdk.artifact_metadata import ArtifactMetadata
 from edge_sdk.contracts.model import LoadedModel, ModelInfo
 from edge_sdk.contracts.budgets import Budgets
 from edge_sdk.contracts.search import Attempt, SearchResult
@@ -108,6 +109,7 @@ def build_report(
     data_sources: dict[str, Any],
     report_dir: Path,
     output_kinds: dict[str, str] | None = None,
+    metadata: ArtifactMetadata | None = None,
 ) -> dict:
     """`report_dir`: OUT/<profile>/, where report.json is written; its paths are relative to it."""
     chosen = result.chosen
@@ -131,6 +133,7 @@ def build_report(
             "peak_activation_bytes": {"float32": info.peak_activation_bytes("float32"), "int8": info.peak_activation_bytes("int8")},
         },
         "data": _data_sources(data_sources, report_dir),
+        "metadata": (metadata or ArtifactMetadata()).to_dict(),
         "budgets": {c.name: c.to_dict() for c in chosen.checks} if chosen is not None else {},
         "budget_limits": budgets.to_dict(),
         "plan": {

@@ -58,6 +58,19 @@ def _fidelity_lines(verification: dict | None) -> list[str]:
     return lines
 
 
+def _described(metadata: dict) -> list[str]:
+    """Version, author, license, labels and input normalisation, where the build was given them."""
+    lines = [f"{key.capitalize()}: {metadata[key]}" for key in ("version", "author", "license") if metadata.get(key)]
+    if metadata.get("description"):
+        lines.append(str(metadata["description"]))
+    if metadata.get("input_mean"):
+        lines.append(f"Input normalisation: feed (x - mean) / std, mean {metadata['input_mean']}, std {metadata['input_std']}.")
+    if metadata.get("labels"):
+        labels = metadata["labels"]
+        lines.append(f"Labels ({len(labels)}, in labels.txt): {', '.join(map(str, labels[:20]))}{', ...' if len(labels) > 20 else ''}.")
+    return [*(f"{line}\n" for line in lines)] if lines else []
+
+
 def model_card(report: dict) -> str:
     """The card's Markdown for one target's report.json dict."""
     profile, model, plan = report.get("profile") or {}, report.get("model") or {}, report.get("plan") or {}
@@ -78,6 +91,7 @@ def model_card(report: dict) -> str:
         "",
         *_table(["input", "shape", "dtype"], [[i.get("name"), i.get("shape"), i.get("dtype")] for i in model.get("inputs") or []]),
         "",
+        *_described(report.get("metadata") or {}),
         "## What ships",
         "",
     ]

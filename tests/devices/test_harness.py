@@ -163,3 +163,24 @@ def test_model_data_h_states_each_io_tensors_dims_scale_and_zero_point(tflm_arti
     proc = subprocess.run([ARM_GCC, "-std=c++17", "-fsyntax-only", "-I", str(tflm_artifact.path.parent), str(source)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+@pytest.mark.needs_tool
+@pytest.mark.skipif(ARM_GCC is None, reason="needs arm-none-eabi-g++ (scripts/ci_system_deps.sh installs it)")
+def test_model_data_h_labels_and_normalisation_compile(int8_flatbuffer, tmp_path):
+    """--labels / --input-mean / --input-std reach model_data.h as C++ constants, quotes escaped."""
+    from edge_sdk.artifact_metadata import ArtifactMetadata
+    from edge_sdk.formats.tflm.exporter import model_data_files
+    from edge_sdk.contracts.records import ArenaInfo
+
+    metadata = ArtifactMetadata(labels=('say "hi"', "back\\slash", "plain"), input_mean=(0.0, 127.5), input_std=(1.0, 127.5))
+    files = model_data_files(int8_flatbuffer, "digits", "// test\n", ArenaInfo(4096, 4000, True, 0.1), metadata)
+    (tmp_path / "model_data.h").write_text(files["model_data.h"])
+    (tmp_path / "check.cc").write_text(
+        '#include "model_data.h"\nstatic_assert(kLabelCount == 3);\n'
+        "static_assert(sizeof(kInputMean) / sizeof(float) == 2 && kInputStd[1] == 127.5f && kInputMean[0] == 0.0f);\n"
+        "constexpr bool same(const char* a, const char* b) { return *a == *b && (*a == 0 || same(a + 1, b + 1)); }\n"
+        'static_assert(same(kLabels[0], "say \\"hi\\"") && same(kLabels[1], "back\\\\slash"));\n')
+    proc = subprocess.run([ARM_GCC, "-std=c++17", "-fsyntax-only", "-I", str(tmp_path), str(tmp_path / "check.cc")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -35,6 +35,7 @@ from edge_sdk import deps
 from edge_sdk.errors import ConfigError, ExportError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
+from edge_sdk.formats.coreml.describe import describe
 from edge_sdk.formats.coreml.fp16 import clamp_pipeline
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
@@ -174,6 +175,7 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     spec = mlmodel.get_spec()
     mlmodel.user_defined_metadata["edge_sdk.compute_units"] = units_name
     mlmodel.user_defined_metadata["edge_sdk.compression"] = config.coreml_compression or "none"
+    describe(mlmodel, config.metadata, profile.name)
     with staging(out_dir) as stage:
         mlmodel.save(str(stage / "model.mlpackage"))
         deterministic_manifest(stage / "model.mlpackage")

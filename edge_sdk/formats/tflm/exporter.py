@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from edge_sdk import __version__
+from edge_sdk.artifact_metadata import ArtifactMetadata
 from edge_sdk.errors import ExportError, UnsupportedOpError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
@@ -119,12 +120,39 @@ def io_constants(graph: Graph) -> str:
             lines += [f"// {role.lower()} {i}: \"{name}\" {t.dtype} {list(t.shape)}",
                       f"constexpr int k{role}{i}Dims[] = {{{', '.join(str(d) for d in t.shape) or '1'}}};",
                       f"constexpr int k{role}{i}Rank = {len(t.shape)};",
-                      f"constexpr float k{role}{i}Scale = {float(scale):.9g}f;",
+                      f"constexpr float k{role}{i}Scale = {_c_float(scale)};",
                       f"constexpr int k{role}{i}ZeroPoint = {int(zero_point)};"]
     return "\n".join(lines) + "\n"
 
 
-def model_data_files(flatbuffer: bytes, ident: str, banner: str, arena: ArenaInfo) -> dict[str, str]:
+def _c_float(value: float) -> str:
+    """A C++ float literal ("0.0f", "255.0f", "1e-05f"; "0f" is not one)."""
+    text = f"{float(value):.9g}"
+    return f"{text}{'' if any(c in text for c in '.en') else '.0'}f"
+
+
+def _c_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def metadata_constants(metadata: ArtifactMetadata) -> str:
+    """model_data.h's class labels and input normalisation (--labels, --input-mean/--input-std)."""
+    lines = []
+    if metadata.labels:
+        lines += ["// Class labels of the classification output, in index order (--labels).",
+                  f"constexpr int kLabelCount = {len(metadata.labels)};",
+                  f"constexpr const char* kLabels[kLabelCount] = {{{', '.join(_c_string(l) for l in metadata.labels)}}};"]
+    if metadata.input_mean:
+        floats = lambda values: ", ".join(map(_c_float, values))  # noqa: E731
+        lines += ["// The input the model expects is (x - mean) / std, per channel (or one value for all),",
+                  "// before the input quantization above.",
+                  f"constexpr float kInputMean[] = {{{floats(metadata.input_mean)}}};",
+                  f"constexpr float kInputStd[] = {{{floats(metadata.input_std)}}};"]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def model_data_files(flatbuffer: bytes, ident: str, banner: str, arena: ArenaInfo,
+                     metadata: ArtifactMetadata = ArtifactMetadata()) -> dict[str, str]:
     basis, margin = arena.basis_bytes, arena.margin
     array, length = f"g_{ident}_model_data", f"g_{ident}_model_data_len"
     rows = [", ".join(f"0x{b:02x}" for b in flatbuffer[i : i + 12]) for i in range(0, len(flatbuffer), 12)]
@@ -146,7 +174,8 @@ def model_data_files(flatbuffer: bytes, ident: str, banner: str, arena: ArenaInf
         + f"// + {margin:.0%} margin, rounded up to {ALIGN} bytes.\n"
         f"constexpr size_t kTensorArena{'Measured' if arena.measured else 'Estimated'}Bytes = {basis};\n"
         f"constexpr size_t kTensorArenaSize = {arena.bytes};\n\n{io_constants(read_graph(flatbuffer))}\n"
-        "#endif  // EDGE_SDK_MODEL_DATA_H_\n"
+        + "".join(f"{text}\n" for text in (metadata_constants(metadata),) if text)
+        + "#endif  // EDGE_SDK_MODEL_DATA_H_\n"
     )
     return {"model_data.cc": cc, "model_data.h": h}
 
@@ -200,7 +229,7 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         arena = ArenaInfo(arena_for_harness(basis, margin), basis, False, margin, note=str(exc))
     ident = c_identifier(model.handle.name)
     banner = _header(profile, model.handle.name)
-    texts = model_data_files(flatbuffer, ident, banner, arena)
+    texts = model_data_files(flatbuffer, ident, banner, arena, config.metadata)
     texts["op_resolver.h"] = op_resolver_file(graph.op_names(), banner)
     with staging(out_dir) as stage:
         (stage / "model.tflite").write_bytes(flatbuffer)

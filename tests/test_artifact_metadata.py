@@ -1,0 +1,119 @@
+"""Labels, input normalisation and release fields the artifacts carry (issue 16, point 8): parsed and
+checked against the model before any work, written by each format that can hold them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge_sdk.artifact_metadata import checked_against, from_user, read_labels
+from edge_sdk.errors import ConfigError
+
+from .conftest import DIGITS_CALIBRATION, DIGITS_MODEL, ROOT
+
+DIGITS = [f"digit {i}" for i in range(10)]
+
+
+@pytest.fixture
+def labels_file(tmp_path) -> Path:
+    path = tmp_path / "labels.txt"
+    path.write_text("\n".join(DIGITS) + "\n\n")
+    return path
+
+
+def test_labels_are_non_empty_lines_and_bad_files_are_refused(labels_file, tmp_path):
+    assert read_labels(labels_file) == tuple(DIGITS)
+    (tmp_path / "empty.txt").write_text("\n \n")
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00")
+    for bad, why in ((tmp_path / "empty.txt", "no labels"), (tmp_path / "binary.txt", "UTF-8"), (tmp_path / "no.txt", "cannot read")):
+        with pytest.raises(ConfigError, match=why):
+            read_labels(bad)
+
+
+@pytest.mark.parametrize("mean, std, why", [
+    ("0.5", None, "both a mean and a std"), ("a,b", "1", "comma-separated numbers"), ("nan", "1", "finite"),
+    ("0", "0", "> 0"), ("0", "-1,1,1", "> 0"), ("0", "inf", "> 0"),
+])
+def test_bad_normalisation_values_are_refused(mean, std, why):
+    with pytest.raises(ConfigError, match=why):
+        from_user(input_mean=mean, input_std=std)
+
+
+def test_unknown_release_fields_are_refused():
+    with pytest.raises(ConfigError, match="valid: version, author, license, description"):
+        from_user(fields={"verison": "1.0"})
+
+
+def test_labels_and_channels_must_fit_the_model(digits_loaded, labels_file, tmp_path):
+    from edge_sdk.model import analyze
+    from edge_sdk.model.tasks import output_kinds
+
+    info = analyze(digits_loaded)
+    kinds = output_kinds(info)
+    fitted = checked_against(from_user(labels=labels_file, input_mean="0", input_std="255"), info, kinds, "digits")
+    assert fitted.name == "digits" and fitted.labels == tuple(DIGITS) and fitted.input_std == (255.0,)
+    (tmp_path / "three.txt").write_text("a\nb\nc\n")
+    with pytest.raises(ConfigError, match="3 labels, but the classification output has 10 classes"):
+        checked_against(from_user(labels=tmp_path / "three.txt"), info, kinds, "digits")
+    with pytest.raises(ConfigError, match="no classification output"):
+        checked_against(from_user(labels=labels_file), info, {k: "regression" for k in kinds}, "digits")
+    with pytest.raises(ConfigError, match="--input-mean: 3 values"):  # the digits input has 1 channel
+        checked_against(from_user(input_mean="0,0,0", input_std="1"), info, kinds, "digits")
+
+
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge_sdk.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+
+
+def test_a_wrong_label_count_is_exit_2_in_one_line_before_any_work(tmp_path):
+    (tmp_path / "three.txt").write_text("a\nb\nc\n")
+    proc = _cli("build", "--model", str(DIGITS_MODEL), "--calibration", str(DIGITS_CALIBRATION), "--target", "cortex-m",
+                "--out", str(tmp_path / "out"), "--labels", str(tmp_path / "three.txt"))
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "three.txt" in lines[0] and "10 classes" in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.slow
+def test_a_project_s_labels_normalisation_and_release_fields_reach_every_artifact(labels_file, tmp_path):
+    """edge-sdk.yaml `labels`, `input: {mean, std}` and `metadata:`: labels.txt and MODEL_CARD.md in every
+    OUT/<profile>/, report.json `metadata`, model_data.h constants (TFLM), the Core ML package's fields."""
+    project = tmp_path / "edge-sdk.yaml"
+    project.write_text(
+        f"model: {DIGITS_MODEL}\ncalibration: {DIGITS_CALIBRATION}\nlabels: labels.txt\n"
+        "input: {mean: 0, std: 255}\nmetadata: {version: '1.2.0', author: Edge Team, license: Apache-2.0}\n"
+        "targets: [cortex-m, ios]\nout: out\n")
+    proc = _cli("build", "--quiet", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for profile in ("stm32f746-disco", "iphone-15-pro"):
+        here = tmp_path / "out" / profile
+        report = json.loads((here / "report.json").read_text())
+        assert report["metadata"]["labels"] == DIGITS and report["metadata"]["version"] == "1.2.0"
+        assert (here / "labels.txt").read_text().splitlines() == DIGITS
+        assert "labels.txt" in (here / "SHA256SUMS").read_text()
+        card = (here / "MODEL_CARD.md").read_text()
+        assert "Version: 1.2.0" in card and "Author: Edge Team" in card and "digit 9" in card and "std [255.0]" in card
+    header = (tmp_path / "out" / "stm32f746-disco" / "model_data.h").read_text()
+    assert 'kLabels[kLabelCount] = {"digit 0", "digit 1"' in header and "kInputStd[] = {255.0f};" in header
+    import coremltools as ct
+
+    package = ct.models.MLModel(str(tmp_path / "out" / "iphone-15-pro" / "model.mlpackage"), skip_model_load=True)
+    assert (package.author, package.license, package.version) == ("Edge Team", "Apache-2.0", "1.2.0")
+    assert json.loads(package.user_defined_metadata["labels"]) == DIGITS
+    assert "std [255]" in package.get_spec().description.input[0].shortDescription
+    assert "com.github.apple.coremltools.conversion_date" not in package.user_defined_metadata  # same bytes another day
+
+
+def test_the_python_api_takes_a_mapping(labels_file):
+    from edge_sdk.artifact_metadata import from_mapping
+
+    given = from_mapping({"labels": labels_file, "input_mean": [0.5], "input_std": 0.25, "version": "2.0"})
+    assert given.labels == tuple(DIGITS) and given.input_mean == (0.5,) and given.input_std == (0.25,) and given.version == "2.0"
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        from_mapping(["labels.txt"])
+    with pytest.raises(ConfigError, match="unknown key"):
+        from_mapping({"lables": labels_file})
