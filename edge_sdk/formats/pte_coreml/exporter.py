@@ -1,6 +1,7 @@
 """ExecuTorch `.pte` with the Core ML partitioner ("pte-coreml"; iOS): the `pte` lowering
 (`formats/executorch/exporter.py`) with `CoreMLPartitioner`, float32 programs only, and the Core ML
-delegate's random identifiers rewritten so the same model and seed give byte-identical files.
+delegate's random identifiers and conversion dates rewritten so the same model and seed give
+byte-identical files, on any day.
 """
 
 from __future__ import annotations
@@ -69,8 +70,19 @@ def canonical_identifiers(buffer: bytes, seed: int) -> bytes:
     return buffer
 
 
+_CONVERSION_DATE = re.compile(rb"(com\.github\.apple\.coremltools\.conversion_date\x12\x0a)\d{4}-\d{2}-\d{2}")
+FIXED_DATE = b"1970-01-01"
+
+
+def fixed_conversion_dates(buffer: bytes) -> bytes:
+    """coremltools stamps each delegate's model spec with the day of conversion (a protobuf map value of
+    10 bytes): replace it with a fixed date of the same length, so a build on another day is the same
+    bytes and every offset in the program stays valid."""
+    return _CONVERSION_DATE.sub(lambda m: m.group(1) + FIXED_DATE, buffer)
+
+
 def canonical(buffer: bytes, seed: int) -> bytes:
-    return canonical_identifiers(canonical_manifests(buffer, seed), seed)
+    return fixed_conversion_dates(canonical_identifiers(canonical_manifests(buffer, seed), seed))
 
 
 def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
