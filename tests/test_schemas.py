@@ -25,21 +25,20 @@ def test_every_schema_is_valid_json_schema_2020_12():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A two-target digits build through the CLI, Pareto search over the untrained rungs (a plan file
-    keeps them: training rungs add minutes and nothing to the documents' shape): (OUT, `--json`)."""
+    """A digits build through the CLI, Pareto search over the untrained rungs (a plan file keeps them:
+    training rungs add minutes and nothing to the documents' shape): (OUT, `--json`)."""
     import subprocess
     import sys
 
     root = tmp_path_factory.mktemp("schemas")
-    assert main(["plan", "--model", str(DIGITS_MODEL), "--target", "android", "--target", "cortex-m",
-                 "--save", str(root / "plan.json")]) == 0
+    assert main(["plan", "--model", str(DIGITS_MODEL), "--target", "android", "--save", str(root / "plan.json")]) == 0
     plan = json.loads((root / "plan.json").read_text())
     plan["targets"] = {name: [c for c in ladder if not c["trains"]] for name, ladder in plan["targets"].items()}
     (root / "plan.json").write_text(json.dumps(plan))
     out = root / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "edge_sdk.cli", "build", "--model", str(DIGITS_MODEL), "--calibration", str(DIGITS_CALIBRATION),
-         "--eval-data", str(DIGITS_EVAL), "--target", "android", "--target", "cortex-m", "--search", "pareto",
+         "--eval-data", str(DIGITS_EVAL), "--target", "android", "--search", "pareto",
          "--plan", str(root / "plan.json"), "--out", str(out), "--no-cache", "--quiet", "--json"],
         capture_output=True, text=True, timeout=900,
     )
