@@ -117,3 +117,35 @@ def test_the_python_api_takes_a_mapping(labels_file):
         from_mapping(["labels.txt"])
     with pytest.raises(ConfigError, match="unknown key"):
         from_mapping({"lables": labels_file})
+
+
+def test_hostile_normalisation_values_and_label_files_give_values_or_one_line_errors(tmp_path):
+    """Property-based, as tests/test_hostile_inputs.py: any flag text, any label file bytes."""
+    import math
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    texts = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.text(max_size=12),
+                      st.sampled_from(["nan", "inf", "-0", "1e400", "0,0,0", ",", "1,,2", "0x10", "1_0"]))
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(mean=texts, std=texts, raw=st.binary(max_size=200))
+    def check(mean: str, std: str, raw: bytes) -> None:
+        try:
+            given_metadata = from_user(input_mean=mean, input_std=std)
+        except ConfigError as exc:
+            assert "\n" not in str(exc)
+        else:
+            assert all(math.isfinite(v) for v in given_metadata.input_mean + given_metadata.input_std)
+            assert all(v > 0 for v in given_metadata.input_std)
+        path = tmp_path / "labels.txt"
+        path.write_bytes(raw)
+        try:
+            labels = read_labels(path)
+        except ConfigError as exc:
+            assert "\n" not in str(exc) and "labels.txt" in str(exc)
+        else:
+            assert labels and all(label == label.strip() and label for label in labels)
+
+    check()
