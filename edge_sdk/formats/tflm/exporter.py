@@ -154,6 +154,7 @@ def metadata_constants(metadata: ArtifactMetadata) -> str:
 def model_data_files(flatbuffer: bytes, ident: str, banner: str, arena: ArenaInfo,
                      metadata: ArtifactMetadata = ArtifactMetadata()) -> dict[str, str]:
     basis, margin = arena.basis_bytes, arena.margin
+    described = metadata_constants(metadata)
     array, length = f"g_{ident}_model_data", f"g_{ident}_model_data_len"
     rows = [", ".join(f"0x{b:02x}" for b in flatbuffer[i : i + 12]) for i in range(0, len(flatbuffer), 12)]
     body = ",\n  ".join(rows)
@@ -174,7 +175,7 @@ def model_data_files(flatbuffer: bytes, ident: str, banner: str, arena: ArenaInf
         + f"// + {margin:.0%} margin, rounded up to {ALIGN} bytes.\n"
         f"constexpr size_t kTensorArena{'Measured' if arena.measured else 'Estimated'}Bytes = {basis};\n"
         f"constexpr size_t kTensorArenaSize = {arena.bytes};\n\n{io_constants(read_graph(flatbuffer))}\n"
-        + "".join(f"{text}\n" for text in (metadata_constants(metadata),) if text)
+        + described + ("\n" if described else "")
         + "#endif  // EDGE_SDK_MODEL_DATA_H_\n"
     )
     return {"model_data.cc": cc, "model_data.h": h}
