@@ -5,17 +5,22 @@ The key hashes the generator's module, every zoo module it imports (transitively
 zoo/common.py + zoo/model.py (so editing a generator regenerates only its models), the seed, and the versions of the packages that shape the bytes
 (TensorFlow, Keras, torch, torchvision, transformers, mtcnn, tflite-micro, numpy). A directory is
 written under a temporary name and renamed into place when complete, so an interrupted generation
-leaves nothing that looks finished. Root: `EDGE_SDK_ZOO_DIR`, else `~/.cache/edge-sdk-zoo`.
+leaves nothing that looks finished; a file lock per model makes a second process (a pytest-xdist
+worker) wait for the first one's generation instead of repeating it. Root: `EDGE_SDK_ZOO_DIR`, else `~/.cache/edge-sdk-zoo`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import importlib
 import os
 import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -70,10 +75,27 @@ def generate(entry: Entry, seed: int = 0, root: Path | str | None = None, *, for
     if (final / "zoo.json").is_file() and not force:
         return ZooModel.read(final)
     root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=root))
-    module, func = entry.generator.split(":")
-    import importlib
+    with _generating(final):
+        if (final / "zoo.json").is_file() and not force:
+            return ZooModel.read(final)  # another process (a pytest-xdist worker) generated it meanwhile
+        return _generate_into(entry, seed, final)
 
+
+@contextlib.contextmanager
+def _generating(final: Path) -> Iterator[None]:
+    """One generator per model at a time across processes: parallel test workers needing the same zoo
+    model wait for the first instead of training it twice and replacing the directory under its reader."""
+    with (final.parent / f".{final.name}.lock").open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _generate_into(entry: Entry, seed: int, final: Path) -> ZooModel:
+    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=final.parent))
+    module, func = entry.generator.split(":")
     t0 = time.monotonic()
     try:
         zm = getattr(importlib.import_module(module), func)(work, seed)
