@@ -39,7 +39,7 @@ class ExportConfig:
     # Core ML weight compression (coremltools.optimize.coreml): None | linear8 | palettize4 |
     # palettize6 | palettize8 | sparse | sparse-palettize4
     coreml_compression: str | None = None
-    sparsity_aware: bool = False  # the model was pruned: keep zeros through conversion
+    sparsity_aware: bool = False  # the model was pruned: Core ML keeps its zeros sparse (TFLite exports dense)
     dense_per_tensor: bool = False  # TFLite int8: one weight scale per FULLY_CONNECTED (Candidate.dense_per_tensor)
     tuned: bool = False  # TFLite int8: ranges and bias correction chosen per model (Candidate.tuned)
     # what an export that searches (int8-mixed's fallback, int8-tuned) aims for: the build's fidelity floor

@@ -30,6 +30,9 @@ def require_keras(model: LoadedModel, fmt: str) -> None:
 
 
 def convert(model: LoadedModel, config: ExportConfig, fmt: str) -> tuple[bytes, StepRecord]:
+    """Always dense, also for pruned models: the converter's sparse encoding (EXPERIMENTAL_SPARSITY)
+    gives sparse int8 FULLY_CONNECTED weights that LiteRT's default XNNPACK delegate refuses to prepare,
+    and DENSIFY ops that TFLite Micro lacks. A pruned model's zeros still shrink the compressed download."""
     require_keras(model, fmt)
     if config.precision not in MODES:
         raise ExportError(f"{fmt}: unknown precision {config.precision!r}; valid: {', '.join(MODES)}")
@@ -37,7 +40,6 @@ def convert(model: LoadedModel, config: ExportConfig, fmt: str) -> tuple[bytes, 
         mode=config.precision,
         io_dtype=config.io_dtype if config.precision in CALIBRATED else "float32",
         max_samples=config.max_calibration_samples,
-        sparsity_aware=config.sparsity_aware,
         dense_per_tensor=config.dense_per_tensor,
         tuned=config.tuned,
         min_fidelity=config.min_fidelity,

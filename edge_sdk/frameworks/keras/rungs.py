@@ -88,7 +88,7 @@ def _has_dense(info: ModelInfo) -> bool:
 
 
 def _sparse_prune_rungs(fmt: str) -> list[Candidate]:
-    """Unstructured sparsity + sparsity-preserving QAT, exported sparse-aware (LiteRT)."""
+    """Unstructured sparsity + sparsity-preserving QAT (LiteRT; exported dense, see formats/tflite/exporter.convert)."""
     return [
         _rung(f"prune{round(s * 100)}-qat-int8", fmt, "int8", (Step("prune", {"sparsity": s, "qat": True}),), sparsity=s, trains=True)
         for s in (0.5, 0.8)

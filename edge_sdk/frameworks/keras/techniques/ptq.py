@@ -54,7 +54,6 @@ class QuantSpec:
     mode: str = "float32"
     io_dtype: str = "float32"  # float32, or the mode's integer type: int8 for int8, int16 for int16x8
     max_samples: int = DEFAULT_CALIBRATION_SAMPLES
-    sparsity_aware: bool = False  # let the converter keep pruned weights sparse-friendly
     dense_per_tensor: bool = False  # calibrated modes: one weight scale per FULLY_CONNECTED, not per channel
     tuned: bool = False  # int8: activation ranges and bias correction chosen per model (ptq_tuned.py)
     # int8-mixed: the fidelity floor its float fallback aims for (metric -> minimum) and the output kinds
@@ -164,8 +163,6 @@ def convert_to_tflite(model: Any, spec: QuantSpec, calibration: Dataset | None =
     used = 0
     if spec.mode != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if spec.sparsity_aware:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
     if spec.mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif spec.mode in CALIBRATED:
