@@ -2,7 +2,7 @@
 name, version, author, license and description a release needs.
 
 It comes from `--labels FILE`, `--input-mean`, `--input-std` or edge-sdk.yaml (`labels: labels.txt`,
-`input: {mean, std}`, `metadata: {version, author, license, description}`), is checked against the model
+`input: {mean, std}`, `metadata: {name, version, author, license, description}`), is checked against the model
 before any work (a label per class of the classification output; one mean/std per input channel or one
 for all), and each exporter writes what its format can hold: MODEL_CARD.md and labels.txt for every
 target, `model_data.h` constants for TFLite Micro, the package's description fields for Core ML.
@@ -11,18 +11,19 @@ target, `model_data.h` constants for TFLite Micro, the package's description fie
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 from edge_sdk.errors import ConfigError
 
-TEXT_FIELDS = ("version", "author", "license", "description")
+TEXT_FIELDS = ("name", "version", "author", "license", "description")
 
 
 @dataclass(frozen=True)
 class ArtifactMetadata:
-    name: str = ""  # default: the model file's stem
+    name: str = ""  # default: the model file's stem; also names the artifact files (`file_stem`)
     version: str = ""
     author: str = ""
     license: str = ""
@@ -31,6 +32,13 @@ class ArtifactMetadata:
     labels_file: str = ""  # where the labels came from (for messages)
     input_mean: tuple[float, ...] = ()  # the app feeds (x - mean) / std; one value, or one per channel
     input_std: tuple[float, ...] = ()
+
+    @property
+    def file_stem(self) -> str:
+        """The artifact files' name without suffix (`emotion_cnn.tflite`): the name with anything but
+        letters, digits, '_' and '-' replaced by '_', so it is safe in a shell, a C build and an Xcode
+        project (which makes a Swift class of a package's name); `model` when there is no name."""
+        return re.sub(r"[^A-Za-z0-9_-]+", "_", self.name).strip("_-") or "model"
 
     def to_dict(self) -> dict:
         """For report.json and the build cache's key (labels_file is where they came from, not content)."""

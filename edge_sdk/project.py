@@ -76,8 +76,10 @@ class InputNormalisation(FrozenModel):
 
 
 class ReleaseMetadata(FrozenModel):
-    """`metadata:` the artifacts' own description (Core ML fields, the model card)."""
+    """`metadata:` the artifacts' own description (TFLite Metadata, Core ML fields, the model card);
+    `name` also names the artifact files (default: the model file's stem)."""
 
+    name: Optional[str] = None
     version: Optional[str] = None
     author: Optional[str] = None
     license: Optional[str] = None

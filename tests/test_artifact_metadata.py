@@ -44,7 +44,7 @@ def test_bad_normalisation_values_are_refused(mean, std, why):
 
 
 def test_unknown_release_fields_are_refused():
-    with pytest.raises(ConfigError, match="valid: version, author, license, description"):
+    with pytest.raises(ConfigError, match="valid: name, version, author, license, description"):
         from_user(fields={"verison": "1.0"})
 
 
@@ -85,13 +85,15 @@ def test_a_project_s_labels_normalisation_and_release_fields_reach_every_artifac
     project = tmp_path / "edge-sdk.yaml"
     project.write_text(
         f"model: {DIGITS_MODEL}\ncalibration: {DIGITS_CALIBRATION}\nlabels: labels.txt\n"
-        "input: {mean: 0, std: 255}\nmetadata: {version: '1.2.0', author: Edge Team, license: Apache-2.0}\n"
-        "targets: [cortex-m, ios]\nout: out\n")
+        "input: {mean: 0, std: 255}\nmetadata: {name: Digits v1.2 (8x8), version: '1.2.0', author: Edge Team, "
+        "license: Apache-2.0}\ntargets: [cortex-m, ios, android]\nout: out\n")
     proc = _cli("build", "--quiet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    for profile in ("stm32f746-disco", "iphone-15-pro"):
+    for profile, suffix in (("stm32f746-disco", ".tflite"), ("iphone-15-pro", ".mlpackage"), ("pixel-8", ".tflite")):
         here = tmp_path / "out" / profile
         report = json.loads((here / "report.json").read_text())
+        # the artifact is named after the model, made safe for a shell, a C build and Xcode
+        assert report["artifacts"][0]["path"] == f"Digits_v1_2_8x8{suffix}" and (here / f"Digits_v1_2_8x8{suffix}").exists()
         assert report["metadata"]["labels"] == DIGITS and report["metadata"]["version"] == "1.2.0"
         assert (here / "labels.txt").read_text().splitlines() == DIGITS
         assert "labels.txt" in (here / "SHA256SUMS").read_text()
@@ -101,11 +103,23 @@ def test_a_project_s_labels_normalisation_and_release_fields_reach_every_artifac
     assert 'kLabels[kLabelCount] = {"digit 0", "digit 1"' in header and "kInputStd[] = {255.0f};" in header
     import coremltools as ct
 
-    package = ct.models.MLModel(str(tmp_path / "out" / "iphone-15-pro" / "model.mlpackage"), skip_model_load=True)
+    package = ct.models.MLModel(str(tmp_path / "out" / "iphone-15-pro" / "Digits_v1_2_8x8.mlpackage"), skip_model_load=True)
     assert (package.author, package.license, package.version) == ("Edge Team", "Apache-2.0", "1.2.0")
     assert json.loads(package.user_defined_metadata["labels"]) == DIGITS
     assert "std [255]" in package.get_spec().description.input[0].shortDescription
     assert "com.github.apple.coremltools.conversion_date" not in package.user_defined_metadata  # same bytes another day
+    from edge_sdk.devices.artifact import resolve_target
+
+    assert resolve_target(tmp_path / "out" / "pixel-8").artifact.path.name == "Digits_v1_2_8x8.tflite"
+
+
+def test_artifact_file_names_are_safe_and_default_to_model():
+    from edge_sdk.artifact_metadata import ArtifactMetadata
+
+    assert ArtifactMetadata(name="emotion_cnn-v2").file_stem == "emotion_cnn-v2"
+    assert ArtifactMetadata(name="my model.v2 (final)").file_stem == "my_model_v2_final"
+    assert ArtifactMetadata(name="../../etc/passwd").file_stem == "etc_passwd"
+    assert ArtifactMetadata(name="").file_stem == ArtifactMetadata(name="...").file_stem == "model"
 
 
 def test_the_python_api_takes_a_mapping(labels_file):

@@ -1,9 +1,9 @@
 """What `edge-sdk bench PATH` benchmarks: a build output dir `OUT/<profile>` or an artifact file.
 
-In a build output dir the artifact is the one report.json names, else the first of MAIN_FILES present.
-The format comes from report.json when there is one, else from the files: model.pte -> pte,
-model.mlpackage -> coreml, model.onnx -> onnx (TensorRT), model.tflite + model_data.cc -> tflm,
-model.tflite alone -> tflite.
+In a build output dir the artifact is the one report.json names, else the first file with an artifact
+suffix (artifacts are named after the model: NAME.pte, NAME.tflite ...; .pte first, then .mlpackage,
+.onnx, .tflite). The format comes from report.json when there is one, else from the files: .pte -> pte,
+.mlpackage -> coreml, .onnx -> onnx (TensorRT), .tflite + model_data.cc -> tflm, .tflite alone -> tflite.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 from edge_sdk.errors import DeviceError
 from edge_sdk.contracts.records import ArenaInfo, Artifact
 
-MAIN_FILES = ("model.pte", "model.mlpackage", "model.onnx", "model.tflite")
-SUFFIX_FORMAT = {".pte": "pte", ".mlpackage": "coreml", ".onnx": "onnx", ".tflite": "tflite"}
+SUFFIX_FORMAT = {".pte": "pte", ".mlpackage": "coreml", ".onnx": "onnx", ".tflite": "tflite"}  # in pick order
 
 
 @dataclass(frozen=True)
@@ -57,10 +56,11 @@ def resolve_target(path: str | Path) -> BenchTarget:
         raise DeviceError(f"{path} does not exist; pass a build output dir (OUT/<profile>) or an artifact file")
     if path.is_dir() and path.suffix != ".mlpackage":
         named = (((_read_report(path / "report.json") or {}).get("artifacts") or [{}])[0]).get("path")
-        names = ((named,) if named in MAIN_FILES else ()) + MAIN_FILES  # the build's own artifact first
-        found = [path / name for name in names if (path / name).exists()]
+        found = [path / named] if named and Path(named).suffix in SUFFIX_FORMAT and (path / named).exists() else []
+        found += [p for suffix in SUFFIX_FORMAT for p in sorted(path.glob(f"*{suffix}"))]  # the build's own first
         if not found:
-            raise DeviceError(f"{path} holds no {', '.join(MAIN_FILES)}; pass the dir `edge-sdk build` wrote (OUT/<profile>)")
+            raise DeviceError(f"{path} holds no {', '.join('*' + s for s in SUFFIX_FORMAT)} artifact; pass the dir "
+                              "`edge-sdk build` wrote (OUT/<profile>)")
         main = found[0]
     else:
         main = path

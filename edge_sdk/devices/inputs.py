@@ -124,13 +124,21 @@ def _pte_inputs(path: Path, names: list[str]) -> list[InputSpec]:
             for n, info in zip(names, infos)]
 
 
-def _coreml_inputs(path: Path) -> list[InputSpec]:
+def _coreml_inputs(artifact: Artifact) -> list[InputSpec]:
+    """The package's inputs; an image input takes its sample as the model's normalised float32 values, in
+    the shape the build declared (else NHWC), which the iOS runner turns into pixels."""
     from edge_sdk import deps
 
     ct = deps.coremltools()
     kinds = ct.proto.FeatureTypes_pb2.ArrayFeatureType.ArrayDataType
+    declared = {i["name"]: tuple(i["shape"]) for i in artifact.details.get("inputs", []) if "image" in i}
     specs = []
-    for i in ct.utils.load_spec(str(path)).description.input:
+    for i in ct.utils.load_spec(str(artifact.path)).description.input:
+        if i.type.WhichOneof("Type") == "imageType":
+            image = i.type.imageType
+            channels = 1 if image.colorSpace == ct.proto.FeatureTypes_pb2.ImageFeatureType.GRAYSCALE else 3
+            specs.append(InputSpec(i.name, declared.get(i.name, (1, image.height, image.width, channels)), "float32"))
+            continue
         if i.type.WhichOneof("Type") != "multiArrayType":
             specs.append(InputSpec(i.name, (), str(i.type.WhichOneof("Type"))))
             continue
@@ -161,7 +169,7 @@ def model_inputs(artifact: Artifact) -> list[InputSpec]:
         if artifact.format == "pte":
             return _pte_inputs(artifact.path, names)
         if artifact.format == "coreml":
-            return _coreml_inputs(artifact.path)
+            return _coreml_inputs(artifact)
         if artifact.format == "onnx":
             return _onnx_inputs(artifact.path)
     except EdgeSDKError:

@@ -20,6 +20,7 @@ from pathlib import Path
 from edge_sdk.devices.address import Address
 from edge_sdk.devices.base import BenchConfig, register_runner
 from edge_sdk.devices.inputs import cannot_feed, sample_arrays, write_raw
+from edge_sdk.formats.coreml.interface import image_inputs, pixels
 from edge_sdk.devices.process import run_and_collect
 from edge_sdk.devices.protocol import RunCollector
 from edge_sdk.errors import DeviceError
@@ -34,7 +35,8 @@ def _mac_with_xcode() -> bool:
 
 def stage_inputs(harness: Path, artifact: Artifact, config: BenchConfig) -> str:
     """Put the sample into the harness bundle, or clear an earlier one; returns what the run is fed (the
-    sample's file name, or "random": Benchmark.swift's own inputs)."""
+    sample's file name, or "random": Benchmark.swift's own inputs). An image input gets the sample's
+    uint8 pixels, which Core ML normalises back to the sample."""
     dest = harness / INPUTS_DIR
     for old in [*dest.glob("input_*.bin"), dest / "manifest.json"]:
         old.unlink(missing_ok=True)
@@ -44,7 +46,9 @@ def stage_inputs(harness: Path, artifact: Artifact, config: BenchConfig) -> str:
         cannot_feed(config, f"{harness} was emitted before iOS took inputs; rebuild it with `edge-sdk build "
                             "--target ios`, or drop --inputs")
         return "random"
-    pairs = sample_arrays(artifact, config)
+    images = image_inputs(artifact.path)
+    pairs = [(spec, pixels(value[0], images[spec.name]) if spec.name in images else value)
+             for spec, value in sample_arrays(artifact, config)]
     files = write_raw([value for _, value in pairs], dest)
     manifest = {"source": config.inputs.name, "inputs": [
         {"name": spec.name, "file": path.name, "dtype": str(value.dtype), "shape": list(value.shape),

@@ -233,10 +233,10 @@ def build(
 
 
 def _model_name(loaded: LoadedModel) -> str:
-    """The name artifacts carry by default: the model file's stem, else the in-memory model's own name."""
-    if loaded.path is not None:
-        return Path(loaded.path).stem
-    return str(getattr(loaded.handle, "name", "") or "model")
+    """The name artifacts carry (and are named by) by default: the model file's stem, else `model`. Not
+    an in-memory Keras model's own name: auto names (`functional_3`) count the models a process built,
+    so two identical builds would name their files differently (`metadata: {name}` sets one)."""
+    return Path(loaded.path).stem if loaded.path is not None else "model"
 
 
 def _quiet_output(out: Path, quiet: bool) -> ContextManager:

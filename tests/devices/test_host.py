@@ -82,7 +82,7 @@ def test_host_pte_runs_on_executorch(pte_artifact, tmp_path, capsys):
 def test_artifact_kind_is_inferred_from_files(tflite_artifact, tflm_artifact, tmp_path):
     assert resolve_target(tflite_artifact.path).artifact.format == "tflite"
     assert resolve_target(tflm_artifact.path).artifact.format == "tflm"
-    (tmp_path / "model.pte").write_bytes(b"x")
+    (tmp_path / "emotion_cnn.pte").write_bytes(b"x")  # artifacts are named after their model
     assert resolve_target(tmp_path).artifact.format == "pte"
     with pytest.raises(DeviceError, match="holds no"):
         resolve_target(tmp_path / "..")

@@ -64,12 +64,41 @@ def model_object(flatbuffer: bytes):
 
 
 def pack(model) -> bytes:
-    """A ModelT (from `model_object`, edited) back to flatbuffer bytes."""
+    """A ModelT (from `model_object`, edited) back to flatbuffer bytes, each buffer's data starting on a
+    16-byte boundary as TensorFlow's converter writes it (kernels read weights in place; the generated
+    Pack would align them to 1 byte)."""
     import flatbuffers
 
+    model.buffers = [_Aligned(b) for b in model.buffers]
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    model.buffers = [b.buffer for b in model.buffers]
     return bytes(builder.Output())
+
+
+class _Aligned:
+    """Packs a BufferT like the generated code, but with its data vector 16-byte aligned."""
+
+    ALIGNMENT = 16
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+    def Pack(self, builder):  # noqa: N802 - the generated ModelT.Pack calls this name
+        schema = deps.tflite_micro().runtime.schema_fb
+        data = None
+        if self.buffer.data is not None:
+            raw = bytes(self.buffer.data)  # a uint8 array, or a list of ints without numpy
+            builder.StartVector(1, len(raw), self.ALIGNMENT)
+            builder.head -= len(raw)
+            builder.Bytes[builder.head:builder.head + len(raw)] = raw
+            data = builder.EndVector()
+        schema.BufferStart(builder)
+        if data is not None:
+            schema.BufferAddData(builder, data)
+        schema.BufferAddOffset(builder, self.buffer.offset)
+        schema.BufferAddSize(builder, self.buffer.size)
+        return schema.BufferEnd(builder)
 
 
 def op_codes(model) -> list[str]:

@@ -2,8 +2,7 @@
 `MLModel.modelDescription` show - short description, author, version, license, each input's and output's
 meaning - plus the labels and normalisation in its user-defined metadata, where an app reads them.
 
-Not done here: an image input (`ct.ImageType`) and `classifier_config`, which change the model's
-interface (a CVPixelBuffer in, a dictionary out) and with it what our Linux verification can simulate.
+The image input and the classifier (interface.py) are made at conversion; this describes them.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from typing import Any
 
 from edge_sdk import __version__
 from edge_sdk.artifact_metadata import ArtifactMetadata
+from edge_sdk.formats.coreml.interface import Interface
 
 
 CONVERSION_DATE = "com.github.apple.coremltools.conversion_date"
@@ -22,7 +22,7 @@ def _joined(values: tuple[float, ...]) -> str:
     return ", ".join(f"{v:g}" for v in values)
 
 
-def describe(mlmodel: Any, metadata: ArtifactMetadata, profile_name: str) -> None:
+def describe(mlmodel: Any, metadata: ArtifactMetadata, profile_name: str, interface: Interface = Interface()) -> None:
     """Fill `mlmodel`'s description fields in place (deterministic: no dates)."""
     mlmodel.short_description = metadata.description or f"{metadata.name}, built by edge-sdk {__version__} for {profile_name}"
     mlmodel.author = metadata.author
@@ -31,14 +31,24 @@ def describe(mlmodel: Any, metadata: ArtifactMetadata, profile_name: str) -> Non
     spec = mlmodel.get_spec()
     for i, feature in enumerate(spec.description.input):
         text = f"model input {i}"
-        if metadata.input_mean:
+        if interface.image is not None and feature.name == interface.image.name:
+            text += (f": {interface.image.color.lower()} image; Core ML normalises it as (pixel - mean) / std with mean "
+                     f"[{_joined(metadata.input_mean)}], std [{_joined(metadata.input_std)}]")
+        elif metadata.input_mean:
             text += f": feed (x - mean) / std with mean [{_joined(metadata.input_mean)}], std [{_joined(metadata.input_std)}]"
         mlmodel.input_description[feature.name] = text
-    for i, feature in enumerate(spec.description.output):
+    label = spec.description.predictedFeatureName
+    outputs = [f for f in spec.description.output if f.name != label]
+    for i, feature in enumerate(outputs):
         text = f"model output {i}"
         if metadata.labels and i == 0:
-            text += f": scores over {len(metadata.labels)} classes, labels in the metadata 'labels' (index order)"
+            where = "label -> probability" if label else "labels in the metadata 'labels' (index order)"
+            text += f": scores over {len(metadata.labels)} classes, {where}"
         mlmodel.output_description[feature.name] = text
+    if label:
+        mlmodel.output_description[label] = "the most likely class's label"
+    if interface.notes:
+        mlmodel.short_description += " (" + "; ".join(interface.notes) + ")"
     # coremltools stamps the day of conversion: the same build on another day would differ in bytes
     mlmodel.user_defined_metadata.pop(CONVERSION_DATE, None)
     if metadata.labels:

@@ -37,6 +37,7 @@ from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.formats.coreml.describe import describe
 from edge_sdk.formats.coreml.fp16 import clamp_pipeline
+from edge_sdk.formats.coreml.interface import Interface, convert_arguments, interface_for
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
 from edge_sdk.contracts.records import Artifact
@@ -124,20 +125,44 @@ def pass_pipeline(ct: Any, precision: Any) -> Any:
     return clamp_pipeline() if precision == ct.precision.FLOAT16 else ct.PassPipeline.DEFAULT
 
 
-def _convert_keras(model: LoadedModel, ct: Any, precision: Any, target: Any, units: Any) -> Any:
+def _convert_keras(model: LoadedModel, ct: Any, precision: Any, target: Any, units: Any, interface: Interface) -> Any:
     inputs = [ct.TensorType(name=s.name, shape=(1,) + s.sample_shape()) for s in model.inputs]
+    arguments = {"inputs": inputs, **convert_arguments(ct, interface)}
     with export_errors("Core ML conversion failed"):  # NotImplementedError/ValueError/RuntimeError with op names
         mlmodel = ct.convert(
-            model.handle, convert_to="mlprogram", inputs=inputs, compute_precision=precision,
-            minimum_deployment_target=target, compute_units=units, pass_pipeline=pass_pipeline(ct, precision),
+            model.handle, convert_to="mlprogram", compute_precision=precision, minimum_deployment_target=target,
+            compute_units=units, pass_pipeline=pass_pipeline(ct, precision), **arguments,
         )
+    return renamed_outputs(ct, mlmodel, output_names(model), units)
+
+
+def renamed_outputs(ct: Any, mlmodel: Any, names: list[str], units: Any) -> Any:
+    """The package's outputs named after the model's output layers; a classifier's probabilities output
+    (a label -> probability dictionary beside `classLabel`) takes the first name."""
     spec = mlmodel.get_spec()
-    renamed = False
-    for out, want in zip(list(spec.description.output), output_names(model)):
-        if out.name != want:
-            ct.utils.rename_feature(spec, out.name, want)
-            renamed = True
-    return ct.models.MLModel(spec, weights_dir=mlmodel.weights_dir, compute_units=units) if renamed else mlmodel
+    current = ([spec.description.predictedProbabilitiesName] if spec.description.predictedFeatureName
+               else [o.name for o in spec.description.output])
+    renames = [(old, want) for old, want in zip(current, names) if old != want]
+    for old, want in renames:
+        ct.utils.rename_feature(spec, old, want)
+    return ct.models.MLModel(spec, weights_dir=mlmodel.weights_dir, compute_units=units) if renames else mlmodel
+
+
+def _declared(spec: Any, interface: Interface) -> dict:
+    """What the converted package declares (checked again in verification's structural checks): inputs
+    with their shapes (an image input: its shape in the model's layout, colour, scale and bias), the
+    model's outputs, and a classifier's label output and label count."""
+    inputs = []
+    for i in spec.description.input:
+        if i.type.WhichOneof("Type") == "imageType" and interface.image is not None:
+            inputs.append({"name": i.name, "shape": list(interface.image.shape), "image": interface.image.to_dict()})
+        else:
+            inputs.append({"name": i.name, "shape": [int(d) for d in i.type.multiArrayType.shape]})
+    label = spec.description.predictedFeatureName
+    declared = {"inputs": inputs, "outputs": [o.name for o in spec.description.output if o.name != label]}
+    if label:
+        declared["classifier"] = {"label_output": label, "labels": len(interface.labels)}
+    return declared
 
 
 def deterministic_manifest(package: Path) -> None:
@@ -157,16 +182,17 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     if config.coreml_compression not in (None,) + COMPRESSIONS:
         raise ConfigError(f"unknown coreml_compression {config.coreml_compression!r}; valid: {', '.join(COMPRESSIONS)}")
     target_name, units_name = deployment(profile)
+    interface = interface_for(model, config.metadata, config.output_kinds)
     if model.framework == "torch":
         from edge_sdk.formats.coreml import exporter_torch  # imports this module's enum_value
 
-        mlmodel = exporter_torch.convert(model, profile, config)
+        mlmodel = exporter_torch.convert(model, profile, config, interface)
     elif model.framework == "keras":
         ct = deps.coremltools()
         mlmodel = _convert_keras(
             model, ct, getattr(ct.precision, PRECISIONS[config.precision]),
             enum_value(ct, "target", target_name, "minimum_deployment_target", profile),
-            enum_value(ct, "units", units_name, "compute_units", profile),
+            enum_value(ct, "units", units_name, "compute_units", profile), interface,
         )
     else:
         raise ExportError(f"Core ML export takes Keras or PyTorch models, not {model.framework}")
@@ -175,19 +201,18 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     spec = mlmodel.get_spec()
     mlmodel.user_defined_metadata["edge_sdk.compute_units"] = units_name
     mlmodel.user_defined_metadata["edge_sdk.compression"] = config.coreml_compression or "none"
-    describe(mlmodel, config.metadata, profile.name)
+    describe(mlmodel, config.metadata, profile.name, interface)
+    name = f"{config.metadata.file_stem}.mlpackage"
     with staging(out_dir) as stage:
-        mlmodel.save(str(stage / "model.mlpackage"))
-        deterministic_manifest(stage / "model.mlpackage")
+        mlmodel.save(str(stage / name))
+        deterministic_manifest(stage / name)
         files = commit(stage, out_dir)
     details = {
         "compression": config.coreml_compression,
         "compute_precision": config.precision,
         "minimum_deployment_target": target_name,
         "compute_units": units_name,
-        # what the converted model declares (Keras: input names and output layer names, checked in tests)
-        "inputs": [{"name": i.name, "shape": [int(d) for d in i.type.multiArrayType.shape]} for i in spec.description.input],
-        "outputs": [o.name for o in spec.description.output],
+        **_declared(spec, interface),
     }
     precision = config.precision + (f"+{config.coreml_compression}" if config.coreml_compression else "")
-    return make_artifact("coreml", out_dir / "model.mlpackage", files, precision, TOOLS, details)
+    return make_artifact("coreml", out_dir / name, files, precision, TOOLS, details)

@@ -17,6 +17,7 @@ from edge_sdk import deps
 from edge_sdk.errors import ConfigError
 from edge_sdk.formats.base import ExportConfig, export_errors
 from edge_sdk.formats.coreml.exporter import enum_value, pass_pipeline
+from edge_sdk.formats.coreml.interface import Interface, convert_arguments
 from edge_sdk.frameworks.torch.graph import deploy_example, is_quantized, reexport
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
@@ -62,7 +63,7 @@ def for_coremltools(program: Any) -> Any:
     return program.run_decompositions({op: defaults[op] for op in missing})
 
 
-def convert(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
+def convert(model: LoadedModel, profile: Profile, config: ExportConfig, interface: Interface = Interface()) -> Any:
     if model.framework != "torch":
         raise ConfigError(f"coreml_torch converts PyTorch programs; got a {model.framework} model")
     if is_quantized(model.handle):
@@ -81,4 +82,5 @@ def convert(model: LoadedModel, profile: Profile, config: ExportConfig) -> Any:
             minimum_deployment_target=target,
             compute_precision=precision,
             pass_pipeline=pass_pipeline(ct, precision),
+            **convert_arguments(ct, interface),
         )

@@ -22,7 +22,7 @@ import numpy as np
 
 from edge_sdk import deps
 from edge_sdk.formats.coreml.exporter import SPEC_VERSION
-from edge_sdk.formats.coreml import fp16_activations
+from edge_sdk.formats.coreml import fp16_activations, interface
 from edge_sdk.formats.coreml.fp16 import fp16_hazards
 from edge_sdk.formats.coreml.weights import WeightOp, load_program, weight_ops
 
@@ -56,12 +56,12 @@ def structural_checks(artifact) -> dict:
     ct.models.MLModel(str(artifact.path), skip_model_load=True)  # raises if the package is malformed
     spec, program = load_program(Path(artifact.path))
     d = artifact.details
-    problems = []
-    inputs = {i.name: [int(x) for x in i.type.multiArrayType.shape] for i in spec.description.input}
+    problems = interface.problems(spec, program, d)
+    inputs = {i.name: _input_shape(i, d) for i in spec.description.input}
     want_inputs = {i["name"]: list(i["shape"]) for i in d.get("inputs", [])}
     if want_inputs and inputs != want_inputs:
         problems.append(f"inputs {inputs} != expected {want_inputs}")
-    outputs = [o.name for o in spec.description.output]
+    outputs = [o.name for o in spec.description.output if o.name != spec.description.predictedFeatureName]
     if d.get("outputs") and outputs != d["outputs"]:
         problems.append(f"outputs {outputs} != expected {d['outputs']}")
     op_types = sorted({op.op_type for op in program.functions["main"].operations})
@@ -88,6 +88,14 @@ def structural_checks(artifact) -> dict:
         "spec_version": int(spec.specificationVersion), "deployment_target": target,
         "model_type": spec.WhichOneof("Type"), "problems": problems,
     }
+
+
+def _input_shape(feature, details: dict) -> list[int]:
+    """A multi-array input's shape; an image input's is the declared one once its size matched (problems)."""
+    if feature.type.WhichOneof("Type") == "imageType":
+        declared = {i["name"]: i["shape"] for i in details.get("inputs", [])}
+        return list(declared.get(feature.name, []))
+    return [int(x) for x in feature.type.multiArrayType.shape]
 
 
 def _layer_for(op_name: str, layers: dict):
@@ -194,15 +202,24 @@ def float16_activations(artifact) -> bool:
 
 
 def predict(artifact, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Real Core ML prediction (macOS only), one sample at a time."""
+    """Real Core ML prediction (macOS only), one sample at a time. An image input gets the sample as
+    pixels (`interface.pixels`), a classifier's label -> probability dictionary comes back as scores in
+    label order (`interface.scores`)."""
+    import json
+
+    from PIL import Image
+
     ct = deps.coremltools()
     units = getattr(ct.ComputeUnit, artifact.details.get("compute_units", "ALL"))
     model = ct.models.MLModel(str(artifact.path), compute_units=units)
+    images = {i["name"]: i for i in artifact.details.get("inputs", []) if "image" in i}
+    labels = json.loads(model.user_defined_metadata.get("labels", "[]"))
     names = list(inputs)
     results: list[list[np.ndarray]] = []
     for s in range(len(inputs[names[0]])):
-        out = model.predict({n: inputs[n][s : s + 1] for n in names})
-        results.append([np.asarray(out[k], dtype=np.float32) for k in artifact.details["outputs"]])
+        feed = {n: Image.fromarray(interface.pixels(inputs[n][s], images[n])) if n in images else inputs[n][s : s + 1] for n in names}
+        out = model.predict(feed)
+        results.append([interface.scores(out[k], labels) for k in artifact.details["outputs"]])
     return [np.concatenate(parts) for parts in zip(*results)]
 
 

@@ -119,15 +119,16 @@ def input_details(spec: Any, example: Any) -> dict[str, Any]:
 def write_pte(fmt: str, backend: str, partitioner: Callable[[], Any], model: LoadedModel, config: ExportConfig,
               out_dir: Path, canonical: Callable[[bytes, int], bytes] | None = None,
               graph_pass: GraphPass | None = None) -> Artifact:
-    """Prepare, lower and write model.pte; `canonical(buffer, seed)` makes a backend's bytes reproducible,
+    """Prepare, lower and write NAME.pte (the model's name); `canonical(buffer, seed)` makes a backend's bytes reproducible,
     `graph_pass` rewrites the graph for the backend (see lower)."""
     start = time.perf_counter()
     model, precision, notes = prepared(model, config)
     buffer, coverage, example = lower(model, backend, partitioner(), graph_pass)
     if canonical is not None:
         buffer = canonical(buffer, config.seed)
+    name = f"{config.metadata.file_stem}.pte"
     with staging(out_dir) as stage:
-        (stage / "model.pte").write_bytes(buffer)
+        (stage / name).write_bytes(buffer)
         files = commit(stage, out_dir)
     details = {
         "backend": backend,
@@ -137,7 +138,7 @@ def write_pte(fmt: str, backend: str, partitioner: Callable[[], Any], model: Loa
         "export_s": round(time.perf_counter() - start, 3),
         "notes": notes,
     }
-    return make_artifact(fmt, out_dir / "model.pte", files, precision, TOOLS, details)
+    return make_artifact(fmt, out_dir / name, files, precision, TOOLS, details)
 
 
 def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:

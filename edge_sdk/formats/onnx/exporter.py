@@ -1,4 +1,4 @@
-"""ONNX exporter ("onnx"; for TensorRT on a Jetson's GPU): `model.onnx` from a tf_keras model (tf2onnx)
+"""ONNX exporter ("onnx"; for TensorRT on a Jetson's GPU): `NAME.onnx` (the model's name) from a tf_keras model (tf2onnx)
 or a torch program (torch.onnx's dynamo exporter, onnxscript), checked by the ONNX checker with full
 shape inference on every export.
 
@@ -108,14 +108,14 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         details.update(qdq=qdq)
     onnx = deps.module("onnx")
     with staging(out_dir) as stage:
-        path = stage / "model.onnx"
+        path = stage / f"{config.metadata.file_stem}.onnx"
         path.write_bytes(proto.SerializeToString(deterministic=True))
         if path.stat().st_size >= 2**31:
             raise ExportError("the ONNX model is over 2 GB, the protobuf limit; external weight files are not supported")
         files = commit(stage, out_dir)
     details.update(inputs=[{"name": i.name, "shape": _shape(i), "dtype": _dtype(onnx, i)} for i in proto.graph.input],
                    outputs=[o.name for o in proto.graph.output], export_s=round(time.perf_counter() - start, 3))
-    return make_artifact("onnx", out_dir / "model.onnx", files, config.precision, TOOLS, details)
+    return make_artifact("onnx", out_dir / path.name, files, config.precision, TOOLS, details)
 
 
 def _quantization_aware(model: LoadedModel) -> bool:

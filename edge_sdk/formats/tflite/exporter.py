@@ -1,7 +1,8 @@
-"""TFLite exporter ("tflite"): model.tflite at float32, float16, dynamic-int8, int8 or int16x8.
+"""TFLite exporter ("tflite"): NAME.tflite (the model's name, `ArtifactMetadata.file_stem`) at float32, float16, dynamic-int8, int8 or int16x8.
 
 Conversion is `compress.ptq.convert_to_tflite` (one converter path for the whole SDK); this module adds
-the atomic write and the artifact record. Verified by `verify.py` on LiteRT (`runner.py`).
+the TFLite Metadata (`metadata.py`), the atomic write and the artifact record. Verified by `verify.py` on
+LiteRT (`runner.py`), metadata included: the verified bytes are the shipped bytes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from edge_sdk.errors import ExportError
 from edge_sdk.formats.base import ExportConfig
 from edge_sdk.formats.common.atomic import commit, make_artifact, staging
 from edge_sdk.formats.common.flatbuffer import Graph, read_graph
+from edge_sdk.formats.tflite.metadata import with_metadata
 from edge_sdk.frameworks.tflite.analysis import float_macs_fraction
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.profiles import Profile
@@ -71,11 +73,13 @@ def io_dtypes(graph: Graph) -> dict[str, str]:
 
 def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: Path) -> Artifact:
     flatbuffer, record = convert(model, config, "tflite")
+    flatbuffer = with_metadata(flatbuffer, config.metadata, config.output_kinds, profile.name)
+    name = f"{config.metadata.file_stem}.tflite"
     with staging(out_dir) as stage:
-        (stage / "model.tflite").write_bytes(flatbuffer)
+        (stage / name).write_bytes(flatbuffer)
         files = commit(stage, out_dir)
     graph = read_graph(flatbuffer)
     details = {**io_dtypes(graph), **search_details(record)}
     if config.precision == "int8-mixed":  # what the latency estimate charges at the float rate
         details["float_macs_fraction"] = round(float_macs_fraction(graph), 6)
-    return make_artifact("tflite", out_dir / "model.tflite", files, config.precision, TOOLS, details)
+    return make_artifact("tflite", out_dir / name, files, config.precision, TOOLS, details)

@@ -1,7 +1,7 @@
 """TensorFlow Lite Micro exporter ("tflm"): full-integer int8 (int8 I/O), or int16x8 (int16 activations,
 int8 weights, int16 I/O) where the target runs TFLM's 16x8 kernels, for Cortex-M firmware.
 
-Writes model.tflite, model_data.cc/.h (a const, 16-byte aligned byte array for flash, its length, and
+Writes NAME.tflite (the model's name), model_data.cc/.h (a const, 16-byte aligned byte array for flash, its length, and
 kTensorArenaSize) and op_resolver.h (a MicroMutableOpResolver<N> registering exactly the ops used).
 
 Before anything is written, every op and every tensor dtype of the converted flatbuffer is checked
@@ -232,8 +232,9 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
     banner = _header(profile, model.handle.name)
     texts = model_data_files(flatbuffer, ident, banner, arena, config.metadata)
     texts["op_resolver.h"] = op_resolver_file(graph.op_names(), banner)
+    model_file = f"{config.metadata.file_stem}.tflite"
     with staging(out_dir) as stage:
-        (stage / "model.tflite").write_bytes(flatbuffer)
+        (stage / model_file).write_bytes(flatbuffer)
         for name, text in texts.items():
             (stage / name).write_text(text)
         files = commit(stage, out_dir)
@@ -244,4 +245,4 @@ def export(model: LoadedModel, profile: Profile, config: ExportConfig, out_dir: 
         "output_dtype": graph.tensors[graph.outputs[0]].dtype,
         **search_details(record),
     }
-    return make_artifact("tflm", out_dir / "model.tflite", files, config.precision, TOOLS, details, arena=arena)
+    return make_artifact("tflm", out_dir / model_file, files, config.precision, TOOLS, details, arena=arena)
