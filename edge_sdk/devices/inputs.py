@@ -57,8 +57,13 @@ def _source(target: BenchTarget, given: Path | None, transport: str) -> Path | N
 
 
 def _ordered(arrays: dict[str, np.ndarray], target: BenchTarget, source: Path) -> list[np.ndarray]:
-    """The arrays in the model's input order: by the names the artifact records, else the file's order."""
+    """The arrays in the model's input order: by the names the artifact records or, for a flatbuffer,
+    by its input tensors' names (the converter orders a multi-input model's inputs by name and calls them
+    `serving_default_NAME:0`); else the file's order."""
     names = [i["name"] for i in target.artifact.details.get("inputs") or [] if isinstance(i, dict) and "name" in i]
+    if not names and target.artifact.format in ("tflite", "tflm"):
+        tensors = [spec.name for spec in _tflite_inputs(target.artifact.path)]
+        names = [next((k for k in arrays if t in (k, f"serving_default_{k}:0")), t) for t in tensors]
     if names and all(n in arrays for n in names):
         return [arrays[n] for n in names]
     if not arrays:
