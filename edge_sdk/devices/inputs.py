@@ -62,8 +62,10 @@ def _ordered(arrays: dict[str, np.ndarray], target: BenchTarget, source: Path) -
     `serving_default_NAME:0`); else the file's order."""
     names = [i["name"] for i in target.artifact.details.get("inputs") or [] if isinstance(i, dict) and "name" in i]
     if not names and target.artifact.format in ("tflite", "tflm"):
+        from edge_sdk.formats.tflite.runner import is_input_tensor
+
         tensors = [spec.name for spec in _tflite_inputs(target.artifact.path)]
-        names = [next((k for k in arrays if t in (k, f"serving_default_{k}:0")), t) for t in tensors]
+        names = [next((k for k in arrays if is_input_tensor(t, k)), t) for t in tensors]
     if names and all(n in arrays for n in names):
         return [arrays[n] for n in names]
     if not arrays:

@@ -22,11 +22,16 @@ def model_bytes(artifact_or_bytes) -> bytes:
     return Path(path).read_bytes()
 
 
+def is_input_tensor(tensor_name: str, input_name: str) -> bool:
+    """The converter names a model input's tensor `serving_default_NAME:0` (or keeps NAME)."""
+    return tensor_name in (input_name, f"serving_default_{input_name}:0")
+
+
 def input_order(details: list[dict], names: list[str]) -> list[int]:
     """For each model input name, the interpreter input index (by tensor name, else by position)."""
     order = []
     for pos, name in enumerate(names):
-        match = [i for i, d in enumerate(details) if d["name"] in (name, f"serving_default_{name}:0")]
+        match = [i for i, d in enumerate(details) if is_input_tensor(d["name"], name)]
         order.append(match[0] if match else pos)
     return order
 
