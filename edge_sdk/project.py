@@ -99,8 +99,8 @@ class Project(FrozenModel):
     search: Literal["first-fit", "pareto"] = "first-fit"
     seed: int = Field(0, ge=0)
     tasks: Optional[dict[str, str]] = None  # output name (or "*") -> classification | embedding | regression | ...
-    jobs: int = Field(1, ge=1)  # candidates built at once, each in its own worker process
-    executor: Literal["local", "inline"] = "local"
+    jobs: Optional[int] = Field(None, ge=1)  # candidates built at once (default 1; on Ray, the cluster's CPUs)
+    executor: str = "local"  # local | inline | ray | ray:HOST:PORT (docs/scale.md)
     candidate_timeout: Optional[float] = Field(None, gt=0, allow_inf_nan=False)  # seconds; default 1800
     cache_dir: Optional[Path] = None  # default: .edge-sdk-cache/ next to this file (or $EDGE_SDK_CACHE_DIR)
     devices: list[Device] = []

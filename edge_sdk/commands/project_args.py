@@ -38,7 +38,7 @@ def resolve_build_args(
     """Keyword arguments for `edge_sdk.build`."""
     from edge_sdk.cache import StepCache, default_cache_dir
     from edge_sdk.model.tasks import parse_tasks
-    from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, EXECUTORS
+    from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR
 
     project, path = _project_unless(model)
     configured = {t.target: t.budgets() for t in project.targets} if project else {}
@@ -64,9 +64,9 @@ def resolve_build_args(
         "trust_model": trust_model or bool(project and project.trust_model),
         "seed": seed if seed is not None else (project.seed if project else 0),
         "cache": StepCache(cache_dir, enabled=not no_cache),
-        "jobs": jobs or (project.jobs if project else 1),
+        "jobs": jobs or (project.jobs if project else None),
         "tasks": parse_tasks(tasks) or (project.tasks if project else None),
-        "executor": _executor(executor or (project.executor if project else None) or DEFAULT_EXECUTOR, EXECUTORS.names()),
+        "executor": _executor(executor or (project.executor if project else None) or DEFAULT_EXECUTOR),
         "candidate_timeout": _timeout(candidate_timeout or (project.candidate_timeout if project else None)
                                       or DEFAULT_CANDIDATE_TIMEOUT_S),
         "metadata": _metadata(project, labels, input_mean, input_std),
@@ -116,10 +116,11 @@ def _project_unless(model: Path | None) -> tuple[Any, Path | None]:
     return load_project(path), path
 
 
-def _executor(name: str, valid: list[str]) -> str:
-    if name not in valid:
-        raise ConfigError(f"--executor {name!r}: expected one of {', '.join(valid)}")
-    return name
+def _executor(spec: str) -> str:
+    from edge_sdk.pipeline.executors import parse_executor
+
+    parse_executor(spec)  # an unknown name fails here, before any model is loaded
+    return spec
 
 
 def _timeout(seconds: float) -> float:

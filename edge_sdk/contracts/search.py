@@ -113,6 +113,7 @@ class Attempt:
             "wall_s": round(self.result.wall_s, 3) if self.result is not None else 0.0,
             "cache_hits": self.result.cache_hits if self.result is not None else 0,
             "cache_discarded": self.result.cache_discarded if self.result is not None else 0,
+            "runs": [r.to_dict() for r in self.result.runs] if self.result is not None else [],
         }
 
 

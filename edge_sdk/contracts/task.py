@@ -92,6 +92,17 @@ class TaskError:
 
 
 @dataclass(frozen=True)
+class Run:
+    """One execution of a task: the node (host, or Ray node) that ran it and how that run ended."""
+
+    node: str
+    outcome: str  # "finished" (with a result or an error of its own) | "node lost" (retried elsewhere)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class TaskResult:
     artifact: Artifact | None = None
     verification: Verification | None = None
@@ -101,6 +112,7 @@ class TaskResult:
     cache_hits: int = 0  # trained steps or whole attempts reused from the build cache
     error: TaskError | None = None
     cache_discarded: int = 0  # cache entries found damaged (a file no longer matching its sha256) and rebuilt
+    runs: tuple[Run, ...] = ()  # where it ran, in order: every run but the last lost its node
 
     @property
     def built(self) -> bool:
@@ -117,3 +129,7 @@ class Executor(Protocol):
     def cancel(self, future: "Future[TaskResult]") -> None: ...
 
     def close(self) -> None: ...
+
+    def describe(self) -> dict:
+        """What report.json `executor` records: {"name": ..., plus e.g. "address" and "nodes"}."""
+        ...

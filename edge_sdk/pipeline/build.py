@@ -195,7 +195,7 @@ def build(
     seed: int = 0,
     cache: StepCache | None = None,
     executor: str = DEFAULT_EXECUTOR,
-    jobs: int = 1,
+    jobs: int | None = None,
     candidate_timeout: float = DEFAULT_CANDIDATE_TIMEOUT_S,
     tasks: dict[str, str] | None = None,
     metadata: ArtifactMetadata | Mapping[str, Any] | None = None,
@@ -301,7 +301,7 @@ def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *
             target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
             result=result, rationale=rationale_for(result), versions=deps.versions(),
             timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
-            report_dir=Path(out) / profile.name, output_kinds=kinds, metadata=described,
+            report_dir=Path(out) / profile.name, output_kinds=kinds, metadata=described, executor=pool.describe(),
         )
         results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
     return results

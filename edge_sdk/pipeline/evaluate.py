@@ -95,10 +95,7 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
 def apply_steps(model: LoadedModel, steps: tuple[Step, ...], data: TechniqueData, task: Task, cache: StepCache,
                 say: Progress) -> tuple[LoadedModel, list[StepRecord], int]:
     """Apply a chain of steps, reusing the longest prefix already in the cache (only its model is loaded)."""
-    keys = [
-        cache_key(model.sha256, data.train.fingerprint(), [s.key() for s in steps[: i + 1]], {**steps[i].params, "seed": task.seed})
-        for i in range(len(steps))
-    ]
+    keys = step_keys(model.sha256, data.train.fingerprint(), steps, task.seed)
     current, records, hits = model, [], 0
     for i, step in enumerate(steps):
         with cache.lock(keys[i]):
@@ -119,6 +116,13 @@ def apply_steps(model: LoadedModel, steps: tuple[Step, ...], data: TechniqueData
                 cache.put_step(keys[i], current, record)
         records.append(record)
     return current, records, hits
+
+
+def step_keys(model_sha256: str, train_fingerprint: str, steps: tuple[Step, ...], seed: int) -> list[str]:
+    """The build-cache key of each prefix of a chain of steps: what tasks sharing a trained step share
+    (an executor can also compute them from a Task alone, to run a shared step once before its dependants)."""
+    return [cache_key(model_sha256, train_fingerprint, [s.key() for s in steps[: i + 1]], {**steps[i].params, "seed": seed})
+            for i in range(len(steps))]
 
 
 def _model(ref: ModelRef) -> LoadedModel:

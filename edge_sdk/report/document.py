@@ -110,8 +110,10 @@ def build_report(
     report_dir: Path,
     output_kinds: dict[str, str] | None = None,
     metadata: ArtifactMetadata | None = None,
+    executor: dict | None = None,
 ) -> dict:
-    """`report_dir`: OUT/<profile>/, where report.json is written; its paths are relative to it."""
+    """`report_dir`: OUT/<profile>/, where report.json is written; its paths are relative to it.
+    `executor`: where the candidates ran (Executor.describe())."""
     chosen = result.chosen
     estimates = chosen.estimate.to_dict() if chosen is not None else {}
     measured = chosen.measured() if chosen is not None else {}
@@ -153,6 +155,7 @@ def build_report(
         "layers": _layers(info),
         "versions": versions,
         "timings_s": {k: round(v, 3) for k, v in timings_s.items()},
+        "executor": executor,
     }
 
 

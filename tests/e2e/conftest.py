@@ -12,8 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "edge_sdk.cli", *args],
         cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=timeout,

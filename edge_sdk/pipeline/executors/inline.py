@@ -6,10 +6,12 @@ builds; `inline` exists so a failing candidate can be stepped through in a debug
 
 from __future__ import annotations
 
+import platform
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Callable
 
-from edge_sdk.contracts.task import Task, TaskResult
+from edge_sdk.contracts.task import Run, Task, TaskResult
 from edge_sdk.pipeline.executors.output import redirected_to, relay, tail
 
 
@@ -20,8 +22,6 @@ class InlineExecutor:
         self._say = say
 
     def submit(self, task: Task) -> "Future[TaskResult]":
-        from dataclasses import replace
-
         from edge_sdk.pipeline.evaluate import run_task
 
         future: Future[TaskResult] = Future()
@@ -30,7 +30,7 @@ class InlineExecutor:
         if result.error is not None:
             result = replace(result, error=replace(result.error, log_tail=tail(task.log_path)))
         relay(task.log_path, task.name)
-        future.set_result(result)
+        future.set_result(replace(result, runs=(Run(platform.node(), "finished"),)))
         return future
 
     def cancel(self, future: "Future[TaskResult]") -> None:
@@ -38,3 +38,6 @@ class InlineExecutor:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def describe(self) -> dict:
+        return {"name": "inline", "jobs": 1, "nodes": [platform.node()]}

@@ -15,6 +15,7 @@ thread in the parent hands queued tasks to idle workers and watches the busy one
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -28,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Callable
 
-from edge_sdk.contracts.task import Task, TaskError, TaskResult
+from edge_sdk.contracts.task import Run, Task, TaskError, TaskResult
 from edge_sdk.pipeline.executors.output import relay, tail
 
 POLL_S = 0.1
@@ -137,6 +138,9 @@ class LocalExecutor:
                     pass
             worker.kill()
 
+    def describe(self) -> dict:
+        return {"name": "local", "jobs": self.jobs, "nodes": [platform.node()]}
+
     def __enter__(self) -> "LocalExecutor":
         return self
 
@@ -228,6 +232,7 @@ class LocalExecutor:
             result = replace(result, error=replace(result.error, log_tail=tail(job.task.log_path)))
         if not result.wall_s and job.started:
             result = replace(result, wall_s=time.monotonic() - job.started)
+        result = replace(result, runs=(Run(platform.node(), "finished"),))
         relay(job.task.log_path, job.task.name)
         if not job.future.done():
             job.future.set_result(result)
