@@ -16,6 +16,8 @@ from edge_sdk.errors import EdgeSDKError
 # Resolved on first use (PEP 562) so `import edge_sdk` - and with it `edge-sdk --help` - stays cheap.
 _LAZY = {
     "build": "edge_sdk.api",
+    "build_matrix": "edge_sdk.api",
+    "ModelJob": "edge_sdk.api",
     "plan": "edge_sdk.api",
     "inspect": "edge_sdk.api",
     "bench": "edge_sdk.api",

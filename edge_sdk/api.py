@@ -1,6 +1,7 @@
 """The library API: what the `edge-sdk` commands do, as functions returning typed results.
 
     build(model, targets, calibration=...)   -> list[TargetResult]   one per target, OUT/<profile>/ written
+    build_matrix([ModelJob...], targets)     -> list[TargetResult]   several models, OUT/<name>/<profile>/
     plan(model, targets)                     -> PlanResult           each target's ladder with estimates
     inspect(model, target=None)              -> InspectResult        per-layer analysis and the fit check
     bench(path, device="host")               -> BenchOutcome         measured latency/memory, bench.json written
@@ -16,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_sdk.pipeline.build import TargetResult, build
+from edge_sdk.pipeline.build import ModelJob, TargetResult, build, build_matrix
 
-__all__ = ["BenchOutcome", "CompareResult", "InspectResult", "PlanResult", "TargetResult",
-           "bench", "build", "compare", "inspect", "plan"]
+__all__ = ["BenchOutcome", "CompareResult", "InspectResult", "ModelJob", "PlanResult", "TargetResult",
+           "bench", "build", "build_matrix", "compare", "inspect", "plan"]
 
 
 @dataclass(frozen=True)

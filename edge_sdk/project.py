@@ -86,8 +86,28 @@ class ReleaseMetadata(FrozenModel):
     description: Optional[str] = None
 
 
-class Project(FrozenModel):
+class ModelEntry(FrozenModel):
+    """One model of a matrix build (`models:`); data not given here comes from the top-level keys."""
+
     model: Path
+    calibration: Optional[str] = None
+    train_data: Optional[str] = None
+    eval_data: Optional[str] = None
+
+    @field_validator("model")
+    @classmethod
+    def _path(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)  # type: ignore[return-value]
+
+    @field_validator("calibration", "train_data", "eval_data")
+    @classmethod
+    def _data(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
+        return str(_resolve(value, info)) if value is not None and _is_path(value) else value
+
+
+class Project(FrozenModel):
+    model: Optional[Path] = None  # one model; or
+    models: list[ModelEntry] = []  # several: a matrix build, OUT/<model name>/<profile>/ (docs/scale.md)
     trust_model: bool = False
     calibration: Optional[str] = None
     train_data: Optional[str] = None
@@ -128,6 +148,8 @@ class Project(FrozenModel):
 
     @model_validator(mode="after")
     def _merge_budgets(self) -> "Project":
+        if (self.model is None) == (not self.models):
+            raise ValueError("give either model (one) or models (a list, for a matrix build)")
         names = [t.target for t in self.targets]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -182,12 +204,15 @@ def _valid_keys(loc: tuple) -> list[str]:
 
 
 def _check_files(project: Project, path: Path) -> None:
-    if not project.model.exists():
-        raise ConfigError(f"{path}: field 'model': {project.model} does not exist")
-    for key in ("calibration", "train_data", "eval_data"):
-        value = getattr(project, key)
-        if value is not None and _is_path(value) and not Path(value).is_file():
-            raise ConfigError(f"{path}: field '{key}': {value} does not exist")
+    entries = [("", project)] if project.model is not None else [(f"models[{i}].", e) for i, e in enumerate(project.models)]
+    for where, entry in entries:
+        if not entry.model.exists():  # type: ignore[union-attr]
+            raise ConfigError(f"{path}: field '{where}model': {entry.model} does not exist")
+    for where, entry in [("", project), *(e for e in entries if e[0])]:
+        for key in ("calibration", "train_data", "eval_data"):
+            value = getattr(entry, key)
+            if value is not None and _is_path(value) and not Path(value).is_file():
+                raise ConfigError(f"{path}: field '{where}{key}': {value} does not exist")
     if project.labels is not None and not project.labels.is_file():
         raise ConfigError(f"{path}: field 'labels': {project.labels} does not exist")
     if project.profiles_dir is not None and not project.profiles_dir.is_dir():

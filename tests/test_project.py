@@ -82,7 +82,7 @@ devices:
 @pytest.mark.parametrize(
     "body, message",
     [
-        (MINIMAL + "ouput: x\n", "field 'ouput': unknown key; valid keys here: model, trust_model"),
+        (MINIMAL + "ouput: x\n", "field 'ouput': unknown key; valid keys here: model, models, trust_model"),
         (MINIMAL.replace("[android]", "[{target: android, ram: 5}]"), "field 'targets[0].ram': unknown key; valid keys here: ram_bytes"),
         (MINIMAL.replace("[android]", "[{target: android, ram_bytes: 12 apples}]"), "field 'targets[0].ram_bytes': ram_bytes '12 apples': expected bytes like"),
         (MINIMAL.replace("[android]", "[android, android]"), "targets listed twice: android"),
@@ -95,7 +95,7 @@ devices:
         (MINIMAL + "devices: [{name: a, address: 'telnet:x'}]\n", "field 'devices[0].address': 'telnet:x' is not a device address"),
         ("model: [1, 2\n", "line 2 is not valid YAML"),
         ("- just a list\n", "must be a YAML mapping"),
-        ("calibration: data/cal.npz\ntargets: [android]\n", "field 'model': Field required"),
+        ("calibration: data/cal.npz\ntargets: [android]\n", "give either model (one) or models (a list, for a matrix build)"),
     ],
 )
 def test_bad_files_are_one_line_config_errors_naming_file_and_field(tmp_path, body, message):

@@ -1,7 +1,8 @@
 """`edge-sdk build`: fit the model to each target, write OUT/<profile>/ and print one line per target.
 
-Without `--model`, edge-sdk.yaml in the working directory supplies model, data, targets, budgets and
-output dir (flags still override). Exit 0 when every target is feasible, 3 when any is not (its best
+Without `--model`, edge-sdk.yaml in the working directory supplies the model (or `models:`), data,
+targets, budgets and output dir (flags still override). Several models (`--model` repeated, or
+`models:`) are one matrix build: OUT/<model name>/<profile>/, one line per model and target. Exit 0 when every target is feasible, 3 when any is not (its best
 candidate is still written, marked infeasible, with the binding constraint named).
 """
 
@@ -24,10 +25,10 @@ def register(app: typer.Typer) -> None:
     @app.command("build")
     def build_command(
         target: Optional[List[str]] = typer.Option(None, "--target", "-t", metavar="TARGET", help="Profile or family name; repeatable. Default: the project's targets."),
-        model: Optional[Path] = typer.Option(None, "--model", "-m", help="Model file; default from edge-sdk.yaml."),
-        calibration: Optional[str] = typer.Option(None, "--calibration", "-c", help="Calibration data (.npz or module:function)."),
-        train_data: Optional[str] = typer.Option(None, "--train-data", help="Fine-tuning data (default: the calibration data)."),
-        eval_data: Optional[str] = typer.Option(None, "--eval-data", help="Held-out eval data; with labels, accuracy is measured."),
+        model: Optional[List[Path]] = typer.Option(None, "--model", "-m", help="Model file; repeatable (a matrix build: OUT/<model name>/<profile>/). Default from edge-sdk.yaml."),
+        calibration: Optional[List[str]] = typer.Option(None, "--calibration", "-c", help="Calibration data (.npz or module:function); once for every model, or once per --model in order."),
+        train_data: Optional[List[str]] = typer.Option(None, "--train-data", help="Fine-tuning data (default: the calibration data); once, or once per --model."),
+        eval_data: Optional[List[str]] = typer.Option(None, "--eval-data", help="Held-out eval data; with labels, accuracy is measured; once, or once per --model."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default: edge-sdk.yaml's, else ./out)."),
         plan: Optional[Path] = typer.Option(None, "--plan", help="A plan.json from `edge-sdk plan --save`."),
         search: Optional[str] = typer.Option(None, "--search", help="first-fit (default) or pareto (evaluate all, keep every Pareto artifact)."),
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
         trust_model: bool = TrustModelOption,
     ) -> None:
         """Plan, compress, export and verify the model for each target; write OUT/<profile>/ per target."""
-        from edge_sdk.api import build
+        from edge_sdk.api import build_matrix
         from edge_sdk.commands.project_args import resolve_build_args
 
         flags = {
@@ -73,7 +74,7 @@ def register(app: typer.Typer) -> None:
         silent = quiet or json_out
         with terminal_for_edge_sdk(Path(args["out"]) / "build.log") as terminal:
             say = (lambda _: None) if silent else terminal
-            results = build(plan_file=plan, quiet=silent, say=say, **args)
+            results = build_matrix(plan_file=plan, quiet=silent, say=say, **args)
         if json_out:
             print_json({"targets": [r.report for r in results]})  # one object, whatever the number of targets
         else:
@@ -91,7 +92,8 @@ def register(app: typer.Typer) -> None:
 
 
 def summary_line(report: dict, out_dir: Path) -> str:
-    """`target profile: artifact, size, RAM, latency estimate, quality, ok/over`."""
+    """`target profile: artifact, size, RAM, latency estimate, quality, ok/over` (in a matrix build the
+    artifact's path names the model)."""
     est = report.get("estimates") or {}
     if not report.get("artifacts"):
         return f"{report['target']:<9} {report['profile']['name']:<16} no candidate could be built (see {out_dir / 'report.json'})"

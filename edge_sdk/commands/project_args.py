@@ -15,11 +15,11 @@ from edge_sdk.errors import ConfigError
 
 def resolve_build_args(
     *,
-    model: Path | None,
+    model: list[Path] | None,
     targets: list[str] | None,
-    calibration: str | None,
-    train_data: str | None,
-    eval_data: str | None,
+    calibration: list[str] | None,
+    train_data: list[str] | None,
+    eval_data: list[str] | None,
     out: Path | None,
     search: str | None,
     seed: int | None,
@@ -35,12 +35,13 @@ def resolve_build_args(
     input_mean: str | None = None,
     input_std: str | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for `edge_sdk.build`."""
+    """Keyword arguments for `edge_sdk.build_matrix` (`models`: the --model flags with their data, else
+    edge-sdk.yaml's `model:` or `models:`)."""
     from edge_sdk.cache import StepCache, default_cache_dir
     from edge_sdk.model.tasks import parse_tasks
     from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR
 
-    project, path = _project_unless(model)
+    project, path = _project_unless(model[0] if model else None)
     configured = {t.target: t.budgets() for t in project.targets} if project else {}
     base_dir = path.parent if project else Path.cwd()
     chosen = list(targets or configured or [])
@@ -52,11 +53,8 @@ def resolve_build_args(
         raise ConfigError(f"--search {search_mode!r}: expected first-fit or pareto")
     cache_dir = (project.cache_dir if project and project.cache_dir else None) or default_cache_dir(base_dir)
     return {
-        "model": model or project.model,
+        "models": _models(model, calibration, train_data, eval_data, project),
         "targets": chosen,
-        "calibration": calibration or (project.calibration if project else None),
-        "train_data": train_data or (project.train_data if project else None),
-        "eval_data": eval_data or (project.eval_data if project else None),
         "out": out or (project.out if project else Path("out")),
         "budget_overrides": overrides,
         "search": search_mode,
@@ -71,6 +69,30 @@ def resolve_build_args(
                                       or DEFAULT_CANDIDATE_TIMEOUT_S),
         "metadata": _metadata(project, labels, input_mean, input_std),
     }
+
+
+def _models(models: list[Path] | None, calibration: list[str] | None, train_data: list[str] | None,
+            eval_data: list[str] | None, project: Any) -> list[Any]:
+    """One ModelJob per model; each data flag given once (for every model) or once per --model."""
+    from edge_sdk.pipeline.build import ModelJob
+
+    if not models:
+        entries = project.models or [project]
+        return [ModelJob(e.model, _or(calibration, 0, e.calibration or project.calibration),
+                         _or(train_data, 0, e.train_data or project.train_data),
+                         _or(eval_data, 0, e.eval_data or project.eval_data)) for e in entries]
+    for flag, given in (("--calibration", calibration), ("--train-data", train_data), ("--eval-data", eval_data)):
+        if given and len(given) not in (1, len(models)):
+            raise ConfigError(f"{flag} given {len(given)} times for {len(models)} models: give it once (every model "
+                              f"uses it) or once per --model, in the same order")
+    return [ModelJob(m, _or(calibration, i), _or(train_data, i), _or(eval_data, i)) for i, m in enumerate(models)]
+
+
+def _or(given: list[str] | None, index: int, default: Any = None) -> Any:
+    """The flag's value for model `index` (one value serves every model), else `default`."""
+    if not given:
+        return default
+    return given[index] if len(given) > 1 else given[0]
 
 
 def _metadata(project: Any, labels: Path | None, input_mean: str | None, input_std: str | None) -> Any:
@@ -90,7 +112,9 @@ def resolve_model_args(*, model: Path | None, targets: list[str] | None, profile
                        trust_model: bool, need_targets: bool = True) -> dict[str, Any]:
     """What `plan` and `inspect` take from edge-sdk.yaml when no --model is given: the model, the
     targets with their budgets, profiles_dir and trust_model (flags win, as for build)."""
-    project, _ = _project_unless(model)
+    project, path = _project_unless(model)
+    if project is not None and project.model is None:
+        raise ConfigError(f"{path} lists several models (models:); pass the one to use with --model")
     chosen = list(targets or ([t.target for t in project.targets] if project else []))
     if need_targets and not chosen:
         raise ConfigError("no target: pass --target (a profile or family name) or list targets in edge-sdk.yaml")

@@ -179,13 +179,27 @@ def _write_target(result: SearchResult, report: dict, profile: Profile, out_root
     return final
 
 
-def build(
-    model: Any,
+@dataclass(frozen=True)
+class ModelJob:
+    """One model of a build and its data (a matrix build has several)."""
+
+    model: Any
+    calibration: Any
+    train_data: Any = None
+    eval_data: Any = None
+
+
+def build(model: Any, targets: list[str], *, calibration: Any, train_data: Any = None, eval_data: Any = None,
+          **options: Any) -> list[TargetResult]:
+    """Build `model` for each target into OUT/<profile>/; returns one TargetResult per target (feasible
+    or not). Options as for `build_matrix`."""
+    return build_matrix([ModelJob(model, calibration, train_data, eval_data)], targets, **options)
+
+
+def build_matrix(
+    models: list[ModelJob],
     targets: list[str],
     *,
-    calibration: Any,
-    train_data: Any = None,
-    eval_data: Any = None,
     out: str | Path = "out",
     budget_overrides: dict[str, dict[str, Any]] | None = None,
     search: str = "first-fit",
@@ -202,20 +216,29 @@ def build(
     quiet: bool = False,
     say: Say = print,
 ) -> list[TargetResult]:
-    """Build `model` for each target; returns one TargetResult per target (feasible or not).
+    """Build every model for every target as one graph of tasks on one executor: every model and data
+    set is checked before any task runs; then each (model, target) search runs, side by side when the
+    executor runs several tasks at once, and a trained step several of them need is trained once (the
+    build cache; the ray executor also holds a task back until the step it needs is done). One model
+    writes OUT/<profile>/; several write OUT/<model name>/<profile>/ and OUT/index.html.
     `metadata`: labels, input normalisation, version, author... the artifacts carry (artifact_metadata.py)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"--seed {seed}: a seed is an integer >= 0")
+    if not models:
+        raise ConfigError("no model given")
     load_plugins()
     say = say if not quiet else (lambda _: None)
+    options = dict(targets=targets, budget_overrides=budget_overrides, search=search, plan_file=plan_file, profiles_dir=profiles_dir,
+                   trust_model=trust_model, seed=seed, cache=cache, tasks=tasks, metadata=metadata, quiet=quiet)
     with _quiet_output(Path(out), quiet), scratch_space(Path(out)) as work:
         # workers start now and import the framework while this process loads and checks everything
-        pool = make_executor(executor, jobs=jobs, timeout_s=candidate_timeout, warmup=_framework_hint(model), say=say)
+        pool = make_executor(executor, jobs=jobs, timeout_s=candidate_timeout, warmup=_framework_hint(models[0].model),
+                             say=say)
         try:
-            results = _build_targets(pool, work, model, targets, calibration=calibration, train_data=train_data,
-                                     eval_data=eval_data, out=out, budget_overrides=budget_overrides, search=search,
-                                     plan_file=plan_file, profiles_dir=profiles_dir, trust_model=trust_model, seed=seed,
-                                     cache=cache, tasks=tasks, metadata=metadata, quiet=quiet, say=say)
+            prepared = [_prepare(job, work / f"model{i}", **options) for i, job in enumerate(models)]
+            roots = _output_roots(prepared, Path(out))
+            searches = [(p, root, target, profile) for p, root in zip(prepared, roots) for target, profile in p.profiles]
+            results = _run_searches(pool, searches, Path(out), say)
         finally:
             pool.close()
     hits = sum(a.get("cache_hits", 0) for r in results for a in r.report["attempts"])
@@ -228,7 +251,8 @@ def build(
     if len(results) > 1:
         from edge_sdk.report.index import write_index
 
-        write_index([r.report for r in results], Path(out) / "index.html")
+        write_index([r.report for r in results], Path(out) / "index.html",
+                    [r.out_dir.relative_to(Path(out)).as_posix() for r in results])
     return results
 
 
@@ -249,17 +273,39 @@ def _quiet_output(out: Path, quiet: bool) -> ContextManager:
     return terminal_for_edge_sdk(out / "build.log")
 
 
-def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *, calibration: Any, train_data: Any,
-                   eval_data: Any, out: str | Path, budget_overrides: dict[str, dict[str, Any]] | None,
-                   search: str, plan_file: str | Path | None, profiles_dir: str | Path | None, trust_model: bool,
-                   seed: int, cache: StepCache | None, tasks: dict[str, str] | None,
-                   metadata: ArtifactMetadata | Mapping[str, Any] | None, quiet: bool, say: Say) -> list[TargetResult]:
-    """Everything the user can get wrong is checked here before any task runs; then each target's search."""
+@dataclass(frozen=True)
+class _Prepared:
+    """One model, checked and planned for every target: all a (model, target) search needs."""
+
+    loaded: LoadedModel
+    info: Any
+    data: BuildData
+    kinds: dict[str, str]
+    described: ArtifactMetadata
+    profiles: list[tuple[str, Profile]]
+    fits: dict[str, Any]
+    budgets: dict[str, Budgets]
+    planned: dict[str, list]
+    model_ref: ModelRef
+    task_data: TaskData
+    cache_dir: Path
+    work: Path
+    seed: int
+    search: str
+    quiet: bool
+    timings: dict[str, float]
+
+
+def _prepare(job: ModelJob, work: Path, *, budget_overrides: dict[str, dict[str, Any]] | None, search: str,
+             plan_file: str | Path | None, profiles_dir: str | Path | None, trust_model: bool, seed: int,
+             cache: StepCache | None, tasks: dict[str, str] | None,
+             metadata: ArtifactMetadata | Mapping[str, Any] | None, quiet: bool, targets: list[str]) -> _Prepared:
+    """Everything the user can get wrong about one model is checked here, before any task runs."""
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    loaded = load_model(model, trust_model=trust_model)
+    loaded = load_model(job.model, trust_model=trust_model)
     timings["load"] = time.perf_counter() - t
-    data = load_build_data(loaded, calibration, train_data, eval_data)
+    data = load_build_data(loaded, job.calibration, job.train_data, job.eval_data)
     loaded = lengths_from_data(loaded, data)
     t = time.perf_counter()
     info = analyze(loaded)
@@ -279,32 +325,66 @@ def _build_targets(pool: Executor, work: Path, model: Any, targets: list[str], *
         fit.raise_for_unsupported()
     timings["check"] = time.perf_counter() - t
     budgets = {profile.name: _budgets(profile, target, budget_overrides) for target, profile in profiles}
-    planned = read_plan(plan_file) if plan_file else {}
-    results = []
-    model_ref = _model_ref(loaded, trust_model, work)
-    task_data = _data_refs(data, work)
-    cache_dir = cache.directory if cache is not None and cache.enabled else work / "cache"
-    for target, profile in profiles:
-        t = time.perf_counter()
-        ladder = planned.get(profile.name) or build_ladder(info, profile, fits[profile.name])
-        plan_s = time.perf_counter() - t
+    work.mkdir(parents=True, exist_ok=True)
+    return _Prepared(
+        loaded=loaded, info=info, data=data, kinds=kinds, described=described, profiles=profiles, fits=fits,
+        budgets=budgets, planned=read_plan(plan_file) if plan_file else {}, model_ref=_model_ref(loaded, trust_model, work),
+        task_data=_data_refs(data, work), cache_dir=cache.directory if cache is not None and cache.enabled else work.parent / "cache",
+        work=work, seed=seed, search=search, quiet=quiet, timings=timings,
+    )
 
-        def make_task(cand: Candidate, profile: Profile = profile) -> Task:
-            return Task(cand, profile, model_ref, task_data, seed, cache_dir,
-                        out_dir=work / "attempts" / profile.name / cand.name,
-                        log_path=work / "logs" / profile.name / f"{cand.name}.log", output_kinds=kinds,
-                        min_fidelity=budgets[profile.name].min_fidelity, progress=not quiet, metadata=described)
 
-        spec = SearchSpec(info, profile, tuple(ladder), budgets[profile.name], make_task, search)
-        result = run_search(spec, pool, say)
-        report = build_report(
-            target=target, profile=profile, loaded=loaded, info=info, budgets=budgets[profile.name],
-            result=result, rationale=rationale_for(result), versions=deps.versions(),
-            timings_s={**timings, "plan": plan_s, **result.timings_s()}, data_sources=data.sources(),
-            report_dir=Path(out) / profile.name, output_kinds=kinds, metadata=described, executor=pool.describe(),
-        )
-        results.append(TargetResult(target, profile, _write_target(result, report, profile, Path(out)), report))
-    return results
+def _output_roots(prepared: list[_Prepared], out: Path) -> list[Path]:
+    """OUT for one model; OUT/<model name>/ for each of several (two models of one name are an error)."""
+    if len(prepared) == 1:
+        return [out]
+    names = [p.described.file_stem for p in prepared]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"two models are named {twice[0]!r}, and each model's outputs go to OUT/<model name>/; "
+                          "rename one file or build them separately")
+    return [out / name for name in names]
+
+
+def _run_searches(pool: Executor, searches: list[tuple[_Prepared, Path, str, Profile]], out: Path,
+                  say: Say) -> list[TargetResult]:
+    """Every (model, target) search; side by side when the executor runs several tasks at once (each
+    search's decisions stay in its own ladder order, so the artifacts do not depend on it)."""
+    several = len({id(p) for p, *_ in searches}) > 1
+
+    def one(item: tuple[_Prepared, Path, str, Profile]) -> TargetResult:
+        name = item[0].described.file_stem
+        return _search_target(pool, *item, say=(lambda line: say(f"{name}: {line}")) if several else say)
+
+    if pool.jobs == 1 or len(searches) == 1:
+        return [one(item) for item in searches]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(searches), thread_name_prefix="edge-sdk-search") as threads:
+        return list(threads.map(one, searches))
+
+
+def _search_target(pool: Executor, p: _Prepared, root: Path, target: str, profile: Profile, *, say: Say) -> TargetResult:
+    t = time.perf_counter()
+    ladder = p.planned.get(profile.name) or build_ladder(p.info, profile, p.fits[profile.name])
+    plan_s = time.perf_counter() - t
+    attempts = p.work / "attempts" / profile.name
+
+    def make_task(cand: Candidate) -> Task:
+        return Task(cand, profile, p.model_ref, p.task_data, p.seed, p.cache_dir,
+                    out_dir=attempts / cand.name, log_path=p.work / "logs" / profile.name / f"{cand.name}.log",
+                    output_kinds=p.kinds, min_fidelity=p.budgets[profile.name].min_fidelity, progress=not p.quiet,
+                    metadata=p.described)
+
+    spec = SearchSpec(p.info, profile, tuple(ladder), p.budgets[profile.name], make_task, p.search)
+    result = run_search(spec, pool, say)
+    report = build_report(
+        target=target, profile=profile, loaded=p.loaded, info=p.info, budgets=p.budgets[profile.name],
+        result=result, rationale=rationale_for(result), versions=deps.versions(),
+        timings_s={**p.timings, "plan": plan_s, **result.timings_s()}, data_sources=p.data.sources(),
+        report_dir=root / profile.name, output_kinds=p.kinds, metadata=p.described, executor=pool.describe(),
+    )
+    return TargetResult(target, profile, _write_target(result, report, profile, root), report)
 
 
 def _framework_hint(model: Any) -> str | None:

@@ -19,10 +19,13 @@ def _percent_of_budget(report: dict, key: str, value: Optional[float]) -> Option
     return None if value is None or not limit else 100.0 * value / limit
 
 
-def render_index(reports: list[dict]) -> str:
+def render_index(reports: list[dict], folders: list[str] | None = None) -> str:
+    """`folders`: each report's directory relative to the index (default: its profile's name; in a
+    matrix build `<model name>/<profile>`)."""
     rows, chart_rows = [], []
-    for r in reports:
+    for i, r in enumerate(reports):
         profile = dig(r, "profile", "name") or "?"
+        folder = folders[i] if folders else profile
         size = summary.artifact_bytes(r)
         ram, ram_src = summary.ram_bytes(r)
         latency, latency_src = summary.latency_ms(r)
@@ -31,7 +34,7 @@ def render_index(reports: list[dict]) -> str:
         )
         rows.append([
             escape(str(r.get("target", "?"))),
-            f'<a href="{escape(profile)}/report.html">{escape(profile)}</a>',
+            f'<a href="{escape(folder)}/report.html">{escape(folder)}</a>',
             verdict,
             escape(str(dig(r, "plan", "name") or "-")),
             human_bytes(size),
@@ -43,7 +46,7 @@ def render_index(reports: list[dict]) -> str:
         for series, key, value in (("flash", "flash_bytes", size), ("ram", "ram_bytes", ram), ("latency", "latency_ms", latency)):
             pct = _percent_of_budget(r, key, value)
             bars.append(Bar(series, pct, f"{series} {_share(pct, 100.0)}" if pct is not None else f"{series}: no budget"))
-        chart_rows.append(Row(f"{r.get('target')} ({profile})", tuple(bars), 100.0, "100% of budget"))
+        chart_rows.append(Row(f"{r.get('target')} ({folder})", tuple(bars), 100.0, "100% of budget"))
     table = _table(["target", "profile", "verdict", "plan", "artifact", "RAM", "latency", "quality"], rows, "targets-table")
     chart = grouped_hbars("targets-chart", chart_rows, title="share of each budget used, per target") if chart_rows else ""
     feasible = sum(1 for r in reports if r.get("feasible"))
@@ -57,6 +60,6 @@ def render_index(reports: list[dict]) -> str:
     return _page("edge-sdk build: targets", body)
 
 
-def write_index(reports: list[dict], path: str | Path) -> Path:
-    """Write OUT/index.html comparing the targets of one build (links to each <profile>/report.html)."""
-    return write_text_atomic(path, render_index(reports))
+def write_index(reports: list[dict], path: str | Path, folders: list[str] | None = None) -> Path:
+    """Write OUT/index.html comparing the targets of one build (links to each <folder>/report.html)."""
+    return write_text_atomic(path, render_index(reports, folders))

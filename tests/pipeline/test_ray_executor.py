@@ -15,7 +15,6 @@ from tests.e2e.conftest import ROOT, run_cli
 from tests.pipeline.plans import PLAN, artifact_hashes
 from tests.pipeline.ray_cluster import LOOPBACK_ENV, LocalRayCluster
 
-pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'edge-deploy-sdk[ray]')")
 pytestmark = pytest.mark.slow
 
 
@@ -102,3 +101,34 @@ def test_no_cluster_at_the_address_is_one_line_and_exit_2(tmp_path, digits_paths
     assert result.returncode == 2
     assert "--executor ray:127.0.0.1:1: no Ray cluster answers there" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def second_model(tmp_path_factory, digits_paths):
+    """Another model: the example with its output bias moved (a different file, a different sha256)."""
+    from edge_sdk import deps
+
+    keras = deps.tf_keras()
+    model = keras.models.load_model(digits_paths["model"])
+    weights = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([*weights[:-1], weights[-1] + 0.01])
+    path = tmp_path_factory.mktemp("second") / "digits_b.keras"
+    model.save(path)
+    return path
+
+
+def test_a_matrix_build_of_two_models_and_two_targets_trains_each_shared_step_once(
+        cluster, tmp_path, digits_paths, plan_file, second_model):
+    out = tmp_path / "out"
+    args = _build_args(digits_paths, plan_file, out, "--model", str(second_model), "--executor",
+                       f"ray:{cluster.address}", "--quiet")
+    result = run_cli(*args, env=LOOPBACK_ENV)
+    assert result.returncode == 0, result.stderr
+    for name in ("model", "digits_b"):
+        reports = _reports(out / name)
+        assert sorted(reports) == ["pixel-8", "stm32f746-disco"]
+        qat = [next(a for a in reports[p]["attempts"] if a["name"] == "qat-int8") for p in sorted(reports)]
+        assert sorted(a["cache_hits"] for a in qat) == [0, 1], name  # QAT of each model trained once, for both targets
+        assert all(a["artifact"] for r in reports.values() for a in r["attempts"])  # every rung built
+    index = (out / "index.html").read_text()
+    assert all(f'href="{m}/{p}/report.html"' in index for m in ("model", "digits_b") for p in ("pixel-8", "stm32f746-disco"))

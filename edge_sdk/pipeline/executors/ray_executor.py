@@ -267,7 +267,10 @@ def _label(node: dict) -> str:
 
 def _check_reachable(address: str) -> None:
     """Fail in one line, before Ray's own retries (minutes), when nothing listens at the address."""
-    if address.startswith(("ray://", "auto", "local")):
+    if address.startswith("ray://"):
+        raise ConfigError(f"--executor ray:{address}: Ray Client addresses are not supported; run the build where "
+                          "it can join the cluster (a node, or a pod beside it) and give the head's HOST:PORT")
+    if address in ("auto", "local"):
         return
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
