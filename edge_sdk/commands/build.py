@@ -25,10 +25,10 @@ def register(app: typer.Typer) -> None:
     @app.command("build")
     def build_command(
         target: Optional[List[str]] = typer.Option(None, "--target", "-t", metavar="TARGET", help="Profile or family name; repeatable. Default: the project's targets."),
-        model: Optional[List[Path]] = typer.Option(None, "--model", "-m", help="Model file; repeatable (a matrix build: OUT/<model name>/<profile>/). Default from edge-sdk.yaml."),
-        calibration: Optional[List[str]] = typer.Option(None, "--calibration", "-c", help="Calibration data (.npz or module:function); once for every model, or once per --model in order."),
-        train_data: Optional[List[str]] = typer.Option(None, "--train-data", help="Fine-tuning data (default: the calibration data); once, or once per --model."),
-        eval_data: Optional[List[str]] = typer.Option(None, "--eval-data", help="Held-out eval data; with labels, accuracy is measured; once, or once per --model."),
+        model: Optional[List[Path]] = typer.Option(None, "--model", "-m", metavar="FILE", help="Model file; repeatable (a matrix build: OUT/<model name>/<profile>/). Default from edge-sdk.yaml."),
+        calibration: Optional[List[str]] = typer.Option(None, "--calibration", "-c", metavar="DATA", help="Calibration data (.npz or module:function); once for every model, or once per --model in order."),
+        train_data: Optional[List[str]] = typer.Option(None, "--train-data", metavar="DATA", help="Fine-tuning data (default: the calibration data); once, or once per --model."),
+        eval_data: Optional[List[str]] = typer.Option(None, "--eval-data", metavar="DATA", help="Held-out eval data; with labels, accuracy is measured; once, or once per --model."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default: edge-sdk.yaml's, else ./out)."),
         plan: Optional[Path] = typer.Option(None, "--plan", help="A plan.json from `edge-sdk plan --save`."),
         search: Optional[str] = typer.Option(None, "--search", help="first-fit (default) or pareto (evaluate all, keep every Pareto artifact)."),

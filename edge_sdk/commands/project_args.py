@@ -74,7 +74,7 @@ def resolve_build_args(
 def _models(models: list[Path] | None, calibration: list[str] | None, train_data: list[str] | None,
             eval_data: list[str] | None, project: Any) -> list[Any]:
     """One ModelJob per model; each data flag given once (for every model) or once per --model."""
-    from edge_sdk.pipeline.build import ModelJob
+    from edge_sdk.pipeline.prepare import ModelJob
 
     if not models:
         entries = project.models or [project]

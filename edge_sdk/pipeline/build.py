@@ -1,12 +1,13 @@
-"""`edge_sdk.build`: load -> analyze -> check -> plan -> search (tasks) -> report, for every target.
+"""`edge_sdk.build` / `build_matrix`: prepare every model -> plan -> search (tasks) -> report, per model and target.
 
-Everything a user can get wrong is checked here, in the calling process, before any task runs (model,
-data, profiles, unsupported ops, budgets: exit 2). The model and the validated data are written once
-into the build's work dir, so every task refers to files by path and content hash; candidates then run
-on the chosen executor (`local` process pool by default, `--jobs N`). Trained steps are shared between
-tasks and targets through the build cache on disk (the user's, or a build-private one with --no-cache).
-Each target's output is assembled in a temp dir and renamed into `OUT/<profile>/`, so an interrupted
-build never leaves a half-written target behind.
+Everything a user can get wrong is checked first, in the calling process, before any task runs
+(`prepare.py`: model, data, profiles, unsupported ops, budgets: exit 2); the model and the validated
+data are written once into the build's work dir, so every task refers to files by path and content
+hash. The (model, target) searches then run on one executor (`local` process pool by default,
+`--jobs N`; `ray`), side by side when it runs several tasks at once. Trained steps are shared between
+tasks, targets and models through the build cache on disk (the user's, or a build-private one with
+--no-cache). Each target's output is assembled in a temp dir and renamed into `OUT/<profile>/` (or
+`OUT/<model name>/<profile>/`), so an interrupted build never leaves a half-written target behind.
 """
 
 from __future__ import annotations
@@ -16,32 +17,26 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Mapping
 
 import numpy as np
 
 from edge_sdk import deps
-from edge_sdk.artifact_metadata import ArtifactMetadata, checked_against, from_mapping
-from edge_sdk.cache import StepCache, save_model
-from edge_sdk.contracts.budgets import Budgets
-from edge_sdk.contracts.search import SearchResult
-from edge_sdk.contracts.task import DataRef, Executor, ModelRef, Task, TaskData
-from edge_sdk.data import Dataset, load_dataset
-from edge_sdk.errors import ConfigError, DataError, ModelLoadError
-from edge_sdk.model import analyze, file_sha256, load_model
-from edge_sdk.model.tasks import output_kinds
-from edge_sdk.contracts.model import LoadedModel
-from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, make_executor
-from edge_sdk.pipeline.scratch import scratch_space
-from edge_sdk.planner.fit import check_fit
-from edge_sdk.plugins import load_plugins
+from edge_sdk.artifact_metadata import ArtifactMetadata
+from edge_sdk.cache import StepCache
 from edge_sdk.contracts.plan import Candidate
+from edge_sdk.contracts.search import SearchResult
+from edge_sdk.contracts.task import Executor, Task
+from edge_sdk.errors import ConfigError
+from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXECUTOR, make_executor
+from edge_sdk.pipeline.prepare import ModelJob, PreparedModel, prepare
+from edge_sdk.pipeline.scratch import scratch_space
 from edge_sdk.planner.ladder import build_ladder
-from edge_sdk.planner.plan_file import read_plan
 from edge_sdk.planner.search import SearchSpec, run_search
-from edge_sdk.profiles import Profile, get_profile
+from edge_sdk.plugins import load_plugins
+from edge_sdk.profiles import Profile
 from edge_sdk.report.document import build_report, rationale_for
 
 Say = Callable[[str], None]
@@ -62,84 +57,6 @@ class TargetResult:
     def internal_errors(self) -> list[str]:
         """Attempts that ended in a bug (ours or a library's): the CLI exits 1 when there are any."""
         return [a["name"] for a in self.report["attempts"] if (a.get("error") or {}).get("internal")]
-
-
-@dataclass(frozen=True)
-class BuildData:
-    calibration: Dataset
-    train: Dataset
-    eval: Dataset
-
-    def sources(self) -> dict[str, Any]:
-        return {
-            "calibration": {"source": self.calibration.source, "samples": len(self.calibration)},
-            "train": {"source": self.train.source, "samples": len(self.train), "labels": self.train.has_labels},
-            "eval": {"source": self.eval.source, "samples": len(self.eval), "labels": self.eval.has_labels},
-        }
-
-
-def load_build_data(loaded: LoadedModel, calibration: Any, train: Any = None, eval_: Any = None) -> BuildData:
-    """Validate all data up front (nothing trains before every set is known to fit the model)."""
-    if calibration is None:
-        raise DataError("no calibration data; pass --calibration FILE.npz (a few hundred representative inputs)")
-    cal = load_dataset(calibration, loaded.inputs, purpose="calibration")
-    tr = load_dataset(train, loaded.inputs, purpose="training") if train is not None else cal
-    ev = load_dataset(eval_, loaded.inputs, purpose="eval") if eval_ is not None else cal
-    for ds in {id(d): d for d in (cal, tr, ev)}.values():
-        _check_label_range(ds, loaded)
-    return BuildData(cal, tr, ev)
-
-
-def _check_label_range(data: Dataset, loaded: LoadedModel) -> None:
-    """Labels must name one of the first output's classes, or every accuracy is 0 vs 0 and the gate means
-    nothing."""
-    classes = loaded.outputs[0].shape[-1] if loaded.outputs and loaded.outputs[0].shape else None
-    if data.labels is not None and isinstance(classes, int) and data.labels.size and int(data.labels.max()) >= classes:
-        raise DataError(f"{data.source}: 'y' holds class index {int(data.labels.max())}, but the model's output "
-                        f"{loaded.outputs[0].name!r} has {classes} classes (0-{classes - 1})")
-
-
-def lengths_from_data(loaded: LoadedModel, data: BuildData) -> LoadedModel:
-    """Give every dynamic non-batch dim that the model declares no range for (a Keras `Input((None,))`
-    sequence) the longest size the build's data has there, as a fixed range: that is the length the app
-    pads to, so memory and latency are estimated and budgets checked at it, not at 1."""
-    specs = []
-    for spec in loaded.inputs:
-        ranges = [spec.range_of(dim) for dim in range(len(spec.shape))]
-        for dim in range(1, len(spec.shape)):
-            if spec.shape[dim] is None and ranges[dim] is None:
-                size = max(int(ds.inputs[spec.name].shape[dim]) for ds in (data.calibration, data.train, data.eval))
-                ranges[dim] = (size, size)
-        specs.append(replace(spec, ranges=tuple(ranges)) if any(ranges) else spec)
-    return replace(loaded, inputs=tuple(specs))
-
-
-def _data_refs(data: BuildData, work: Path) -> TaskData:
-    """Write each distinct data set once as .npz (what tasks load), named by its content hash."""
-
-    def ref(ds: Dataset) -> DataRef:
-        fingerprint = ds.fingerprint()
-        path = work / "data" / f"{fingerprint[:16]}.npz"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            arrays = dict(ds.inputs) if ds.labels is None else {**ds.inputs, "y": ds.labels}
-            np.savez(path, **arrays)
-        return DataRef(path, fingerprint, ds.source)
-
-    return TaskData(calibration=ref(data.calibration), train=ref(data.train), eval=ref(data.eval))
-
-
-def _model_ref(loaded: LoadedModel, trust_model: bool, work: Path) -> ModelRef:
-    """The model file tasks load: the user's file, or an in-memory model saved into the work dir."""
-    if loaded.framework == "tflite":
-        raise ModelLoadError("edge-sdk build takes Keras or PyTorch models; a .tflite is already converted "
-                             "(use `edge-sdk inspect` or `edge-sdk bench` on it)")
-    if loaded.path is not None and loaded.sha256 is not None:
-        return ModelRef(loaded.path, loaded.sha256, trust_model)
-    directory = work / "model"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = save_model(loaded, directory)
-    return ModelRef(path, file_sha256(path), True)  # written by us from the caller's own object
 
 
 def _write_target(result: SearchResult, report: dict, profile: Profile, out_root: Path) -> Path:
@@ -177,16 +94,6 @@ def _write_target(result: SearchResult, report: dict, profile: Profile, out_root
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
-
-
-@dataclass(frozen=True)
-class ModelJob:
-    """One model of a build and its data (a matrix build has several)."""
-
-    model: Any
-    calibration: Any
-    train_data: Any = None
-    eval_data: Any = None
 
 
 def build(model: Any, targets: list[str], *, calibration: Any, train_data: Any = None, eval_data: Any = None,
@@ -235,7 +142,7 @@ def build_matrix(
         pool = make_executor(executor, jobs=jobs, timeout_s=candidate_timeout, warmup=_framework_hint(models[0].model),
                              say=say)
         try:
-            prepared = [_prepare(job, work / f"model{i}", **options) for i, job in enumerate(models)]
+            prepared = [prepare(job, work / f"model{i}", **options) for i, job in enumerate(models)]
             roots = _output_roots(prepared, Path(out))
             searches = [(p, root, target, profile) for p, root in zip(prepared, roots) for target, profile in p.profiles]
             results = _run_searches(pool, searches, Path(out), say)
@@ -256,13 +163,6 @@ def build_matrix(
     return results
 
 
-def _model_name(loaded: LoadedModel) -> str:
-    """The name artifacts carry (and are named by) by default: the model file's stem, else `model`. Not
-    an in-memory Keras model's own name: auto names (`functional_3`) count the models a process built,
-    so two identical builds would name their files differently (`metadata: {name}` sets one)."""
-    return Path(loaded.path).stem if loaded.path is not None else "model"
-
-
 def _quiet_output(out: Path, quiet: bool) -> ContextManager:
     """A quiet build from Python sends third-party output (converter lines, TF warnings, workers' logs)
     to OUT/build.log as the CLI does; under the CLI, or when not quiet, output stays where it goes."""
@@ -273,68 +173,7 @@ def _quiet_output(out: Path, quiet: bool) -> ContextManager:
     return terminal_for_edge_sdk(out / "build.log")
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """One model, checked and planned for every target: all a (model, target) search needs."""
-
-    loaded: LoadedModel
-    info: Any
-    data: BuildData
-    kinds: dict[str, str]
-    described: ArtifactMetadata
-    profiles: list[tuple[str, Profile]]
-    fits: dict[str, Any]
-    budgets: dict[str, Budgets]
-    planned: dict[str, list]
-    model_ref: ModelRef
-    task_data: TaskData
-    cache_dir: Path
-    work: Path
-    seed: int
-    search: str
-    quiet: bool
-    timings: dict[str, float]
-
-
-def _prepare(job: ModelJob, work: Path, *, budget_overrides: dict[str, dict[str, Any]] | None, search: str,
-             plan_file: str | Path | None, profiles_dir: str | Path | None, trust_model: bool, seed: int,
-             cache: StepCache | None, tasks: dict[str, str] | None,
-             metadata: ArtifactMetadata | Mapping[str, Any] | None, quiet: bool, targets: list[str]) -> _Prepared:
-    """Everything the user can get wrong about one model is checked here, before any task runs."""
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-    loaded = load_model(job.model, trust_model=trust_model)
-    timings["load"] = time.perf_counter() - t
-    data = load_build_data(loaded, job.calibration, job.train_data, job.eval_data)
-    loaded = lengths_from_data(loaded, data)
-    t = time.perf_counter()
-    info = analyze(loaded)
-    timings["analyze"] = time.perf_counter() - t
-    kinds = output_kinds(info, tasks)
-    described = checked_against(from_mapping(metadata), info, kinds, _model_name(loaded))
-    profiles = [(target, get_profile(target, profiles_dir)) for target in targets]
-    named: dict[str, str] = {}
-    for target, profile in profiles:
-        if profile.name in named:
-            raise ConfigError(f"targets {named[profile.name]!r} and {target!r} are the same profile {profile.name!r} "
-                              "(a family name means its default profile); list it once")
-        named[profile.name] = target
-    t = time.perf_counter()
-    fits = {profile.name: check_fit(info, profile) for _, profile in profiles}
-    for fit in fits.values():  # unsupported ops fail every target before any work (exit 2)
-        fit.raise_for_unsupported()
-    timings["check"] = time.perf_counter() - t
-    budgets = {profile.name: _budgets(profile, target, budget_overrides) for target, profile in profiles}
-    work.mkdir(parents=True, exist_ok=True)
-    return _Prepared(
-        loaded=loaded, info=info, data=data, kinds=kinds, described=described, profiles=profiles, fits=fits,
-        budgets=budgets, planned=read_plan(plan_file) if plan_file else {}, model_ref=_model_ref(loaded, trust_model, work),
-        task_data=_data_refs(data, work), cache_dir=cache.directory if cache is not None and cache.enabled else work.parent / "cache",
-        work=work, seed=seed, search=search, quiet=quiet, timings=timings,
-    )
-
-
-def _output_roots(prepared: list[_Prepared], out: Path) -> list[Path]:
+def _output_roots(prepared: list[PreparedModel], out: Path) -> list[Path]:
     """OUT for one model; OUT/<model name>/ for each of several (two models of one name are an error)."""
     if len(prepared) == 1:
         return [out]
@@ -346,13 +185,13 @@ def _output_roots(prepared: list[_Prepared], out: Path) -> list[Path]:
     return [out / name for name in names]
 
 
-def _run_searches(pool: Executor, searches: list[tuple[_Prepared, Path, str, Profile]], out: Path,
+def _run_searches(pool: Executor, searches: list[tuple[PreparedModel, Path, str, Profile]], out: Path,
                   say: Say) -> list[TargetResult]:
     """Every (model, target) search; side by side when the executor runs several tasks at once (each
     search's decisions stay in its own ladder order, so the artifacts do not depend on it)."""
     several = len({id(p) for p, *_ in searches}) > 1
 
-    def one(item: tuple[_Prepared, Path, str, Profile]) -> TargetResult:
+    def one(item: tuple[PreparedModel, Path, str, Profile]) -> TargetResult:
         name = item[0].described.file_stem
         return _search_target(pool, *item, say=(lambda line: say(f"{name}: {line}")) if several else say)
 
@@ -364,7 +203,7 @@ def _run_searches(pool: Executor, searches: list[tuple[_Prepared, Path, str, Pro
         return list(threads.map(one, searches))
 
 
-def _search_target(pool: Executor, p: _Prepared, root: Path, target: str, profile: Profile, *, say: Say) -> TargetResult:
+def _search_target(pool: Executor, p: PreparedModel, root: Path, target: str, profile: Profile, *, say: Say) -> TargetResult:
     t = time.perf_counter()
     ladder = p.planned.get(profile.name) or build_ladder(p.info, profile, p.fits[profile.name])
     plan_s = time.perf_counter() - t
@@ -400,6 +239,3 @@ def _framework_hint(model: Any) -> str | None:
     return "torch" if module.startswith("torch") else "keras" if module.startswith(("keras", "tf_keras")) else None
 
 
-def _budgets(profile: Profile, target: str, overrides: dict[str, dict[str, Any]] | None) -> Budgets:
-    given = (overrides or {}).get(profile.name) or (overrides or {}).get(target) or {}
-    return Budgets.from_profile(profile, **given)

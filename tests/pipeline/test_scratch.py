@@ -64,7 +64,7 @@ def test_a_killed_build_leaves_nothing_in_the_system_temp_dir(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "edge_sdk.cli", *_build_argv(out)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
-    while not list(out.glob(f"{PREFIX}*/tmp/*")) and not list(out.glob(f"{PREFIX}*/attempts")) and time.time() < deadline:
+    while not list(out.glob(f"{PREFIX}*/tmp/*")) and not list(out.glob(f"{PREFIX}*/*/attempts")) and time.time() < deadline:
         time.sleep(0.5)
     assert proc.poll() is None, "the build ended before it could be killed mid-way"
     os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its candidate workers, as a CI timeout would

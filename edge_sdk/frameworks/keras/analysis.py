@@ -74,7 +74,7 @@ def analyze_keras(loaded: LoadedModel) -> ModelInfo:
 
 def _at_declared_lengths(model: Any, inputs: tuple) -> Any:
     """The model itself, or, where an input's dynamic dim has a declared size (a sequence length the
-    build's data fixes, `pipeline.build.lengths_from_data`), a clone whose inputs have that size, so
+    build's data fixes, `pipeline.prepare.lengths_from_data`), a clone whose inputs have that size, so
     every layer's shape, MACs and activations are those of the length the app feeds."""
     shapes = [tuple(d if d is not None or spec.range_of(i) is None else spec.range_of(i)[1]
                     for i, d in enumerate(spec.shape))

@@ -80,6 +80,7 @@ class RayExecutor:
         self._running: list[_Job] = []
         self._threads: list[threading.Thread] = []
         self._done: dict[str, int] = {}
+        self._last_progress = ""
         self._closed = False
         say(f"ray: {len(self._nodes)} node(s), {self.jobs} task(s) at once ({address or 'cluster found by Ray'})")
 
@@ -252,7 +253,10 @@ class RayExecutor:
         nodes = sorted({job.node for job in self._running if job.node} | set(self._done))
         per_node = "; ".join(f"{node}: {sum(job.node == node for job in self._running)} running, {self._done.get(node, 0)} done"
                              for node in nodes)
-        self._say(f"  ray: {waiting} queued" + (f"; {per_node}" if per_node else ""))
+        line = f"  ray: {waiting} queued" + (f"; {per_node}" if per_node else "")
+        if line != self._last_progress:
+            self._last_progress = line
+            self._say(line)
 
 
 def _run_on_node() -> Callable:

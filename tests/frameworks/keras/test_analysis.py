@@ -223,7 +223,7 @@ def test_a_none_sequence_dim_is_analyzed_at_the_longest_length_of_the_build_data
     length the app pads to), so MACs and activations are those of 96 tokens, not of 1."""
     import numpy as np
 
-    from edge_sdk.pipeline.build import load_build_data, lengths_from_data
+    from edge_sdk.pipeline.prepare import load_build_data, lengths_from_data
 
     inp = tfk.Input((None,), dtype="int32", name="input_ids")
     h = tfk.layers.Embedding(100, 8, name="embed")(inp)  # named: Keras numbers unnamed layers per process
@@ -247,7 +247,7 @@ def test_a_nested_model_is_analyzed_at_the_length_its_caller_feeds_it(tfk):
     layers must still be counted at 96, not at 1."""
     import numpy as np
 
-    from edge_sdk.pipeline.build import load_build_data, lengths_from_data
+    from edge_sdk.pipeline.prepare import load_build_data, lengths_from_data
 
     inner_in = tfk.Input((None, 8), name="inner_in")
     encoder = tfk.Model(inner_in, tfk.layers.Conv1D(16, 3, padding="same", name="conv")(inner_in), name="encoder")
