@@ -9,54 +9,25 @@ Also checks that both give byte-identical artifacts. Goal on 2 cores: jobs 2 at 
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples/digits"
-
-
-def build(out: Path, jobs: int, targets: list[str]) -> float:
-    cmd = [sys.executable, "-m", "edge_sdk.cli", "build", "--model", str(EXAMPLE / "model.keras"),
-           "--calibration", str(ROOT / "calibration_data/digits_calibration.npz"),
-           "--train-data", str(ROOT / "calibration_data/digits_train.npz"),
-           "--eval-data", str(ROOT / "calibration_data/digits_eval.npz"),
-           "--search", "pareto", "--no-cache", "--quiet", "--jobs", str(jobs), "--out", str(out)]
-    for t in targets:
-        cmd += ["--target", t]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 3):
-        sys.exit(f"build failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return elapsed
-
-
-def artifact_hashes(out: Path) -> dict[str, str]:
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(out.rglob("*")) if p.is_file() and p.name not in ("report.json", "report.html", "build.log", "index.html")}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench.pareto_build import artifact_hashes, parse_args, timed_build  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--target", action="append", help="target(s) to build (default: cortex-m)")
-    parser.add_argument("--json", type=Path, help="write the results here")
-    args = parser.parse_args()
-    targets = args.target or ["cortex-m"]
+    args = parse_args(__doc__)
+    targets = args.target
     times: dict[int, list[float]] = {1: [], 2: []}
     identical = True
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.runs):
             for jobs in (1, 2):
-                times[jobs].append(build(Path(tmp) / f"j{jobs}-{i}", jobs, targets))
+                times[jobs].append(timed_build(Path(tmp) / f"j{jobs}-{i}", targets, "--jobs", str(jobs)))
             identical &= artifact_hashes(Path(tmp) / f"j1-{i}") == artifact_hashes(Path(tmp) / f"j2-{i}")
     ratio = statistics.median(times[1]) / statistics.median(times[2])
     print(f"Pareto build of the digits example for {', '.join(targets)} ({args.runs} run(s) each)")

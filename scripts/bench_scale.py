@@ -1,6 +1,6 @@
 """The `ray` executor on a local two-node Ray cluster against `--executor local --jobs 1`, side by side.
 
-    python scripts/bench_scale.py [--runs 1] [--target cortex-m] [--tasks 20] [--json FILE]
+    python scripts/bench_scale.py [--runs 1] [--target cortex-m] [--json FILE]
 
 1. Wall time: a fresh `edge-sdk build --search pareto --no-cache` subprocess of the bundled example
    (cortex-m: 13 rungs, 9 of them trained), alternating local --jobs 1 and ray so drift in machine load
@@ -11,52 +11,32 @@
    on its node. Goal: median under 1 s.
 
 The cluster (tests/pipeline/ray_cluster.py): `ray start --head` with 1 CPU plus a worker node with 1
-CPU, both on 127.0.0.1, stopped at the end.
+CPU, both on 127.0.0.1, Ray's default health checks, stopped at the end.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
+from bench.pareto_build import DATA, MODEL, artifact_hashes, parse_args, timed_build  # noqa: E402
 from tests.pipeline.ray_cluster import LOOPBACK_ENV, LocalRayCluster  # noqa: E402
 
 os.environ.update(LOOPBACK_ENV)  # before Ray is imported here: keep the cluster's 127.0.0.1 address
-MODEL = ROOT / "examples/digits/model.keras"
-DATA = {flag: ROOT / f"calibration_data/digits_{name}.npz"
-        for flag, name in (("--calibration", "calibration"), ("--train-data", "train"), ("--eval-data", "eval"))}
-
-
-def build(out: Path, executor: str, targets: list[str]) -> float:
-    cmd = [sys.executable, "-m", "edge_sdk.cli", "build", "--model", str(MODEL),
-           *(a for flag, path in DATA.items() for a in (flag, str(path))),
-           "--search", "pareto", "--no-cache", "--quiet", "--executor", executor, "--out", str(out)]
-    if executor == "local":
-        cmd += ["--jobs", "1"]
-    for t in targets:
-        cmd += ["--target", t]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 3):
-        sys.exit(f"build failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
-    return elapsed
 
 
 def rungs(out: Path) -> tuple[int, int]:
     """(candidates built, of them trained) over the build's reports."""
     attempts = [a for p in out.glob("*/report.json") for a in json.loads(p.read_text())["attempts"] if a["artifact"]]
-    return len(attempts), sum(1 for a in attempts if a["steps"])
+    return len(attempts), sum(1 for a in attempts if any(s["technique"] != "export" for s in a["steps"]))
 
 
 def overhead(address: str, work: Path, targets: list[str]) -> list[float]:
@@ -90,15 +70,10 @@ def overhead(address: str, work: Path, targets: list[str]) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--target", action="append", help="target(s) to build (default: cortex-m)")
-    parser.add_argument("--json", type=Path, help="write the results here")
-    args = parser.parse_args()
-    targets = args.target or ["cortex-m"]
-    from tests.pipeline.plans import artifact_hashes
+    args = parse_args(__doc__)
+    targets = args.target
 
-    cluster = LocalRayCluster()
+    cluster = LocalRayCluster(fast_failure_detection=False)  # as a user starts one
     times: dict[str, list[float]] = {"local": [], "ray": []}
     identical = True
     try:
@@ -106,8 +81,9 @@ def main() -> None:
         cluster.add_node(cpus=1, resource="node_b")
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(args.runs):
-                for name, executor in (("local", "local"), ("ray", f"ray:{cluster.address}")):
-                    times[name].append(build(Path(tmp) / f"{name}-{i}", executor, targets))
+                for name, options in (("local", ("--executor", "local", "--jobs", "1")),
+                                      ("ray", ("--executor", f"ray:{cluster.address}"))):
+                    times[name].append(timed_build(Path(tmp) / f"{name}-{i}", targets, *options))
                 identical &= artifact_hashes(Path(tmp) / f"local-{i}") == artifact_hashes(Path(tmp) / f"ray-{i}")
             built, trained = rungs(Path(tmp) / "local-0")
             per_task = overhead(cluster.address, Path(tmp), targets)

@@ -5,7 +5,8 @@ Ray assumes a multi-node cluster spans machines and rewrites 127.0.0.1 to the ho
 which the tests must not use (they talk to 127.0.0.1 only). So: the head and the build's process run
 with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (Ray then keeps loopback addresses; the flag only gates
 `ray start` of a worker node), and worker nodes are started through `ray start` with the rewrite
-turned off (`_WORKER_NODE`). Health checks every 0.5 s make a killed node count as dead within ~2 s.
+turned off (`_WORKER_NODE`). For the tests, health checks every 0.5 s make a killed node count as dead
+within ~2 s (they cost CPU: benchmarks use Ray's defaults).
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ def _free_port() -> int:
 
 
 class LocalRayCluster:
-    def __init__(self) -> None:
+    def __init__(self, fast_failure_detection: bool = True) -> None:
+        """`fast_failure_detection`: 0.5 s health checks (the node-kill test); off, Ray's defaults (benchmarks)."""
         # short: Ray's unix sockets live under it and their paths may not pass 107 characters
         self.temp_dir = Path(tempfile.mkdtemp(prefix="er-", dir="/tmp"))
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.env = {**os.environ, **LOOPBACK_ENV, **_FAST_HEALTH_CHECKS}
+        self.env = {**os.environ, **LOOPBACK_ENV, **(_FAST_HEALTH_CHECKS if fast_failure_detection else {})}
         self._nodes: list[subprocess.Popen] = []
 
     def start_head(self, cpus: int) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from edge_sdk.contracts.task import Run, Task, TaskError, TaskResult
+from edge_sdk.pipeline.executors.dependencies import computing, step_keys_of
 from edge_sdk.pipeline.executors.output import relay, tail
 
 POLL_S = 0.1
@@ -41,6 +42,7 @@ STARTUP_ALLOWANCE_S = 300.0  # a fresh worker imports its framework before it ta
 class _Job:
     task: Task
     future: "Future[TaskResult]"
+    keys: frozenset[str] = frozenset()  # the trained steps it needs (dependencies.py)
     deadline: float = 0.0
     started: float = 0.0
     cancelled: bool = False
@@ -106,7 +108,7 @@ class LocalExecutor:
         with self._lock:
             if self._closed:
                 raise RuntimeError("executor is closed")
-            self._queue.append(_Job(task, future))
+            self._queue.append(_Job(task, future, step_keys_of(task)))
             self._workers += [_Worker(self._warmup) for _ in range(self.jobs - len(self._workers))]
         return future
 
@@ -169,15 +171,18 @@ class LocalExecutor:
                     self._watch(worker)
 
     def _assign(self) -> None:
+        """Hand idle workers the first queued tasks that need no step a running task is computing."""
         for i, worker in enumerate(self._workers):
-            if not self._queue:
-                return
             if worker.job is not None:
                 continue
+            busy = computing(w.job.keys for w in self._workers if w.job is not None)
+            job = next((j for j in self._queue if not j.keys & busy), None)
+            if job is None:
+                return
             if not worker.alive():
                 worker.kill()
                 worker = self._workers[i] = _Worker(self._warmup)
-            job = self._queue.popleft()
+            self._queue.remove(job)
             if not job.future.set_running_or_notify_cancel():
                 continue
             job.deadline = time.monotonic() + STARTUP_ALLOWANCE_S + self._timeout_s

@@ -8,10 +8,8 @@ supervising worker killed with it) runs the task again elsewhere, at most `RETRI
 every run is recorded (`TaskResult.runs`: node and outcome). A candidate's own failure (an exception,
 a segfault, the time limit) is not retried: it is that candidate's result, as on a local build.
 
-Tasks that share a trained step (the same build-cache key: QAT of one model for two targets, prune-50
-under two precisions) are not run side by side: a task is held here until no running task computes a
-step it needs, then runs and finds that step in the cache. That is the dependency edge of the task
-graph, so a shared step is trained once and no worker sits blocked on another's lock.
+Tasks that share a trained step are held here until no running task computes it (dependencies.py),
+so a shared step is trained once and no Ray worker sits blocked on another's lock.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ from typing import Any, Callable
 
 from edge_sdk.contracts.task import Run, Task, TaskError, TaskResult
 from edge_sdk.errors import ConfigError
+from edge_sdk.pipeline.executors.dependencies import computing, step_keys_of
 from edge_sdk.pipeline.executors.output import relay, tail
 
 RETRIES = 2  # extra runs of a task whose node was lost
@@ -70,8 +69,12 @@ class RayExecutor:
         self._owns = not ray.is_initialized()
         if self._owns:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-        self._remote = ray.remote(max_retries=0)(_run_on_node())
-        self._nodes = sorted(_label(n) for n in ray.nodes() if n.get("Alive"))
+        self._remote = ray.remote(max_retries=0)(_node_function("run_on_node"))
+        alive = [n for n in ray.nodes() if n.get("Alive")]
+        self._nodes = sorted(_label(n) for n in alive)
+        for node in alive:
+            if node["Resources"].get("CPU"):
+                _warm_up_on(ray, node["NodeID"], timeout_s, warmup)
         self.jobs = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._versions = versions()
         self._blobs: dict[str, Any] = {}  # content hash -> ObjectRef of the packed file
@@ -87,11 +90,9 @@ class RayExecutor:
     # -- the Executor protocol -------------------------------------------------------------------
 
     def submit(self, task: Task) -> "Future[TaskResult]":
-        from edge_sdk.pipeline.evaluate import step_keys
-
         future: Future[TaskResult] = Future()
         task.cache_dir.mkdir(parents=True, exist_ok=True)  # nodes on this machine (or shared storage) then share it
-        keys = frozenset(step_keys(task.model.sha256, task.data.train.fingerprint, task.candidate.steps, task.seed))
+        keys = step_keys_of(task)
         with self._lock:
             if self._closed:
                 raise RuntimeError("executor is closed")
@@ -135,7 +136,7 @@ class RayExecutor:
 
     def _release(self) -> None:
         """Start every held task none of whose trained steps a running task is computing (lock held)."""
-        busy = frozenset().union(*(job.keys for job in self._running))
+        busy = computing(job.keys for job in self._running)
         for job in list(self._held):
             if job.keys & busy or not job.future.set_running_or_notify_cancel():
                 if job.future.cancelled():
@@ -259,10 +260,19 @@ class RayExecutor:
             self._say(line)
 
 
-def _run_on_node() -> Callable:
-    from edge_sdk.pipeline.executors.ray_node import run_on_node
+def _node_function(name: str) -> Callable:
+    from edge_sdk.pipeline.executors import ray_node
 
-    return run_on_node
+    return getattr(ray_node, name)
+
+
+def _warm_up_on(ray: Any, node_id: str, timeout_s: float, warmup: str | None) -> Any:
+    """One Ray worker per node starts importing the framework now (ray_node.warm_up); Ray reuses that
+    worker for this build's tasks on the node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    strategy = NodeAffinitySchedulingStrategy(node_id, soft=True)
+    return ray.remote(_node_function("warm_up")).options(num_cpus=1, scheduling_strategy=strategy).remote(timeout_s, warmup)
 
 
 def _label(node: dict) -> str:

@@ -59,6 +59,12 @@ def run_on_node(task: Task, versions: dict[str, str], timeout_s: float, warmup: 
         shutil.rmtree(here.out_dir.parent, ignore_errors=True)
 
 
+def warm_up(timeout_s: float, warmup: str | None) -> None:
+    """Start this Ray worker's local worker, which imports the model's framework in the background,
+    while the driver is still loading the model: the first candidate on this node then finds it warm."""
+    _local_pool(timeout_s, warmup)
+
+
 def node_label() -> str:
     """`IP/node-id prefix`: what progress and report.json `attempts[].runs[].node` call a Ray node
     (the IP alone is ambiguous when several nodes share a machine)."""
