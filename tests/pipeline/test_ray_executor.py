@@ -132,3 +132,10 @@ def test_a_matrix_build_of_two_models_and_two_targets_trains_each_shared_step_on
         assert all(a["artifact"] for r in reports.values() for a in r["attempts"])  # every rung built
     index = (out / "index.html").read_text()
     assert all(f'href="{m}/{p}/report.html"' in index for m in ("model", "digits_b") for p in ("pixel-8", "stm32f746-disco"))
+
+
+def test_auto_with_no_cluster_running_is_one_line_and_exit_2(tmp_path, digits_paths, plan_file):
+    result = run_cli(*_build_args(digits_paths, plan_file, tmp_path / "out", "--executor", "ray:auto"),
+                     env={"RAY_ADDRESS": ""})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: --executor ray:auto: ") and "Traceback" not in result.stderr

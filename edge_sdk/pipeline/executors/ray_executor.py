@@ -68,7 +68,10 @@ class RayExecutor:
             _check_reachable(address)
         self._owns = not ray.is_initialized()
         if self._owns:
-            ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            try:
+                ray.init(address=address, log_to_driver=False, logging_level="ERROR")
+            except ConnectionError as exc:  # `ray:auto` with no cluster running, a head that went away
+                raise ConfigError(f"--executor ray:{address}: {' '.join(str(exc).split())}") from None
         self._remote = ray.remote(max_retries=0)(_node_function("run_on_node"))
         alive = [n for n in ray.nodes() if n.get("Alive")]
         self._nodes = sorted(_label(n) for n in alive)
