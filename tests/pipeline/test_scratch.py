@@ -61,7 +61,9 @@ def test_a_killed_build_leaves_nothing_in_the_system_temp_dir(tmp_path):
     system_tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(system_tmp), "PYTHONHASHSEED": "0"}
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "edge_sdk.cli", *_build_argv(out)], env=env,
+    # --no-cache: a build restored from a warm build cache (the suite's earlier builds) can finish
+    # between two polls, leaving nothing to kill
+    proc = subprocess.Popen([sys.executable, "-m", "edge_sdk.cli", *_build_argv(out), "--no-cache"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while not list(out.glob(f"{PREFIX}*/tmp/*")) and not list(out.glob(f"{PREFIX}*/*/attempts")) and time.time() < deadline:
