@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Callable
 
 from edge_sdk.contracts.task import Run, Task, TaskResult
-from edge_sdk.pipeline.executors.output import redirected_to, relay, tail
+from edge_sdk.pipeline.executors.output import redirected_to, relay, with_log_tail
 
 
 class InlineExecutor:
@@ -27,8 +27,7 @@ class InlineExecutor:
         future: Future[TaskResult] = Future()
         with redirected_to(task.log_path):
             result = run_task(task, self._say)
-        if result.error is not None:
-            result = replace(result, error=replace(result.error, log_tail=tail(task.log_path)))
+        result = with_log_tail(result, task.log_path)
         relay(task.log_path, task.name)
         future.set_result(replace(result, runs=(Run(platform.node(), "finished"),)))
         return future

@@ -31,7 +31,7 @@ from typing import Callable
 
 from edge_sdk.contracts.task import Run, Task, TaskError, TaskResult
 from edge_sdk.pipeline.executors.dependencies import computing, step_keys_of
-from edge_sdk.pipeline.executors.output import relay, tail
+from edge_sdk.pipeline.executors.output import relay, with_log_tail
 
 POLL_S = 0.1
 STOP_GRACE_S = 5.0
@@ -233,8 +233,7 @@ class LocalExecutor:
         job = worker.job
         assert job is not None
         worker.job = None
-        if result.error is not None and not result.error.log_tail:
-            result = replace(result, error=replace(result.error, log_tail=tail(job.task.log_path)))
+        result = with_log_tail(result, job.task.log_path)
         if not result.wall_s and job.started:
             result = replace(result, wall_s=time.monotonic() - job.started)
         result = replace(result, runs=(Run(platform.node(), "finished"),))

@@ -10,8 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    from edge_sdk.contracts.task import TaskResult
 
 TAIL_LINES = 30
 
@@ -36,20 +40,28 @@ def redirected_to(log_path: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def tail(log_path: Path, lines: int = TAIL_LINES) -> str:
+def read_log(log_path: Path) -> str:
+    """A task's log as text ("" when it wrote none)."""
     try:
-        text = log_path.read_text(errors="replace")
+        return log_path.read_text(errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+
+
+def tail(log_path: Path, lines: int = TAIL_LINES) -> str:
+    return "\n".join(read_log(log_path).splitlines()[-lines:])
+
+
+def with_log_tail(result: "TaskResult", log_path: Path) -> "TaskResult":
+    """A failed result carries the last lines its task printed (a native crash's last words)."""
+    if result.error is None or result.error.log_tail:
+        return result
+    return replace(result, error=replace(result.error, log_tail=tail(log_path)))
 
 
 def relay(log_path: Path, title: str) -> None:
     """Append a finished task's log to this process's stderr (build.log), under a header."""
-    try:
-        text = log_path.read_text(errors="replace")
-    except OSError:
-        return
+    text = read_log(log_path)
     if text.strip():
         sys.stderr.write(f"----- {title} -----\n{text.rstrip()}\n")
         sys.stderr.flush()

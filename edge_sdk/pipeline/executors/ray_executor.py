@@ -24,7 +24,7 @@ from typing import Any, Callable
 from edge_sdk.contracts.task import Run, Task, TaskError, TaskResult
 from edge_sdk.errors import ConfigError
 from edge_sdk.pipeline.executors.dependencies import computing, step_keys_of
-from edge_sdk.pipeline.executors.output import relay, tail
+from edge_sdk.pipeline.executors.output import relay, with_log_tail
 
 RETRIES = 2  # extra runs of a task whose node was lost
 CONNECT_TIMEOUT_S = 10.0
@@ -75,9 +75,10 @@ class RayExecutor:
         self._remote = ray.remote(max_retries=0)(_node_function("run_on_node"))
         alive = [n for n in ray.nodes() if n.get("Alive")]
         self._nodes = sorted(_label(n) for n in alive)
+        warm_up = ray.remote(_node_function("warm_up"))
         for node in alive:
             if node["Resources"].get("CPU"):
-                _warm_up_on(ray, node["NodeID"], timeout_s, warmup)
+                _warm_up_on(warm_up, node["NodeID"], timeout_s, warmup)
         self.jobs = jobs or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._versions = versions()
         self._blobs: dict[str, Any] = {}  # content hash -> ObjectRef of the packed file
@@ -164,8 +165,7 @@ class RayExecutor:
             result = TaskResult(error=TaskError("exception", type(exc).__name__, str(exc) or repr(exc), internal=True,
                                                 traceback=traceback.format_exc()))
         result = replace(result, runs=tuple(job.runs))
-        if result.error is not None and not result.error.log_tail:
-            result = replace(result, error=replace(result.error, log_tail=tail(job.task.log_path)))
+        result = with_log_tail(result, job.task.log_path)
         with self._lock:
             self._running.remove(job)
             if job.node is not None:
@@ -269,13 +269,13 @@ def _node_function(name: str) -> Callable:
     return getattr(ray_node, name)
 
 
-def _warm_up_on(ray: Any, node_id: str, timeout_s: float, warmup: str | None) -> Any:
-    """One Ray worker per node starts importing the framework now (ray_node.warm_up); Ray reuses that
+def _warm_up_on(warm_up: Any, node_id: str, timeout_s: float, warmup: str | None) -> Any:
+    """One Ray worker on the node starts importing the framework now (ray_node.warm_up); Ray reuses that
     worker for this build's tasks on the node."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    strategy = NodeAffinitySchedulingStrategy(node_id, soft=True)
-    return ray.remote(_node_function("warm_up")).options(num_cpus=1, scheduling_strategy=strategy).remote(timeout_s, warmup)
+    return warm_up.options(num_cpus=1, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=True)).remote(
+        timeout_s, warmup)
 
 
 def _label(node: dict) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from edge_sdk.contracts.task import Task, TaskData, TaskResult
+from edge_sdk.pipeline.executors.output import read_log
 
 _pool: Any = None  # this Ray worker's LocalExecutor, kept between tasks (its worker has the framework imported)
 _pool_key: tuple = ()
@@ -54,7 +55,7 @@ def run_on_node(task: Task, versions: dict[str, str], timeout_s: float, warmup: 
         while not _lines.empty():
             yield ("say", _lines.get())
         result = future.result()
-        yield ("done", _as_driver_sees(result, here.out_dir, task.out_dir), pack(here.out_dir, "."), _read(here.log_path))
+        yield ("done", _as_driver_sees(result, here.out_dir, task.out_dir), pack(here.out_dir, "."), read_log(here.log_path))
     finally:
         shutil.rmtree(here.out_dir.parent, ignore_errors=True)
 
@@ -156,11 +157,3 @@ def unpack(blob: bytes, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r") as tar:
         tar.extractall(directory, filter="data")
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
-
