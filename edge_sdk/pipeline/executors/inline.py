@@ -1,6 +1,7 @@
 """The `inline` executor: each task runs in the calling process when submitted (tests, debugging).
 
-No isolation: a native crash ends the caller, and the time limit is not enforced. Use `local` for
+No isolation: a native crash ends the caller, the time limit is not enforced, and the frameworks keep
+the caller's thread pools (a `local` worker has one thread: trained bytes can differ). Use `local` for
 builds; `inline` exists so a failing candidate can be stepped through in a debugger.
 """
 

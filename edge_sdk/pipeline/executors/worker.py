@@ -23,6 +23,7 @@ def main(fd: int, warmup: str | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
     faulthandler.enable()  # a native crash leaves the Python stack in the task's log (its log_tail)
+    _one_thread_per_task()
     conn = Connection(fd)
     load_plugins()
     _warm_up(warmup)
@@ -51,6 +52,18 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() == 1:  # the parent died before the call above: nobody is left to report to
         os._exit(1)
+
+
+def _one_thread_per_task() -> None:
+    """Before any framework loads: one compute thread. The default pools have one thread per core, and
+    a trained step's bytes then depend on the machine (measured: prune, cluster, low-rank and distill
+    rungs of the example differ between a 1-core and a 2-core run), so a Ray node or a CI runner would
+    not reproduce a laptop's artifacts. Parallelism comes from tasks side by side (--jobs, Ray); on
+    small models one thread is also faster than two contending ones. A user's own setting wins."""
+    import os
+
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
 
 def _warm_up(framework: str | None) -> None:
