@@ -26,6 +26,9 @@ FAMILIES = ("android", "ios", "cortex-m", "jetson")
 Family = Literal["android", "ios", "cortex-m", "jetson"]
 Format = Literal["tflite", "tflm", "coreml", "pte", "pte-coreml", "onnx"]
 DType = Literal["int8", "int16", "float16", "float32"]
+# planner/cost_model.py FEATURES (kept literal here: profiles load without the planner)
+CostFeature = Literal["conv", "depthwise", "pointwise", "dense", "elementwise", "pooling", "activation",
+                      "data_movement", "ops", "weight_bytes"]
 # Which op vocabulary a format's op list is written in (see LayerInfo.runtime_ops).
 OP_NAMESPACE: dict[str, str] = {
     "tflite": "tflite",
@@ -55,6 +58,25 @@ class Memory(FrozenModel):
         return self
 
 
+class KernelCosts(FrozenModel):
+    """Per-op-kind costs of a unit's kernel library (planner/cost_model.py; docs/estimates.md)."""
+
+    library: str = Field(description="the kernels these costs are for: cmsis-nn, tflm-reference, xnnpack, ...")
+    cycles: dict[DType, dict[CostFeature, float]] = Field(
+        description="per compute dtype: cycles (of compute.clock_hz) per MAC of a MAC kind, per element of an "
+        "element kind, per op dispatched (ops), per weight byte read (weight_bytes)")
+    fit: dict[str, Any] | None = Field(default=None, description="how `edge-sdk calibrate` fitted them: models, errors")
+    source: str
+
+    @model_validator(mode="after")
+    def _non_negative(self) -> "KernelCosts":
+        for dtype, table in self.cycles.items():
+            for feature, value in table.items():
+                if value < 0:
+                    raise ValueError(f"cycles.{dtype}.{feature} is {value}; a cost cannot be negative")
+        return self
+
+
 class ComputeUnit(FrozenModel):
     name: str
     dtypes: dict[DType, float] = Field(description="sustained multiply-accumulates per second per dtype")
@@ -71,6 +93,7 @@ class ComputeUnit(FrozenModel):
     launch_overhead_s: float | None = Field(
         default=None, ge=0, description="fixed time per layer (a GPU kernel launch), added to each layer's compute time")
     runtime_version: str | None = Field(default=None, description="the runtime on the unit, e.g. 'TensorRT 10.3 (JetPack 6.2)'")
+    kernels: KernelCosts | None = Field(default=None, description="per-op-kind costs; without them one MAC rate")
     source: str
 
 

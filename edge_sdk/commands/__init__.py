@@ -6,7 +6,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from edge_sdk.commands import bench, build, cache, compare, devices, init, inspect, plan, profiles
+    from edge_sdk.commands import bench, build, cache, calibrate, compare, devices, init, inspect, plan, profiles
 
-    for module in (init, inspect, profiles, plan, build, compare, bench, devices, cache):
+    for module in (init, inspect, profiles, plan, build, compare, bench, calibrate, devices, cache):
         module.register(app)

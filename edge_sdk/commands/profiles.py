@@ -77,6 +77,15 @@ def _print_profile(profile) -> None:
         formats = "all" if unit.formats is None else (", ".join(unit.formats) or "none of ours")
         units.add_row(unit.name, *rates, f"{unit.efficiency:g}", formats)
     console.print(units)
+    for unit in profile.compute.units:
+        if unit.kernels:
+            console.print(f"kernel costs of {unit.name} ({unit.kernels.library}; planner/cost_model.py), cycles per MAC, "
+                          "element, op or weight byte:", soft_wrap=True)
+            for dtype, table in unit.kernels.cycles.items():
+                console.print(f"  {dtype}: " + ", ".join(f"{k} {v:.4g}" for k, v in table.items()), soft_wrap=True)
+            if unit.kernels.fit and unit.kernels.fit.get("leave_one_out_median_abs_error") is not None:
+                console.print(f"  fitted to {unit.kernels.fit['models']} measurement(s); leave-one-out median error "
+                              f"{unit.kernels.fit['leave_one_out_median_abs_error']:.0%}")
     ops = ", ".join(f"{vocab}: {len(names)}" for vocab, names in rt.ops.items())
     console.print(f"runtime: formats {', '.join(rt.formats)}; dtypes {', '.join(rt.dtypes)}; ops ({ops})")
     for key, value in rt.constraints.items():

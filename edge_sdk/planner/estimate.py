@@ -42,6 +42,9 @@ Latency per compute unit that can run the compute dtype (among the units the for
     other ops (bias, activation, pooling, elementwise) cost one MAC each, N_ops = ops that run in the
     format's runtime (folded layers cost nothing), OP_OVERHEAD_CYCLES = per-op interpreter dispatch on
     the host CPU, ACCEL_DISPATCH_MS = one submission to a GPU / NPU / ANE per inference.
+    A unit whose profile gives `kernels` (per-op-kind cycles for the compute dtype) is estimated per
+    runtime op instead (planner/cost_model.py): cycles per MAC or element by op kind, per op, per
+    weight byte; dynamic-int8 and int8-mixed keep the rate formula above.
     A unit that states `memory_bandwidth_bytes_per_s` / `launch_overhead_s` (a Jetson GPU under TensorRT)
     is estimated per layer instead, as a roofline: sum over layers of max(compute at the unit's rate,
     weight + output bytes / bandwidth) + one launch overhead per layer that does work (+ ACCEL_DISPATCH_MS).
@@ -54,6 +57,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from edge_sdk.contracts.model import DTYPE_BYTES, ModelInfo
+from edge_sdk.planner.cost_model import kernel_ms, op_work
 from edge_sdk.planner.memory import DYNAMIC_MIN_ELEMS, WEIGHTED, estimate_arena_bytes, estimate_artifact_bytes
 from edge_sdk.profiles import OP_NAMESPACE, ComputeUnit, Profile
 
@@ -191,6 +195,13 @@ def _latency(info: ModelInfo, profile: Profile, fmt: str, precision: str, macs_s
         if unit.memory_bandwidth_bytes_per_s or unit.launch_overhead_s is not None:
             roofline = _roofline_ms(info, unit, precision, rates[0], macs_scale, activation_scale)
             out[unit.name] = round(roofline + accel, 4)
+            continue
+        kernels = unit.kernels.cycles.get(work[0][1]) if unit.kernels and len(work) == 1 else None
+        if kernels is not None:
+            per_op = op_work(info, namespace, work[0][1], macs_scale=macs_scale, activation_scale=activation_scale)
+            clock = profile.compute.clock_hz
+            out[unit.name] = round(kernel_ms(per_op, kernels, clock, clock / (rates[0] * unit.efficiency),
+                                             OP_OVERHEAD_CYCLES) + accel, 4)
             continue
         compute_ms = sum(1000 * amount / (rate * unit.efficiency) for (amount, _), rate in zip(work, rates))
         out[unit.name] = round(compute_ms + dispatch_ms + accel, 4)

@@ -1,0 +1,122 @@
+"""Fit per-op-kind kernel costs to latencies measured on a device (`edge-sdk calibrate`).
+
+Each measurement is one model's work per feature (cost_model.op_work of its artifact) and its measured
+median latency; the unknowns are the cycles per feature. Non-negative least squares (scipy's nnls: a
+cost is never negative) on rows scaled by 1/measured cycles, so a 1 ms and a 500 ms model weigh alike
+in relative error. With fewer models than features the system is underdetermined: NNLS then keeps few
+features non-zero, which predicts models like the measured ones and says little about other op mixes;
+the leave-one-out errors (each model predicted by a fit without it) show how far that carries.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_sdk.errors import ConfigError, DataError
+from edge_sdk.planner.cost_model import FEATURES, op_work
+from edge_sdk.profiles import Profile
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    work: dict[str, float]  # feature -> amount (cost_model.FEATURES)
+    measured_ms: float
+    dtype: str = "int8"  # the compute dtype the artifact ran (estimate.compute_dtype)
+
+
+@dataclass(frozen=True)
+class Fit:
+    cycles: dict[str, float]  # feature -> cycles per unit, features with work in some sample
+    errors: dict[str, float]  # sample name -> relative error of the fitted model on it
+    loo_errors: dict[str, float]  # sample name -> relative error of a fit without that sample (needs >= 2)
+
+    def summary(self) -> dict:
+        """What a calibrated overlay records about its own fit (profile field kernels.fit)."""
+        loo = [abs(e) for e in self.loo_errors.values()]
+        return {"models": len(self.errors), "errors": {k: round(v, 4) for k, v in self.errors.items()},
+                "leave_one_out_errors": {k: round(v, 4) for k, v in self.loo_errors.items()},
+                "leave_one_out_median_abs_error": round(float(np.median(loo)), 4) if loo else None}
+
+
+def fit(samples: list[Sample], clock_hz: float) -> Fit:
+    """Cycles per feature that best explain the samples (relative least squares, non-negative)."""
+    if not samples:
+        raise ValueError("no measurements to fit")
+    features = [f for f in FEATURES if any(s.work.get(f) for s in samples)]
+    cycles = _solve(samples, features, clock_hz)
+    errors = {s.name: _predict(s, cycles, clock_hz) / s.measured_ms - 1 for s in samples}
+    loo = {}
+    if len(samples) >= 2:
+        for i, held_out in enumerate(samples):
+            rest = samples[:i] + samples[i + 1:]
+            loo[held_out.name] = _predict(held_out, _solve(rest, features, clock_hz), clock_hz) / held_out.measured_ms - 1
+    return Fit(cycles, errors, loo)
+
+
+def _solve(samples: list[Sample], features: list[str], clock_hz: float) -> dict[str, float]:
+    from scipy.optimize import nnls
+
+    measured_cycles = np.array([s.measured_ms * clock_hz / 1000 for s in samples])
+    design = np.array([[s.work.get(f, 0.0) for f in features] for s in samples]) / measured_cycles[:, None]
+    solution, _ = nnls(design, np.ones(len(samples)))
+    return {f: float(c) for f, c in zip(features, solution)}
+
+
+def _predict(sample: Sample, cycles: dict[str, float], clock_hz: float) -> float:
+    return 1000 * sum(cycles.get(f, 0.0) * amount for f, amount in sample.work.items()) / clock_hz
+
+
+def read_samples(bench_files: list[Path]) -> tuple[list[Sample], set[str], set[str]]:
+    """One Sample per bench.json (its artifact analysed: the runtime ops it holds), with the profiles
+    the files name and the artifact formats. DataError naming the file on anything unreadable."""
+    from edge_sdk.model import analyze, load_model
+    from edge_sdk.planner.estimate import compute_dtype
+    from edge_sdk.profiles import OP_NAMESPACE
+
+    samples, profiles, formats = [], set(), set()
+    for path in bench_files:
+        try:
+            doc = json.loads(path.read_text())
+            bench, artifact = doc["bench"], doc["artifact"]
+            measured = float(bench["latency_ms"]["p50"])
+            fmt, precision = artifact["format"], artifact["precision"]
+            artifact_path = (path.parent / artifact["path"]).resolve()
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}: not an `edge-sdk bench` bench.json ({type(exc).__name__}: {exc}); "
+                            "pass the bench.json files `edge-sdk bench` wrote") from None
+        if not bench.get("complete") or measured <= 0:
+            raise DataError(f"{path}: the measurement is incomplete ({bench.get('error') or 'no latency'}); re-run `edge-sdk bench`")
+        if fmt not in OP_NAMESPACE:
+            raise DataError(f"{path}: artifact format {fmt!r} has no op vocabulary to fit; valid: {', '.join(OP_NAMESPACE)}")
+        if not artifact_path.is_file():
+            raise DataError(f"{path}: its artifact {artifact_path} is missing; keep bench.json beside the build output")
+        info = analyze(load_model(artifact_path))
+        dtype = compute_dtype("int8" if precision.startswith("int8") else precision)  # int8-mixed: int8 kernels
+        work = op_work(info, OP_NAMESPACE[fmt], dtype)
+        samples.append(Sample(f"{path.parent.name}/{artifact_path.name}", work, measured, dtype))
+        profiles.add(doc.get("profile"))
+        formats.add(fmt)
+    return samples, profiles - {None}, formats
+
+
+def overlay(profile: Profile, fmt: str, unit_name: str | None, dtype: str, result: Fit, name: str,
+            library: str, sources: list[str]) -> dict:
+    """A profile that `extends:` `profile`, its unit carrying the fitted kernel costs for `dtype`."""
+    units = profile.units_for(fmt)
+    unit = next((u for u in units if u.name == unit_name), None) if unit_name else (units[0] if units else None)
+    if unit is None:
+        valid = ", ".join(u.name for u in units) or "none"
+        raise ConfigError(f"--unit {unit_name!r}: profile {profile.name} has no such unit for {fmt}; valid: {valid}")
+    previous = unit.kernels.cycles if unit.kernels else {}
+    kernels = {"library": library, "cycles": {**previous, dtype: {k: round(v, 6) for k, v in result.cycles.items()}},
+               "fit": result.summary(), "source": "edge-sdk calibrate from " + ", ".join(sources)}
+    dumped = [u.model_dump(mode="json", exclude_none=True) for u in profile.compute.units]
+    for raw in dumped:
+        if raw["name"] == unit.name:
+            raw["kernels"] = kernels
+    return {"name": name, "extends": profile.name, "compute": {"units": dumped}}
