@@ -84,6 +84,9 @@ class Attempt:
         for key in ("host_latency_ms", "latency_ms"):
             if key in measured:
                 out["host_latency_ms"] = measured[key]
+        on_device = next((c.measured for c in self.checks if c.name == "latency_ms" and c.measured is not None), None)
+        if on_device is not None:  # `edge-sdk bench` on the profile's device, same artifact (planner/measured.py)
+            out["latency_ms"] = on_device
         return out
 
     def worst_violation(self) -> float:

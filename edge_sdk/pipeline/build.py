@@ -34,6 +34,7 @@ from edge_sdk.pipeline.executors import DEFAULT_CANDIDATE_TIMEOUT_S, DEFAULT_EXE
 from edge_sdk.pipeline.prepare import ModelJob, PreparedModel, prepare
 from edge_sdk.pipeline.scratch import scratch_space
 from edge_sdk.planner.ladder import build_ladder
+from edge_sdk.planner.measured import measured_latencies
 from edge_sdk.planner.search import SearchSpec, run_search
 from edge_sdk.plugins import load_plugins
 from edge_sdk.profiles import Profile
@@ -215,7 +216,13 @@ def _search_target(pool: Executor, p: PreparedModel, root: Path, target: str, pr
                     output_kinds=p.kinds, min_fidelity=p.budgets[profile.name].min_fidelity, progress=not p.quiet,
                     metadata=p.described)
 
-    spec = SearchSpec(p.info, profile, tuple(ladder), p.budgets[profile.name], make_task, p.search)
+    measured, unusable = measured_latencies(root / profile.name, profile.name)
+    for line in unusable:
+        say(f"[{profile.name}] {line}")
+    if measured:
+        say(f"[{profile.name}] {len(measured)} artifact(s) measured on the device by `edge-sdk bench`: "
+            "their latency budget is checked on that measurement when a rung rebuilds them")
+    spec = SearchSpec(p.info, profile, tuple(ladder), p.budgets[profile.name], make_task, p.search, measured)
     result = run_search(spec, pool, say)
     report = build_report(
         target=target, profile=profile, loaded=p.loaded, info=p.info, budgets=p.budgets[profile.name],

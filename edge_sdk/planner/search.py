@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Mapping
 
 from edge_sdk.contracts.budgets import BudgetCheck, Budgets
 from edge_sdk.contracts.search import Attempt, SearchResult
@@ -57,8 +57,10 @@ def _estimate_precision(cand: Candidate) -> str:
     return "int8" if cand.precision == "int8-mixed" else cand.precision
 
 
-def evaluate_budgets(budgets: Budgets, est: Estimate, result: TaskResult | None) -> tuple[BudgetCheck, ...]:
-    """Every budget checked with the measurement where the result has one, else the estimate."""
+def evaluate_budgets(budgets: Budgets, est: Estimate, result: TaskResult | None,
+                     measured_latency_ms: Mapping[str, float] | None = None) -> tuple[BudgetCheck, ...]:
+    """Every budget checked with the measurement where the result has one (latency: where the device
+    measured this very artifact), else the estimate."""
     artifact = result.artifact if result is not None else None
     verification = result.verification if result is not None else None
     arena = artifact.arena if artifact is not None else None
@@ -66,7 +68,8 @@ def evaluate_budgets(budgets: Budgets, est: Estimate, result: TaskResult | None)
     checks = [
         BudgetCheck("flash_bytes", budgets.flash_bytes, est.flash_bytes, artifact.flash_bytes if artifact else None),
         BudgetCheck("ram_bytes", budgets.ram_bytes, ram_estimate, arena.bytes if arena is not None and arena.measured else None),
-        BudgetCheck("latency_ms", budgets.latency_ms, est.best_latency_ms),
+        BudgetCheck("latency_ms", budgets.latency_ms, est.best_latency_ms,
+                    (measured_latency_ms or {}).get(artifact.sha256) if artifact is not None else None),
     ]
     if verification is not None and verification.accuracy is not None and budgets.max_accuracy_drop is not None:
         checks.append(BudgetCheck("accuracy", budgets.max_accuracy_drop, measured=verification.accuracy.drop,
@@ -159,13 +162,16 @@ class SearchSpec:
     budgets: Budgets
     make_task: Callable[[Candidate], Task]
     mode: str = "first-fit"
+    # artifact sha256 -> latency measured on the profile's device (planner/measured.py)
+    measured_latency_ms: Mapping[str, float] = field(default_factory=dict)
 
 
-def judge(cand: Candidate, est: Estimate, result: TaskResult, budgets: Budgets) -> Attempt:
+def judge(cand: Candidate, est: Estimate, result: TaskResult, budgets: Budgets,
+          measured_latency_ms: Mapping[str, float] | None = None) -> Attempt:
     """The verdict on a finished task: failed, rejected (and why) or accepted."""
     if result.error is not None:
         return Attempt(cand, est, "failed", result.error.summary(), evaluate_budgets(budgets, est, None), result)
-    checks = evaluate_budgets(budgets, est, result)
+    checks = evaluate_budgets(budgets, est, result, measured_latency_ms)
     missed = [c for c in checks if not c.ok]
     if not result.verification.passed:  # type: ignore[union-attr]
         return Attempt(cand, est, "rejected", f"verification: {result.verification.reason}", checks, result)  # type: ignore[union-attr]
@@ -212,7 +218,8 @@ def run_search(spec: SearchSpec, executor: Executor, say: Progress = lambda _: N
                 break
             wait([f for f in running.values() if not f.done()], return_when=FIRST_COMPLETED)
         result = running.pop(i).result()
-        attempt = judge(cand, candidate_estimate(spec.info, spec.profile, cand, result), result, spec.budgets)
+        attempt = judge(cand, candidate_estimate(spec.info, spec.profile, cand, result), result, spec.budgets,
+                        spec.measured_latency_ms)
         say(f"  {cand.name}: {attempt.status}: {attempt.reason}")
         attempts.append(attempt)
         corrections.learn(attempt)
@@ -234,7 +241,8 @@ def _build_closest(attempts: list[Attempt], spec: SearchSpec, executor: Executor
     closest = min(untried, key=lambda a: (a.worst_violation(), a.candidate.trains))
     say(f"[{spec.profile.name}] nothing fits on paper; building the closest, {closest.candidate.name}")
     result = executor.submit(spec.make_task(closest.candidate)).result()
-    built = judge(closest.candidate, candidate_estimate(spec.info, spec.profile, closest.candidate, result), result, spec.budgets)
+    built = judge(closest.candidate, candidate_estimate(spec.info, spec.profile, closest.candidate, result), result,
+                  spec.budgets, spec.measured_latency_ms)
     say(f"  {built.candidate.name}: {built.status}: {built.reason}")
     return [built if a is closest else a for a in attempts]
 
