@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from edge_sdk.planner.measured import measured_latencies
 from tests.e2e.conftest import run_cli
 
 PLAN = {"plan_version": 2, "targets": {"stm32f746-disco": [
@@ -19,13 +20,28 @@ def _build(tmp_path, digits_paths, out):
                    "--target", "cortex-m", "--plan", str(tmp_path / "plan.json"), "--out", str(out), "--json")
 
 
-def _bench_json(folder, runner: str, p50: float) -> None:
-    report = json.loads((folder / "report.json").read_text())
-    chosen = next(a for a in report["attempts"] if a["name"] == "int8")
+def _bench_json(folder, runner: str, p50: float, artifact: dict | None = None, profile="stm32f746-disco") -> None:
+    if artifact is None:
+        report = json.loads((folder / "report.json").read_text())
+        artifact = next(a for a in report["attempts"] if a["name"] == "int8")["artifact"]
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "bench.json").write_text(json.dumps({
         "bench": {"device": "board", "runner": runner, "artifact": "model.tflite", "runs": 10, "warmup": 2,
                   "latency_ms": {"p50": p50}, "complete": True, "error": ""},
-        "artifact": {**chosen["artifact"], "precision": "int8"}, "profile": "stm32f746-disco"}))
+        "artifact": {**artifact, "precision": "int8"}, "profile": profile}))
+
+
+def test_only_measurements_on_the_profiles_device_count(tmp_path):
+    folder = tmp_path / "stm32f746-disco"
+    record = {"format": "tflm", "path": "model.tflite", "files": ["model.tflite"], "bytes": 1}
+    _bench_json(folder, "serial", 12.5, {**record, "sha256": "a" * 64})
+    _bench_json(folder / "pareto" / "int8-host", "host", 3.0, {**record, "sha256": "b" * 64})  # this machine
+    _bench_json(folder / "pareto" / "other-board", "serial", 7.0, {**record, "sha256": "c" * 64}, profile="nrf52840-dk")
+    (folder / "pareto" / "broken").mkdir(parents=True)
+    (folder / "pareto" / "broken" / "bench.json").write_text("{")
+    found, skipped = measured_latencies(folder, "stm32f746-disco")
+    assert found == {"a" * 64: 12.5}
+    assert len(skipped) == 1 and "broken" in skipped[0]
 
 
 def _latency_check(result) -> dict:
@@ -42,11 +58,6 @@ def test_a_rebuild_checks_latency_on_the_device_measurement_of_the_same_artifact
     assert first.returncode == 0, first.stderr
     check, _ = _latency_check(first)
     assert check["measured"] is None and check["estimate"] < 100
-
-    _bench_json(out / "stm32f746-disco", "host", 900.0)  # this machine, not the board: not used
-    host = _build(tmp_path, digits_paths, out)
-    assert host.returncode == 0, host.stderr
-    assert _latency_check(host)[0]["measured"] is None
 
     _bench_json(out / "stm32f746-disco", "serial", 900.0)  # the board: 900 ms against a 100 ms budget
     rebuilt = _build(tmp_path, digits_paths, out)
