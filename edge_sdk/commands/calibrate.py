@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
         from edge_sdk.atomic_text import write_text_atomic
         from edge_sdk.errors import ConfigError
-        from edge_sdk.planner.calibrate import fit, overlay, read_samples
+        from edge_sdk.planner.calibrate import fit, overlay, pick_unit, rate_prior, read_samples
         from edge_sdk.profiles import get_profile, load_profile_file
 
         samples, named, formats = read_samples(bench_files)
@@ -44,8 +44,9 @@ def register(app: typer.Typer) -> None:
         dtypes = {s.dtype for s in samples}
         if len(dtypes) != 1:
             raise ConfigError(f"the artifacts run several compute dtypes ({', '.join(sorted(dtypes))}); calibrate one precision at a time")
-        result = fit(samples, profile.compute.clock_hz)
-        document = overlay(profile, fmt, unit, dtypes.pop(), result, name or f"{profile.name}-calibrated", library,
+        dtype, measured_unit = dtypes.pop(), pick_unit(profile, fmt, unit)
+        result = fit(samples, profile.compute.clock_hz, rate_prior(profile, measured_unit, dtype))
+        document = overlay(profile, measured_unit, dtype, result, name or f"{profile.name}-calibrated", library,
                            [str(p) for p in bench_files])
         out.parent.mkdir(parents=True, exist_ok=True)
         staged = out.with_name(f".{out.name}.checking.yaml")

@@ -3,9 +3,12 @@
 Each measurement is one model's work per feature (cost_model.op_work of its artifact) and its measured
 median latency; the unknowns are the cycles per feature. Non-negative least squares (scipy's nnls: a
 cost is never negative) on rows scaled by 1/measured cycles, so a 1 ms and a 500 ms model weigh alike
-in relative error. With fewer models than features the system is underdetermined: NNLS then keeps few
-features non-zero, which predicts models like the measured ones and says little about other op mixes;
-the leave-one-out errors (each model predicted by a fit without it) show how far that carries.
+in relative error. With fewer models than features the system is underdetermined: plain NNLS then
+sets some costs to zero (measured: the autoencoder's dense layers free after fitting three CNNs), so
+the fit is pulled weakly toward a prior, the unit's rate model (`PRIOR_WEIGHT` per feature, in the same
+relative units as a measurement): a kind the measurements do not pin stays near the rate model, one
+they do follows them. The leave-one-out errors (each model predicted by a fit without it) show how far
+the fit carries to other op mixes.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk.errors import ConfigError, DataError
-from edge_sdk.planner.cost_model import FEATURES, op_work
-from edge_sdk.profiles import Profile
+from edge_sdk.planner.cost_model import FEATURES, OP_KINDS, OPS, op_work
+from edge_sdk.profiles import ComputeUnit, Profile
 
 
 @dataclass(frozen=True)
@@ -43,27 +46,38 @@ class Fit:
                 "leave_one_out_median_abs_error": round(float(np.median(loo)), 4) if loo else None}
 
 
-def fit(samples: list[Sample], clock_hz: float) -> Fit:
-    """Cycles per feature that best explain the samples (relative least squares, non-negative)."""
+PRIOR_WEIGHT = 0.05
+
+
+def fit(samples: list[Sample], clock_hz: float, prior: dict[str, float] | None = None) -> Fit:
+    """Cycles per feature that best explain the samples (relative least squares, non-negative), pulled
+    toward `prior` (cycles per feature) where the samples leave a feature free."""
     if not samples:
         raise ValueError("no measurements to fit")
     features = [f for f in FEATURES if any(s.work.get(f) for s in samples)]
-    cycles = _solve(samples, features, clock_hz)
+    prior = {f: c for f, c in (prior or {}).items() if f in features and c > 0}
+    cycles = _solve(samples, features, clock_hz, prior)
     errors = {s.name: _predict(s, cycles, clock_hz) / s.measured_ms - 1 for s in samples}
     loo = {}
     if len(samples) >= 2:
         for i, held_out in enumerate(samples):
             rest = samples[:i] + samples[i + 1:]
-            loo[held_out.name] = _predict(held_out, _solve(rest, features, clock_hz), clock_hz) / held_out.measured_ms - 1
+            loo[held_out.name] = _predict(held_out, _solve(rest, features, clock_hz, prior), clock_hz) / held_out.measured_ms - 1
     return Fit(cycles, errors, loo)
 
 
-def _solve(samples: list[Sample], features: list[str], clock_hz: float) -> dict[str, float]:
+def _solve(samples: list[Sample], features: list[str], clock_hz: float, prior: dict[str, float]) -> dict[str, float]:
     from scipy.optimize import nnls
 
     measured_cycles = np.array([s.measured_ms * clock_hz / 1000 for s in samples])
-    design = np.array([[s.work.get(f, 0.0) for f in features] for s in samples]) / measured_cycles[:, None]
-    solution, _ = nnls(design, np.ones(len(samples)))
+    rows = [np.array([[s.work.get(f, 0.0) for f in features] for s in samples]) / measured_cycles[:, None]]
+    targets = [np.ones(len(samples))]
+    for feature, cycles in prior.items():  # PRIOR_WEIGHT * (c / prior - 1) = 0
+        row = np.zeros(len(features))
+        row[features.index(feature)] = PRIOR_WEIGHT / cycles
+        rows.append(row[None, :])
+        targets.append(np.array([PRIOR_WEIGHT]))
+    solution, _ = nnls(np.vstack(rows), np.concatenate(targets))
     return {f: float(c) for f, c in zip(features, solution)}
 
 
@@ -89,6 +103,9 @@ def read_samples(bench_files: list[Path]) -> tuple[list[Sample], set[str], set[s
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{path}: not an `edge-sdk bench` bench.json ({type(exc).__name__}: {exc}); "
                             "pass the bench.json files `edge-sdk bench` wrote") from None
+        if bench.get("runner") == "host":
+            raise DataError(f"{path}: measured with `--device host`, i.e. on this machine, not on the device the profile "
+                            "describes; calibrate from runs on the device")
         if not bench.get("complete") or measured <= 0:
             raise DataError(f"{path}: the measurement is incomplete ({bench.get('error') or 'no latency'}); re-run `edge-sdk bench`")
         if fmt not in OP_NAMESPACE:
@@ -104,14 +121,30 @@ def read_samples(bench_files: list[Path]) -> tuple[list[Sample], set[str], set[s
     return samples, profiles - {None}, formats
 
 
-def overlay(profile: Profile, fmt: str, unit_name: str | None, dtype: str, result: Fit, name: str,
-            library: str, sources: list[str]) -> dict:
-    """A profile that `extends:` `profile`, its unit carrying the fitted kernel costs for `dtype`."""
+def pick_unit(profile: Profile, fmt: str, unit_name: str | None) -> ComputeUnit:
+    """The unit the measurements ran on: `unit_name`, else the format's first unit."""
     units = profile.units_for(fmt)
     unit = next((u for u in units if u.name == unit_name), None) if unit_name else (units[0] if units else None)
     if unit is None:
         valid = ", ".join(u.name for u in units) or "none"
         raise ConfigError(f"--unit {unit_name!r}: profile {profile.name} has no such unit for {fmt}; valid: {valid}")
+    return unit
+
+
+def rate_prior(profile: Profile, unit: ComputeUnit, dtype: str) -> dict[str, float]:
+    """The unit's rate model in cycles per feature: what the fit falls back toward."""
+    from edge_sdk.planner.estimate import OP_OVERHEAD_CYCLES, unit_rate
+
+    rate = unit_rate(unit, dtype)
+    if not rate:
+        return {}
+    per_mac = profile.compute.clock_hz / (rate * unit.efficiency)
+    return {**dict.fromkeys(OP_KINDS, per_mac), OPS: float(OP_OVERHEAD_CYCLES)}
+
+
+def overlay(profile: Profile, unit: ComputeUnit, dtype: str, result: Fit, name: str, library: str,
+            sources: list[str]) -> dict:
+    """A profile that `extends:` `profile`, `unit` carrying the fitted kernel costs for `dtype`."""
     previous = unit.kernels.cycles if unit.kernels else {}
     kernels = {"library": library, "cycles": {**previous, dtype: {k: round(v, 6) for k, v in result.cycles.items()}},
                "fit": result.summary(), "source": "edge-sdk calibrate from " + ", ".join(sources)}

@@ -55,6 +55,16 @@ def test_fit_never_gives_a_negative_cost_and_reports_how_far_held_out_models_mis
     assert 0 < result.summary()["leave_one_out_median_abs_error"] < 0.5
 
 
+def test_a_kind_the_measurements_leave_free_stays_near_the_rate_prior_instead_of_costing_nothing():
+    work = {"conv": 4e5, "dense": 1e5}  # one model: conv and dense cannot be told apart
+    sample = Sample("one", work, _ms(work, {"conv": 3.0, "dense": 3.0}))
+    plain = fit([sample], CLOCK)
+    assert min(plain.cycles.values()) == 0.0  # NNLS alone puts all the time on one kind
+    pulled = fit([sample], CLOCK, prior={"conv": 2.0, "dense": 2.0})
+    assert all(1.0 < c < 5.0 for c in pulled.cycles.values())
+    assert abs(pulled.errors["one"]) < 0.05
+
+
 def _kernel_model(keras):
     L = keras.layers
     keras.utils.set_random_seed(0)
@@ -151,11 +161,16 @@ def test_calibrate_writes_an_overlay_that_profiles_show_accepts_and_estimates_th
         assert got.latency_ms["cpu"] == pytest.approx(expected[name], rel=0.01)
 
 
-def test_calibrate_names_the_file_that_is_not_a_bench_json_and_writes_nothing(tmp_path):
+def test_calibrate_names_the_file_it_cannot_use_and_writes_nothing(tmp_path):
     bad = tmp_path / "report.json"
     bad.write_text(json.dumps({"profile": {"name": "x"}}))
+    host = _bench_file(tmp_path / "host", tmp_path / "model.tflite", 3.0)
+    doc = json.loads(host.read_text())
+    doc["bench"]["runner"] = "host"
+    host.write_text(json.dumps(doc))
     out = tmp_path / "overlay.yaml"
-    result = run_cli("calibrate", str(bad), "--out", str(out))
-    assert result.returncode == 2
-    assert str(bad) in result.stderr and "bench.json" in result.stderr and "Traceback" not in result.stderr
-    assert not out.exists()
+    for path, says in ((bad, "not an `edge-sdk bench` bench.json"), (host, "on this machine, not on the device")):
+        result = run_cli("calibrate", str(path), "--out", str(out))
+        assert result.returncode == 2
+        assert str(path) in result.stderr and says in result.stderr and "Traceback" not in result.stderr
+        assert not out.exists()
