@@ -76,8 +76,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         infos = {name: analyze(load_model(mlperf_tiny.save(name, Path(tmp)))) for name in sorted({m["model"] for m in pairs})}
+        profiles = {device: board_profile(device, Path(tmp)) for device in sorted({m["device"] for m in pairs})}
         for m in pairs:
-            profile = board_profile(m["device"], Path(tmp))
+            profile = profiles[m["device"]]
             est = estimate(infos[m["model"]], profile, fmt="tflm", precision="int8")
             error = est.best_latency_ms / m["latency_ms"] - 1
             rows.append({"model": m["model"], "device": m["device"], "published_ms": m["latency_ms"],

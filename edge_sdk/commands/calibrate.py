@@ -48,15 +48,13 @@ def register(app: typer.Typer) -> None:
         result = fit(samples, profile.compute.clock_hz, rate_prior(profile, measured_unit, dtype))
         document = overlay(profile, measured_unit, dtype, result, name or f"{profile.name}-calibrated", library,
                            [str(p) for p in bench_files])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staged = out.with_name(f".{out.name}.checking.yaml")
-        write_text_atomic(staged, yaml.safe_dump(document, sort_keys=False))
+        staged = write_text_atomic(out.with_name(f".{out.name}.checking.yaml"), yaml.safe_dump(document, sort_keys=False))
         try:
             load_profile_file(staged, profiles_dir)  # what `profiles show` will read
-        finally:
-            text = staged.read_text()
+        except BaseException:
             staged.unlink()
-        write_text_atomic(out, text)
+            raise
+        staged.replace(out)
         if json_out:
             print_json({"overlay": str(out), "profile": document["name"], "extends": profile.name, **result.summary(),
                         "cycles": result.cycles})
