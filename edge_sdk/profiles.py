@@ -66,6 +66,10 @@ class KernelCosts(FrozenModel):
         description="per compute dtype: cycles (of compute.clock_hz) per MAC of a MAC kind, per element of an "
         "element kind, per op dispatched (ops), per weight byte read (weight_bytes)")
     fit: dict[str, Any] | None = Field(default=None, description="how `edge-sdk calibrate` fitted them: models, errors")
+    error_band: dict[DType, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="per compute dtype: the lowest and highest measured / estimated latency ratio seen when each "
+        "calibration model was predicted by a fit without it; an estimate's band is [low, high] x the estimate")
     source: str
 
     @model_validator(mode="after")
@@ -74,6 +78,9 @@ class KernelCosts(FrozenModel):
             for feature, value in table.items():
                 if value < 0:
                     raise ValueError(f"cycles.{dtype}.{feature} is {value}; a cost cannot be negative")
+        for dtype, (low, high) in self.error_band.items():
+            if not 0 < low <= high:
+                raise ValueError(f"error_band.{dtype} is [{low}, {high}]; it needs 0 < low <= high")
         return self
 
 

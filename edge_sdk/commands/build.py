@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json
+from edge_sdk.commands.common import JsonOption, LatencyCheckOption, ProfilesDirOption, TrustModelOption, print_json
 from edge_sdk.report.summary import quality_text
 from edge_sdk.units import human_bytes, parse_bytes
 
@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
         ram_budget: Optional[str] = typer.Option(None, "--ram-budget", help="RAM budget for every target (e.g. 256KiB)."),
         flash_budget: Optional[str] = typer.Option(None, "--flash-budget", help="Flash/size budget for every target (e.g. 1MB)."),
         latency_budget: Optional[float] = typer.Option(None, "--latency-budget", help="Latency budget in ms."),
+        latency_check: Optional[str] = LatencyCheckOption,
         max_accuracy_drop: Optional[float] = typer.Option(None, "--max-accuracy-drop", help="Max accuracy drop in points (needs labelled eval data)."),
         min_fidelity: Optional[List[str]] = typer.Option(None, "--min-fidelity", metavar="METRIC=VALUE", help="Fidelity floor: METRIC=VALUE (e.g. sqnr_db=25, cosine_min=0.99; repeatable) or a bare 0-1 value for the agreement metrics."),
         task: Optional[List[str]] = typer.Option(None, "--task", metavar="[OUTPUT=]KIND", help="What an output is: KIND or OUTPUT=KIND (classification, embedding, regression, detection, sequence); default: inferred."),
@@ -59,6 +60,7 @@ def register(app: typer.Typer) -> None:
             "ram_bytes": parse_bytes(ram_budget, "--ram-budget"),
             "flash_bytes": parse_bytes(flash_budget, "--flash-budget"),
             "latency_ms": latency_budget,
+            "latency_check": latency_check,
             "max_accuracy_drop": max_accuracy_drop,
             "min_fidelity": min_fidelity or None,
         }
@@ -92,14 +94,20 @@ def register(app: typer.Typer) -> None:
 
 
 def summary_line(report: dict, out_dir: Path) -> str:
-    """`target profile: artifact, size, RAM, latency estimate, quality, ok/over` (in a matrix build the
-    artifact's path names the model)."""
+    """`target profile: artifact, size, RAM, latency (measured on the device, else the estimate and its
+    band), quality, ok/over` (in a matrix build the artifact's path names the model)."""
     est = report.get("estimates") or {}
     if not report.get("artifacts"):
         return f"{report['target']:<9} {report['profile']['name']:<16} no candidate could be built (see {out_dir / 'report.json'})"
     artifact = report["artifacts"][0]
     unit = est.get("best_unit")
-    latency = (est.get("latency_ms") or {}).get(unit) if unit else None
+    latency_check = (report.get("budgets") or {}).get("latency_ms") or {}
+    if latency_check.get("measured") is not None:
+        latency_text = f"{latency_check['measured']:.2f} ms measured"
+    else:
+        latency = (est.get("latency_ms") or {}).get(unit) if unit else None
+        band = (est.get("latency_band_ms") or {}).get(unit) if unit else None
+        latency_text = "-" if latency is None else f"{latency:.2f} ms ({unit})" + (f" band {band[0]:.3g}-{band[1]:.3g}" if band else "")
     quality = quality_text(report)
     ram_check = (report.get("budgets") or {}).get("ram_bytes") or {}
     ram = next((v for v in (ram_check.get("measured"), ram_check.get("estimate"), est.get("ram_bytes")) if v is not None), None)
@@ -109,5 +117,5 @@ def summary_line(report: dict, out_dir: Path) -> str:
     return (
         f"{report['target']:<9} {report['profile']['name']:<16} {plan:<22} "
         f"{out_dir / artifact.get('path', '-')}  {human_bytes(artifact.get('bytes'))}  RAM{ram_kind} {human_bytes(ram)}  "
-        f"{'-' if latency is None else f'{latency:.2f} ms ({unit})'}  {quality}  {verdict}"
+        f"{latency_text}  {quality}  {verdict}"
     )

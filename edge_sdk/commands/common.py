@@ -15,6 +15,10 @@ TrustModelOption = typer.Option(
     False, "--trust-model", help="Allow Lambda layers, custom objects and pickles (runs code from the model file)."
 )
 JsonOption = typer.Option(False, "--json", help="Print one JSON object instead of tables.")
+LatencyCheckOption = typer.Option(
+    None, "--latency-check", metavar="lower|estimate|upper",
+    help="Which end of a calibrated latency estimate's error band the budget is checked on (default lower: "
+    "missed only when even the optimistic end misses; upper for release gates).")
 
 
 def print_json(obj: Any) -> None:

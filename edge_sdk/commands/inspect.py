@@ -102,7 +102,9 @@ def _print_fit(fit: Any) -> None:
             continue
         for check in row.checks:
             label = check.name if check.unit is None else f"{check.name} ({check.unit})"
-            table.add_row(row.precision, label, _value(check.name, check.estimate), _value(check.name, check.limit), _status(check))
+            band = f" (band {check.band[0]:.3g}-{check.band[1]:.3g}, checked on the {check.basis})" if check.band else ""
+            table.add_row(row.precision, label, _value(check.name, check.estimate) + band, _value(check.name, check.limit),
+                          _status(check))
     console.print(table)
     verdict = "[green]fits as is[/green]" if fit.ok else "[red]does not fit as is[/red] (edge-sdk plan shows what would)"
     console.print(f"  {verdict}")

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from edge_sdk.commands.common import JsonOption, ProfilesDirOption, TrustModelOption, print_json, table_console
+from edge_sdk.commands.common import JsonOption, LatencyCheckOption, ProfilesDirOption, TrustModelOption, print_json, table_console
 from edge_sdk.units import human_bytes, parse_bytes
 
 
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         ram_budget: Optional[str] = typer.Option(None, "--ram-budget", help="Override the RAM budget (e.g. 256KiB)."),
         flash_budget: Optional[str] = typer.Option(None, "--flash-budget", help="Override the flash budget (e.g. 1MB)."),
         latency_budget: Optional[float] = typer.Option(None, "--latency-budget", help="Override the latency budget (ms)."),
+        latency_check: Optional[str] = LatencyCheckOption,
         save: Optional[Path] = typer.Option(None, "--save", help="Write the ladders to a plan.json for `build --plan`."),
         json_out: bool = JsonOption,
         profiles_dir: Optional[Path] = ProfilesDirOption,
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
             "ram_bytes": parse_bytes(ram_budget, "--ram-budget"),
             "flash_bytes": parse_bytes(flash_budget, "--flash-budget"),
             "latency_ms": latency_budget,
+            "latency_check": latency_check,
         }
         args = resolve_model_args(model=model, targets=target, profiles_dir=profiles_dir, trust_model=trust_model)
         result = plan(args["model"], args["targets"], budget_overrides=overrides, profiles_dir=args["profiles_dir"],
@@ -60,7 +62,9 @@ def _print_plan(doc: dict) -> None:
             est = rung["estimates"]
             unit = est.get("best_unit")
             latency = est["latency_ms"].get(unit) if unit else None
+            band = est["latency_band_ms"].get(unit) if unit else None
+            shown = "-" if latency is None else f"{latency:.2f} ms ({unit})" + (f" band {band[0]:.3g}-{band[1]:.3g}" if band else "")
             status = rung["status"] + (f" ({rung['reason']})" if rung["reason"] else "")
             table.add_row(str(i), rung["name"], rung["fmt"], rung["precision"], human_bytes(est["flash_bytes"]),
-                          human_bytes(est["ram_bytes"]), "-" if latency is None else f"{latency:.2f} ms ({unit})", status)
+                          human_bytes(est["ram_bytes"]), shown, status)
         console.print(table)

@@ -82,7 +82,9 @@ def _print_profile(profile) -> None:
             console.print(f"kernel costs of {unit.name} ({unit.kernels.library}; planner/cost_model.py), cycles per MAC, "
                           "element, op or weight byte:", soft_wrap=True)
             for dtype, table in unit.kernels.cycles.items():
-                console.print(f"  {dtype}: " + ", ".join(f"{k} {v:.4g}" for k, v in table.items()), soft_wrap=True)
+                band = unit.kernels.error_band.get(dtype)
+                console.print(f"  {dtype}: " + ", ".join(f"{k} {v:.4g}" for k, v in table.items())
+                              + (f"; error band x{band[0]:.3g}-x{band[1]:.3g}" if band else ""), soft_wrap=True)
             if unit.kernels.fit and unit.kernels.fit.get("leave_one_out_median_abs_error") is not None:
                 console.print(f"  fitted to {unit.kernels.fit['models']} measurement(s); leave-one-out median error "
                               f"{unit.kernels.fit['leave_one_out_median_abs_error']:.0%}")

@@ -8,20 +8,27 @@ task metric (edge_sdk/fidelity.py: top-1 agreement >= 0.99, min cosine >= 0.98, 
 
 `BudgetCheck` is the one comparison `inspect --target`, `plan` and `build` all use. A check whose value
 was never measured where a measurement is required (fidelity) is `not_measured`, never ok.
+
+A latency estimate from a calibrated unit has an error band (planner/estimate.py); `latency_check`
+says which value an unmeasured latency is checked on: `lower` (default: missed only when even the
+band's lower end misses, so a rung the device might well run in time is still built and measured),
+`estimate` (the point estimate) or `upper` (met only when the band's upper end meets it: a release gate
+that must not trust optimism). Without a band, or with a measurement, the choice does not matter.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from edge_sdk.errors import BudgetError
 
 DEFAULT_MAX_ACCURACY_DROP = 1.0  # points
-BUDGET_KEYS = ("ram_bytes", "flash_bytes", "latency_ms", "max_accuracy_drop", "min_fidelity")
+BUDGET_KEYS = ("ram_bytes", "flash_bytes", "latency_ms", "max_accuracy_drop", "min_fidelity", "latency_check")
+LatencyCheck = Literal["lower", "estimate", "upper"]
 
 
 class Budgets(BaseModel):
@@ -35,6 +42,7 @@ class Budgets(BaseModel):
     max_accuracy_drop: Optional[float] = Field(None, ge=0, le=100)
     min_fidelity: Optional[dict[str, float]] = None  # metric -> minimum (edge_sdk.fidelity); a bare number
     # sets the agreement metrics (top-1, min cosine, ...)
+    latency_check: Optional[LatencyCheck] = None  # which end of an estimate's band latency is checked on; None = lower
 
     @classmethod
     def parse(cls, **values: Any) -> "Budgets":
@@ -106,10 +114,28 @@ class BudgetCheck:
     higher_is_better: bool = False  # fidelity: at least the limit; everything else: at most
     needs_measurement: bool = False  # an estimate cannot meet this budget (quality)
     detail: str = ""  # which output and metric a fidelity check is about
+    band: tuple[float, float] | None = None  # the estimate's error band (latency on a calibrated unit)
+    check_on: LatencyCheck = "lower"  # which end of the band an unmeasured value is checked on
+
+    @property
+    def basis(self) -> str | None:
+        """What `value` is: measured | band lower end | band upper end | estimate (None: no value)."""
+        if self.measured is not None:
+            return "measured"
+        if self.needs_measurement or self.estimate is None:
+            return None
+        if self.band is not None and self.check_on != "estimate":
+            return f"band {self.check_on} end"
+        return "estimate"
 
     @property
     def value(self) -> float | None:
-        return self.measured if self.measured is not None else (None if self.needs_measurement else self.estimate)
+        basis = self.basis
+        if basis is None or basis == "estimate":
+            return self.estimate
+        if basis == "measured":
+            return self.measured
+        return self.band[0] if self.check_on == "lower" else self.band[1]  # type: ignore[index]
 
     @property
     def status(self) -> str:
@@ -156,12 +182,19 @@ class BudgetCheck:
         if self.name == "accuracy":
             return f"accuracy drop {self.value:.2f} points over the maximum {self.limit}"
         kind = "measured" if self.measured is not None else "estimated"
+        band = ""
+        if self.basis not in ("measured", "estimate"):
+            band = f" ({self.basis} of {_fmt(self.band[0])}-{_fmt(self.band[1])}, point {_fmt(self.estimate)})"  # type: ignore[index]
         pct = f" ({self.over_by_ratio * 100:.0f}% over)" if math.isfinite(self.over_by_ratio) else ""
-        return f"{self.name} {kind} {_fmt(self.value)} > limit {_fmt(self.limit)}{pct}"
+        return f"{self.name} {kind} {_fmt(self.value)}{band} > limit {_fmt(self.limit)}{pct}"
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"name": self.name, "limit": self.limit, "estimate": self.estimate, "measured": self.measured,
                                "ok": self.ok, "status": self.status}
+        if self.basis is not None:
+            out["basis"] = self.basis
+        if self.band is not None:
+            out["band"] = list(self.band)
         if self.unit is not None:
             out["unit"] = self.unit
         if self.detail:

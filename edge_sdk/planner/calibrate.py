@@ -8,7 +8,8 @@ sets some costs to zero (measured: the autoencoder's dense layers free after fit
 the fit is pulled weakly toward a prior, the unit's rate model (`PRIOR_WEIGHT` per feature, in the same
 relative units as a measurement): a kind the measurements do not pin stays near the rate model, one
 they do follows them. The leave-one-out errors (each model predicted by a fit without it) show how far
-the fit carries to other op mixes.
+the fit carries to other op mixes; their range of measured / estimated ratios is the error band the
+overlay gives later estimates on the unit (`kernels.error_band`, docs/estimates.md "Error bands").
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from edge_sdk.errors import ConfigError, DataError
 from edge_sdk.planner.cost_model import FEATURES, OP_KINDS, OPS, op_work
-from edge_sdk.profiles import ComputeUnit, Profile
+from edge_sdk.profiles import ComputeUnit, KernelCosts, Profile
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,13 @@ class Fit:
     cycles: dict[str, float]  # feature -> cycles per unit, features with work in some sample
     errors: dict[str, float]  # sample name -> relative error of the fitted model on it
     loo_errors: dict[str, float]  # sample name -> relative error of a fit without that sample (needs >= 2)
+
+    @property
+    def error_band(self) -> tuple[float, float] | None:
+        """(lowest, highest) measured / estimated ratio over the leave-one-out predictions: how far off an
+        estimate for a model the fit has not seen has been; None without two models."""
+        ratios = [1 / (1 + e) for e in self.loo_errors.values()]
+        return (round(min(ratios), 4), round(max(ratios), 4)) if ratios else None
 
     def summary(self) -> dict:
         """What a calibrated overlay records about its own fit (profile field kernels.fit)."""
@@ -145,9 +153,13 @@ def rate_prior(profile: Profile, unit: ComputeUnit, dtype: str) -> dict[str, flo
 def overlay(profile: Profile, unit: ComputeUnit, dtype: str, result: Fit, name: str, library: str,
             sources: list[str]) -> dict:
     """A profile that `extends:` `profile`, `unit` carrying the fitted kernel costs for `dtype`."""
-    previous = unit.kernels.cycles if unit.kernels else {}
-    kernels = {"library": library, "cycles": {**previous, dtype: {k: round(v, 6) for k, v in result.cycles.items()}},
-               "fit": result.summary(), "source": "edge-sdk calibrate from " + ", ".join(sources)}
+    previous = unit.kernels or KernelCosts(library=library, cycles={}, source="")
+    bands = {d: list(b) for d, b in previous.error_band.items() if d != dtype}
+    if result.error_band is not None:
+        bands[dtype] = list(result.error_band)
+    kernels = {"library": library, "cycles": {**previous.cycles, dtype: {k: round(v, 6) for k, v in result.cycles.items()}},
+               "fit": {"dtype": dtype, **result.summary()}, "error_band": bands,
+               "source": "edge-sdk calibrate from " + ", ".join(sources)}
     dumped = [u.model_dump(mode="json", exclude_none=True) for u in profile.compute.units]
     for raw in dumped:
         if raw["name"] == unit.name:

@@ -49,6 +49,12 @@ Latency per compute unit that can run the compute dtype (among the units the for
     is estimated per layer instead, as a roofline: sum over layers of max(compute at the unit's rate,
     weight + output bytes / bandwidth) + one launch overhead per layer that does work (+ ACCEL_DISPATCH_MS).
     best_unit is the unit with the lowest estimate.
+
+Latency band: a unit whose kernel costs were calibrated (`edge-sdk calibrate`) carries, per dtype, the
+range of measured / estimated ratios its leave-one-out predictions showed (`kernels.error_band`); its
+estimate then has band = [low, high] x ms. Which end a latency budget is checked on is
+`Budgets.latency_check` (contracts/budgets.py). Units without one have no band: the rate model's
+error is not known for that device (docs/estimates.md measures it on published MCU results).
 """
 
 from __future__ import annotations
@@ -90,10 +96,15 @@ class Estimate:
     arena_bytes: int | None  # Cortex-M only: the TFLM tensor arena
     latency_ms: dict[str, float] = field(default_factory=dict)  # unit name -> ms, units that run compute_dtype
     best_unit: str | None = None
+    latency_band_ms: dict[str, tuple[float, float]] = field(default_factory=dict)  # unit -> (low, high), calibrated units
 
     @property
     def best_latency_ms(self) -> float | None:
         return self.latency_ms.get(self.best_unit) if self.best_unit else None
+
+    @property
+    def best_latency_band_ms(self) -> tuple[float, float] | None:
+        return self.latency_band_ms.get(self.best_unit) if self.best_unit else None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -155,9 +166,9 @@ def estimate(
         ram = arena
     else:
         ram = flash + scaled.peak_activation_bytes(act_dtype) + RUNTIME_OVERHEAD_BYTES.get(fmt, 0)
-    latency = _latency(info, profile, fmt, precision, macs_scale, activation_scale, float_macs_fraction)
+    latency, bands = _latency(info, profile, fmt, precision, macs_scale, activation_scale, float_macs_fraction)
     best = min(latency, key=latency.get) if latency else None
-    return Estimate(fmt, precision, dtype, int(flash), int(gzip_bytes), int(ram), arena, latency, best)
+    return Estimate(fmt, precision, dtype, int(flash), int(gzip_bytes), int(ram), arena, latency, best, bands)
 
 
 def _flash(info: ModelInfo, fmt: str, precision: str, params_scale: float, dense_per_tensor: bool) -> tuple[int, int]:
@@ -171,7 +182,8 @@ def _flash(info: ModelInfo, fmt: str, precision: str, params_scale: float, dense
 
 
 def _latency(info: ModelInfo, profile: Profile, fmt: str, precision: str, macs_scale: float, activation_scale: float,
-             float_macs_fraction: float = 0.0) -> dict[str, float]:
+             float_macs_fraction: float = 0.0) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """(unit -> ms, unit -> band in ms for the units whose kernel costs carry an error band)."""
     namespace = OP_NAMESPACE.get(fmt, "tflite")
     ops = info.runtime_ops(namespace)
     n_ops = sum(len(v) for v in ops.values()) if any(ops.values()) else len(ops)
@@ -186,7 +198,7 @@ def _latency(info: ModelInfo, profile: Profile, fmt: str, precision: str, macs_s
         work = [(info.macs * macs_scale - floating + info.other_ops * activation_scale, "int8"), (floating, "float32")]
     else:
         work = [(info.macs * macs_scale + info.other_ops * activation_scale, compute_dtype(precision))]
-    out = {}
+    out, bands = {}, {}
     for unit in profile.units_for(fmt):
         rates = [unit_rate(unit, dtype) for _, dtype in work]
         if not all(rates):
@@ -200,12 +212,15 @@ def _latency(info: ModelInfo, profile: Profile, fmt: str, precision: str, macs_s
         if kernels is not None:
             per_op = op_work(info, namespace, work[0][1], macs_scale=macs_scale, activation_scale=activation_scale)
             clock = profile.compute.clock_hz
-            out[unit.name] = round(kernel_ms(per_op, kernels, clock, clock / (rates[0] * unit.efficiency),
-                                             OP_OVERHEAD_CYCLES) + accel, 4)
+            ms = out[unit.name] = round(kernel_ms(per_op, kernels, clock, clock / (rates[0] * unit.efficiency),
+                                                  OP_OVERHEAD_CYCLES) + accel, 4)
+            band = unit.kernels.error_band.get(work[0][1])  # type: ignore[union-attr]
+            if band is not None:
+                bands[unit.name] = (round(ms * band[0], 4), round(ms * band[1], 4))
             continue
         compute_ms = sum(1000 * amount / (rate * unit.efficiency) for (amount, _), rate in zip(work, rates))
         out[unit.name] = round(compute_ms + dispatch_ms + accel, 4)
-    return out
+    return out, bands
 
 
 def _roofline_ms(info: ModelInfo, unit: ComputeUnit, precision: str, rate: float, macs_scale: float,

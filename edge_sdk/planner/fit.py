@@ -117,5 +117,6 @@ def _precision_fit(info: ModelInfo, profile: Profile, fmt: str, precision: str, 
         BudgetCheck("flash_bytes", budgets.flash_bytes, est.flash_bytes),
         BudgetCheck("ram_bytes", budgets.ram_bytes, est.ram_bytes),
     ]
-    checks += [BudgetCheck("latency_ms", budgets.latency_ms, ms, unit=unit) for unit, ms in est.latency_ms.items()]
+    checks += [BudgetCheck("latency_ms", budgets.latency_ms, ms, unit=unit, band=est.latency_band_ms.get(unit),
+                           check_on=budgets.latency_check or "lower") for unit, ms in est.latency_ms.items()]
     return PrecisionFit(precision, not reason, reason, est, tuple(checks))

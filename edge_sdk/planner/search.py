@@ -60,7 +60,8 @@ def _estimate_precision(cand: Candidate) -> str:
 def evaluate_budgets(budgets: Budgets, est: Estimate, result: TaskResult | None,
                      measured_latency_ms: Mapping[str, float] | None = None) -> tuple[BudgetCheck, ...]:
     """Every budget checked with the measurement where the result has one (latency: where the device
-    measured this very artifact), else the estimate."""
+    measured this very artifact), else the estimate (latency: the end of its error band that
+    `budgets.latency_check` names, where the unit is calibrated)."""
     artifact = result.artifact if result is not None else None
     verification = result.verification if result is not None else None
     arena = artifact.arena if artifact is not None else None
@@ -69,7 +70,8 @@ def evaluate_budgets(budgets: Budgets, est: Estimate, result: TaskResult | None,
         BudgetCheck("flash_bytes", budgets.flash_bytes, est.flash_bytes, artifact.flash_bytes if artifact else None),
         BudgetCheck("ram_bytes", budgets.ram_bytes, ram_estimate, arena.bytes if arena is not None and arena.measured else None),
         BudgetCheck("latency_ms", budgets.latency_ms, est.best_latency_ms,
-                    (measured_latency_ms or {}).get(artifact.sha256) if artifact is not None else None),
+                    (measured_latency_ms or {}).get(artifact.sha256) if artifact is not None else None,
+                    band=est.best_latency_band_ms, check_on=budgets.latency_check or "lower"),
     ]
     if verification is not None and verification.accuracy is not None and budgets.max_accuracy_drop is not None:
         checks.append(BudgetCheck("accuracy", budgets.max_accuracy_drop, measured=verification.accuracy.drop,

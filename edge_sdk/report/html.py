@@ -173,7 +173,9 @@ def _budgets(report: dict) -> str:
             Bar("measured", measured, text(measured_label, measured) if measured is not None else "not measured"),
         )
         rows.append(Row(label, bars, limit, fmt(limit)))
-        table.append([escape(label), fmt(limit), fmt(estimate), fmt(measured), _ok(entry.get("ok") if entry else None)])
+        band = entry.get("band")
+        shown = fmt(estimate) + (f" (band {fmt(band[0])}-{fmt(band[1])}; checked: {entry.get('basis')})" if band else "")
+        table.append([escape(label), fmt(limit), escape(shown), fmt(measured), _ok(entry.get("ok") if entry else None)])
     chart = grouped_hbars("budget-chart", rows, title="budgets: limit vs estimate vs measured", shared_scale=False)
     key = legend([("estimate", "estimate"), ("measured", "measured"), ("limit", "limit (budget)")])
     return _section(

@@ -161,6 +161,14 @@ def test_calibrate_writes_an_overlay_that_profiles_show_accepts_and_estimates_th
         got = estimate(analyze(load_model(tmp_path / f"{name}.keras")), calibrated, fmt="tflm", precision="int8")
         fitted = expected[name] * (1 + summary["errors"][f"{name}/{name}.keras"])
         assert got.latency_ms["cpu"] == pytest.approx(fitted, rel=0.005)
+    ratios = [1 / (1 + e) for e in summary["leave_one_out_errors"].values()]
+    assert kernels["error_band"]["int8"] == pytest.approx([min(ratios), max(ratios)], rel=1e-3)
+    for check_on in ("lower", "upper"):  # plan shows the band and checks the end it was told to
+        planned = run_cli("plan", "--model", str(tmp_path / "cnn.keras"), "--target", "my-board", "--profiles-dir",
+                          str(out.parent), "--latency-check", check_on, "--json")
+        assert planned.returncode == 0, planned.stderr
+        rung = json.loads(planned.stdout)["targets"]["my-board"]["ladder"][0]
+        assert rung["estimates"]["latency_band_ms"]["cpu"] and rung["budgets"]["latency_ms"]["basis"] == f"band {check_on} end"
 
 
 def test_calibrate_names_the_file_it_cannot_use_and_writes_nothing(tmp_path):
