@@ -71,6 +71,7 @@ def rungs_of(report: dict) -> list[dict]:
             "rung": a["name"], "status": a["status"], "status4": NORMALIZE.get(a["status"], a["status"]),
             "reason": a.get("reason") or "", "error_kind": err.get("kind"), "internal": bool(err.get("internal")),
             "bytes": (a.get("measured") or {}).get("flash_bytes"), "arena": (a.get("measured") or {}).get("arena_bytes_measured"),
+            "bytes_est": (a.get("estimates") or {}).get("flash_bytes"), "arena_est": (a.get("estimates") or {}).get("arena_bytes"),
             "metric": metric, "value": value, "trains": any(s["technique"] not in ("export", "ptq") for s in a.get("steps", [])),
         })
     return out
@@ -118,8 +119,24 @@ def summarize(rows: list[dict]) -> dict:
                                 for r in rows if r.get("bench") and r["bench"]["exit"] != "0"],
         "bench_host_runs": sum(1 for r in rows if r.get("bench")),
         "failed_rungs": failures,
+        "estimates_vs_tflm": estimate_errors(rows),
         "wall_s": round(sum(r.get("wall_s") or 0 for r in rows), 1),
     }
+
+
+def estimate_errors(rows: list[dict]) -> dict:
+    """The planner's flash and arena estimates against TFLM's own figures for every built Cortex-M rung
+    (artifact bytes; the smallest arena the interpreter allocates and runs it in): the issue-18 goal
+    is within 5%. `worst` names the rung of each largest miss."""
+    out = {}
+    for key, measured_key, estimate_key in (("flash", "bytes", "bytes_est"), ("arena", "arena", "arena_est")):
+        errors = [(g[estimate_key] / g[measured_key] - 1, f"{r['model']}/{g['rung']}") for r in rows
+                  if r["target"] == "cortex-m" for g in r.get("rungs", []) if g.get(measured_key) and g.get(estimate_key)]
+        worst = max(errors, key=lambda e: abs(e[0]), default=None)
+        out[key] = {"rungs": len(errors), "max_abs_error": round(abs(worst[0]), 4) if worst else None,
+                    "worst": f"{worst[1]} {worst[0]:+.1%}" if worst else None,
+                    "within_5pct": sum(abs(e) <= 0.05 for e, _ in errors)}
+    return out
 
 
 def _kib(n: int | None) -> str:
@@ -154,6 +171,10 @@ def markdown_summary(summary: dict) -> str:
            + ", ".join(f"{k}: {v}" for k, v in summary["rung_status_total"].items())]
     for fam, c in summary["rung_status_per_family"].items():
         out.append(f"  - {fam}: " + ", ".join(f"{k} {v}" for k, v in c.items()))
+    for key, e in (summary.get("estimates_vs_tflm") or {}).items():
+        if e["rungs"]:
+            out.append(f"- {key} estimate vs TFLM's figure on {e['rungs']} built Cortex-M rungs: {e['within_5pct']} within 5%, "
+                       f"largest miss {e['worst']}")
     out.append(f"- total build wall time: {summary['wall_s']} s")
     if summary["failed_rungs"]:
         groups: dict[tuple, list[str]] = {}

@@ -76,3 +76,17 @@ def test_matrix_reads_the_metric_each_output_was_judged_by():
     row = matrix.row_from_report({"attempts": [attempt], "verification": {"fidelity": fidelity}, "artifacts": [{"bytes": 10}]})
     assert (row["metric"], row["value"]) == ("cosine_min", 0.9989)
     assert (row["rungs"][0]["metric"], row["rungs"][0]["value"]) == ("cosine_min", 0.9989)
+
+
+def test_summary_scores_flash_and_arena_estimates_against_tflm_on_cortex_m_rungs_only():
+    def rung(name, measured, est, arena, arena_est):
+        return {"rung": name, "status": "accepted", "status4": "accepted", "reason": "ok", "error_kind": None,
+                "internal": False, "bytes": measured, "bytes_est": est, "arena": arena, "arena_est": arena_est}
+
+    rows = [{"model": "m", "target": "cortex-m", "exit": "0", "rungs": [rung("int8", 1000, 1030, 2000, 1600),
+                                                                       rung("int16x8", 1000, 990, None, 900)]},
+            {"model": "m", "target": "android", "exit": "0", "rungs": [rung("fp16", 1000, 2000, None, None)]}]
+    s = matrix.summarize(rows)["estimates_vs_tflm"]
+    assert s["flash"] == {"rungs": 2, "max_abs_error": 0.03, "worst": "m/int8 +3.0%", "within_5pct": 2}
+    assert s["arena"] == {"rungs": 1, "max_abs_error": 0.2, "worst": "m/int8 -20.0%", "within_5pct": 0}
+    assert "arena estimate vs TFLM's figure on 1 built Cortex-M rungs: 0 within 5%" in matrix.markdown_summary(matrix.summarize(rows))
