@@ -5,10 +5,23 @@
         pairs too, one pair per FULLY_CONNECTED weight and bias with `dense_per_tensor`) + the format's per-tensor / per-op and fixed overhead (`Format.size`, calibrated
         against real artifacts; a format may bring its own estimate, e.g. weight blobs + program).
     estimate_arena_bytes(info, dtype="int8", dense_per_tensor=False) -> int
-        the TFLM tensor arena: a liveness simulation of the TFLite op graph with TFLM's greedy memory
-        planner (head) + the interpreter's persistent allocations (tail). A per-channel layer's kernel
-        keeps two int32 multipliers per output channel there; `dense_per_tensor` (FULLY_CONNECTED
-        weights with one scale) drops them for FULLY_CONNECTED.
+        the smallest TFLM tensor arena the interpreter allocates and runs the model in, from the
+        interpreter's allocation timeline: the tail (persistent: bookkeeping, eval tensors, nodes,
+        kernel op data) grows op by op as kernels are prepared, and the head must hold, in turn,
+          - while an op is prepared: its temporary TfLiteTensors and, per quantized weight and bias,
+            an int32 zero-point array of one entry per channel (InitializeTfLiteTensorFromFlatbuffer);
+          - while the memory plan is computed: an AllocationInfo per tensor and the greedy planner's
+            per-buffer lists (MicroAllocator::CommitStaticMemoryPlan);
+          - while it runs: the activations, placed by a liveness simulation of the TFLite op graph with
+            TFLM's greedy memory planner (what RecordingMicroAllocator reports as the head).
+        The arena is the largest tail + head along the way. On models with small activations and wide
+        layers (a dense autoencoder) the first two exceed the activations, and an arena sized from the
+        recorder's total fails to allocate (measured: 17,360 B recorded, 22,048 B needed). A
+        per-channel layer's kernel keeps two int32 multipliers per output channel in the tail;
+        `dense_per_tensor` (FULLY_CONNECTED weights with one scale) drops them for FULLY_CONNECTED. An
+        int16 SOFTMAX keeps its exp and reciprocal lookup tables there. Known limit: a wide layer in
+        the middle of a dense stack is overestimated (up to +27% on 3-layer probes; the temporaries of
+        such an op are smaller than this model charges), the safe direction for a RAM budget.
 
 ModelInfo layers are Keras layers, not TFLite ops: each layer's `runtime_ops["tflite"]` says what
 survives conversion (empty: folded into its producer, e.g. BatchNormalization after a conv, a fused
@@ -17,8 +30,10 @@ SOFTMAX: an intermediate tensor). Callers may scale `info.params` and `info.peak
 (narrower candidate models); both estimates scale with them.
 
 Constants were measured with ai-edge-litert/TF 2.21 flatbuffers and the tflite-micro Python
-interpreter's RecordingMicroAllocator (64-bit host) on a plain CNN, a separable CNN with residual Adds
-and an MLP (tests/planner/test_memory.py checks the estimates against fresh measurements).
+interpreter (64-bit host: its structs are larger than a Cortex-M's) on a plain CNN, a separable CNN with
+residual Adds, an MLP, a dense autoencoder and stacks of dense layers; tests/planner/test_memory.py
+checks the estimates against fresh measurements (the arena: the smallest one the interpreter runs in,
+found by arena_search.required_arena).
 """
 
 from __future__ import annotations
@@ -45,6 +60,16 @@ EVAL_TENSOR_BYTES = 24  # TfLiteEvalTensor per tensor (constants included)
 NODE_BYTES = 64  # NodeAndRegistration per op
 IO_TENSOR_BYTES = 96  # persistent TfLiteTensor + its quantization arrays, per graph input/output
 TAIL_FIXED_BYTES = 720  # subgraph/context bookkeeping
+INT16_OP_DATA = {"SOFTMAX": 2080}  # extra persistent bytes of the int16 kernel (LUTs), measured
+# head while the memory plan is computed: per tensor (AllocationInfo), per planned buffer (the greedy
+# planner's requirement, offset and sort lists); fitted on stacks of 1-20 dense layers (to 16 B)
+PLAN_INFO_BYTES = 32
+PLAN_BUFFER_BYTES = 40
+PLAN_FIXED_BYTES = -8
+# head while one weighted op is prepared: per tensor it touches (temporary TfLiteTensor and its
+# quantization struct), per channel of each quantized constant (an int32 zero point)
+PREPARE_TENSOR_BYTES = 82
+ZERO_POINT_BYTES = 4
 OP_DATA = {  # kernel op data (persistent buffers): (fixed bytes, bytes per output channel)
     "CONV_2D": (80, 8), "DEPTHWISE_CONV_2D": (80, 8), "FULLY_CONNECTED": (80, 8), "TRANSPOSE_CONV": (80, 8),
     "SOFTMAX": (124, 0), "ADD": (64, 0), "SUB": (64, 0), "MUL": (64, 0), "MEAN": (48, 0),
@@ -161,20 +186,32 @@ def estimate_arena_bytes(info: ModelInfo, dtype: str = "int8", dense_per_tensor:
         last[t] = n - 1
     scale = _activation_scale(info)
     sizes = [_align(s * scale * DTYPE_BYTES[dtype], TFLM_ALIGN) for s in g.sizes]
-    head = greedy_plan(sizes, first, last)
     constants = sum(CONST_INPUTS.get(op, 0) for op, *_ in g.ops)
-    op_data = sum(
-        OP_DATA.get(op, DEFAULT_OP_DATA)[0] + OP_DATA.get(op, DEFAULT_OP_DATA)[1] * (0 if _per_tensor_op(op, dense_per_tensor) else ch)
-        for op, _, _, ch in g.ops
-    )
+    # the allocation timeline: the tail before any kernel is prepared, then each op's Prepare adds its
+    # persistent op data while its temporaries sit in the head, then the plan is computed, then it runs
     tail = (
         TAIL_FIXED_BYTES
         + EVAL_TENSOR_BYTES * (len(g.sizes) + constants)
         + NODE_BYTES * n
         + IO_TENSOR_BYTES * (len(g.inputs) + len(g.outputs))
-        + op_data
     )
-    return int(head + tail)
+    peak = 0
+    for op, ins, _, ch in g.ops:
+        per_tensor = _per_tensor_op(op, dense_per_tensor)
+        fixed, per_channel = OP_DATA.get(op, DEFAULT_OP_DATA)
+        tail += fixed + per_channel * (0 if per_tensor else ch) + (INT16_OP_DATA.get(op, 0) if dtype == "int16" else 0)
+        peak = max(peak, tail + _prepare_bytes(op, len(ins), 1 if per_tensor else ch))
+    planning = PLAN_INFO_BYTES * (len(g.sizes) + constants) + PLAN_BUFFER_BYTES * len(g.sizes) + PLAN_FIXED_BYTES
+    return int(max(peak, tail + planning, tail + greedy_plan(sizes, first, last)))
+
+
+def _prepare_bytes(op: str, activation_inputs: int, channels: int) -> int:
+    """The temporaries of one op's Prepare: its tensors, and for a weighted op a zero-point entry per
+    channel of its weights and bias (`channels` 1 when they have a single scale)."""
+    consts = CONST_INPUTS.get(op, 0)
+    weighted = op in OP_DATA and OP_DATA[op][1] > 0
+    zero_points = ZERO_POINT_BYTES * (channels + 1) * min(consts, 2) if weighted else 0
+    return _align(PREPARE_TENSOR_BYTES * (activation_inputs + consts + 1) + zero_points, TFLM_ALIGN)
 
 
 def _weight_tensors(info: ModelInfo) -> list[tuple[int, int]]:

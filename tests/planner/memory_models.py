@@ -1,5 +1,7 @@
-"""Three small architectures for checking the size and arena estimates against measured artifacts:
-a plain CNN (the digits example), a depthwise/separable CNN with residual Adds, and an MLP. Built with
+"""Small architectures for checking the size and arena estimates against measured artifacts: a plain
+CNN (the digits example), a depthwise/separable CNN with residual Adds, an MLP, and a wide dense
+autoencoder (small activations, wide layers: the shape where the arena is set by TFLM's temporary
+allocations, not by the activations). Built with
 fixed seeds on the digits input shape and trained for two epochs on the real digits data (trained
 weights matter: the converter merges identical constants, e.g. the all-zero biases of a fresh model)."""
 
@@ -47,3 +49,20 @@ def mlp(keras):
     x = L.Dense(64, activation="relu", name="fc2")(x)
     out = L.Dense(10, activation="softmax", name="probs")(x)
     return _train(keras.Model(inp, out, name="mlp"), keras)
+
+
+def wide_autoencoder(keras):
+    """The MLPerf Tiny anomaly-detection shape, smaller: Dense + BatchNorm + ReLU blocks through a
+    narrow code, its widest layer last (there 640 wide; here 256, the input tiled four times)."""
+    keras.utils.set_random_seed(3)
+    L = keras.layers
+    inp = L.Input((8, 8, 1), name="image")
+    x = L.Flatten(name="flat")(inp)
+    for i, width in enumerate((64, 64, 8, 64, 64)):
+        x = L.ReLU(name=f"relu{i}")(L.BatchNormalization(name=f"bn{i}")(L.Dense(width, name=f"fc{i}")(x)))
+    model = keras.Model(inp, L.Dense(256, name="reconstruction")(x), name="wide_ae")
+    with np.load(TRAIN) as d:
+        x_train = d["x"].astype("float32")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    model.fit(x_train, np.tile(x_train.reshape(len(x_train), -1), 4), epochs=2, batch_size=64, verbose=0, shuffle=False)
+    return model
