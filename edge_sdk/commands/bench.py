@@ -18,6 +18,8 @@ def summary(doc: dict) -> str:
     line = f"{b['device']:<14} {b['artifact']:<14} {b['runs']} runs  {stats}  peak RSS {human_bytes(b['peak_memory_bytes'])}"
     if b.get("arena_bytes"):
         line += f"  arena {human_bytes(b['arena_bytes'])}"
+    if b.get("op_profile"):
+        line += f"  {len(b['op_profile'])} operators timed"
     cmp = doc.get("latency_vs_estimate")
     if cmp:
         line += f"  (estimate {cmp['estimated_ms']:.3f} ms on {cmp['unit']}: measured x{cmp['ratio']:.2f})"
@@ -45,6 +47,8 @@ def register(app: typer.Typer) -> None:
         config_file: Optional[Path] = typer.Option(None, "--config", help="edge-sdk.yaml naming devices (default: ./edge-sdk.yaml)."),
         inputs: Optional[Path] = typer.Option(
             None, "--inputs", help=".npz of real inputs, its first sample fed on any device (default: the build's eval data)."),
+        op_profile_runs: int = typer.Option(
+            10, "--op-profile-runs", help="Python runner, .pte: traced runs after the timed ones for per-operator times (ExecuTorch ETDump; 0: none)."),
         json_out: bool = JsonOption,
     ) -> None:
         """Run a built artifact on the host or a device and record measured latency next to the estimate."""
@@ -53,7 +57,7 @@ def register(app: typer.Typer) -> None:
         outcome = bench(
             path, device, config_file=config_file, runs=runs, warmup=warmup, threads=threads, delegate=delegate,
             timeout_s=timeout, idle_timeout_s=idle_timeout, binary=binary, remote_python=remote_python,
-            identity=identity, ssh_options=tuple(ssh_option), inputs=inputs,
+            identity=identity, ssh_options=tuple(ssh_option), inputs=inputs, op_profile_runs=op_profile_runs,
         )
         doc = outcome.document
         if json_out:

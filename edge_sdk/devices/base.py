@@ -46,12 +46,15 @@ class BenchConfig:
     inputs: Path | None = None  # one sample: input_0, input_1, ... (.npz, devices/inputs.py) instead of random data
     inputs_source: Path | None = None  # the file that sample came from (--inputs, or the build's eval data)
     inputs_required: bool = False  # --inputs asked for it: a device side that cannot take it is an error
+    op_profile_runs: int = 10  # .pte on the Python runner: traced runs after the timed ones, for per-op times
 
     def __post_init__(self) -> None:
         if self.runs < 1:
             raise DeviceError(f"--runs {self.runs}: need at least 1 timed run")
         if self.warmup < 0:
             raise DeviceError(f"--warmup {self.warmup}: must be 0 or more")
+        if self.op_profile_runs < 0:
+            raise DeviceError(f"--op-profile-runs {self.op_profile_runs}: must be 0 (none) or more")
         if self.delegate not in DELEGATES:
             raise DeviceError(f"--delegate {self.delegate!r}: valid: {', '.join(DELEGATES)}")
         for flag, seconds in (("--timeout", self.timeout_s), ("--idle-timeout", self.idle_timeout_s)):

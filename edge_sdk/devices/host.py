@@ -42,6 +42,8 @@ def runner_args(artifact: Artifact, config: BenchConfig, model: str) -> list[str
         args += ["--run-delay-s", str(config.run_delay_s)]
     if config.inputs:
         args += ["--inputs", str(config.inputs) if Path(model).is_absolute() else config.inputs.name]
+    if kind == "pte" and config.op_profile_runs:
+        args += ["--op-profile-runs", str(config.op_profile_runs)]
     return args
 
 

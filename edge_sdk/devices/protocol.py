@@ -3,7 +3,7 @@ into a `BenchResult`:
 
     {"event": "start", "runs": N, "warmup": W, ...}     a benchmark begins (anything before it is ignored)
     {"event": "run", "i": k, "us": 812.4}               one timed run ("ms" is accepted too)
-    {"event": "done", "peak_rss_bytes": ..., "arena_bytes": ...}
+    {"event": "done", "peak_rss_bytes": ..., "arena_bytes": ..., "ops": [...]}   ops: per-operator times, optional
     {"event": "error", "message": "..."}
 
 Lines that are not JSON objects (boot banners, logs) are kept as context for error messages only.
@@ -57,7 +57,7 @@ class RunCollector:
         return f" (last output: {self.log[-1][:200]})" if self.log else ""
 
     def result(self) -> BenchResult:
-        extra = {k: v for k, v in self.end.items() if k not in ("event", "peak_rss_bytes", "arena_bytes")}
+        extra = {k: v for k, v in self.end.items() if k not in ("event", "peak_rss_bytes", "arena_bytes", "ops")}
         return BenchResult(
             device=self.device,
             runner=self.runner,
@@ -70,6 +70,7 @@ class RunCollector:
             complete=self.done,
             raw={"start": {k: v for k, v in self.start.items() if k != "event"}, "done": extra,
                  "samples_ms": [round(s, 4) for s in self.samples_ms]},
+            op_profile=self.end.get("ops"),
         )
 
 

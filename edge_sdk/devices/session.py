@@ -66,6 +66,7 @@ def _save(target: BenchTarget, result: BenchResult) -> dict:
         report["bench"] = {**result.to_dict(), "on_device": result.runner != "host",
                            "latency_vs_estimate": doc.get("latency_vs_estimate")}
         report["bench"].pop("raw", None)
+        report["bench"].pop("op_profile", None)  # per-operator times stay in bench.json
         write_json(target.report_path, report)
         from edge_sdk.report.html import write_html
 

@@ -8,7 +8,9 @@ sets some costs to zero (measured: the autoencoder's dense layers free after fit
 the fit is pulled weakly toward a prior, the unit's rate model (`PRIOR_WEIGHT` per feature, in the same
 relative units as a measurement): a kind the measurements do not pin stays near the rate model, one
 they do follows them. The leave-one-out errors (each model predicted by a fit without it) show how far
-the fit carries to other op mixes; their range of measured / estimated ratios is the error band the
+the fit carries to other op mixes. A bench.json whose runtime traced its operators (`op_profile`:
+ExecuTorch's ETDump on the Python runner) gives one row per op kind instead of one per model
+(`traced_samples`), so a single traced bench can pin several kinds; their range of measured / estimated ratios is the error band the
 overlay gives later estimates on the unit (`kernels.error_band`, docs/estimates.md "Error bands").
 """
 
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk.errors import ConfigError, DataError
-from edge_sdk.planner.cost_model import FEATURES, OP_KINDS, OPS, op_work
+from edge_sdk.planner.cost_model import FEATURES, OP_KINDS, OPS, op_work, traced_kinds
 from edge_sdk.profiles import ComputeUnit, KernelCosts, Profile
 
 
@@ -97,7 +99,7 @@ def read_samples(bench_files: list[Path]) -> tuple[list[Sample], set[str], set[s
     """One Sample per bench.json (its artifact analysed: the runtime ops it holds), with the profiles
     the files name and the artifact formats. DataError naming the file on anything unreadable."""
     from edge_sdk.model import analyze, load_model
-    from edge_sdk.planner.estimate import compute_dtype
+    from edge_sdk.planner.estimate import COMPUTE_DTYPE, compute_dtype
     from edge_sdk.profiles import OP_NAMESPACE
 
     samples, profiles, formats = [], set(), set()
@@ -116,17 +118,66 @@ def read_samples(bench_files: list[Path]) -> tuple[list[Sample], set[str], set[s
                             "describes; calibrate from runs on the device")
         if not bench.get("complete") or measured <= 0:
             raise DataError(f"{path}: the measurement is incomplete ({bench.get('error') or 'no latency'}); re-run `edge-sdk bench`")
+        if precision not in COMPUTE_DTYPE and not precision.startswith("int8"):
+            raise DataError(f"{path}: the artifact's precision is {precision!r} (benchmarked outside its build output?); "
+                            "bench OUT/<profile> as the build wrote it, so report.json names the precision")
         if fmt not in OP_NAMESPACE:
             raise DataError(f"{path}: artifact format {fmt!r} has no op vocabulary to fit; valid: {', '.join(OP_NAMESPACE)}")
-        if not artifact_path.is_file():
+        if not artifact_path.exists():
             raise DataError(f"{path}: its artifact {artifact_path} is missing; keep bench.json beside the build output")
-        info = analyze(load_model(artifact_path))
+        info = analyze(load_model(artifact_path if fmt in ANALYSABLE_ARTIFACTS else source_model(path, fmt)))
         dtype = compute_dtype("int8" if precision.startswith("int8") else precision)  # int8-mixed: int8 kernels
         work = op_work(info, OP_NAMESPACE[fmt], dtype)
-        samples.append(Sample(f"{path.parent.name}/{artifact_path.name}", work, measured, dtype))
+        name = f"{path.parent.name}/{artifact_path.name}"
+        traced = bench.get("op_profile")
+        samples.extend(traced_samples(name, work, traced, dtype) if traced else [Sample(name, work, measured, dtype)])
         profiles.add(doc.get("profile"))
         formats.add(fmt)
     return samples, profiles - {None}, formats
+
+
+ANALYSABLE_ARTIFACTS = ("tflite", "tflm")  # artifacts load_model reads; the others through their source model
+RESHAPING_STEPS = ("distill", "lowrank")  # techniques that change the architecture (so its work per kind)
+
+
+def source_model(bench_path: Path, fmt: str) -> Path:
+    """The model a .pte (or other unreadable artifact) was built from, from the build's report.json
+    beside bench.json; refused when the chosen rung changed the architecture (a distilled student,
+    low-rank or channel-pruned layers), whose work per kind the source model does not have."""
+    report_path = bench_path.parent / "report.json"
+    try:
+        report = json.loads(report_path.read_text())
+        model = Path(report["model"]["path"])
+        steps = report["plan"]["steps"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(f"{bench_path}: a {fmt} artifact is analysed through the model it was built from, named in the "
+                        f"build's report.json; keep {report_path.name} beside bench.json (the build output as written)") from None
+    reshaped = [s["technique"] for s in steps
+                if s.get("technique") in RESHAPING_STEPS or (s.get("params") or {}).get("structure") == "channel"]
+    if reshaped:
+        raise DataError(f"{bench_path}: rung {report['plan'].get('name')} changed the architecture ({', '.join(reshaped)}), "
+                        f"so its {fmt} artifact has work the source model does not show; calibrate from a rung that keeps "
+                        "the architecture (e.g. int8 or fp32)")
+    model = model if model.is_absolute() else (bench_path.parent / model).resolve()
+    if not model.exists():
+        raise DataError(f"{bench_path}: the model it was built from, {model}, is missing; calibrate where the build ran")
+    return model
+
+
+def traced_samples(name: str, work: dict[str, float], ops: list[dict], dtype: str) -> list[Sample]:
+    """One Sample per group of op kinds the traced operators ran (cost_model.traced_kinds): the time of
+    that group's operators against the model's work of those kinds and their count. So one traced
+    bench gives a row per kind instead of one per model. Operators of no known kind, or of kinds the
+    model has no work of (layout transposes a delegate inserts), are left out: the fit cannot place
+    their time."""
+    groups: dict[tuple[str, ...], list[float]] = {}
+    for op in ops:
+        kinds = traced_kinds(str(op.get("name", "")))
+        if kinds is not None and any(work.get(k) for k in kinds):
+            groups.setdefault(kinds, []).append(float(op["p50_ms"]))
+    return [Sample(f"{name}:{'+'.join(kinds)}", {**{k: work[k] for k in kinds if work.get(k)}, OPS: float(len(times))},
+                   sum(times), dtype)
+            for kinds, times in groups.items() if sum(times) > 0]
 
 
 def pick_unit(profile: Profile, fmt: str, unit_name: str | None) -> ComputeUnit:

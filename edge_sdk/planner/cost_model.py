@@ -14,7 +14,8 @@ weight_byte_cycles is the memory term: weights streamed from flash through its w
 A kind without a coefficient falls back to the unit's MAC rate and efficiency (`dtypes`), the op
 count to the default dispatch cost (estimate.OP_OVERHEAD_CYCLES).
 
-The features (`op_work`) are also what `edge-sdk calibrate` fits coefficients to (planner/calibrate.py).
+The features (`op_work`) are also what `edge-sdk calibrate` fits coefficients to (planner/calibrate.py);
+`traced_kinds` says which kinds an operator a runtime traced (bench.json's `op_profile`) ran.
 """
 
 from __future__ import annotations
@@ -96,3 +97,31 @@ def kernel_ms(work: dict[str, float], cycles: dict[str, float], clock_hz: float,
     defaults = {**dict.fromkeys(OP_KINDS, default_cycles_per_mac), OPS: default_op_cycles, WEIGHT_BYTES: 0.0}
     total = sum(cycles.get(feature, defaults[feature]) * amount for feature, amount in work.items())
     return 1000 * total / clock_hz
+
+
+# A traced operator's name (XNNPACK's own op names inside an ExecuTorch delegate, ExecuTorch's portable
+# `native_call_<aten op>.out`) -> the op kinds it may be; first match wins. Where the name cannot tell
+# kinds apart it maps to all of them (XNNPACK runs 1x1 and kxk convolutions as GEMM or IGEMM, a portable
+# convolution may be any of three), and the fit attributes its time over them.
+_TRACED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("dwconv", ("depthwise",)),
+    ("deconvolution", ("conv",)),
+    ("convolution (n", ("conv", "pointwise")),  # XNNPACK: "Convolution (NHWC, F32) GEMM|IGEMM"
+    ("convolution", ("conv", "pointwise", "depthwise")),
+    ("fully connected", ("dense",)), ("batch matrix multiply", ("dense",)), ("addmm", ("dense",)),
+    ("linear", ("dense",)), ("native_call_mm", ("dense",)), ("bmm", ("dense",)),
+    ("pool", ("pooling",)), ("mean", ("pooling",)),
+    ("softmax", ("activation",)), ("clamp", ("activation",)), ("relu", ("activation",)), ("sigmoid", ("activation",)),
+    ("tanh", ("activation",)), ("hardswish", ("activation",)), ("gelu", ("activation",)), ("elu", ("activation",)),
+    ("add", ("elementwise",)), ("multiply", ("elementwise",)), ("mul", ("elementwise",)), ("subtract", ("elementwise",)),
+    ("sub", ("elementwise",)), ("divide", ("elementwise",)), ("div", ("elementwise",)),
+    ("transpose", ("data_movement",)), ("permute", ("data_movement",)), ("reshape", ("data_movement",)),
+    ("view", ("data_movement",)), ("copy", ("data_movement",)), ("concatenat", ("data_movement",)),
+    ("cat.out", ("data_movement",)), ("slice", ("data_movement",)), ("split", ("data_movement",)),
+)
+
+
+def traced_kinds(name: str) -> tuple[str, ...] | None:
+    """The op kinds a traced operator ran (XNNPACK or ExecuTorch portable names), None when unknown."""
+    lowered = name.lower()
+    return next((kinds for pattern, kinds in _TRACED_KINDS if pattern in lowered), None)

@@ -20,6 +20,8 @@ if the connection drops (the protocol every edge-sdk harness speaks, also over U
     {"event": "start", "kind": "tflite", "runtime": "litert", "runs": 50, "warmup": 5, "threads": 4}
     {"event": "run", "i": 0, "us": 812.4}            one line per timed run (warm-up runs are not printed)
     {"event": "done", "runs": 50, "peak_rss_bytes": 61234176, "arena_bytes": null, ...}
+        with --op-profile-runs N on a .pte, "ops": [{"name": "Convolution (NHWC, F32) IGEMM #1",
+        "p50_ms": 0.007, "runs": N}, ...]: per-operator times from ExecuTorch's event tracer (ETDump)
     {"event": "error", "message": "..."}             then exit status 1
 
 Defaults come from `config.json` beside this file when the harness was emitted by `edge-sdk build`
@@ -41,6 +43,8 @@ from pathlib import Path
 PROTOCOL_VERSION = 1
 KINDS = ("tflite", "tflm", "pte")
 # ExecuTorch tensor dtypes: c10 ScalarType code (TensorInfo.dtype()) -> name
+# ExecuTorch trace events that are the runtime's own, not an operator
+ET_BOOKKEEPING = ("Method::init", "Program::load_method", "Method::execute", "DELEGATE_CALL", "OPERATOR_CALL")
 ET_DTYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "float16", 6: "float32",
              7: "float64", 11: "bool", 15: "bfloat16"}
 
@@ -201,6 +205,7 @@ class ExecuTorch:
                 _unsafe_reset_threadpool(threads)
             except ImportError:
                 pass
+        self.model = model
         program = Runtime.get().load_program(str(model))
         self.method = program.load_method("forward")
         meta = program.metadata("forward")
@@ -225,6 +230,26 @@ class ExecuTorch:
 
     def arena_bytes(self):
         return None
+
+    def op_profile(self, runs: int) -> list:
+        """Per-operator median times: `runs` executes of a second copy of the program loaded with
+        ExecuTorch's event tracer on (the timed runs carry no tracing), read back with
+        executorch.devtools' Inspector. A delegate traces its own operators (XNNPACK: each of its
+        ops); the runtime's bookkeeping events are left out."""
+        from executorch.devtools import Inspector
+        from executorch.runtime import Runtime
+
+        program = Runtime.get().load_program(str(self.model), enable_etdump=True)
+        method = program.load_method("forward")
+        for _ in range(runs):
+            method.execute(self.inputs)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "trace.etdp")
+            program.write_etdump_result_to_file(path, os.path.join(tmp, "debug.bin"))
+            inspector = Inspector(etdump_path=path)
+        return [{"name": event.name, "p50_ms": round(float(event.perf_data.p50), 6), "runs": len(event.perf_data.raw)}
+                for block in inspector.event_blocks if block.name == "Execute"
+                for event in block.events if event.perf_data is not None and event.name not in ET_BOOKKEEPING]
 
 
 def load(kind: str, model: Path, threads: int, seed: int, arena_size=None, inputs_file=None):
@@ -259,6 +284,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--run-delay-s", type=float, default=0.0, help="pause between timed runs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inputs", default=None, help="input_0, input_1, ... arrays (.npz) instead of random data")
+    p.add_argument("--op-profile-runs", type=int, default=d.get("op_profile_runs", 0),
+                   help=".pte: after the timed runs, this many traced runs for per-operator times (0: none)")
     return parse_checked(p, argv)
 
 
@@ -299,8 +326,15 @@ def main(argv=None) -> int:
             emit("run", i=i, us=round((time.perf_counter_ns() - start) / 1e3, 3))
             if args.run_delay_s:
                 time.sleep(args.run_delay_s)
-        emit("done", runs=args.runs, peak_rss_bytes=peak_rss_bytes(), rss_before_load_bytes=rss_start,
-             arena_bytes=engine.arena_bytes())
+        peak_rss = peak_rss_bytes()  # before the traced runs, which load a second program
+        profile = {}
+        if args.op_profile_runs > 0 and hasattr(engine, "op_profile"):
+            try:
+                profile["ops"] = engine.op_profile(args.op_profile_runs)
+            except Exception as exc:  # tracing is extra (a board's ExecuTorch may lack devtools): the runs stand
+                profile["ops_error"] = f"{type(exc).__name__}: {exc}"
+        emit("done", runs=args.runs, peak_rss_bytes=peak_rss, rss_before_load_bytes=rss_start,
+             arena_bytes=engine.arena_bytes(), **profile)
     except Exception as exc:  # the reader turns this into a DeviceError naming the board
         emit("error", message=f"{type(exc).__name__}: {exc}")
         return 1

@@ -68,6 +68,29 @@ def test_collector_ignores_noise_and_waits_for_start():
     assert c.feed('{"event":"done","arena_bytes":7184,"peak_rss_bytes":null}\r') is True
     r = c.result()
     assert r.complete and r.runs == 2 and r.raw["samples_ms"] == [1.5, 2.5] and r.arena_bytes == 7184
+    assert r.op_profile is None
+
+
+def test_per_operator_times_of_the_done_event_become_the_op_profile():
+    c = RunCollector("ssh:pi@127.0.0.1", "ssh", "model.pte", BenchConfig())
+    c.feed('{"event":"start","runs":1}')
+    c.feed('{"event":"run","i":0,"us":900}')
+    ops = [{"name": "Convolution (NHWC, F32) IGEMM #1", "p50_ms": 0.6, "runs": 10}]
+    assert c.feed(json.dumps({"event": "done", "ops": ops}))
+    r = c.result()
+    assert r.op_profile == ops and "ops" not in r.raw["done"]
+
+
+def test_the_python_runner_is_asked_for_per_operator_times_of_a_pte_only(tmp_path):
+    from edge_sdk.contracts.records import Artifact
+    from edge_sdk.devices.host import runner_args
+
+    def args(fmt, **config):
+        artifact = Artifact(fmt, tmp_path / f"m.{fmt}", 1, 1, "0" * 64)
+        return runner_args(artifact, BenchConfig(**config), str(artifact.path))
+
+    assert args("pte")[-2:] == ["--op-profile-runs", "10"]
+    assert "--op-profile-runs" not in args("pte", op_profile_runs=0) and "--op-profile-runs" not in args("tflite")
 
 
 def test_device_side_error_event_raises_with_partial_runs():
@@ -79,7 +102,7 @@ def test_device_side_error_event_raises_with_partial_runs():
     assert info.value.partial.runs == 1 and not info.value.partial.complete
 
 
-@pytest.mark.parametrize("kw", [{"runs": 0}, {"warmup": -1}, {"timeout_s": 0}, {"delegate": "tpu"}])
+@pytest.mark.parametrize("kw", [{"runs": 0}, {"warmup": -1}, {"timeout_s": 0}, {"delegate": "tpu"}, {"op_profile_runs": -1}])
 def test_bad_bench_config_is_a_device_error(kw):
     with pytest.raises(DeviceError):
         BenchConfig(**kw)

@@ -77,6 +77,47 @@ def test_host_pte_runs_on_executorch(pte_artifact, tmp_path, capsys):
     assert bench["complete"] and bench["runs"] == 10
     assert 0 < bench["latency_ms"]["p50"] <= bench["latency_ms"]["p90"] <= bench["latency_ms"]["p99"]
     assert bench["peak_memory_bytes"] > 1 << 20
+    # per-operator times from ExecuTorch's event tracer: XNNPACK's own ops, each of a known kind
+    from edge_sdk.planner.cost_model import traced_kinds
+
+    kinds = {traced_kinds(op["name"]) for op in bench["op_profile"]}
+    assert {("conv", "pointwise"), ("dense",)} <= kinds, bench["op_profile"]
+    assert all(op["runs"] == 10 and op["p50_ms"] >= 0 for op in bench["op_profile"])
+    assert sum(op["p50_ms"] for op in bench["op_profile"]) > 0
+
+
+@pytest.mark.slow
+def test_one_traced_bench_calibrates_a_row_per_op_kind(pte_artifact, tmp_path, capsys):
+    """`edge-sdk calibrate` on a traced bench.json: one fit row per kind the model runs, not one per model
+    (the bench ran on this machine, so it is relabelled as a board's before calibrating)."""
+    import os
+
+    from .conftest import ROOT
+
+    out = copy_out(pte_artifact, tmp_path / "pixel-8")
+    doc = _bench_json(out, capsys, "--runs", "3", "--warmup", "1", "--op-profile-runs", "3")
+    doc["bench"]["runner"] = "ssh"  # as on a board
+    (out / "bench.json").write_text(json.dumps(doc))
+    assert doc["artifact"]["precision"] == "unknown"  # no report.json: calibrate must refuse, not crash
+    assert main(["calibrate", str(out / "bench.json"), "--profile", "pixel-8", "--out", str(tmp_path / "x.yaml")]) == 2
+    assert "precision is 'unknown'" in capsys.readouterr().err
+    doc["artifact"]["precision"] = "float32"  # as in a build output
+    (out / "bench.json").write_text(json.dumps(doc))
+    # what calibrate reads of the build's report.json: the model the .pte was built from, the rung's steps
+    report = {"model": {"path": os.path.relpath(ROOT / "examples" / "torch_digits" / "model.pt2", out)},
+              "plan": {"name": "fp32", "steps": [{"technique": "export", "params": {"format": "pte"}}]}}
+    (out / "report.json").write_text(json.dumps(report))
+    overlay = tmp_path / "profiles" / "board.yaml"
+    calibrate = ["calibrate", str(out / "bench.json"), "--profile", "pixel-8", "--out", str(overlay), "--json"]
+    assert main(calibrate) == 0
+    rows = json.loads(capsys.readouterr().out)["errors"]
+    assert {name.split(":")[1] for name in rows} >= {"conv+pointwise", "dense"}, rows
+    assert overlay.is_file()
+    overlay.unlink()
+    report["plan"] = {"name": "distill0.5-fp32", "steps": [{"technique": "distill", "params": {"width": 0.5}}]}
+    (out / "report.json").write_text(json.dumps(report))
+    assert main(calibrate) == 2  # a student's work per kind is not the source model's
+    assert "changed the architecture (distill)" in capsys.readouterr().err and not overlay.exists()
 
 
 def test_artifact_kind_is_inferred_from_files(tflite_artifact, tflm_artifact, tmp_path):

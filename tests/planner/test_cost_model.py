@@ -184,3 +184,33 @@ def test_calibrate_names_the_file_it_cannot_use_and_writes_nothing(tmp_path):
         assert result.returncode == 2
         assert str(path) in result.stderr and says in result.stderr and "Traceback" not in result.stderr
         assert not out.exists()
+
+
+def test_traced_operators_give_a_row_per_kind_that_pins_each_kind_from_few_models():
+    """Per-operator times (bench.json op_profile) split each model into a row per op kind, so three
+    models determine costs that three whole-model rows could not."""
+    from edge_sdk.planner.calibrate import traced_samples
+    from edge_sdk.planner.cost_model import traced_kinds
+
+    truth = {"conv": 6.0, "pointwise": 6.0, "depthwise": 11.0, "dense": 2.5, "ops": 1500.0}
+    names = {"conv": "Convolution (NHWC, F32) IGEMM #{}", "depthwise": "Convolution (NHWC, F32) DWConv #{}",
+             "dense": "Fully Connected (NC, F32) GEMM #{}"}
+    assert traced_kinds(names["conv"]) == ("conv", "pointwise") and traced_kinds("Transpose (ND, X32) #1") == ("data_movement",)
+    assert traced_kinds("native_call_addmm.out") == ("dense",) and traced_kinds("Convert (NC, F32, QD8) #1") is None
+    rng = np.random.default_rng(3)
+    samples = []
+    for m in range(3):
+        work, ops = {}, []
+        for kind, name in names.items():
+            n = int(rng.integers(1, 6))
+            per_op = rng.uniform(1e4, 1e6, n)
+            work[kind] = float(per_op.sum())
+            ops += [{"name": name.format(i), "p50_ms": 1000 * (truth[kind] * w + truth["ops"]) / CLOCK} for i, w in enumerate(per_op)]
+        ops.append({"name": "Transpose (ND, X32) #9", "p50_ms": 0.5})  # a layout op the model has no work for: left out
+        rows = traced_samples(f"m{m}", work, ops, "float32")
+        assert sorted(r.name.split(":")[1] for r in rows) == ["conv+pointwise", "dense", "depthwise"]
+        samples += rows
+    result = fit(samples, CLOCK)
+    for kind in ("conv", "depthwise", "dense"):
+        assert result.cycles[kind] == pytest.approx(truth[kind], rel=0.02), kind
+    assert max(abs(e) for e in result.errors.values()) < 0.02
