@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         inputs: Optional[Path] = typer.Option(
             None, "--inputs", help=".npz of real inputs, its first sample fed on any device (default: the build's eval data)."),
         op_profile_runs: int = typer.Option(
-            10, "--op-profile-runs", help="Python runner, .pte: traced runs after the timed ones for per-operator times (ExecuTorch ETDump; 0: none)."),
+            10, "--op-profile-runs", help="Runs after the timed ones with operator profiling, for per-operator times (host/ssh .pte: ExecuTorch ETDump; adb .tflite: benchmark_model; 0: none)."),
         json_out: bool = JsonOption,
     ) -> None:
         """Run a built artifact on the host or a device and record measured latency next to the estimate."""

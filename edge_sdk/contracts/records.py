@@ -146,7 +146,8 @@ class BenchResult:
     complete: bool = True  # False when the device disconnected; latency from the runs that finished
     error: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
-    # per operator, where the runtime traces them (ExecuTorch's ETDump): [{name, p50_ms, runs}] in run order
+    # per operator, where the runtime traces them (ExecuTorch's ETDump, benchmark_model's op profiling):
+    # [{name, ms, stat (p50 | avg), runs}] in run order
     op_profile: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict:

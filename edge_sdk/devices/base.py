@@ -46,7 +46,7 @@ class BenchConfig:
     inputs: Path | None = None  # one sample: input_0, input_1, ... (.npz, devices/inputs.py) instead of random data
     inputs_source: Path | None = None  # the file that sample came from (--inputs, or the build's eval data)
     inputs_required: bool = False  # --inputs asked for it: a device side that cannot take it is an error
-    op_profile_runs: int = 10  # .pte on the Python runner: traced runs after the timed ones, for per-op times
+    op_profile_runs: int = 10  # runs after the timed ones with operator profiling (host/ssh .pte, adb .tflite)
 
     def __post_init__(self) -> None:
         if self.runs < 1:

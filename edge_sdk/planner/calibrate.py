@@ -174,7 +174,7 @@ def traced_samples(name: str, work: dict[str, float], ops: list[dict], dtype: st
     for op in ops:
         kinds = traced_kinds(str(op.get("name", "")))
         if kinds is not None and any(work.get(k) for k in kinds):
-            groups.setdefault(kinds, []).append(float(op["p50_ms"]))
+            groups.setdefault(kinds, []).append(float(op["ms"]))
     return [Sample(f"{name}:{'+'.join(kinds)}", {**{k: work[k] for k in kinds if work.get(k)}, OPS: float(len(times))},
                    sum(times), dtype)
             for kinds, times in groups.items() if sum(times) > 0]

@@ -99,11 +99,15 @@ def kernel_ms(work: dict[str, float], cycles: dict[str, float], clock_hz: float,
     return 1000 * total / clock_hz
 
 
-# A traced operator's name (XNNPACK's own op names inside an ExecuTorch delegate, ExecuTorch's portable
-# `native_call_<aten op>.out`) -> the op kinds it may be; first match wins. Where the name cannot tell
+# A traced operator's name (TFLite builtin node types such as DEPTHWISE_CONV_2D, XNNPACK's own op names
+# inside a delegate, ExecuTorch's portable `native_call_<aten op>.out`) -> the op kinds it may be; first
+# match wins. Where the name cannot tell
 # kinds apart it maps to all of them (XNNPACK runs 1x1 and kxk convolutions as GEMM or IGEMM, a portable
 # convolution may be any of three), and the fit attributes its time over them.
 _TRACED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("depthwise_conv_2d", ("depthwise",)), ("transpose_conv", ("conv",)), ("conv_2d", ("conv", "pointwise")),
+    ("fully_connected", ("dense",)), ("batch_matmul", ("dense",)), ("logistic", ("activation",)),
+    ("hard_swish", ("activation",)),
     ("dwconv", ("depthwise",)),
     ("deconvolution", ("conv",)),
     ("convolution (n", ("conv", "pointwise")),  # XNNPACK: "Convolution (NHWC, F32) GEMM|IGEMM"
@@ -122,6 +126,6 @@ _TRACED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def traced_kinds(name: str) -> tuple[str, ...] | None:
-    """The op kinds a traced operator ran (XNNPACK or ExecuTorch portable names), None when unknown."""
+    """The op kinds a traced operator ran (TFLite, XNNPACK or ExecuTorch portable names), None when unknown."""
     lowered = name.lower()
     return next((kinds for pattern, kinds in _TRACED_KINDS if pattern in lowered), None)

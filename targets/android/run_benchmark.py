@@ -20,6 +20,10 @@ Output parsing follows the tools' documented log formats:
                    "Inference timings in us: Init: .., First inference: .., Warmup (avg): .., Inference (avg): ..",
                    "... memory footprint ... (MB): init=.. overall=.." / "Overall peak memory footprint (MB) ...: .."
   executor_runner  "Model executed successfully N time(s) in X ms.", "Setting up planned buffer I, size N."
+With --op-profile-runs N (.tflite), a second benchmark_model run with --enable_op_profiling=true gives
+per-operator times: its "Operator-wise Profiling Info for Regular Benchmark Runs" Run Order table (the
+layout of TensorFlow's StatsCalculator: tab-separated [node type] [start] [first] [avg ms] [%] [cdf%]
+[mem KB] [times called] [Name]), kept apart from the timed runs so they carry no profiling overhead.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ _MEM_FOOTPRINT = re.compile(r"(?:Peak memory footprint|Memory footprint delta fr
                             r"init=([\d.]+) overall=([\d.]+)")
 _ET_DONE = re.compile(r"Model executed successfully (\d+) time\(s\) in ([\d.]+) ms")
 _ET_BUFFER = re.compile(r"Setting up (?:CPU )?planned buffer (\d+), size (\d+)")  # "CPU " since ExecuTorch 1.4
+_OP_PROFILE_TITLE = "Operator-wise Profiling Info for Regular Benchmark Runs"
 MB = 1024 * 1024
 
 
@@ -102,12 +107,13 @@ def input_flags(kind: str, inputs) -> list[str]:
 
 
 def benchmark_argv(base: list[str], kind: str, model: str, binary: str, runs: int, warmup: int, threads: int,
-                   delegate: str, inputs=()) -> list[str]:
+                   delegate: str, inputs=(), op_profile: bool = False) -> list[str]:
     remote_model, remote_binary = f"{REMOTE_DIR}/{Path(model).name}", f"{REMOTE_DIR}/{Path(binary).name}"
     if kind == "tflite":
         flags = [f"--graph={remote_model}", f"--num_threads={threads}", f"--num_runs={runs}",
                  f"--warmup_runs={warmup}", "--min_secs=0", "--warmup_min_secs=0",
-                 *DELEGATE_FLAGS.get(delegate, DELEGATE_FLAGS["xnnpack"])]
+                 *DELEGATE_FLAGS.get(delegate, DELEGATE_FLAGS["xnnpack"]),
+                 *(["--enable_op_profiling=true"] if op_profile else [])]
     else:  # executor_runner times `runs` executions in one process (no separate warm-up flag)
         flags = [f"--model_path={remote_model}", f"--num_executions={runs}", f"--cpu_threads={threads}"]
     return base + ["shell", remote_binary, *flags, *input_flags(kind, inputs)]
@@ -144,6 +150,28 @@ def parse_benchmark_model(text: str) -> dict:
     elif footprint:
         result["peak_memory_bytes"] = int(float(footprint.group(2)) * MB)
     return result
+
+
+def parse_op_profile(text: str) -> list:
+    """The Run Order table after benchmark_model's operator-wise header -> [{name, node, ms, stat, runs}]:
+    `name` is the node type (CONV_2D, or an XNNPACK op such as "Convolution (NHWC, F32) IGEMM"), `node`
+    the tensor it names, `ms` its average per run."""
+    start = text.find(_OP_PROFILE_TITLE)
+    if start < 0:
+        return []
+    ops, in_table = [], False
+    for line in text[start:].splitlines()[1:]:
+        if "Run Order" in line:
+            in_table = True
+            continue
+        if not in_table or "[node type]" in line:
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if len(fields) < 10:  # the blank line (or next title) that ends the table
+            break
+        ops.append({"name": fields[1], "node": fields[9], "ms": float(fields[4]), "stat": "avg",
+                    "runs": int(float(fields[8]))})
+    return ops
 
 
 def parse_executor_runner(text: str) -> dict:
@@ -191,6 +219,8 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds for the benchmark run")
     p.add_argument("--input", action="append", default=[], metavar="FILE:SHAPE",
                    help="raw tensor file for the next model input, e.g. input_0.bin:1,8,8,1 (default: the tool's own)")
+    p.add_argument("--op-profile-runs", type=int, default=0,
+                   help=".tflite: then this many runs with benchmark_model's op profiling, for per-operator times")
     args = p.parse_args(argv)
     try:
         if not args.model:
@@ -207,6 +237,10 @@ def main(argv=None) -> int:
                                     inputs), "running the benchmark", args.timeout)
         result = parse(kind, text)
         result["inputs"] = [Path(path).name for path, _ in inputs] or ("random" if kind == "tflite" else "ones")
+        if kind == "tflite" and args.op_profile_runs > 0:
+            profiled = _call(benchmark_argv(base, kind, args.model, binary, args.op_profile_runs, 1, args.threads,
+                                            args.delegate, inputs, op_profile=True), "profiling the operators", args.timeout)
+            result["op_profile"] = parse_op_profile(profiled)
         print(json.dumps(result, indent=2))
     except AndroidError as exc:
         print(json.dumps({"error": str(exc)}))

@@ -21,7 +21,7 @@ if the connection drops (the protocol every edge-sdk harness speaks, also over U
     {"event": "run", "i": 0, "us": 812.4}            one line per timed run (warm-up runs are not printed)
     {"event": "done", "runs": 50, "peak_rss_bytes": 61234176, "arena_bytes": null, ...}
         with --op-profile-runs N on a .pte, "ops": [{"name": "Convolution (NHWC, F32) IGEMM #1",
-        "p50_ms": 0.007, "runs": N}, ...]: per-operator times from ExecuTorch's event tracer (ETDump)
+        "ms": 0.007, "stat": "p50", "runs": N}, ...]: per-operator times from ExecuTorch's event tracer (ETDump)
     {"event": "error", "message": "..."}             then exit status 1
 
 Defaults come from `config.json` beside this file when the harness was emitted by `edge-sdk build`
@@ -247,7 +247,7 @@ class ExecuTorch:
             path = os.path.join(tmp, "trace.etdp")
             program.write_etdump_result_to_file(path, os.path.join(tmp, "debug.bin"))
             inspector = Inspector(etdump_path=path)
-        return [{"name": event.name, "p50_ms": round(float(event.perf_data.p50), 6), "runs": len(event.perf_data.raw)}
+        return [{"name": event.name, "ms": round(float(event.perf_data.p50), 6), "stat": "p50", "runs": len(event.perf_data.raw)}
                 for block in inspector.event_blocks if block.name == "Execute"
                 for event in block.events if event.perf_data is not None and event.name not in ET_BOOKKEEPING]
 

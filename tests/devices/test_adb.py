@@ -105,6 +105,14 @@ STANDIN_ADB = textwrap.dedent('''\
         print("INFO: Note: as the benchmark tool itself affects memory footprint, the following is only APPROXIMATE to the actual memory footprint of the model at runtime. Take the information at your discretion.")
         print("INFO: Memory footprint delta from the start of the tool (MB): init=2.85156 overall=3.10547")
         print("INFO: Overall peak memory footprint (MB) via periodic monitoring: 9.77734")
+        if flags.get("enable_op_profiling") == "true":  # StatsCalculator's table (tensorflow/core/util/stats_calculator.cc)
+            print("INFO: Operator-wise Profiling Info for Regular Benchmark Runs:")
+            print("============================== Run Order ==============================")
+            print("\t             [node type]\t          [start]\t  [first]\t [avg ms]\t     [%]\t  [cdf%]\t  [mem KB]\t[times called]\t[Name]")
+            for node, ms, name in (("CONV_2D", 0.120, "conv1"), ("MAX_POOL_2D", 0.010, "pool"),
+                                   ("FULLY_CONNECTED", 0.050, "fc"), ("SOFTMAX", 0.005, "probs")):
+                print(f"\t{{node:>24}}\t{{0.0:17.3f}}\t{{ms:9.3f}}\t{{ms:9.3f}}\t{{10.0:7.3f}}%\t{{50.0:7.3f}}%\t{{0.0:10.3f}}\t{{1:9d}}\t[{{name}}]:0")
+            print("")
         sys.exit(0)
     if cmd[0].endswith("executor_runner"):
         n = int(flags["num_executions"])
@@ -160,10 +168,31 @@ def test_adb_tflite_parses_benchmark_model_and_passes_profile_flags(standin_adb,
     assert result.latency_ms["p50"] == pytest.approx(0.298) and result.latency_ms["mean"] == pytest.approx(0.3012)
     assert result.latency_ms["min"] == pytest.approx(0.290) and result.latency_ms["max"] == pytest.approx(0.420)
     assert result.peak_memory_bytes == int(9.77734 * 1024 * 1024)
-    shell = [c for c in standin_adb["calls"]() if "shell" in c and any("benchmark_model" in a for a in c)][-1]
+    shell = _tool_call(standin_adb, "benchmark_model")
     assert {"--num_threads=4", "--num_runs=40", "--warmup_runs=4", "--use_gpu=true"} <= set(shell)
     pushed = standin_adb["root"] / "data/local/tmp/edge-sdk/model.tflite"
     assert pushed.read_bytes() == tflite_artifact.path.read_bytes()
+
+
+def test_adb_tflite_profiles_operators_in_a_second_run(standin_adb, tflite_artifact):
+    """benchmark_model's op profiling runs apart from the timed runs, and its Run Order table becomes the
+    op_profile calibrate reads (node types mapped to op kinds)."""
+    from edge_sdk.planner.cost_model import traced_kinds
+
+    result = adb_run(tflite_artifact, parse_address("adb"),
+                     BenchConfig(runs=40, warmup=4, binary=standin_adb["benchmark_model"], op_profile_runs=5))
+    tool_calls = [c for c in standin_adb["calls"]() if "shell" in c and any("benchmark_model" in a for a in c)]
+    timed, profiled = tool_calls[-2:]
+    assert "--enable_op_profiling=true" not in timed and "--num_runs=40" in timed
+    assert "--enable_op_profiling=true" in profiled and "--num_runs=5" in profiled
+    assert result.latency_ms["p50"] == 0.298  # the timed run's figures, not the profiled one's
+    assert [(op["name"], op["ms"], op["stat"]) for op in result.op_profile] == [
+        ("CONV_2D", 0.12, "avg"), ("MAX_POOL_2D", 0.01, "avg"), ("FULLY_CONNECTED", 0.05, "avg"), ("SOFTMAX", 0.005, "avg")]
+    assert [traced_kinds(op["name"]) for op in result.op_profile] == [
+        ("conv", "pointwise"), ("pooling",), ("dense",), ("activation",)]
+    unprofiled = adb_run(tflite_artifact, parse_address("adb"),
+                         BenchConfig(runs=4, binary=standin_adb["benchmark_model"], op_profile_runs=0))
+    assert unprofiled.op_profile is None
 
 
 def test_adb_pte_parses_executor_runner(standin_adb, tmp_path):
@@ -227,18 +256,21 @@ EVAL_NPZ = ROOT / "calibration_data" / "digits_eval.npz"
 
 
 def _tool_call(standin_adb, tool: str) -> list[str]:
-    return [c for c in standin_adb["calls"]() if "shell" in c and any(tool in a for a in c)][-1]
+    """The last timed run of `tool` (not the op-profiling run after it)."""
+    return [c for c in standin_adb["calls"]() if "shell" in c and any(tool in a for a in c)
+            and "--enable_op_profiling=true" not in c][-1]
 
 
 def test_adb_tflite_feeds_the_sample_through_benchmark_models_input_flags(standin_adb, tflite_artifact, tmp_path):
     """--inputs: the first sample, quantized with the model input's scale and zero point (int8 I/O), is
     pushed as a raw file and named with benchmark_model's own flags; the tool reads those exact bytes on
-    the device. Without --inputs the build's eval data is the default; without both, the tool's random data."""
+    the device. Without --inputs the build's eval data is the default; without both, the tool's random data.
+    (No op-profiling run here: it would read the inputs a second time.)"""
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
     out = copy_out(tflite_artifact, tmp_path / "pixel-8")
-    config = BenchConfig(runs=5, warmup=1, binary=standin_adb["benchmark_model"], inputs=EVAL_NPZ)
+    config = BenchConfig(runs=5, warmup=1, binary=standin_adb["benchmark_model"], op_profile_runs=0, inputs=EVAL_NPZ)
     result, doc = bench(out, "adb", config)
     shell = _tool_call(standin_adb, "benchmark_model")
     assert {"--input_layer=input_0", "--input_layer_shape=1,8,8,1",
@@ -255,10 +287,10 @@ def test_adb_tflite_feeds_the_sample_through_benchmark_models_input_flags(standi
     report = {"profile": {"name": "pixel-8"}, "data": {"eval": {"source": str(EVAL_NPZ)}},
               "artifacts": [{"format": "tflite", "path": "model.tflite", "precision": "int8", "details": {}}]}
     (out / "report.json").write_text(json.dumps(report))
-    result, _ = bench(out, "adb", BenchConfig(runs=5, binary=standin_adb["benchmark_model"]))
+    result, _ = bench(out, "adb", BenchConfig(runs=5, binary=standin_adb["benchmark_model"], op_profile_runs=0))
     assert result.raw["inputs"] == "digits_eval_sample0.npz" and len(standin_adb["read"]()) == 2
     (out / "report.json").unlink()
-    result, _ = bench(out, "adb", BenchConfig(runs=5, binary=standin_adb["benchmark_model"]))
+    result, _ = bench(out, "adb", BenchConfig(runs=5, binary=standin_adb["benchmark_model"], op_profile_runs=0))
     assert result.raw["inputs"] == "random" and not any(a.startswith("--input") for a in _tool_call(standin_adb, "benchmark_model"))
 
 

@@ -75,7 +75,7 @@ def test_per_operator_times_of_the_done_event_become_the_op_profile():
     c = RunCollector("ssh:pi@127.0.0.1", "ssh", "model.pte", BenchConfig())
     c.feed('{"event":"start","runs":1}')
     c.feed('{"event":"run","i":0,"us":900}')
-    ops = [{"name": "Convolution (NHWC, F32) IGEMM #1", "p50_ms": 0.6, "runs": 10}]
+    ops = [{"name": "Convolution (NHWC, F32) IGEMM #1", "ms": 0.6, "stat": "p50", "runs": 10}]
     assert c.feed(json.dumps({"event": "done", "ops": ops}))
     r = c.result()
     assert r.op_profile == ops and "ops" not in r.raw["done"]

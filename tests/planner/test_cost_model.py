@@ -205,8 +205,8 @@ def test_traced_operators_give_a_row_per_kind_that_pins_each_kind_from_few_model
             n = int(rng.integers(1, 6))
             per_op = rng.uniform(1e4, 1e6, n)
             work[kind] = float(per_op.sum())
-            ops += [{"name": name.format(i), "p50_ms": 1000 * (truth[kind] * w + truth["ops"]) / CLOCK} for i, w in enumerate(per_op)]
-        ops.append({"name": "Transpose (ND, X32) #9", "p50_ms": 0.5})  # a layout op the model has no work for: left out
+            ops += [{"name": name.format(i), "ms": 1000 * (truth[kind] * w + truth["ops"]) / CLOCK} for i, w in enumerate(per_op)]
+        ops.append({"name": "Transpose (ND, X32) #9", "ms": 0.5})  # a layout op the model has no work for: left out
         rows = traced_samples(f"m{m}", work, ops, "float32")
         assert sorted(r.name.split(":")[1] for r in rows) == ["conv+pointwise", "dense", "depthwise"]
         samples += rows

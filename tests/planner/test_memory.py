@@ -38,7 +38,8 @@ def models():
 @pytest.fixture(scope="module")
 def measured(models):
     """name -> (ModelInfo, {precision: tflite bytes (float I/O, as exported for phones), "tflm": int8-I/O
-    flatbuffer bytes, "arena": its TFLM arena}), all measured on the real converter and interpreter."""
+    flatbuffer bytes, "arena": its TFLM arena}), all measured on the real converter and interpreter
+    (the wide autoencoder, there for its arena, skips the phone sizes)."""
     from edge_sdk import analyze
     from edge_sdk.frameworks.keras.techniques.ptq import QuantSpec, convert_to_tflite
     from edge_sdk.data import load_dataset
@@ -46,7 +47,7 @@ def measured(models):
     for name, model in models.items():
         cal = load_dataset(ROOT / "calibration_data" / "digits_calibration.npz", model.inputs, max_samples=50)
         sizes = {}
-        for precision in PRECISIONS:
+        for precision in PRECISIONS if name != "wide_autoencoder" else ():
             flatbuffer, _ = convert_to_tflite(model.handle, QuantSpec(precision, "float32", 50), cal)
             sizes[precision] = len(flatbuffer)
         flatbuffer, _ = convert_to_tflite(model.handle, QuantSpec("int8", "int8", 50), cal)
