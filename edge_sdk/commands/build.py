@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from edge_sdk.commands.common import JsonOption, LatencyCheckOption, ProfilesDirOption, TrustModelOption, print_json
-from edge_sdk.report.summary import quality_text
+from edge_sdk.report.summary import estimated_latency_text, quality_text
 from edge_sdk.units import human_bytes, parse_bytes
 
 EXIT_INFEASIBLE = 3
@@ -100,14 +100,8 @@ def summary_line(report: dict, out_dir: Path) -> str:
     if not report.get("artifacts"):
         return f"{report['target']:<9} {report['profile']['name']:<16} no candidate could be built (see {out_dir / 'report.json'})"
     artifact = report["artifacts"][0]
-    unit = est.get("best_unit")
-    latency_check = (report.get("budgets") or {}).get("latency_ms") or {}
-    if latency_check.get("measured") is not None:
-        latency_text = f"{latency_check['measured']:.2f} ms measured"
-    else:
-        latency = (est.get("latency_ms") or {}).get(unit) if unit else None
-        band = (est.get("latency_band_ms") or {}).get(unit) if unit else None
-        latency_text = "-" if latency is None else f"{latency:.2f} ms ({unit})" + (f" band {band[0]:.3g}-{band[1]:.3g}" if band else "")
+    measured = ((report.get("budgets") or {}).get("latency_ms") or {}).get("measured")
+    latency_text = f"{measured:.2f} ms measured" if measured is not None else estimated_latency_text(est)
     quality = quality_text(report)
     ram_check = (report.get("budgets") or {}).get("ram_bytes") or {}
     ram = next((v for v in (ram_check.get("measured"), ram_check.get("estimate"), est.get("ram_bytes")) if v is not None), None)

@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from edge_sdk.commands.common import JsonOption, LatencyCheckOption, ProfilesDirOption, TrustModelOption, print_json, table_console
+from edge_sdk.report.summary import estimated_latency_text
 from edge_sdk.units import human_bytes, parse_bytes
 
 
@@ -60,11 +61,7 @@ def _print_plan(doc: dict) -> None:
             table.add_column(col)
         for i, rung in enumerate(entry["ladder"], 1):
             est = rung["estimates"]
-            unit = est.get("best_unit")
-            latency = est["latency_ms"].get(unit) if unit else None
-            band = est["latency_band_ms"].get(unit) if unit else None
-            shown = "-" if latency is None else f"{latency:.2f} ms ({unit})" + (f" band {band[0]:.3g}-{band[1]:.3g}" if band else "")
             status = rung["status"] + (f" ({rung['reason']})" if rung["reason"] else "")
             table.add_row(str(i), rung["name"], rung["fmt"], rung["precision"], human_bytes(est["flash_bytes"]),
-                          human_bytes(est["ram_bytes"]), shown, status)
+                          human_bytes(est["ram_bytes"]), estimated_latency_text(est), status)
         console.print(table)

@@ -130,12 +130,9 @@ class BudgetCheck:
 
     @property
     def value(self) -> float | None:
-        basis = self.basis
-        if basis is None or basis == "estimate":
-            return self.estimate
-        if basis == "measured":
-            return self.measured
-        return self.band[0] if self.check_on == "lower" else self.band[1]  # type: ignore[index]
+        if self.basis in ("band lower end", "band upper end"):
+            return self.band[0] if self.check_on == "lower" else self.band[1]  # type: ignore[index]
+        return self.measured if self.basis == "measured" else (None if self.needs_measurement else self.estimate)
 
     @property
     def status(self) -> str:

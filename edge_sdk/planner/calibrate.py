@@ -8,10 +8,11 @@ sets some costs to zero (measured: the autoencoder's dense layers free after fit
 the fit is pulled weakly toward a prior, the unit's rate model (`PRIOR_WEIGHT` per feature, in the same
 relative units as a measurement): a kind the measurements do not pin stays near the rate model, one
 they do follows them. The leave-one-out errors (each model predicted by a fit without it) show how far
-the fit carries to other op mixes. A bench.json whose runtime traced its operators (`op_profile`:
-ExecuTorch's ETDump on the Python runner) gives one row per op kind instead of one per model
-(`traced_samples`), so a single traced bench can pin several kinds; their range of measured / estimated ratios is the error band the
+the fit carries to other op mixes; their range of measured / estimated ratios is the error band the
 overlay gives later estimates on the unit (`kernels.error_band`, docs/estimates.md "Error bands").
+A bench.json whose runtime profiled its operators (`op_profile`: ExecuTorch's ETDump, benchmark_model's
+op profiling) gives one row per op kind instead of one per model (`traced_samples`), so a single
+profiled bench can pin several kinds.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def read_samples(bench_files: list[Path]) -> tuple[list[Sample], set[str], set[s
     """One Sample per bench.json (its artifact analysed: the runtime ops it holds), with the profiles
     the files name and the artifact formats. DataError naming the file on anything unreadable."""
     from edge_sdk.model import analyze, load_model
-    from edge_sdk.planner.estimate import COMPUTE_DTYPE, compute_dtype
+    from edge_sdk.planner.estimate import compute_dtype
     from edge_sdk.profiles import OP_NAMESPACE
 
     samples, profiles, formats = [], set(), set()
@@ -118,15 +119,16 @@ def read_samples(bench_files: list[Path]) -> tuple[list[Sample], set[str], set[s
                             "describes; calibrate from runs on the device")
         if not bench.get("complete") or measured <= 0:
             raise DataError(f"{path}: the measurement is incomplete ({bench.get('error') or 'no latency'}); re-run `edge-sdk bench`")
-        if precision not in COMPUTE_DTYPE and not precision.startswith("int8"):
+        try:
+            dtype = compute_dtype("int8" if precision.startswith("int8") else precision)  # int8-mixed: int8 kernels
+        except ValueError:
             raise DataError(f"{path}: the artifact's precision is {precision!r} (benchmarked outside its build output?); "
-                            "bench OUT/<profile> as the build wrote it, so report.json names the precision")
+                            "bench OUT/<profile> as the build wrote it, so report.json names the precision") from None
         if fmt not in OP_NAMESPACE:
             raise DataError(f"{path}: artifact format {fmt!r} has no op vocabulary to fit; valid: {', '.join(OP_NAMESPACE)}")
         if not artifact_path.exists():
             raise DataError(f"{path}: its artifact {artifact_path} is missing; keep bench.json beside the build output")
         info = analyze(load_model(artifact_path if fmt in ANALYSABLE_ARTIFACTS else source_model(path, fmt)))
-        dtype = compute_dtype("int8" if precision.startswith("int8") else precision)  # int8-mixed: int8 kernels
         work = op_work(info, OP_NAMESPACE[fmt], dtype)
         name = f"{path.parent.name}/{artifact_path.name}"
         traced = bench.get("op_profile")

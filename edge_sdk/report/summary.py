@@ -48,6 +48,16 @@ def estimated_latency_ms(estimates: dict | None) -> Optional[float]:
     return float(known[unit] if unit in known else min(known.values()))
 
 
+def estimated_latency_text(estimates: dict) -> str:
+    """`1.23 ms (cpu)` and, on a calibrated unit, its error band: how the CLI prints an estimate."""
+    unit = estimates.get("best_unit")
+    latency = (estimates.get("latency_ms") or {}).get(unit) if unit else None
+    band = (estimates.get("latency_band_ms") or {}).get(unit) if unit else None
+    if latency is None:
+        return "-"
+    return f"{latency:.2f} ms ({unit})" + (f" band {band[0]:.3g}-{band[1]:.3g}" if band else "")
+
+
 def latency_ms(report: dict) -> tuple[Optional[float], str]:
     """(latency, source): on-device bench p50 > measured on the target > estimate. Host timings never count."""
     bench_p50 = dig(report, "bench", "latency_ms", "p50")
