@@ -38,6 +38,7 @@ import resource
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 PROTOCOL_VERSION = 1
@@ -331,8 +332,8 @@ def main(argv=None) -> int:
         if args.op_profile_runs > 0 and hasattr(engine, "op_profile"):
             try:
                 profile["ops"] = engine.op_profile(args.op_profile_runs)
-            except Exception as exc:  # tracing is extra (a board's ExecuTorch may lack devtools): the runs stand
-                profile["ops_error"] = f"{type(exc).__name__}: {exc}"
+            except Exception:  # tracing is extra (a board's ExecuTorch may lack devtools): the runs stand
+                profile["ops_error"] = traceback.format_exc(limit=-3)  # where it failed, ours or the runtime's
         emit("done", runs=args.runs, peak_rss_bytes=peak_rss, rss_before_load_bytes=rss_start,
              arena_bytes=engine.arena_bytes(), **profile)
     except Exception as exc:  # the reader turns this into a DeviceError naming the board
