@@ -54,6 +54,15 @@ def _reports(out):
     return {p.parent.name: json.loads(p.read_text()) for p in sorted(out.glob("*/report.json"))}
 
 
+# First in the file on purpose: the module's cluster (started by the first test that asks for it) would
+# otherwise be running, `ray:auto` finds any local head by its process, and the test waits minutes on it.
+def test_auto_with_no_cluster_running_is_one_line_and_exit_2(tmp_path, digits_paths, plan_file):
+    result = run_cli(*_build_args(digits_paths, plan_file, tmp_path / "out", "--executor", "ray:auto"),
+                     env={"RAY_ADDRESS": ""})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: --executor ray:auto: ") and "Traceback" not in result.stderr
+
+
 def test_a_ray_build_is_byte_identical_to_a_local_one_and_trains_a_shared_step_once(
         cluster, tmp_path, digits_paths, plan_file, local_hashes):
     out = tmp_path / "out"
@@ -132,10 +141,3 @@ def test_a_matrix_build_of_two_models_and_two_targets_trains_each_shared_step_on
         assert all(a["artifact"] for r in reports.values() for a in r["attempts"])  # every rung built
     index = (out / "index.html").read_text()
     assert all(f'href="{m}/{p}/report.html"' in index for m in ("model", "digits_b") for p in ("pixel-8", "stm32f746-disco"))
-
-
-def test_auto_with_no_cluster_running_is_one_line_and_exit_2(tmp_path, digits_paths, plan_file):
-    result = run_cli(*_build_args(digits_paths, plan_file, tmp_path / "out", "--executor", "ray:auto"),
-                     env={"RAY_ADDRESS": ""})
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith("error: --executor ray:auto: ") and "Traceback" not in result.stderr
