@@ -58,13 +58,22 @@ def _registry() -> Any:
 
 
 def _folds_into_previous(layer: Any) -> bool:
-    """BatchNormalization right after a Conv/Dense: TFMOT folds it into that layer (not in the registry)."""
+    """BatchNormalization right after a linear Conv/Dense: TFMOT folds it into that layer (not in the
+    registry). After a conv with its own activation (Conv2D(relu) -> BN) TFMOT's patterns do not match."""
     tfk = deps.tf_keras()
     if not isinstance(layer, tfk.layers.BatchNormalization) or not layer._inbound_nodes:
         return False
     previous = layer._inbound_nodes[0].inbound_layers
     foldable = (tfk.layers.Conv2D, tfk.layers.DepthwiseConv2D, tfk.layers.Dense)
-    return isinstance(previous, foldable) and len(previous._outbound_nodes) == 1
+    return (isinstance(previous, foldable) and len(previous._outbound_nodes) == 1
+            and previous.get_config().get("activation") == "linear")
+
+
+def _output_only() -> Any:
+    """TFMOT's quantize config for a layer whose weights stay float and whose output is quantized."""
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import default_8bit_quantize_configs
+
+    return default_8bit_quantize_configs.Default8BitOutputQuantizeConfig()
 
 
 def is_quantized(handle: Any) -> bool:
@@ -95,11 +104,13 @@ def quantize(handle: Any, scheme: Any = None) -> tuple[Any, list[str]]:
             layer.trainable = False
         if registry.supports(layer) or _folds_into_previous(layer):
             return qk.quantize_annotate_layer(layer)
+        if isinstance(layer, tfk.layers.BatchNormalization):  # a BN of its own: an int8 MUL + ADD, output quantized
+            return qk.quantize_annotate_layer(layer, quantize_config=_output_only())
         float_layers.append(f"{layer.name} ({type(layer).__name__})")
         return layer
 
     annotated = training.rewrap(handle, annotate)
-    with qk.quantize_scope():
+    with qk.quantize_scope({type(_output_only()).__name__: type(_output_only())}):
         qat_model = qk.quantize_apply(annotated, scheme) if scheme is not None else qk.quantize_apply(annotated)
     return qat_model, float_layers
 
