@@ -1,7 +1,7 @@
 """Compression benchmark on the bundled digits example: one row per technique, measured on the real
 runtime (every .tflite runs in LiteRT on calibration_data/digits_eval.npz).
 
-    python scripts/bench_compress.py [--json FILE] [--seed 0]
+    python scripts/bench_compress.py [--json FILE] [--seed 0] [--only TECHNIQUE ...]
 
 Columns: wall time of the technique (training included) and export, exported .tflite bytes, gzip -9
 bytes, parameters in the exported conv/dense ops, accuracy (points) and drop vs the fp32 .tflite.
@@ -27,6 +27,8 @@ PLANS: dict[str, tuple[list[tuple[str, dict]], bool]] = {
     "prune80-qat-int8": ([("prune", {"sparsity": 0.8, "qat": True})], False),
     "cluster16-qat-int8": ([("cluster", {"clusters": 16, "qat": True})], False),
     "lowrank-int8": ([("lowrank", {"param_ratio": 0.45})], False),
+    "tucker2-int8": ([("decompose", {"method": "tucker2", "macs_ratio": 0.5})], False),
+    "cp-int8": ([("decompose", {"method": "cp", "macs_ratio": 0.5})], False),
     "distill0.5-int8": ([("distill", {"width": 0.5})], True),
 }
 
@@ -35,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the rows to this file")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="+", choices=sorted(PLANS), help="these techniques (and fp32) only")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -72,6 +75,8 @@ def main() -> None:
     rows = [row("fp32", fp32, time.perf_counter() - start, None)]
     reference = rows[0]["accuracy"]
     for name, (steps, labelled) in PLANS.items():
+        if args.only and name not in args.only:
+            continue
         start = time.perf_counter()
         data = TechniqueData(
             train=train if labelled else Dataset(train.inputs, None, train.source),

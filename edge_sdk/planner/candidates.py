@@ -4,9 +4,9 @@ rung lists in `edge_sdk/frameworks/<name>/rungs.py`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from edge_sdk.contracts.model import ModelInfo
+from edge_sdk.contracts.model import LayerInfo, ModelInfo
 from edge_sdk.contracts.plan import Candidate, Step
 
 DISTILL_WIDTHS = (0.75, 0.5, 0.35)  # the student widths every ladder tries, widest first
@@ -65,3 +65,30 @@ def width_scales(info: ModelInfo, keep: float) -> dict[str, float]:
         "macs_scale": macs / max(1, info.macs),
         "activation_scale": elems / max(1, total_elems),
     }
+
+
+DECOMPOSE_MACS_RATIO = 0.5  # the ladder's decomposition rungs keep half of each decomposed conv's MACs
+DECOMPOSE_MIN_SHARE = 0.25  # ... and are tried only where decomposable convs hold this share of the MACs
+
+
+def decomposition_scales(info: ModelInfo, method: str, geometry: Callable[[LayerInfo], Any]) -> dict[str, float] | None:
+    """(params_scale, macs_scale) of the `decompose` step at DECOMPOSE_MACS_RATIO, from shapes alone
+    (techniques/conv_decomposition.py chooses the same ranks); None where decomposable convs (those
+    `geometry` gives a ConvGeometry for, output layers left whole) hold too few of the model's MACs for
+    the rung to be worth its training. Extra activations of the chains are not charged."""
+    from edge_sdk.techniques import conv_decomposition as cd
+
+    keys = cd.DecompositionKeys(method=method, macs_ratio=DECOMPOSE_MACS_RATIO)
+    covered = saved_macs = saved_params = 0
+    for layer in info.layers:
+        shape = None if layer.name in info.output_names else geometry(layer)
+        if shape is None:
+            continue
+        macs, params = cd.decomposed_cost(shape, method, cd.ranks_for(shape, keys))
+        if macs < shape.macs:
+            covered += shape.macs
+            saved_macs += shape.macs - macs
+            saved_params += shape.kh * shape.kw * shape.cin * shape.cout - params
+    if not covered or covered < DECOMPOSE_MIN_SHARE * info.macs:
+        return None
+    return {"params_scale": 1.0 - saved_params / max(1, info.params), "macs_scale": 1.0 - saved_macs / max(1, info.macs)}

@@ -1,8 +1,8 @@
 """The candidate ladder: every plan worth trying for one model on one profile, cheapest first.
 
 Order (cost to apply, then expected quality loss), per the target's capabilities: float precisions
-where the target runs float ops, then int8 PTQ, QAT, pruning, clustering, low-rank and distillation
-to smaller widths. Each framework lists its own rungs for the formats it exports to (its Frontend's
+where the target runs float ops, then int8 PTQ, QAT, pruning, clustering, low-rank, conv decomposition
+(Tucker-2, CP) and distillation to smaller widths. Each framework lists its own rungs for the formats it exports to (its Frontend's
 `rungs`, edge_sdk/frameworks/<name>/rungs.py). Core ML targets get the format's rungs whatever the
 framework: float16 compute, then weight compression (8-bit linear, 6- and 4-bit palettization,
 sparse + 4-bit palettization). ONNX targets (TensorRT) get fp32, fp16 and int8 Q/DQ. Technique names are the same for every framework (a step runs the

@@ -36,7 +36,7 @@ def test_unknown_technique_names_the_rung_and_the_valid_names(tmp_path, saved_pl
         read_plan(path)
     message = str(err.value)
     assert f"target '{TARGET}', rung 'prune-channels50-qat-int8'" in message and "'pruen'" in message
-    assert "valid: cluster, distill, equalize, lowrank, prune, qat" in message
+    assert "valid: cluster, decompose, distill, equalize, lowrank, prune, qat" in message
     assert err.value.exit_code == 2
 
 

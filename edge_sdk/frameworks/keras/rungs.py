@@ -9,6 +9,8 @@
                                                     the converter's 16x8 quantizer takes: more arena
                                                     and latency, no training)
     QAT int8 (label-free) -> pruning + QAT -> cluster 16 + CQAT -> low-rank + QAT
+    -> Tucker-2 / CP conv decomposition at half the MACs + QAT (models whose k x k convs hold >= 25%
+       of the MACs)
     -> distill to width 0.75 / 0.5 / 0.35 + QAT
 
 Pruning depends on the runtime: LiteRT (phones) gets unstructured 50/80% sparsity with
@@ -23,12 +25,13 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from edge_sdk.contracts.model import ModelInfo
+from edge_sdk.contracts.model import LayerInfo, ModelInfo
 from edge_sdk.contracts.plan import Candidate, Step
-from edge_sdk.planner.candidates import distill_rungs, width_scales
+from edge_sdk.planner.candidates import DECOMPOSE_MACS_RATIO, decomposition_scales, distill_rungs, width_scales
 
 if TYPE_CHECKING:
     from edge_sdk.profiles import Profile
+    from edge_sdk.techniques.conv_decomposition import ConvGeometry
 
 LOWRANK_FRACTION = 0.25
 CHANNEL_SPARSITIES = (0.25, 0.5)  # fraction of channels the TFLM ladder's structured pruning removes
@@ -72,7 +75,28 @@ def _int_rungs(info: ModelInfo, fmt: str, allows_float: bool, int16: bool) -> li
     if lowrank_scale is not None:
         ladder.append(_rung("lowrank-qat-int8", fmt, "int8", (Step("lowrank", {"rank_fraction": LOWRANK_FRACTION}), qat),
                             params_scale=lowrank_scale, trains=True))
+    for method in ("tucker2", "cp"):
+        scales = decomposition_scales(info, method, conv2d_geometry)
+        if scales is not None:
+            step = Step("decompose", {"method": method, "macs_ratio": DECOMPOSE_MACS_RATIO})
+            ladder.append(_rung(f"{method}-qat-int8", fmt, "int8", (step, qat), trains=True, **scales))
     return ladder + distill_rungs("keras", "qat-int8", fmt, "int8", then=(qat,))
+
+
+def conv2d_geometry(layer: LayerInfo) -> ConvGeometry | None:
+    """A decomposable Conv2D's geometry from its analysed shapes (kernel (k_h, k_w, C_in, C_out), NHWC);
+    strides and padding are read back from the feature-map sizes. None for any other layer."""
+    from edge_sdk.techniques.conv_decomposition import ConvGeometry, decomposable
+
+    kernel = layer.weight_shapes[0] if layer.weight_shapes else ()
+    if layer.op != "Conv2D" or len(kernel) != 4 or len(layer.input_shapes[0]) != 4:
+        return None
+    (_, h, w, channels), (_, oh, ow, _) = layer.input_shapes[0], layer.output_shapes[0]
+    if channels != kernel[2] or not decomposable(kernel[:2], 1):  # grouped convs read more channels than the kernel
+        return None
+    strides = (max(1, round(h / oh)), max(1, round(w / ow)))
+    same = all(-(-size // s) == out for size, s, out in ((h, strides[0], oh), (w, strides[1], ow)))
+    return ConvGeometry(*kernel, (h, w), (oh, ow), strides, "same" if same else "valid")
 
 
 def int16x8_refused_ops(info: ModelInfo) -> list[str]:

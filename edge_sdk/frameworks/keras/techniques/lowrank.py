@@ -12,7 +12,6 @@ then fine-tuned label-free against the original model. Output layers are left al
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
@@ -20,8 +19,8 @@ import numpy as np
 from pydantic import model_validator
 
 from edge_sdk import deps
-from edge_sdk.errors import ConfigError
-from edge_sdk.frameworks.keras.techniques import qat, rebuild, training
+from edge_sdk.frameworks.keras.techniques import rebuild, training
+from edge_sdk.frameworks.keras.techniques.layer_split import Split, split_and_finetune
 from edge_sdk.frameworks.keras.techniques.training import KerasTrainingConfig
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import StepRecord
@@ -101,52 +100,27 @@ def _split_entry(entry: dict, rank: int, functional: bool) -> tuple[dict, dict]:
 @register_technique("lowrank", "keras", LowRankConfig)
 def apply(model: LoadedModel, data: TechniqueData, cfg: LowRankConfig) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
-    data = training.validated(model, data, cfg)
-    if qat.is_quantized(model.handle):
-        raise ConfigError("lowrank: the model is already quantization-aware; factorise before qat")
-    training.seed_everything(cfg.seed)
-    source = model.handle
-    config_dict = rebuild.config_of(source)
-    functional = rebuild.is_functional(config_dict)
-    outputs = rebuild.output_layer_names(source)
-    layers_out: list[dict] = []
-    factors: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
-    per_layer: dict[str, dict] = {}
-    notes: list[str] = []
-    by_name = {layer.name: layer for layer in source.layers}
-    for entry in config_dict["layers"]:
-        name = entry["config"]["name"]
-        layer = by_name.get(name)
-        if layer is None or not _candidate(layer, entry, cfg, outputs):
-            layers_out.append(entry)
-            continue
+    outputs = rebuild.output_layer_names(model.handle)
+
+    def split(layer: Any, entry: dict, functional: bool) -> Split | str | None:
+        if not _candidate(layer, entry, cfg, outputs):
+            return None
         kernel = layer.kernel.numpy()
         n_in, n_out = int(np.prod(kernel.shape[:-1])), int(kernel.shape[-1])
         singular = np.linalg.svd(kernel.reshape(n_in, n_out), compute_uv=False)
         rank = choose_rank(singular, n_in, n_out, cfg)
         if rank * (n_in + n_out) >= n_in * n_out:
-            notes.append(f"{name}: rank {rank} would not save parameters; left dense")
-            layers_out.append(entry)
-            continue
+            return f"rank {rank} would not save parameters; left dense"
         a, b, kept = factor(kernel.reshape(n_in, n_out), rank)
-        factors[name] = (a.reshape(*kernel.shape[:-1], rank), b.reshape(*(1,) * (kernel.ndim - 2), rank, n_out),
-                         layer.bias.numpy() if layer.use_bias else None)
+        b = b.reshape(*(1,) * (kernel.ndim - 2), rank, n_out)
+        weights = {layer.name + SUFFIX: [a.reshape(*kernel.shape[:-1], rank)],
+                   layer.name: [b, layer.bias.numpy()] if layer.use_bias else [b]}
         bias = n_out if layer.use_bias else 0
-        per_layer[name] = {"rank": rank, "energy_kept": round(kept, 4), "params_before": n_in * n_out + bias,
-                           "params_after": rank * (n_in + n_out) + bias}
-        layers_out.extend(_split_entry(entry, rank, functional))
-    if not factors:
-        raise ConfigError("lowrank: no Dense/1x1 Conv2D layer to factorise (or none would save parameters)")
-    config_dict["layers"] = layers_out
-    student = rebuild.from_config(source, config_dict)
-    rebuild.copy_weights(source, student, skip=set(factors))
-    for name, (a, b, bias) in factors.items():
-        student.get_layer(name + SUFFIX).set_weights([a])
-        student.get_layer(name).set_weights([b] if bias is None else [b, bias])
-    metrics = training.fit(student, data, cfg, label="lowrank")
-    metrics["layers"] = per_layer
-    metrics["params_before"] = int(source.count_params())
-    metrics["params_after"] = int(student.count_params())
-    metrics["eval_top1_agreement"] = training.fidelity_on(student, data)
+        record = {"rank": rank, "energy_kept": round(kept, 4), "params_before": n_in * n_out + bias,
+                  "params_after": rank * (n_in + n_out) + bias}
+        return Split(list(_split_entry(entry, rank, functional)), weights, record)
+
+    student, metrics, notes = split_and_finetune(
+        model, data, cfg, "lowrank", split, "no Dense/1x1 Conv2D layer to factorise (or none would save parameters)")
     params = {k: getattr(cfg, k) for k in ("energy", "param_ratio", "rank_fraction", "include_output", "epochs", "learning_rate", "seed")}
-    return dataclasses.replace(model, handle=student), training.record("lowrank", params, metrics, notes, start)
+    return student, training.record("lowrank", params, metrics, notes, start)

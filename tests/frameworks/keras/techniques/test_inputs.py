@@ -14,7 +14,7 @@ from edge_sdk.techniques.base import TECHNIQUES
 from edge_sdk.techniques.dispatch import apply_step
 from tests.frameworks.keras.techniques.conftest import QUIET
 
-KERAS_TECHNIQUES = ("qat", "prune", "cluster", "lowrank", "distill")
+KERAS_TECHNIQUES = ("qat", "prune", "cluster", "lowrank", "decompose", "distill")
 
 
 def test_every_keras_technique_is_registered_and_unknown_names_list_them():
@@ -27,7 +27,7 @@ def _with_train(digits, train: Dataset):
     return dataclasses.replace(digits.data(), train=train)
 
 
-@pytest.mark.parametrize("technique", ["qat", "prune", "cluster", "lowrank", "distill"])
+@pytest.mark.parametrize("technique", KERAS_TECHNIQUES)
 @pytest.mark.parametrize(
     "bad, message",
     [
@@ -75,6 +75,9 @@ def test_keras_int8_rungs_quantize_at_export_with_no_step_before_it(digits):
         ("prune", {"layers": ["nope"]}, "no prunable layer"),
         ("cluster", {"clusters": 1}, "clusters must be"),
         ("lowrank", {"energy": 0}, "energy must be"),
+        ("decompose", {"method": "cp"}, "method cp chooses its rank from macs_ratio"),
+        ("decompose", {"method": "tt"}, "method must be one of tucker2, cp"),
+        ("decompose", {"layers": ["nope"]}, "no ungrouped Conv2D wider than 1x1"),
         ("distill", {"width": 2.0}, "width must be"),
         ("distill", {"init": "zeros"}, "init must be"),
         ("qat", {"preserve": "everything"}, "preserve must be"),
