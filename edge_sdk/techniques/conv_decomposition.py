@@ -33,6 +33,9 @@ from edge_sdk.errors import MissingDependencyError
 from edge_sdk.techniques.config import Fraction, TechniqueConfig, UpToOne
 
 TUCKER_MIN_INPUT_CHANNELS = 16  # fewer input channels: Tucker-1 (output mode only)
+# CP's ALS sweeps: each costs about a second on a 3x3x64x256 kernel at rank 226 (2 cores), and the
+# fine-tune repairs what more sweeps would; Tucker's HOOI converges in a few SVDs
+CP_SWEEPS = 50
 Method = Literal["tucker2", "cp"]
 
 
@@ -64,6 +67,7 @@ class ConvGeometry:
     out_hw: tuple[int, int]
     strides: tuple[int, int] = (1, 1)
     padding: str = "valid"  # or "same" (TensorFlow's: the output is ceil(input / stride))
+    per_axis_strides: bool = False  # the framework's depthwise conv takes a stride per axis (torch, not TF)
 
     @property
     def macs(self) -> int:
@@ -151,7 +155,7 @@ def cp_pads(g: ConvGeometry) -> tuple[tuple[int, int], tuple[int, int]]:
 
 def _cp_macs_per_rank(g: ConvGeometry) -> int:
     pin, pout = _pixels(g.in_hw), _pixels(g.out_hw)
-    if max(g.strides) > 1:  # the vertical conv runs at stride 1 over the padded input
+    if max(g.strides) > 1 and not g.per_axis_strides:  # TF: the vertical conv runs at stride 1 over the padded input
         (top, bottom), (left, right) = cp_pads(g)
         middle = (g.in_hw[0] + top + bottom - g.kh + 1) * (g.in_hw[1] + left + right)
     else:  # after the vertical conv: output rows, input columns
@@ -185,7 +189,7 @@ def decompose(kernel: np.ndarray, method: Method, ranks: tuple[int, ...], seed: 
     if method == "cp":
         (rank,) = ranks
         weights, (vertical, horizontal, into, out) = decomposition.parafac(
-            full, rank, init="svd", n_iter_max=200, tol=1e-10, random_state=seed, normalize_factors=True)
+            full, rank, init="svd", n_iter_max=CP_SWEEPS, tol=1e-10, random_state=seed, normalize_factors=True)
         out = out * weights[None, :]
         kernels = (into[None, None], vertical[:, None, :, None], horizontal[None, :, :, None], out.T[None, None])
         approx = np.einsum("hr,wr,ir,or->hwio", vertical, horizontal, into, out)

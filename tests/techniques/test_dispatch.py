@@ -59,7 +59,7 @@ def test_the_models_framework_picks_the_implementation(framework):
 
 def test_a_name_the_framework_lacks_lists_that_frameworks_names():
     model = _model("torch")
-    with pytest.raises(ConfigError, match="unknown technique 'cluster' for a torch model; valid: distill, prune, ptq, qat, standin"):
+    with pytest.raises(ConfigError, match="unknown technique 'cluster' for a torch model; valid: decompose, distill, prune, ptq, qat, standin"):
         apply_step("cluster", model, _data(model), {})
     tflite = _model("tflite")
     with pytest.raises(ConfigError, match="for a tflite model; valid: \\(none"):

@@ -4,7 +4,9 @@
                 -> dynamic-int8 with 4-bit embedding tables (for models that look
                 tables up by their inputs) -> dynamic-int8 with 4-bit linear weights (and those tables;
                 for models with linear layers); the dynamic rungs where the target runs float ops
-                -> int8 PTQ -> QAT int8 -> prune 50% + PTQ -> distill to width 0.75 / 0.5 / 0.35 + PTQ
+                -> int8 PTQ -> QAT int8 -> prune 50% + PTQ -> Tucker-2 / CP conv decomposition at half
+                the MACs + PTQ (models whose k x k convs hold >= 25% of the MACs)
+                -> distill to width 0.75 / 0.5 / 0.35 + PTQ
     pte-coreml: float32 -> distill (the Core ML partitioner takes float programs only)
 """
 
@@ -14,13 +16,14 @@ import math
 from functools import partial
 from typing import TYPE_CHECKING
 
-from edge_sdk.contracts.model import ModelInfo
+from edge_sdk.contracts.model import LayerInfo, ModelInfo
 from edge_sdk.contracts.plan import Candidate, Step
 from edge_sdk.frameworks.torch.techniques.embedding_4bit import BYTES_PER_VALUE, GROUP_SIZE
-from edge_sdk.planner.candidates import distill_rungs
+from edge_sdk.planner.candidates import DECOMPOSE_MACS_RATIO, decomposition_scales, distill_rungs
 
 if TYPE_CHECKING:
     from edge_sdk.profiles import Profile
+    from edge_sdk.techniques.conv_decomposition import ConvGeometry
 
 _rung = partial(Candidate, framework="torch")
 
@@ -51,7 +54,27 @@ def rungs(info: ModelInfo, profile: Profile, fmt: str, allows_float: bool) -> li
         _rung("qat-int8", fmt, "int8", (Step("qat", {}),), trains=True),
         _rung("prune50-int8", fmt, "int8", (Step("prune", {"sparsity": 0.5}), ptq), sparsity=0.5, trains=True),
     ]
+    for method in ("tucker2", "cp"):
+        scales = decomposition_scales(info, method, conv2d_geometry)
+        if scales is not None:
+            step = Step("decompose", {"method": method, "macs_ratio": DECOMPOSE_MACS_RATIO})
+            ladder.append(_rung(f"{method}-int8", fmt, "int8", (step, ptq), trains=True, **scales))
     return ladder + distill_rungs("torch", "int8", fmt, "int8", then=(ptq,))
+
+
+def conv2d_geometry(layer: LayerInfo) -> ConvGeometry | None:
+    """A decomposable aten.conv2d's geometry from its analysed shapes (weight (C_out, C_in, k_h, k_w),
+    NCHW; strides read back from the feature-map sizes); None for any other layer."""
+    from edge_sdk.techniques.conv_decomposition import ConvGeometry, decomposable
+
+    weight = layer.weight_shapes[0] if layer.weight_shapes else ()
+    if layer.op != "aten.conv2d.default" or len(weight) != 4 or len(layer.input_shapes[0]) != 4:
+        return None
+    (_, channels, h, w), (_, _, oh, ow) = layer.input_shapes[0], layer.output_shapes[0]
+    if channels != weight[1] or not decomposable(weight[2:], 1):  # grouped convs read more channels than the weight
+        return None
+    strides = (max(1, round(h / oh)), max(1, round(w / ow)))
+    return ConvGeometry(weight[2], weight[3], weight[1], weight[0], (h, w), (oh, ow), strides, "explicit", per_axis_strides=True)
 
 
 def _conv_params(info: ModelInfo) -> int:

@@ -6,4 +6,4 @@ import torch/torchao/executorch only inside their functions. training.py (the KD
 channels.py (channel surgery for channel pruning and derived students) are their shared helpers.
 """
 
-from edge_sdk.frameworks.torch.techniques import distill, prune, ptq, qat  # noqa: F401
+from edge_sdk.frameworks.torch.techniques import decompose, distill, prune, ptq, qat  # noqa: F401
