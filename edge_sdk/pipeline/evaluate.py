@@ -53,7 +53,7 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
 
     start = time.perf_counter()
     model = _model(task.model)
-    data = _technique_data(task.data, model)
+    data = _technique_data(task.data, model, task.output_kinds)
     cache = StepCache(task.cache_dir)
     cand = task.candidate
     key = attempt_cache.attempt_key(model, data, data.eval.fingerprint(), cand, task.profile, task.seed, task.min_fidelity,
@@ -95,7 +95,7 @@ def evaluate(task: Task, say: Progress) -> TaskResult:
 def apply_steps(model: LoadedModel, steps: tuple[Step, ...], data: TechniqueData, task: Task, cache: StepCache,
                 say: Progress) -> tuple[LoadedModel, list[StepRecord], int]:
     """Apply a chain of steps, reusing the longest prefix already in the cache (only its model is loaded)."""
-    keys = step_keys(model.sha256, data.train.fingerprint(), steps, task.seed)
+    keys = step_keys(model.sha256, data.train.fingerprint(), steps, task.seed, task.output_kinds)
     current, records, hits = model, [], 0
     for i, step in enumerate(steps):
         with cache.lock(keys[i]):
@@ -118,10 +118,13 @@ def apply_steps(model: LoadedModel, steps: tuple[Step, ...], data: TechniqueData
     return current, records, hits
 
 
-def step_keys(model_sha256: str, train_fingerprint: str, steps: tuple[Step, ...], seed: int) -> list[str]:
+def step_keys(model_sha256: str, train_fingerprint: str, steps: tuple[Step, ...], seed: int,
+              output_kinds: dict[str, str] | None) -> list[str]:
     """The build-cache key of each prefix of a chain of steps: what tasks sharing a trained step share
-    (an executor can also compute them from a Task alone, to run a shared step once before its dependants)."""
-    return [cache_key(model_sha256, train_fingerprint, [s.key() for s in steps[: i + 1]], {**steps[i].params, "seed": seed})
+    (an executor can also compute them from a Task alone, to run a shared step once before its dependants).
+    The outputs' kinds are in it: they choose the fine-tuning loss of each output."""
+    return [cache_key(model_sha256, train_fingerprint, [s.key() for s in steps[: i + 1]],
+                      {**steps[i].params, "seed": seed, "output_kinds": output_kinds})
             for i in range(len(steps))]
 
 
@@ -138,7 +141,7 @@ def _model(ref: ModelRef) -> LoadedModel:
     return _loaded[key]  # type: ignore[return-value]
 
 
-def _technique_data(refs: TaskData, model: LoadedModel) -> TechniqueData:
+def _technique_data(refs: TaskData, model: LoadedModel, kinds: dict[str, str] | None) -> TechniqueData:
     def dataset(path: Path, fingerprint: str, purpose: str) -> Dataset:
         key = ("data", fingerprint, model.sha256)
         if key not in _loaded:
@@ -148,4 +151,4 @@ def _technique_data(refs: TaskData, model: LoadedModel) -> TechniqueData:
     cal = dataset(refs.calibration.path, refs.calibration.fingerprint, "calibration")
     train = dataset(refs.train.path, refs.train.fingerprint, "training")
     ev = dataset(refs.eval.path, refs.eval.fingerprint, "eval")
-    return TechniqueData(train=train, calibration=cal, teacher=model, eval=ev)
+    return TechniqueData(train=train, calibration=cal, teacher=model, eval=ev, output_kinds=tuple((kinds or {}).values()))

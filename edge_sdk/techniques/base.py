@@ -31,6 +31,9 @@ class TechniqueData:
     calibration: Dataset  # for calibration and representative datasets
     teacher: LoadedModel  # the original, uncompressed model: the target of label-free losses
     eval: Dataset | None = None  # held-out data, for reporting only (never trained on)
+    # each output's task kind in output order (edge_sdk/model/tasks.py: what the build judges it by);
+    # () when the caller gives none: the training loops infer them from the teacher
+    output_kinds: tuple[str, ...] = ()
 
     @property
     def labelled(self) -> bool:

@@ -17,7 +17,8 @@ from edge_sdk.contracts.task import Task
 def step_keys_of(task: Task) -> frozenset[str]:
     from edge_sdk.pipeline.evaluate import step_keys
 
-    return frozenset(step_keys(task.model.sha256, task.data.train.fingerprint, task.candidate.steps, task.seed))
+    return frozenset(step_keys(task.model.sha256, task.data.train.fingerprint, task.candidate.steps, task.seed,
+                               task.output_kinds))
 
 
 def computing(running: Iterable[frozenset[str]]) -> frozenset[str]:

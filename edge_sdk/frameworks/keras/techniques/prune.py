@@ -2,9 +2,12 @@
 
 Unstructured pruning is what makes a model compress (gzip / OTA size) and, with sparse kernels, run
 faster where the runtime has sparse kernels. The schedule ramps sparsity from 0 to `sparsity` over
-`prune_epochs`, then fine-tunes (label-free against the original model unless `use_labels`), strips
-the wrappers and, with `qat: true`, runs sparsity-preserving QAT so the zeros survive int8
-quantization. The record holds the sparsity measured on the final weights, per layer.
+`prune_epochs` (iterative: masks updated four times an epoch, fine-tuning between; `prune_epochs: 0`
+prunes once, at the first step), then fine-tunes (label-free against the original model unless
+`use_labels`), strips the wrappers and, with `qat: true`, runs sparsity-preserving QAT so the zeros
+survive int8 quantization. `scope: global` sets each layer's target from one magnitude threshold over
+all pruned layers (techniques/pruning_schedule.py). The record holds the sparsity measured on the
+final weights, per layer.
 
 `structure: channel` removes the `sparsity` fraction of output channels (filters/units) with the
 lowest L1 norm instead (channels.py; TFMOT has no channel pruning), so the model itself gets smaller
@@ -28,11 +31,13 @@ from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData, register_technique
 from edge_sdk.techniques.config import Count, Fraction, NonNegative, Positive
+from edge_sdk.techniques.pruning_schedule import layer_sparsities
 
 
 class PruneConfig(LayerStepConfig):
     sparsity: Fraction = 0.8  # fraction of zero weights per pruned layer (ignored with m_by_n), or of channels removed
     structure: Literal["unstructured", "channel"] = "unstructured"
+    scope: Literal["local", "global"] = "local"  # same fraction per layer, or one magnitude threshold over all
     m_by_n: tuple[int, int] | None = None  # e.g. [2, 4]: 2 zeros in every 4 consecutive weights (Conv2D/Dense only)
     prune_epochs: NonNegative = 4  # epochs over which sparsity ramps up; fine-tuning continues after
     epochs: Count = 8
@@ -49,6 +54,11 @@ class PruneConfig(LayerStepConfig):
     def _m_by_n_is_unstructured(self) -> PruneConfig:
         if self.m_by_n is not None and self.structure == "channel":
             raise ValueError("m_by_n is a pattern of zeros within channels; it does not combine with structure: channel")
+        if self.m_by_n is not None and self.scope == "global":
+            raise ValueError("m_by_n fixes every layer's pattern; it does not combine with scope: global")
+        if self.structure == "channel" and self.scope == "global":
+            raise ValueError("scope: global applies to unstructured pruning; channel pruning removes the same fraction "
+                             "of every layer's channels")
         return self
 
 
@@ -64,13 +74,16 @@ def _prunable(layer: Any, cfg: PruneConfig) -> bool:
     return hasattr(layer, "kernel") and PruneRegistry.supports(layer)
 
 
-def _schedule(cfg: PruneConfig, steps_per_epoch: int) -> Any:
-    """PolynomialDecay 0 -> sparsity, updating masks a few times per epoch, ending on an update step."""
+def _schedule(cfg: PruneConfig, steps_per_epoch: int, final: float) -> Any:
+    """PolynomialDecay 0 -> final, updating masks a few times per epoch, ending on an update step;
+    ConstantSparsity from the first step when prune_epochs is 0 (one-shot)."""
     sparsity = deps.tfmot().sparsity.keras
     frequency = max(1, steps_per_epoch // 4)
+    if cfg.prune_epochs == 0:
+        return sparsity.ConstantSparsity(final, begin_step=0, frequency=frequency)
     end_step = max(frequency, (steps_per_epoch * cfg.prune_epochs // frequency) * frequency)
     return sparsity.PolynomialDecay(
-        initial_sparsity=0.0, final_sparsity=cfg.sparsity, begin_step=0, end_step=end_step, frequency=frequency
+        initial_sparsity=0.0, final_sparsity=final, begin_step=0, end_step=end_step, frequency=frequency
     )
 
 
@@ -90,13 +103,15 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: PruneConfig) -> tuple[Lo
         return _prune_channels(model, data, cfg, start)
     sparsity = deps.tfmot().sparsity.keras
     steps = -(-len(data.train) // cfg.batch_size)
-    schedule = _schedule(cfg, steps)
+    kernels = {layer.name: training.kernel_of(layer) for layer in model.handle.layers if _prunable(layer, cfg)}
+    targets = layer_sparsities(kernels, cfg.sparsity, cfg.scope)
     pruned: list[str] = []
 
     def wrap(layer: Any) -> Any:
-        if not _prunable(layer, cfg):
+        if layer.name not in targets or targets[layer.name] <= 0:
             return layer
         pruned.append(layer.name)
+        schedule = _schedule(cfg, steps, targets[layer.name])
         return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule, sparsity_m_by_n=cfg.m_by_n)
 
     wrapped = training.rewrap(model.handle, wrap)
@@ -116,9 +131,11 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: PruneConfig) -> tuple[Lo
         result, metrics["qat"], notes = qat.finish_with_qat(model, result, data, cfg, "sparsity", label="prune-qat")
     per_layer = layer_sparsity(result, pruned)
     metrics["layer_sparsity"] = per_layer
+    if cfg.scope == "global":
+        metrics["layer_targets"] = {name: targets[name] for name in pruned}
     metrics["sparsity"] = _overall(result, pruned)
     metrics["eval_top1_agreement"] = training.fidelity_on(result, data)
-    params = {k: getattr(cfg, k) for k in ("sparsity", "structure", "m_by_n", "prune_epochs", "epochs", "learning_rate", "qat", "seed")}
+    params = {k: getattr(cfg, k) for k in ("sparsity", "structure", "scope", "m_by_n", "prune_epochs", "epochs", "learning_rate", "qat", "seed")}
     return dataclasses.replace(model, handle=result), training.record("prune", params, metrics, notes, start)
 
 

@@ -2,9 +2,11 @@
 
 Why one loop: QAT, pruning, clustering, low-rank and distillation all need the same thing - train a
 (wrapped) student to match the original model - and must all be seeded, deterministic, label-free by
-default, stop on a plateau and show progress. The loss is knowledge distillation: KL divergence between
-the teacher's and the student's outputs softened at temperature T (times T^2), plus cross-entropy on
-the labels when the step uses them (`alpha` weights the two). Teacher outputs are computed once, so no
+default, stop on a plateau and show progress. The loss is knowledge distillation, summed over the
+outputs, each by its kind (techniques/kd_loss.py): KL divergence between the teacher's and the
+student's class scores softened at temperature T (times T^2), mean squared error over the teacher's
+variance for regression and detection outputs, 1 - cosine for embeddings; plus cross-entropy on the
+labels when the step uses them (`alpha` weights the two). Teacher outputs are computed once, so no
 more data is ever used than the user gave.
 """
 
@@ -24,6 +26,7 @@ from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData
 from edge_sdk.techniques.config import TrainingConfig
+from edge_sdk.techniques.kd_loss import output_losses
 
 _EPS = 1e-7
 
@@ -96,19 +99,23 @@ def _logits(outputs: np.ndarray) -> tuple[np.ndarray, bool]:
 def _trainer_class() -> type:
     """A Model wrapping the student with a KD (+CE) train_step; callbacks see the student as a sub-model.
 
-    Targets are (teacher logits of output 1, ..., of output n[, labels]): the KD loss is summed over
-    the outputs; labels (single-output models only) add cross-entropy on the one output."""
+    Targets are (teacher logits or outputs of output 1, ..., of output n[, labels]): the loss of each
+    output's kind (`losses`: kl | mse | cosine, `scales`: the teacher variance mse divides by) summed
+    over the outputs; labels (single-output models only) add cross-entropy on the one output."""
     tf = deps.tensorflow()
     tfk = deps.tf_keras()
 
     class KDTrainer(tfk.Model):
-        def __init__(self, student, temperature: float, alpha: float, probs: tuple[bool, ...], labelled: bool):
+        def __init__(self, student, temperature: float, alpha: float, probs: tuple[bool, ...], labelled: bool,
+                     losses: tuple[str, ...], scales: tuple[float, ...]):
             super().__init__()
             self.student = student
             self.temperature = float(temperature)
             self.alpha = float(alpha)
             self.probs = tuple(probs)
             self.labelled = labelled
+            self.output_losses = tuple(losses)  # `losses` is a Keras Model property
+            self.scales = tuple(scales)
 
         def call(self, inputs, training=False):
             return self.student(inputs, training=training)
@@ -125,8 +132,16 @@ def _trainer_class() -> type:
             kl = tf.reduce_sum(p_teacher * (tf.math.log(p_teacher + _EPS) - log_student), axis=-1)
             return tf.reduce_mean(kl) * t * t
 
+        def _term(self, kind, student, teacher, scale):
+            if kind == "kl":
+                return self._kd(student, teacher)
+            if kind == "mse":
+                return tf.reduce_mean(tf.square(student - teacher)) / scale
+            flat = lambda v: tf.math.l2_normalize(tf.reshape(v, (tf.shape(v)[0], -1)), axis=-1)  # noqa: E731
+            return tf.reduce_mean(1.0 - tf.reduce_sum(flat(student) * flat(teacher), axis=-1))
+
         def _loss(self, logits, targets):
-            loss = tf.add_n([self._kd(s, t) for s, t in zip(logits, targets)])
+            loss = tf.add_n([self._term(*term) for term in zip(self.output_losses, logits, targets, self.scales)])
             if self.labelled:
                 ce = tf.reduce_mean(
                     tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets[-1], logits=logits[0])
@@ -179,10 +194,15 @@ def fit(
     tfk = deps.tf_keras()
     train: Dataset = data.train
     x = train.as_model_input()
-    teacher_logits, probs = zip(*(_logits(out) for out in predict_outputs(data.teacher.handle, x)))
-    if len(teacher_logits) != len(student.outputs):
-        raise ConfigError(f"{label}: the model has {len(student.outputs)} outputs, the teacher {len(teacher_logits)}")
-    labelled = bool(cfg.use_labels and train.has_labels and len(teacher_logits) == 1 and teacher_logits[0].ndim == 2)
+    teacher_outputs = predict_outputs(data.teacher.handle, x)
+    if len(teacher_outputs) != len(student.outputs):
+        raise ConfigError(f"{label}: the model has {len(student.outputs)} outputs, the teacher {len(teacher_outputs)}")
+    loss_kinds = output_losses(data.output_kinds, data.teacher, len(teacher_outputs))
+    teacher_logits, probs = zip(*(_logits(out) if loss == "kl" else (out.astype(np.float32), False)
+                                  for out, loss in zip(teacher_outputs, loss_kinds)))
+    scales = tuple(float(np.var(out)) + _EPS if loss == "mse" else 1.0 for out, loss in zip(teacher_outputs, loss_kinds))
+    labelled = bool(cfg.use_labels and train.has_labels and len(teacher_logits) == 1 and teacher_logits[0].ndim == 2
+                    and loss_kinds[0] == "kl")
     targets = (*teacher_logits, train.labels.astype(np.int32)) if labelled else tuple(teacher_logits)
 
     epochs = max(cfg.epochs, min_epochs)
@@ -194,7 +214,7 @@ def fit(
     steps = -(-len(train) // batch_size)
     frozen = freeze_batch_norm(student) if freeze_bn else []
     inference_bn = sum(not layer.trainable for layer in batch_norm_layers(student))  # frozen here or by QAT
-    trainer = _trainer_class()(student, cfg.temperature, cfg.alpha, probs, labelled)
+    trainer = _trainer_class()(student, cfg.temperature, cfg.alpha, probs, labelled, loss_kinds, scales)
     learning_rate: Any = cfg.learning_rate
     if cfg.lr_schedule == "cosine":  # training from scratch converges much better
         learning_rate = tfk.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps, alpha=0.01)
@@ -221,6 +241,7 @@ def fit(
         "final_loss": losses[-1] if losses else None,
         "train_s": round(time.perf_counter() - start, 3),
         "batch_norm_frozen": inference_bn,
+        "losses": list(loss_kinds),
         **({"even_batches": batch_size} if even else {}),
     }
 

@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 from edge_sdk.errors import ConfigError
-from edge_sdk.frameworks.torch.graph import batch_range, is_quantized, module_copy, reexport, require_torch
+from edge_sdk.frameworks.torch.graph import batch_range, module_copy, reexport
 from edge_sdk.frameworks.torch.techniques.channels import shrink_channels
-from edge_sdk.frameworks.torch.techniques.training import kd_train, seed_everything, train_set
+from edge_sdk.frameworks.torch.techniques.training import float_training_start, kd_train
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.contracts.records import StepRecord
 from edge_sdk.techniques.base import TechniqueData, register_technique
@@ -45,18 +45,14 @@ def _student(model: LoadedModel, spec: Any) -> tuple[Any, LoadedModel, dict]:
 
 @register_technique("distill", "torch", DistillConfig)
 def apply(model: LoadedModel, data: TechniqueData, cfg: DistillConfig) -> tuple[LoadedModel, StepRecord]:
-    require_torch(model, "distill")
-    if is_quantized(model.handle):
-        raise ConfigError("distill needs a float teacher; distill before ptq / qat")
     start = time.perf_counter()
-    train = train_set(model, data, cfg)
-    seed_everything(cfg.seed)
+    train = float_training_start(model, data, cfg, "distill")
     if cfg.student is not None:
         gm, like, metrics = _student(model, cfg.student)
     else:
         gm, like = module_copy(model), model
         metrics = {"student": f"channel-pruned teacher, width {cfg.width}", **shrink_channels(gm, cfg.width)}
-    metrics.update(kd_train(gm, data.teacher, train, cfg, accepted=batch_range(like)))
+    metrics.update(kd_train(gm, data.teacher, train, cfg, accepted=batch_range(like), kinds=data.output_kinds))
     out = reexport(gm, like)
     teacher_params = sum(int(model.handle.state_dict[p].numel()) for p in model.handle.graph_signature.parameters)
     metrics["params"] = sum(int(out.handle.state_dict[p].numel()) for p in out.handle.graph_signature.parameters)

@@ -55,7 +55,7 @@ def apply(model: LoadedModel, data: TechniqueData, cfg: QATConfig) -> tuple[Load
     # statistics and updates the running ones, and drifts from the eval-mode teacher (a zoo MobileNetV2,
     # no weight change at all: top-1 agreement 0.575 in train mode, 0.865 frozen)
     move_exported_model_to_eval(prepared)
-    metrics = kd_train(prepared, data.teacher, train, cfg, accepted=batch_range(model))
+    metrics = kd_train(prepared, data.teacher, train, cfg, accepted=batch_range(model), kinds=data.output_kinds)
     with torch.no_grad():
         converted = convert_pt2e(prepared)
     out = reexport(converted, model)

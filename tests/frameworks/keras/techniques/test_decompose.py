@@ -145,3 +145,21 @@ def test_plan_lists_decomposition_rungs_with_the_estimates_the_technique_meets(t
         _, record = apply_step("decompose", model, data, {**QUIET, "method": method, "macs_ratio": 0.5, "epochs": 1})
         built = record.metrics["params_after"] / record.metrics["params_before"]
         assert abs(ladder[f"{method}-qat-int8"].params_scale - built) < 0.01, method
+
+
+@pytest.mark.slow
+def test_the_box_head_of_a_decomposed_mtcnn_fine_tunes_by_its_own_loss():
+    """Pretrained MTCNN RNet at half its conv MACs: the box output (regression beside the face scores)
+    fine-tunes by variance-scaled MSE, not through a softmax. Measured: 2.1 dB before fine-tuning,
+    8.4 dB after with KL on every output, 13.3 dB with the loss of its kind."""
+    from edge_sdk.frameworks.keras.reference import run as reference
+    from edge_sdk.techniques.base import TechniqueData
+    from edge_sdk.verify import fidelity
+
+    model, calibration, evaluation = _keras_zoo_model("k_mtcnn_rnet")
+    data = TechniqueData(train=calibration, calibration=calibration, teacher=model, eval=evaluation)
+    student, record = apply_step("decompose", model, data, {**QUIET, "method": "tucker2", "macs_ratio": 0.5, "epochs": 20})
+    assert record.metrics["losses"] == ["mse", "kl"]
+    kinds = {"output_0": "regression", "output_1": "classification"}
+    boxes, scores = fidelity(reference(model, evaluation.inputs), reference(student, evaluation.inputs), kinds).outputs
+    assert boxes.metrics["sqnr_db"] > 11.0 and scores.metrics["top1_agreement"] >= 0.99, (boxes.metrics, scores.metrics)
