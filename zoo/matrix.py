@@ -12,11 +12,13 @@ FOUR = ("accepted", "rejected", "discarded", "failed")
 # --search pareto relabels accepted rungs on the front that were not chosen as "pareto": still accepted
 NORMALIZE = {"accepted": "accepted", "pareto": "accepted", "rejected": "rejected", "discarded": "discarded", "failed": "failed"}
 LETTER = {"accepted": "A", "pareto": "P", "rejected": "R", "discarded": "D", "failed": "F"}
-UNTRAINED_TECHNIQUES = {"ptq"}  # every other step (qat, prune, cluster, lowrank, distill) trains
 
 
 def edit_plan(doc: dict, *, untrained_only: bool, epochs: int | None) -> dict:
-    """Drop the rungs that train (untrained_only) and cap every training step's epochs."""
+    """Drop the rungs that train (untrained_only) and cap the epochs of every step whose technique
+    declares them (ptq and equalize, say, do not)."""
+    from edge_sdk.techniques.dispatch import TECHNIQUES
+
     for target, ladder in doc["targets"].items():
         kept = []
         for rung in ladder:
@@ -24,7 +26,7 @@ def edit_plan(doc: dict, *, untrained_only: bool, epochs: int | None) -> dict:
                 continue
             if epochs is not None:
                 for step in rung["steps"]:
-                    if step["technique"] not in UNTRAINED_TECHNIQUES:
+                    if "epochs" in TECHNIQUES.get(step["technique"], rung["framework"]).config.model_fields:
                         step.setdefault("params", {})["epochs"] = epochs
             kept.append(rung)
         doc["targets"][target] = kept

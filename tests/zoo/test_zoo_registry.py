@@ -32,10 +32,11 @@ def test_zoo_modules_stay_small():
 
 def test_edit_plan_drops_trained_rungs_and_caps_epochs():
     doc = {"targets": {"pixel-8": [
-        {"name": "int8", "trains": False, "steps": [{"technique": "ptq", "params": {}}]},
-        {"name": "qat-int8", "trains": True, "steps": [{"technique": "qat", "params": {}}]},
-        {"name": "distill0.5-int8", "trains": True, "steps": [{"technique": "distill", "params": {"width": 0.5}},
-                                                             {"technique": "ptq", "params": {}}]},
+        {"name": "int8", "framework": "torch", "trains": False, "steps": [{"technique": "ptq", "params": {}}]},
+        {"name": "qat-int8", "framework": "torch", "trains": True, "steps": [{"technique": "qat", "params": {}}]},
+        {"name": "distill0.5-int8", "framework": "torch", "trains": True,
+         "steps": [{"technique": "distill", "params": {"width": 0.5}}, {"technique": "ptq", "params": {}}]},
+        {"name": "int8-cle", "framework": "keras", "trains": False, "steps": [{"technique": "equalize", "params": {}}]},
     ]}}
     import copy
 
@@ -43,7 +44,8 @@ def test_edit_plan_drops_trained_rungs_and_caps_epochs():
     assert capped[1]["steps"][0]["params"] == {"epochs": 1}
     assert capped[2]["steps"][0]["params"] == {"width": 0.5, "epochs": 1}
     assert capped[2]["steps"][1]["params"] == {}  # ptq does not train
-    assert [r["name"] for r in matrix.edit_plan(doc, untrained_only=True, epochs=None)["targets"]["pixel-8"]] == ["int8"]
+    assert capped[3]["steps"][0]["params"] == {}  # nor does equalize: it declares no epochs
+    assert [r["name"] for r in matrix.edit_plan(doc, untrained_only=True, epochs=None)["targets"]["pixel-8"]] == ["int8", "int8-cle"]
 
 
 def test_summary_is_loud_about_exit_1_signals_and_failed_rungs():
