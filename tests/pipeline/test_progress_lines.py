@@ -16,7 +16,7 @@ def test_a_step_is_announced_as_technique_and_key_value_pairs(tmp_path, monkeypa
     cache = StepCache(tmp_path)
     monkeypatch.setattr(cache, "put_step", lambda *args: None)
     data = SimpleNamespace(train=SimpleNamespace(fingerprint=lambda: "train-data"))
-    task = SimpleNamespace(seed=0, progress=False)
+    task = SimpleNamespace(seed=0, progress=False, output_kinds=None)
     model = SimpleNamespace(sha256="m" * 64)
     said: list[str] = []
     steps = (Step("ptq", {"mode": "int8", "io_dtype": "float32"}), Step("qat", {}))
