@@ -84,10 +84,6 @@ class Factors:
     depthwise: tuple[bool, ...]
     relative_error: float
 
-    @property
-    def params(self) -> int:
-        return sum(int(k.size) for k in self.kernels if k is not None)
-
 
 def decomposable(kernel_hw: tuple[int, int], groups: int) -> bool:
     """Only ungrouped convolutions with a spatial extent: 1x1 convs are `lowrank`'s (SVD)."""

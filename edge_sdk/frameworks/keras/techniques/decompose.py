@@ -13,7 +13,7 @@ import warnings
 from typing import Any
 
 from edge_sdk import deps
-from edge_sdk.frameworks.keras.techniques import rebuild, training
+from edge_sdk.frameworks.keras.techniques import training
 from edge_sdk.frameworks.keras.techniques.layer_split import Split, split_and_finetune
 from edge_sdk.frameworks.keras.techniques.training import KerasTrainingConfig
 from edge_sdk.contracts.model import LoadedModel
@@ -37,12 +37,8 @@ def geometry(layer: Any) -> cd.ConvGeometry:
                            tuple(layer.strides), layer.padding)
 
 
-def _candidate(layer: Any, entry: dict, cfg: DecomposeConfig, outputs: set[str]) -> bool:
+def _candidate(layer: Any) -> bool:
     tfk = deps.tf_keras()
-    if cfg.layers is not None and layer.name not in cfg.layers:
-        return False
-    if (layer.name in outputs and not cfg.include_output) or rebuild.call_count(entry) != 1:
-        return False
     return (type(layer) is tfk.layers.Conv2D and layer.data_format == "channels_last"
             and cd.decomposable(tuple(layer.kernel_size), layer.groups))
 
@@ -108,13 +104,13 @@ def _layer_names(method: str, name: str) -> list[str]:
 @register_technique("decompose", "keras", DecomposeConfig)
 def apply(model: LoadedModel, data: TechniqueData, cfg: DecomposeConfig) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
-    outputs = rebuild.output_layer_names(model.handle)
 
     def split(layer: Any, entry: dict, functional: bool) -> Split | str | None:
-        if not _candidate(layer, entry, cfg, outputs):
+        if not _candidate(layer):
             return None
-        if cfg.method == "cp" and _cp_unsupported(layer):
-            return f"{_cp_unsupported(layer)}; left whole"
+        unsupported = _cp_unsupported(layer) if cfg.method == "cp" else ""
+        if unsupported:
+            return f"{unsupported}; left whole"
         kernel = layer.kernel.numpy()
         shape = geometry(layer)
         ranks = cd.ranks_for(shape, cfg, kernel)

@@ -1,7 +1,8 @@
 """Replace chosen layers by chains of thinner layers, then fine-tune: what `lowrank` (SVD of Dense / 1x1
 kernels) and `decompose` (Tucker-2 / CP of k x k convs) share.
 
-Each technique says, layer by layer, whether and how to split it (a `Split`: the chain's config
+Layers named in `layers` (all when unset), called once, and not model outputs unless
+`include_output`, are offered to the technique, which says whether and how to split each (a `Split`: the chain's config
 entries, the chain's initial weights by layer name, what to record), or why a candidate is left whole.
 The model is rebuilt from the edited config (rebuild.py: the chain's last layer keeps the original name,
 so consumers and every other weight carry over), then fine-tuned label-free against the original.
@@ -16,7 +17,6 @@ import numpy as np
 
 from edge_sdk.errors import ConfigError
 from edge_sdk.frameworks.keras.techniques import qat, rebuild, training
-from edge_sdk.frameworks.keras.techniques.training import KerasTrainingConfig
 from edge_sdk.contracts.model import LoadedModel
 from edge_sdk.techniques.base import TechniqueData
 
@@ -29,13 +29,14 @@ class Split:
 
 
 # (layer, its config entry, functional?) -> a Split, a note saying why the layer stays whole, or None
-# when the layer is no candidate at all
+# when the layer is no candidate at all (a kind the technique does not split)
 Splitter = Callable[[Any, dict, bool], "Split | str | None"]
 
 
-def split_and_finetune(model: LoadedModel, data: TechniqueData, cfg: KerasTrainingConfig, technique: str,
+def split_and_finetune(model: LoadedModel, data: TechniqueData, cfg: Any, technique: str,
                        split: Splitter, nothing_to_split: str) -> tuple[LoadedModel, dict, list[str]]:
-    """(the fine-tuned student, its metrics with per-layer records, notes on layers left whole)."""
+    """(the fine-tuned student, its metrics with per-layer records, notes on layers left whole); `cfg`
+    is the technique's training config with `layers` and `include_output`."""
     data = training.validated(model, data, cfg)
     if qat.is_quantized(model.handle):
         raise ConfigError(f"{technique}: the model is already quantization-aware; apply {technique} before qat")
@@ -44,13 +45,16 @@ def split_and_finetune(model: LoadedModel, data: TechniqueData, cfg: KerasTraini
     config_dict = rebuild.config_of(source)
     functional = rebuild.is_functional(config_dict)
     by_name = {layer.name: layer for layer in source.layers}
+    outputs = rebuild.output_layer_names(source)
     layers_out: list[dict] = []
     splits: dict[str, Split] = {}
     notes: list[str] = []
     for entry in config_dict["layers"]:
         name = entry["config"]["name"]
         layer = by_name.get(name)
-        result = None if layer is None else split(layer, entry, functional)
+        offered = (layer is not None and (cfg.layers is None or name in cfg.layers)
+                   and (name not in outputs or cfg.include_output) and rebuild.call_count(entry) == 1)
+        result = split(layer, entry, functional) if offered else None
         if isinstance(result, Split):
             splits[name] = result
             layers_out.extend(result.entries)

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import model_validator
 
 from edge_sdk import deps
-from edge_sdk.frameworks.keras.techniques import rebuild, training
+from edge_sdk.frameworks.keras.techniques import training
 from edge_sdk.frameworks.keras.techniques.layer_split import Split, split_and_finetune
 from edge_sdk.frameworks.keras.techniques.training import KerasTrainingConfig
 from edge_sdk.contracts.model import LoadedModel
@@ -65,12 +65,8 @@ def factor(kernel2d: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray, flo
     return (u[:, :rank] * root).astype(np.float32), (root[:, None] * vt[:rank]).astype(np.float32), kept
 
 
-def _candidate(layer: Any, entry: dict, cfg: LowRankConfig, outputs: set[str]) -> bool:
+def _candidate(layer: Any) -> bool:
     tfk = deps.tf_keras()
-    if cfg.layers is not None and layer.name not in cfg.layers:
-        return False
-    if (layer.name in outputs and not cfg.include_output) or rebuild.call_count(entry) != 1:
-        return False
     if type(layer) is tfk.layers.Dense:
         return True
     return (
@@ -100,10 +96,9 @@ def _split_entry(entry: dict, rank: int, functional: bool) -> tuple[dict, dict]:
 @register_technique("lowrank", "keras", LowRankConfig)
 def apply(model: LoadedModel, data: TechniqueData, cfg: LowRankConfig) -> tuple[LoadedModel, StepRecord]:
     start = time.perf_counter()
-    outputs = rebuild.output_layer_names(model.handle)
 
     def split(layer: Any, entry: dict, functional: bool) -> Split | str | None:
-        if not _candidate(layer, entry, cfg, outputs):
+        if not _candidate(layer):
             return None
         kernel = layer.kernel.numpy()
         n_in, n_out = int(np.prod(kernel.shape[:-1])), int(kernel.shape[-1])

@@ -38,10 +38,14 @@ class DecomposeConfig(TrainingConfig, cd.DecompositionKeys):
 
 def _conv_args(node: Any) -> tuple:
     """(input, weight, bias, stride, padding, dilation, groups) with aten.conv2d's defaults filled in."""
-    given = tuple(node.args) + tuple(CONV_DEFAULTS[len(node.args) - 2:]) if len(node.args) < 7 else tuple(node.args)
-    x, weight, bias, stride, padding, dilation, groups = given
-    pair = lambda v: tuple(v) if isinstance(v, (list, tuple)) and len(v) == 2 else (v[0], v[0]) if isinstance(v, (list, tuple)) else (v, v)  # noqa: E731
-    return x, weight, bias, pair(stride), pair(padding), pair(dilation), groups
+    x, weight, bias, stride, padding, dilation, groups = (*node.args, *CONV_DEFAULTS[len(node.args) - 2:])
+    return x, weight, bias, _pair(stride), _pair(padding), _pair(dilation), groups
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    """aten.conv2d's int-or-list argument (one value for both axes, or one per axis) as a pair."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    return (values[0], values[-1])
 
 
 def geometry(node: Any, weight_shape: tuple[int, ...]) -> cd.ConvGeometry:
